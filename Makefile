@@ -1,0 +1,28 @@
+# albert_zh: every target sets up its own environment first (scripts/setup.sh).
+#   make test                    Python 3.7 + TensorFlow 1.15.5 (.venv/)
+#   make test PYTHON=python3.11  Python 3.11 + TensorFlow 2.15.1 (.venv-py3.11/)
+#   make setup                   only build / refresh the environment
+#   make test-all                both runtimes, one after the other
+
+PYTHON ?= python3.7
+export PYTHON
+PYTEST_ARGS ?= -q
+
+.PHONY: setup test test-all changes clean
+
+setup:
+	@scripts/setup.sh >/dev/null
+
+test:
+	@scripts/test.sh $(PYTEST_ARGS)
+
+test-all:
+	@PYTHON=python3.7 scripts/test.sh $(PYTEST_ARGS)
+	@PYTHON=python3.11 scripts/test.sh $(PYTEST_ARGS)
+
+changes: setup
+	@$$(scripts/setup.sh 2>/dev/null | tail -n 1)/bin/python test_changes.py
+
+clean:
+	rm -rf .venv .venv-py* .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

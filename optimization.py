@@ -1,0 +1,328 @@
+# coding=utf-8
+"""Training op construction: learning-rate schedule, AdamW, LAMB and clipping.
+
+`create_optimizer` builds the train op used by pretraining and fine-tuning:
+
+1. learning rate: linear warmup, then polynomial decay to 0 (see
+   `learning_rate_schedule`); the tensor is named "learning_rate" in the graph
+   and is also returned by `create_optimizer_with_lr`;
+2. gradients of the loss with respect to the trainable variables (minus
+   `excluded_tvars`), clipped by global norm;
+3. one AdamW or LAMB update (wrapped in `tf.tpu.CrossShardOptimizer` on TPU);
+4. then, and only then, `global_step += 1`.
+
+Global step convention: the optimizers of this project increment a step only
+when one is passed to `apply_gradients` (the `tf.train.Optimizer` contract).
+`create_optimizer` passes none and increments the step itself after the update
+has been applied, so the learning rate of an update is always the one of the
+step before the increment.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+from tf_compat import tf
+
+import lamb_optimizer
+
+OPTIMIZER_CHOICES = ("adamw", "lamb")
+
+# Variables whose names match these get neither weight decay nor (in LAMB) a
+# trust ratio.
+EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+
+BETA_1 = 0.9
+BETA_2 = 0.999
+EPSILON = 1e-6
+
+
+class AdamWeightDecayOptimizer(lamb_optimizer.DecoupledAdamOptimizerBase):
+    """Adam with decoupled weight decay ("AdamW"), without bias correction.
+
+    For a variable `w` with gradient `g`::
+
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g^2
+        u = m / (sqrt(v) + epsilon) + weight_decay_rate * w
+        w = w - learning_rate * u
+
+    where the weight decay term is left out for variables whose name matches
+    `exclude_from_weight_decay`. Slots are `<variable>/adam_m` and
+    `<variable>/adam_v`, as in the reference checkpoints.
+    """
+
+    def __init__(self,
+                 learning_rate,
+                 weight_decay_rate=0.0,
+                 beta_1=BETA_1,
+                 beta_2=BETA_2,
+                 epsilon=EPSILON,
+                 exclude_from_weight_decay=None,
+                 name="AdamWeightDecayOptimizer"):
+        """Builds the optimizer.
+
+        Args:
+            learning_rate: a Python float or a scalar float tensor.
+            weight_decay_rate: decoupled weight decay factor (float >= 0).
+            beta_1: decay rate of the first moment, in [0, 1).
+            beta_2: decay rate of the second moment, in [0, 1).
+            epsilon: added to sqrt(v) in the denominator; >= 0.
+            exclude_from_weight_decay: list of regular expressions; matching
+                variable names get no weight decay.
+            name: the optimizer's name.
+
+        Raises:
+            ValueError: if a hyperparameter is out of range.
+        """
+        super(AdamWeightDecayOptimizer, self).__init__(
+            learning_rate=learning_rate,
+            weight_decay_rate=weight_decay_rate,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            exclude_from_weight_decay=exclude_from_weight_decay,
+            slot_names=lamb_optimizer.ADAM_SLOT_NAMES,
+            name=name)
+
+
+def learning_rate_schedule(global_step, init_lr, num_train_steps,
+                           num_warmup_steps, poly_power=1.0,
+                           start_warmup_step=0):
+    """Returns the learning rate at `global_step`: warmup, then poly decay.
+
+    With `step = global_step` and `s = step - start_warmup_step`:
+
+    * `step < start_warmup_step`: 0 (never negative);
+    * `0 <= s < num_warmup_steps`: `init_lr * s / num_warmup_steps`;
+    * otherwise: `init_lr * (1 - min(step, num_train_steps) / num_train_steps)
+      ** poly_power`.
+
+    As in the references, the decay is counted from step 0, not from the end of
+    warmup, so the first post-warmup rate is already slightly decayed.
+
+    Args:
+        global_step: integer scalar tensor (or Python int), the current step.
+        init_lr: peak learning rate (Python float >= 0).
+        num_train_steps: step at which the rate reaches 0 (Python int > 0).
+        num_warmup_steps: length of the linear warmup; 0 means no warmup.
+        poly_power: power of the polynomial decay (> 0); 1.0 is linear.
+        start_warmup_step: step at which warmup (and training) starts.
+
+    Returns:
+        A float32 scalar tensor.
+
+    Raises:
+        ValueError: if an argument is out of range.
+    """
+    if num_train_steps is None or num_train_steps <= 0:
+        raise ValueError(
+            "num_train_steps must be a positive integer, got %r" %
+            (num_train_steps,))
+    if num_warmup_steps is None or num_warmup_steps < 0:
+        raise ValueError(
+            "num_warmup_steps must be >= 0, got %r" % (num_warmup_steps,))
+    if start_warmup_step is None or start_warmup_step < 0:
+        raise ValueError(
+            "start_warmup_step must be >= 0, got %r" % (start_warmup_step,))
+    if init_lr < 0:
+        raise ValueError("init_lr must be >= 0, got %r" % (init_lr,))
+    if poly_power <= 0:
+        raise ValueError("poly_power must be > 0, got %r" % (poly_power,))
+
+    with tf.name_scope("learning_rate_schedule"):
+        step = tf.cast(global_step, tf.float32)
+        peak_lr = tf.constant(init_lr, dtype=tf.float32)
+        total = float(num_train_steps)
+        # (total - step) / total, not 1 - step / total: exact near the end.
+        remaining = total - tf.minimum(step, total)
+        learning_rate = peak_lr * tf.pow(remaining / total, float(poly_power))
+
+        if num_warmup_steps > 0:
+            since_start = step - float(start_warmup_step)
+            warmup_rate = peak_lr * since_start / float(num_warmup_steps)
+            learning_rate = tf.where(since_start < float(num_warmup_steps),
+                                     warmup_rate, learning_rate)
+        if start_warmup_step > 0:
+            # Zero before the start (Google's schedule goes negative there).
+            learning_rate = tf.where(step < float(start_warmup_step),
+                                     tf.zeros_like(learning_rate),
+                                     learning_rate)
+        return learning_rate
+
+
+def _optimizer_key(optimizer):
+    """Returns the lower-case optimizer name; raises ValueError if unknown."""
+    key = optimizer.lower() if isinstance(optimizer, str) else optimizer
+    if key not in OPTIMIZER_CHOICES:
+        raise ValueError("Unknown optimizer %r; choose one of: %s" %
+                         (optimizer, ", ".join(OPTIMIZER_CHOICES)))
+    return key
+
+
+def build_optimizer(optimizer, learning_rate, weight_decay_rate=0.01,
+                    use_tpu=False):
+    """Returns the optimizer object that `create_optimizer` uses.
+
+    Args:
+        optimizer: "adamw" or "lamb" (case-insensitive).
+        learning_rate: a Python float or a scalar float tensor.
+        weight_decay_rate: decoupled weight decay; `EXCLUDE_FROM_WEIGHT_DECAY`
+            variables are exempt (and, for LAMB, get no trust ratio).
+        use_tpu: if True, wrap the optimizer in `tf.tpu.CrossShardOptimizer`,
+            which sums the gradients over the TPU cores before the update.
+
+    Returns:
+        A `tf.train.Optimizer`.
+
+    Raises:
+        ValueError: if `optimizer` is not one of `OPTIMIZER_CHOICES`.
+    """
+    if _optimizer_key(optimizer) == "adamw":
+        opt = AdamWeightDecayOptimizer(
+            learning_rate=learning_rate,
+            weight_decay_rate=weight_decay_rate,
+            exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
+    else:
+        opt = lamb_optimizer.LAMBOptimizer(
+            learning_rate=learning_rate,
+            weight_decay_rate=weight_decay_rate,
+            exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
+    if use_tpu:
+        opt = tf.tpu.CrossShardOptimizer(opt)
+    return opt
+
+
+def _variables_to_train(excluded_tvars):
+    """Returns the trainable variables whose names are not in `excluded_tvars`.
+
+    Names may be given with or without the ":0" suffix.
+    """
+    excluded = set(excluded_tvars or [])
+    tvars = []
+    dropped = set()
+    for var in tf.trainable_variables():
+        name = lamb_optimizer.variable_name(var)
+        if name in excluded or var.name in excluded:
+            dropped.update([name, var.name])
+            tf.logging.info("Not training excluded variable %s", name)
+        else:
+            tvars.append(var)
+    for name in sorted(excluded - dropped):
+        tf.logging.warning(
+            "excluded_tvars names %s, which is not a trainable variable", name)
+    return tvars
+
+
+def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
+                             use_tpu=False, optimizer="adamw", poly_power=1.0,
+                             start_warmup_step=0,
+                             colocate_gradients_with_ops=False,
+                             excluded_tvars=None, weight_decay_rate=0.01,
+                             clip_norm=1.0, gradient_accumulation_steps=1):
+    """Builds the train op and returns it with the learning-rate tensor.
+
+    Same arguments as `create_optimizer`.
+
+    Args:
+        loss: scalar loss tensor.
+        init_lr: peak learning rate.
+        num_train_steps: total number of training steps (the rate reaches 0).
+        num_warmup_steps: linear warmup steps; 0 means no warmup.
+        use_tpu: wrap the optimizer in `tf.tpu.CrossShardOptimizer`.
+        optimizer: "adamw" or "lamb".
+        poly_power: power of the polynomial decay.
+        start_warmup_step: step at which warmup starts (rate 0 before it).
+        colocate_gradients_with_ops: passed to `tf.gradients`.
+        excluded_tvars: names of trainable variables not to train (with or
+            without ":0").
+        weight_decay_rate: decoupled weight decay factor.
+        clip_norm: global-norm clipping threshold; None or 0 disables clipping.
+        gradient_accumulation_steps: must be 1 (accumulation is not implemented
+            yet).
+
+    Returns:
+        A pair (train_op, learning_rate): the operation that applies one update
+        and then increments the global step, and the float32 learning-rate
+        tensor (named "learning_rate") that the update uses.
+
+    Raises:
+        ValueError: for an unknown optimizer, bad schedule arguments,
+            gradient_accumulation_steps < 1 or nothing left to train.
+        NotImplementedError: if gradient_accumulation_steps > 1.
+    """
+    if gradient_accumulation_steps is None or gradient_accumulation_steps < 1:
+        raise ValueError("gradient_accumulation_steps must be >= 1, got %r" %
+                         (gradient_accumulation_steps,))
+    if gradient_accumulation_steps > 1:
+        raise NotImplementedError(
+            "gradient_accumulation_steps > 1 is not implemented yet")
+    _optimizer_key(optimizer)  # Fail before building anything.
+
+    global_step = tf.train.get_or_create_global_step()
+    learning_rate = learning_rate_schedule(
+        global_step, init_lr, num_train_steps, num_warmup_steps,
+        poly_power=poly_power, start_warmup_step=start_warmup_step)
+    learning_rate = tf.identity(learning_rate, name="learning_rate")
+
+    opt = build_optimizer(optimizer, learning_rate,
+                          weight_decay_rate=weight_decay_rate, use_tpu=use_tpu)
+    tf.logging.info("Optimizer: %s (use_tpu=%s)", optimizer, use_tpu)
+
+    tvars = _variables_to_train(excluded_tvars)
+    if not tvars:
+        raise ValueError("There are no trainable variables left to train")
+    grads = tf.gradients(
+        loss, tvars, colocate_gradients_with_ops=colocate_gradients_with_ops)
+    if clip_norm:
+        grads, _ = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
+
+    # The step is not passed: it is incremented below, after the update.
+    apply_op = opt.apply_gradients(list(zip(grads, tvars)))
+    with tf.control_dependencies([apply_op]):
+        increment = tf.assign_add(global_step, 1)
+    train_op = tf.group(apply_op, increment, name="train_op")
+    return train_op, learning_rate
+
+
+def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
+                     use_tpu=False, optimizer="adamw", poly_power=1.0,
+                     start_warmup_step=0, colocate_gradients_with_ops=False,
+                     excluded_tvars=None, weight_decay_rate=0.01, clip_norm=1.0,
+                     gradient_accumulation_steps=1):
+    """Builds the train op: schedule, clipped gradients, update, step + 1.
+
+    Args:
+        loss: scalar loss tensor.
+        init_lr: peak learning rate.
+        num_train_steps: total number of training steps (the rate reaches 0).
+        num_warmup_steps: linear warmup steps; 0 means no warmup.
+        use_tpu: wrap the optimizer in `tf.tpu.CrossShardOptimizer`.
+        optimizer: "adamw" (fine-tuning default) or "lamb" (pretraining).
+        poly_power: power of the polynomial decay.
+        start_warmup_step: step at which warmup starts (rate 0 before it).
+        colocate_gradients_with_ops: passed to `tf.gradients`.
+        excluded_tvars: names of trainable variables not to train.
+        weight_decay_rate: decoupled weight decay factor.
+        clip_norm: global-norm clipping threshold; None or 0 disables clipping.
+        gradient_accumulation_steps: must be 1 (accumulation is not implemented
+            yet).
+
+    Returns:
+        The train op. The learning rate is the graph tensor "learning_rate"
+        (see `create_optimizer_with_lr` to get it directly).
+
+    Raises:
+        ValueError: for an unknown optimizer, bad schedule arguments,
+            gradient_accumulation_steps < 1 or nothing left to train.
+        NotImplementedError: if gradient_accumulation_steps > 1.
+    """
+    train_op, _ = create_optimizer_with_lr(
+        loss, init_lr, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
+        optimizer=optimizer, poly_power=poly_power,
+        start_warmup_step=start_warmup_step,
+        colocate_gradients_with_ops=colocate_gradients_with_ops,
+        excluded_tvars=excluded_tvars, weight_decay_rate=weight_decay_rate,
+        clip_norm=clip_norm,
+        gradient_accumulation_steps=gradient_accumulation_steps)
+    return train_op

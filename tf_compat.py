@@ -1,0 +1,46 @@
+# coding=utf-8
+"""The one place that hides the differences between TensorFlow 1.15 and 2.x.
+
+Every module of this project imports TensorFlow as::
+
+    from tf_compat import tf
+
+which is ``tensorflow.compat.v1`` on both runtimes, with v2 behaviour (eager
+execution, resource variables, v2 control flow) disabled on TensorFlow 2 so
+that graphs, variable names and checkpoints are identical to TensorFlow 1.15.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import os
+
+# TensorFlow 2.15's CPU wheels print cuDNN/cuFFT/cuBLAS "factory" errors at
+# import on machines without CUDA; users can still set their own level.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as _tf_root  # pylint: disable=g-import-not-at-top
+import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+
+TF_VERSION = tuple(int(p) for p in _tf_root.__version__.split(".")[:2])
+IS_TF2 = TF_VERSION[0] >= 2
+
+if IS_TF2:
+    _verbosity = tf.logging.get_verbosity()
+    tf.logging.set_verbosity(tf.logging.ERROR)  # hide the deprecation notices
+    tf.disable_v2_behavior()
+    tf.logging.set_verbosity(_verbosity)
+
+
+def tpu_module():
+    """Returns the module holding TPUEstimator, TPUConfig and RunConfig."""
+    return tf.estimator.tpu
+
+
+def cluster_resolver_module():
+    """Returns the module holding TPUClusterResolver on this runtime."""
+    return tf.distribute.cluster_resolver
+
+
+__all__ = ["tf", "TF_VERSION", "IS_TF2", "tpu_module", "cluster_resolver_module"]
