@@ -1,0 +1,144 @@
+# coding=utf-8
+"""Shared plumbing for the command-line scripts (not a model library).
+
+* ``UserError``: a problem with the user's input. ``run`` prints it as one
+  line (``error: <file>:<line>: <problem>``) and exits with status 1, with no
+  traceback. Anything else is a bug and keeps its traceback.
+* ``run(main)``: absl-based entry point. Unknown flags are an error (unlike
+  ``tf.app.run``, which silently ignores them).
+* ``atomic_output(path)``: write to a temporary name, rename when complete,
+  remove the temporary file on failure: nothing half-written is left behind.
+* ``Progress``: rate-limited progress logging with items/s and ETA.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import contextlib
+import os
+import sys
+import time
+
+from absl import app
+from absl import logging as absl_logging
+
+
+class UserError(Exception):
+    """Bad input from the user: reported as one line, exit status 1."""
+
+
+def run(main, argv=None):
+    """Runs ``main(argv)`` under absl, turning UserError into a one-line exit.
+
+    Args:
+      main: function taking the remaining argv list.
+      argv: optional argv (default sys.argv).
+    """
+
+    def _wrapped(args):
+        try:
+            return main(args)
+        except UserError as e:
+            sys.stderr.write("error: %s\n" % e)
+            sys.stderr.flush()
+            sys.exit(1)
+
+    absl_logging.set_verbosity(absl_logging.INFO)
+    app.run(_wrapped, argv=argv)
+
+
+def temporary_name(path):
+    """The temporary file name ``atomic_output`` uses for ``path``."""
+    directory, base = os.path.split(path)
+    return os.path.join(directory, ".%s.tmp-%d" % (base, os.getpid()))
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yields a temporary path; renames it to ``path`` only on success.
+
+    Args:
+      path: the final output path.
+
+    Yields:
+      the temporary path to write to.
+    """
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        os.makedirs(directory)
+    tmp = temporary_name(path)
+    try:
+        yield tmp
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.rename(tmp, path)
+
+
+class Progress(object):
+    """Logs progress at most every ``interval`` seconds.
+
+    Example::
+
+        progress = Progress("documents", total=n)
+        for doc in docs:
+            ...
+            progress.update(1, instances=k)
+        progress.done()
+    """
+
+    def __init__(self, unit, total=None, interval=10.0, log_fn=None, clock=time.time):
+        self.unit = unit
+        self.total = total
+        self.interval = interval
+        self.count = 0
+        self.extras = {}
+        self._clock = clock
+        self._start = clock()
+        self._last = self._start
+        self._log = log_fn or absl_logging.info
+
+    def update(self, n=1, **extras):
+        """Adds ``n`` items (and running totals in ``extras``); may log."""
+        self.count += n
+        for key, value in extras.items():
+            self.extras[key] = self.extras.get(key, 0) + value
+        now = self._clock()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._log(self.line(now))
+
+    def line(self, now=None):
+        """The progress line: count, rate, extras and ETA when the total is known."""
+        now = self._clock() if now is None else now
+        elapsed = max(now - self._start, 1e-9)
+        rate = self.count / elapsed
+        parts = ["%d %s" % (self.count, self.unit)]
+        if self.total:
+            parts[0] += "/%d (%.1f%%)" % (self.total, 100.0 * self.count / self.total)
+        parts.append("%.1f %s/s" % (rate, self.unit))
+        for key in sorted(self.extras):
+            value = self.extras[key]
+            parts.append(("%s %.2f" if isinstance(value, float) else "%s %d") % (key, value))
+        if self.total and rate > 0 and self.count < self.total:
+            parts.append("ETA %s" % format_seconds((self.total - self.count) / rate))
+        parts.append("elapsed %s" % format_seconds(elapsed))
+        return ", ".join(parts)
+
+    def done(self):
+        """Logs the final line."""
+        self._log(self.line())
+
+
+def format_seconds(seconds):
+    """``3725`` -> ``1h02m05s``; ``65`` -> ``1m05s``; ``4.2`` -> ``4.2s``."""
+    if seconds < 60:
+        return "%.1fs" % seconds
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return "%dh%02dm%02ds" % (hours, minutes, secs)
+    return "%dm%02ds" % (minutes, secs)

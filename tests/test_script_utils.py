@@ -1,0 +1,96 @@
+# coding=utf-8
+"""script_utils: one-line user errors, unknown flags, atomic output, progress."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import script_utils
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SCRIPT = r'''
+import sys
+sys.path.insert(0, %r)
+from absl import flags
+import script_utils
+flags.DEFINE_string("mode", "ok", "what to do")
+FLAGS = flags.FLAGS
+def main(_):
+    if FLAGS.mode == "user":
+        raise script_utils.UserError("corpus.txt:3: line is not UTF-8")
+    if FLAGS.mode == "bug":
+        raise RuntimeError("a real bug")
+    sys.stdout.write("fine\n")
+script_utils.run(main)
+''' % ROOT
+
+
+def _run(tmp_path, *args):
+    path = tmp_path / "tool.py"
+    path.write_text(SCRIPT)
+    return subprocess.run([sys.executable, str(path)] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=60)
+
+
+def test_user_error_is_one_line_without_traceback(tmp_path):
+    result = _run(tmp_path, "--mode=user")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: corpus.txt:3: line is not UTF-8"
+
+
+def test_bug_keeps_traceback_and_ok_runs(tmp_path):
+    result = _run(tmp_path, "--mode=bug")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "a real bug" in result.stderr
+    assert _run(tmp_path).stdout == "fine\n"
+
+
+def test_unknown_flag_is_an_error(tmp_path):
+    result = _run(tmp_path, "--keep_checkpoint_max=0")
+    assert result.returncode != 0
+    assert "keep_checkpoint_max" in result.stderr
+
+
+def test_atomic_output_renames_only_on_success(tmp_path):
+    target = str(tmp_path / "sub" / "out.txt")
+    with script_utils.atomic_output(target) as tmp:
+        assert tmp != target
+        with open(tmp, "w") as f:
+            f.write("done")
+        assert not os.path.exists(target)
+    assert open(target).read() == "done"
+    with pytest.raises(ValueError):
+        with script_utils.atomic_output(target) as tmp:
+            with open(tmp, "w") as f:
+                f.write("half")
+            raise ValueError("interrupted")
+    assert open(target).read() == "done"
+    assert sorted(os.listdir(str(tmp_path / "sub"))) == ["out.txt"]
+
+
+def test_progress_rate_and_eta():
+    now = [100.0]
+    lines = []
+    progress = script_utils.Progress("docs", total=100, interval=5.0, log_fn=lines.append,
+                                     clock=lambda: now[0])
+    now[0] = 102.0
+    progress.update(10, instances=40)
+    assert lines == []  # not yet 5 s since the last line
+    now[0] = 110.0
+    progress.update(10, instances=40)
+    assert len(lines) == 1
+    # 20 docs in 10 s = 2.0 docs/s; 80 left -> 40 s.
+    assert lines[0] == ("20 docs/100 (20.0%), 2.0 docs/s, instances 80, ETA 40.0s, "
+                        "elapsed 10.0s")
+    progress.done()
+    assert len(lines) == 2
+
+
+def test_format_seconds():
+    assert script_utils.format_seconds(4.25) == "4.2s"
+    assert script_utils.format_seconds(65) == "1m05s"
+    assert script_utils.format_seconds(3725) == "1h02m05s"
