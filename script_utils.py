@@ -16,11 +16,13 @@ from __future__ import division
 from __future__ import print_function
 
 import contextlib
+import logging
 import os
 import sys
 import time
 
 from absl import app
+from absl import flags
 from absl import logging as absl_logging
 
 
@@ -44,8 +46,35 @@ def run(main, argv=None):
             sys.stderr.flush()
             sys.exit(1)
 
+    argv = list(sys.argv if argv is None else argv)
+    if any(arg in ("-h", "--help", "-help", "--helpshort") for arg in argv[1:]):
+        # absl prints the help and exits with status 1; a help request is not
+        # an error.
+        sys.stdout.write(_usage(argv[0]))
+        sys.stdout.flush()
+        sys.exit(0)
     absl_logging.set_verbosity(absl_logging.INFO)
+    # TensorFlow's logger has a handler of its own and also propagates to the
+    # root logger that absl writes: drop TF's handler so each line shows once.
+    tf_logger = logging.getLogger("tensorflow")
+    for handler in list(tf_logger.handlers):
+        tf_logger.removeHandler(handler)
     app.run(_wrapped, argv=argv)
+
+
+def _usage(program):
+    """The help text: the module docstring and the main module's flags."""
+    main_module = sys.modules.get("__main__")
+    doc = (getattr(main_module, "__doc__", None) or "").strip()
+    text = flags.FLAGS.main_module_help()
+    lines = []
+    if doc:
+        lines.append(doc)
+        lines.append("")
+    lines.append("usage: %s [flags]" % os.path.basename(program))
+    lines.append("")
+    lines.append(text if text.strip() else "(no flags)")
+    return "\n".join(lines) + "\n"
 
 
 def temporary_name(path):

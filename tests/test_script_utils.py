@@ -94,3 +94,9 @@ def test_format_seconds():
     assert script_utils.format_seconds(4.25) == "4.2s"
     assert script_utils.format_seconds(65) == "1m05s"
     assert script_utils.format_seconds(3725) == "1h02m05s"
+
+
+def test_help_exits_zero_and_lists_flags(tmp_path):
+    result = _run(tmp_path, "--help")
+    assert result.returncode == 0
+    assert "--mode" in result.stdout and "what to do" in result.stdout

@@ -1,0 +1,1531 @@
+# coding=utf-8
+"""Sentence and sentence-pair classification: task data, features, model, metrics.
+
+Everything ``run_classifier.py`` needs, without flags, so that tests can call
+each piece directly:
+
+* Processors read the files of each task (LCQMC, the generic ``sentence`` and
+  ``sentence_pair`` TSV tasks, CLUE, XNLI, ChnSentiCorp, BQ, GLUE), check
+  every line and label, and write the benchmark's submission file. A
+  malformed line raises ``DataError`` naming the file, the line number and
+  the problem.
+* ``convert_single_example`` / ``load_or_create_features`` turn examples into
+  fixed-length TFRecord features; the cache file is keyed on everything that
+  changes the features (task, split, sequence length, data file content,
+  vocabulary content, casing, labels), so a stale cache is never reused.
+* ``create_model`` / ``model_fn_builder`` build the classifier head
+  (``output_weights`` [num_labels, H], ``output_bias`` [num_labels] at the root
+  scope, as both reference implementations name them; brightmart's pre-LN
+  models add ``loss/LayerNorm`` on the pooled output).
+* ``compute_metrics`` computes accuracy, F1, Matthews correlation, Pearson and
+  Spearman correlation in numpy, from the predictions of every real example.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import glob
+import hashlib
+import io
+import json
+import os
+import re
+
+import numpy as np
+import six
+
+import checkpoint_utils
+import modeling
+import optimization
+from tf_compat import tf
+from tf_compat import tpu_module
+
+# Bump when the feature layout or the conversion changes: old caches are then
+# never reused.
+FEATURE_FORMAT_VERSION = 1
+
+SPLITS = ("train", "dev", "test")
+
+
+class DataError(ValueError):
+    """Malformed or inconsistent task data (the message names file and line)."""
+
+
+class InputExample(object):
+    """One example: one or two texts and a label.
+
+    Attributes:
+      guid: unique id within the split (e.g. ``train-17``).
+      text_a: the first (or only) text.
+      text_b: the second text, or None for single-sentence tasks.
+      label: the label string (a float for regression), or None when the
+        split has no labels (benchmark test sets).
+      item_id: the id the benchmark's submission file uses for this example
+        (the ``id`` field of CLUE files, the index column of GLUE files);
+        several examples may share one item (COPA).
+      source: ``file:line`` the example came from.
+    """
+
+    def __init__(self, guid, text_a, text_b=None, label=None, item_id=None, source=None):
+        self.guid = guid
+        self.text_a = text_a
+        self.text_b = text_b
+        self.label = label
+        self.item_id = item_id
+        self.source = source
+
+    def __repr__(self):
+        return "InputExample(%r, %r, %r, %r)" % (self.guid, self.text_a, self.text_b, self.label)
+
+
+class PaddingInputExample(object):
+    """A fake example that fills the last batch on TPU (``is_real_example=0``)."""
+
+
+class InputFeatures(object):
+    """Fixed-length model inputs of one example."""
+
+    def __init__(self, input_ids, input_mask, segment_ids, label_id, is_real_example=True):
+        self.input_ids = input_ids
+        self.input_mask = input_mask
+        self.segment_ids = segment_ids
+        self.label_id = label_id
+        self.is_real_example = is_real_example
+
+
+# ---------------------------------------------------------------------------
+# Reading files.
+# ---------------------------------------------------------------------------
+
+
+def read_lines(path):
+    """Yields ``(line_number, text)`` for each non-blank line of a UTF-8 file.
+
+    Lines are split on "\\n" only (a trailing "\\r" is removed), so Unicode
+    line separators inside a text stay part of it.
+
+    Args:
+      path: the file.
+
+    Yields:
+      (1-based line number, line without its line end).
+
+    Raises:
+      DataError: when the file cannot be read or a line is not UTF-8.
+    """
+    try:
+        with io.open(path, "rb") as reader:
+            data = reader.read()
+    except (IOError, OSError) as e:
+        raise DataError("%s: cannot read: %s" % (path, getattr(e, "strerror", None) or e))
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for index, raw in enumerate(data.split(b"\n")):
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError("%s:%d: not valid UTF-8 (byte %d)" % (path, index + 1, e.start + 1))
+        if text.strip():
+            yield index + 1, text
+
+
+def read_tsv(path):
+    """Yields ``(line_number, fields)`` of a tab-separated file (no quoting)."""
+    for line_number, text in read_lines(path):
+        yield line_number, text.split("\t")
+
+
+def read_json_lines(path):
+    """Yields ``(line_number, object)`` of a file with one JSON object per line.
+
+    Raises:
+      DataError: when a line is not a JSON object.
+    """
+    for line_number, text in read_lines(path):
+        try:
+            obj = json.loads(text)
+        except ValueError as e:
+            raise DataError("%s:%d: not valid JSON: %s" % (path, line_number, e))
+        if not isinstance(obj, dict):
+            raise DataError("%s:%d: expected a JSON object, got %s" %
+                            (path, line_number, type(obj).__name__))
+        yield line_number, obj
+
+
+# Words that only appear in header rows (compared lower-cased).
+_HEADER_LABEL_NAMES = frozenset([
+    "label", "labels", "gold_label", "is_duplicate", "class", "category", "y", "target",
+    "score", "similarity", "quality"])
+_HEADER_TEXT_NAMES = frozenset([
+    "text", "text_a", "text_b", "sentence", "sentence1", "sentence2", "sentence_a",
+    "sentence_b", "query", "query1", "query2", "question", "question1", "question2",
+    "q1", "q2", "s1", "s2", "review", "content", "id", "qid", "guid", "index", "idx"])
+
+
+def _looks_like_header(fields, label_column):
+    """True when a first line is a header row (see ``TsvProcessor``)."""
+    names = [f.strip().lower() for f in fields]
+    if label_column is not None and -len(names) <= label_column < len(names):
+        return names[label_column] in _HEADER_LABEL_NAMES
+    return all(n in _HEADER_TEXT_NAMES or n in _HEADER_LABEL_NAMES for n in names)
+
+
+# ---------------------------------------------------------------------------
+# Processors.
+# ---------------------------------------------------------------------------
+
+
+class DataProcessor(object):
+    """Reads one task's train/dev/test files.
+
+    Subclasses set ``labels`` (or override ``get_labels``) and
+    ``split_files`` (split -> candidate file names, relative to the data
+    directory; the first that exists is used), and implement
+    ``_read_file``.
+    """
+
+    name = None
+    labels = ("0", "1")
+    is_regression = False
+    # The eval metric that selects the best checkpoint (a compute_metrics key).
+    metric = "eval_accuracy"
+    split_files = {"train": ("train.txt",), "dev": ("dev.txt",), "test": ("test.txt",)}
+    subdir = None
+
+    def get_labels(self, data_dir=None):
+        """The label list (its order defines the label ids).
+
+        Args:
+          data_dir: unused by most tasks (generic tasks may read labels.txt).
+
+        Returns:
+          list of label strings ([None] for regression).
+        """
+        del data_dir
+        return list(self.labels)
+
+    def task_dir(self, data_dir):
+        """The directory holding the task files (``data_dir/<TASK>`` or data_dir)."""
+        if self.subdir:
+            nested = os.path.join(data_dir, self.subdir)
+            if os.path.isdir(nested):
+                return nested
+        return data_dir
+
+    def data_file(self, data_dir, split):
+        """The file of a split.
+
+        Args:
+          data_dir: the task's data directory.
+          split: "train", "dev" or "test".
+
+        Returns:
+          the path of the existing file.
+
+        Raises:
+          DataError: when none of the expected files exists.
+        """
+        if split not in self.split_files:
+            raise DataError("the %s task has no %s split" % (self.name, split))
+        directory = self.task_dir(data_dir)
+        candidates = self.split_files[split]
+        for name in candidates:
+            path = os.path.join(directory, name)
+            if os.path.isfile(path):
+                return path
+        raise DataError("%s: no %s file for task %s (expected %s)" %
+                        (directory, split, self.name, " or ".join(candidates)))
+
+    def get_examples(self, data_dir, split):
+        """Reads the examples of one split.
+
+        Args:
+          data_dir: the task's data directory.
+          split: "train", "dev" or "test".
+
+        Returns:
+          list of InputExample.
+
+        Raises:
+          DataError: for a missing file, a malformed line or an unknown label.
+        """
+        path = self.data_file(data_dir, split)
+        examples = list(self._read_file(path, split, data_dir))
+        if not examples:
+            raise DataError("%s: no examples in the file" % path)
+        return examples
+
+    def get_train_examples(self, data_dir):
+        """The training examples."""
+        return self.get_examples(data_dir, "train")
+
+    def get_dev_examples(self, data_dir):
+        """The development (evaluation) examples."""
+        return self.get_examples(data_dir, "dev")
+
+    def get_test_examples(self, data_dir):
+        """The test (prediction) examples."""
+        return self.get_examples(data_dir, "test")
+
+    def _read_file(self, path, split, data_dir):
+        raise NotImplementedError()
+
+    def _check_label(self, label, path, line_number, data_dir=None):
+        """Returns a valid label or raises DataError naming the line."""
+        if self.is_regression:
+            try:
+                return float(label)
+            except (TypeError, ValueError):
+                raise DataError("%s:%d: label %r is not a number" % (path, line_number, label))
+        label = label if isinstance(label, six.string_types) else (
+            None if label is None else json.dumps(label))
+        memo = self.__dict__.setdefault("_labels_memo", {})
+        if data_dir not in memo:
+            memo[data_dir] = self.get_labels(data_dir)
+        labels = memo[data_dir]
+        if label not in labels:
+            raise DataError("%s:%d: unknown label %r; the %s task's labels are: %s" %
+                            (path, line_number, label, self.name, ", ".join(labels)))
+        return label
+
+    # -- predictions and submissions ---------------------------------------
+
+    def prediction_labels(self, probabilities, data_dir=None):
+        """The predicted label of each row of ``probabilities``."""
+        if self.is_regression:
+            return [float(p[0]) for p in probabilities]
+        labels = self.get_labels(data_dir)
+        return [labels[int(np.argmax(p))] for p in probabilities]
+
+    def submission_file_name(self):
+        """Base name of the submission file."""
+        return "submit_results.tsv"
+
+    def write_submission(self, output_dir, examples, probabilities, data_dir=None):
+        """Writes the submission file of the task's benchmark.
+
+        The default is a TSV with the header ``index\\tprediction`` and one
+        row per example (the item id, or the running index).
+
+        Args:
+          output_dir: directory to write into.
+          examples: the predicted InputExamples (padding excluded).
+          probabilities: one row of class probabilities (or [value] for
+            regression) per example.
+          data_dir: the task's data directory.
+
+        Returns:
+          the path written.
+        """
+        path = os.path.join(output_dir, self.submission_file_name())
+        predictions = self.prediction_labels(probabilities, data_dir)
+        lines = ["index\tprediction\n"]
+        for index, (example, prediction) in enumerate(zip(examples, predictions)):
+            item = example.item_id if example.item_id is not None else index
+            lines.append("%s\t%s\n" % (item, self._format_prediction(prediction)))
+        _write_text_atomically(path, "".join(lines))
+        return path
+
+    def _format_prediction(self, prediction):
+        if self.is_regression:
+            return "%.3f" % min(5.0, max(0.0, prediction))
+        return prediction
+
+
+def _write_text_atomically(path, text):
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with io.open(tmp, "w", encoding="utf-8") as writer:
+        writer.write(six.text_type(text))
+    os.rename(tmp, path)
+
+
+Columns = collections.namedtuple("Columns", ["text_a", "text_b", "label", "guid"])
+Columns.__new__.__defaults__ = (None, None, None)
+
+
+class TsvProcessor(DataProcessor):
+    """A task stored as tab-separated files.
+
+    ``columns`` maps a split to ``Columns(text_a, text_b, label, guid)``
+    (column indices; negative counts from the end; None when absent);
+    ``test`` columns may leave the label out. ``header`` is "always" (the
+    first line is skipped), "never", or "detect": the first line is skipped
+    only when it is a header row, i.e. its label field is a column name such
+    as ``label`` (or, without a label column, every field is one); anything
+    else is data, so a wrong label on line 1 is reported, not skipped.
+    """
+
+    columns = {"train": Columns(0, 1, 2), "dev": Columns(0, 1, 2), "test": Columns(0, 1, 2)}
+    test_columns_without_label = None
+    header = "detect"
+    never_header_splits = ()
+    tolerate_malformed = False
+
+    def _columns_for(self, split, fields):
+        cols = self.columns[split]
+        unlabeled = self.test_columns_without_label
+        if split == "test" and unlabeled is not None and len(fields) < _width(cols):
+            return unlabeled
+        return cols
+
+    def _read_file(self, path, split, data_dir):
+        skipped = []
+        for line_number, fields in read_tsv(path):
+            cols = self._columns_for(split, fields)
+            if line_number == 1 and split not in self.never_header_splits:
+                if self.header == "always" or (
+                        self.header == "detect" and _looks_like_header(fields, cols.label)):
+                    continue
+            width = _width(cols)
+            if len(fields) < width:
+                problem = "expected at least %d tab-separated fields (%s), got %d" % (
+                    width, _describe(cols), len(fields))
+                if self.tolerate_malformed:
+                    skipped.append("%s:%d: %s" % (path, line_number, problem))
+                    continue
+                raise DataError("%s:%d: %s" % (path, line_number, problem))
+            text_a = fields[cols.text_a].strip()
+            text_b = fields[cols.text_b].strip() if cols.text_b is not None else None
+            if not text_a or (cols.text_b is not None and not text_b):
+                problem = "empty text field"
+                if self.tolerate_malformed:
+                    skipped.append("%s:%d: %s" % (path, line_number, problem))
+                    continue
+                raise DataError("%s:%d: %s" % (path, line_number, problem))
+            label = None
+            if cols.label is not None:
+                label = self._check_label(fields[cols.label].strip(), path, line_number,
+                                          data_dir)
+            guid = fields[cols.guid].strip() if cols.guid is not None else None
+            yield InputExample(guid="%s-%d" % (split, line_number), text_a=text_a,
+                               text_b=text_b, label=label, item_id=guid,
+                               source="%s:%d" % (path, line_number))
+        if skipped:
+            tf.logging.warning("%s: skipped %d malformed line(s), first: %s", path,
+                               len(skipped), skipped[0])
+
+
+def _width(cols):
+    indices = [i for i in cols if i is not None]
+    return max(i + 1 if i >= 0 else -i for i in indices)
+
+
+def _describe(cols):
+    names = []
+    for name in Columns._fields:
+        index = getattr(cols, name)
+        if index is not None:
+            names.append("%s=column %d" % (name, index + 1 if index >= 0 else index))
+    return ", ".join(names)
+
+
+class LcqmcProcessor(TsvProcessor):
+    """LCQMC (brightmart's layout): ``text_a\\ttext_b\\tlabel`` in train/dev/test.txt."""
+
+    name = "lcqmc"
+    test_columns_without_label = Columns(0, 1)
+
+
+class BqProcessor(LcqmcProcessor):
+    """BQ corpus: same layout as LCQMC (``.txt`` or ``.tsv`` files)."""
+
+    name = "bq"
+    split_files = {s: ("%s.txt" % s, "%s.tsv" % s) for s in SPLITS}
+
+
+class _GenericLabels(object):
+    """Labels of the generic tasks: ``labels.txt`` in the data dir, else 0/1."""
+
+    def get_labels(self, data_dir=None):
+        if data_dir:
+            path = os.path.join(data_dir, "labels.txt")
+            if os.path.isfile(path):
+                labels = [text.strip() for _, text in read_lines(path)]
+                if len(set(labels)) != len(labels):
+                    raise DataError("%s: duplicate labels" % path)
+                return labels
+        return list(self.labels)
+
+
+class SentencePairProcessor(_GenericLabels, TsvProcessor):
+    """Generic pairs: ``label\\ttext_a\\ttext_b`` in train/dev/test.tsv.
+
+    brightmart's ``train_0827.tsv`` names are accepted too. Labels are read
+    from ``labels.txt`` (one per line) in the data dir, else "0" and "1".
+    """
+
+    name = "sentence_pair"
+    split_files = {s: ("%s.tsv" % s, "%s_0827.tsv" % s) for s in SPLITS}
+    columns = {s: Columns(1, 2, 0) for s in SPLITS}
+    test_columns_without_label = Columns(0, 1)
+
+
+class SentenceProcessor(_GenericLabels, TsvProcessor):
+    """Generic single sentences: ``label\\ttext`` in train/dev/test.tsv."""
+
+    name = "sentence"
+    split_files = {s: ("%s.tsv" % s,) for s in SPLITS}
+    columns = {s: Columns(1, None, 0) for s in SPLITS}
+    test_columns_without_label = Columns(0)
+
+
+class ChnSentiCorpProcessor(TsvProcessor):
+    """ChnSentiCorp: ``label\\ttext_a`` with a header row, train/dev/test.tsv."""
+
+    name = "chnsenticorp"
+    split_files = {s: ("%s.tsv" % s,) for s in SPLITS}
+    columns = {s: Columns(1, None, 0) for s in SPLITS}
+    test_columns_without_label = Columns(0)
+
+
+# -- CLUE (JSON lines) --------------------------------------------------------
+
+
+class JsonProcessor(DataProcessor):
+    """A CLUE-style task: train/dev/test.json with one JSON object per line.
+
+    The test files carry no real labels (missing, or a placeholder such as
+    "100" or "neutral"): test examples get ``label=None``. Train and dev
+    rows whose label is in ``dropped_labels`` (e.g. "-", no annotator
+    agreement) are skipped.
+    """
+
+    split_files = {s: ("%s.json" % s,) for s in SPLITS}
+    text_a_key = "sentence1"
+    text_b_key = "sentence2"
+    label_key = "label"
+    dropped_labels = ()
+
+    def _field(self, obj, key, path, line_number):
+        if key not in obj:
+            raise DataError("%s:%d: missing field %r" % (path, line_number, key))
+        value = obj[key]
+        if isinstance(value, list):
+            value = " ".join(six.text_type(v) for v in value)
+        elif not isinstance(value, six.string_types):
+            value = six.text_type(value)
+        if not value.strip():
+            raise DataError("%s:%d: empty field %r" % (path, line_number, key))
+        return value.strip()
+
+    def _texts(self, obj, path, line_number):
+        """[(text_a, text_b, label_or_None_for_the_line_label)] of one object."""
+        text_a = self._field(obj, self.text_a_key, path, line_number)
+        text_b = (self._field(obj, self.text_b_key, path, line_number)
+                  if self.text_b_key else None)
+        return [(text_a, text_b, None)]
+
+    def _read_file(self, path, split, data_dir):
+        dropped = 0
+        for index, (line_number, obj) in enumerate(read_json_lines(path)):
+            item_id = obj.get("id", obj.get("idx", index))
+            label = None
+            if split != "test":
+                if self.label_key not in obj:
+                    raise DataError("%s:%d: missing field %r" %
+                                    (path, line_number, self.label_key))
+                raw = obj[self.label_key]
+                raw = raw if isinstance(raw, six.string_types) else json.dumps(raw)
+                if raw in self.dropped_labels:
+                    dropped += 1
+                    continue
+                label = self._check_label(raw, path, line_number, data_dir)
+            for k, (text_a, text_b, own_label) in enumerate(self._texts(obj, path, line_number)):
+                yield InputExample(
+                    guid="%s-%d-%d" % (split, line_number, k), text_a=text_a, text_b=text_b,
+                    label=own_label if (own_label is not None and label is not None) else label,
+                    item_id=item_id, source="%s:%d" % (path, line_number))
+        if dropped:
+            tf.logging.info("%s: skipped %d example(s) labelled %s", path, dropped,
+                            "/".join(self.dropped_labels))
+
+    def submission_file_name(self):
+        return "%s_predict.json" % self.name
+
+    def _submission_extra(self, label, descriptions):
+        del label, descriptions
+        return {}
+
+    def _label_descriptions(self, data_dir):
+        """label -> description from the task's labels.json, if present."""
+        out = {}
+        if not data_dir:
+            return out
+        path = os.path.join(data_dir, "labels.json")
+        if os.path.isfile(path):
+            for _, obj in read_json_lines(path):
+                if "label" in obj:
+                    out[six.text_type(obj["label"])] = obj.get(
+                        "label_desc", obj.get("label_des", ""))
+        return out
+
+    def write_submission(self, output_dir, examples, probabilities, data_dir=None):
+        """Writes ``{task}_predict.json``: one ``{"id": ..., "label": ...}`` per line.
+
+        The id is the test file's ``id`` field (``idx`` for some tasks),
+        falling back to the running index when the file has neither.
+        """
+        path = os.path.join(output_dir, self.submission_file_name())
+        predictions = self.prediction_labels(probabilities, data_dir)
+        descriptions = self._label_descriptions(data_dir)
+        lines = []
+        for example, label in zip(examples, predictions):
+            record = collections.OrderedDict([("id", example.item_id), ("label", label)])
+            record.update(self._submission_extra(label, descriptions))
+            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        _write_text_atomically(path, "".join(lines))
+        return path
+
+
+class AfqmcProcessor(JsonProcessor):
+    """CLUE AFQMC: ``sentence1``, ``sentence2``, ``label`` 0/1."""
+
+    name = "afqmc"
+
+
+class TnewsProcessor(JsonProcessor):
+    """CLUE TNEWS: ``sentence``; 15 labels "100".."116" without 105 and 111."""
+
+    name = "tnews"
+    labels = tuple(str(100 + i) for i in range(17) if i not in (5, 11))
+    text_a_key = "sentence"
+    text_b_key = None
+
+    def _submission_extra(self, label, descriptions):
+        return {"label_desc": descriptions.get(label, "")}
+
+
+class IflytekProcessor(JsonProcessor):
+    """CLUE IFLYTEK: ``sentence``; 119 labels "0".."118"."""
+
+    name = "iflytek"
+    labels = tuple(str(i) for i in range(119))
+    text_a_key = "sentence"
+    text_b_key = None
+
+
+class CmnliProcessor(JsonProcessor):
+    """CLUE CMNLI: ``sentence1``, ``sentence2``; rows labelled "-" are skipped."""
+
+    name = "cmnli"
+    labels = ("contradiction", "entailment", "neutral")
+    dropped_labels = ("-",)
+
+
+class OcnliProcessor(CmnliProcessor):
+    """CLUE OCNLI: same fields and labels as CMNLI."""
+
+    name = "ocnli"
+
+
+class XnliProcessor(CmnliProcessor):
+    """XNLI (Chinese, CLUE-style JSON lines): ``premise``, ``hypo``."""
+
+    name = "xnli"
+    text_a_key = "premise"
+    text_b_key = "hypo"
+
+    def _texts(self, obj, path, line_number):
+        if self.text_b_key not in obj and "hypothesis" in obj:
+            return [(self._field(obj, "premise", path, line_number),
+                     self._field(obj, "hypothesis", path, line_number), None)]
+        return super(XnliProcessor, self)._texts(obj, path, line_number)
+
+    def _check_label(self, label, path, line_number, data_dir=None):
+        if label == "contradictory":
+            label = "contradiction"
+        return super(XnliProcessor, self)._check_label(label, path, line_number, data_dir)
+
+    def submission_file_name(self):
+        return "xnli_predict.json"
+
+
+class CslProcessor(JsonProcessor):
+    """CLUE CSL: text_a = the keywords joined by spaces, text_b = ``abst``."""
+
+    name = "csl"
+    text_a_key = "keyword"
+    text_b_key = "abst"
+
+
+class WscProcessor(JsonProcessor):
+    """CLUEWSC2020: the text with span1 wrapped in ``_..._`` and span2 in ``[...]``."""
+
+    name = "cluewsc2020"
+    labels = ("true", "false")
+
+    def _texts(self, obj, path, line_number):
+        text = self._field(obj, "text", path, line_number)
+        target = obj.get("target")
+        if not isinstance(target, dict):
+            raise DataError("%s:%d: missing field 'target'" % (path, line_number))
+        spans = []
+        for number, (open_mark, close_mark) in ((1, ("_", "_")), (2, ("[", "]"))):
+            span_text = target.get("span%d_text" % number)
+            index = target.get("span%d_index" % number)
+            if not isinstance(span_text, six.string_types) or not isinstance(index, int):
+                raise DataError("%s:%d: target needs span%d_text and span%d_index" %
+                                (path, line_number, number, number))
+            start = _find_span(text, span_text, index)
+            if start is None:
+                raise DataError("%s:%d: span%d_text %r not found in the text" %
+                                (path, line_number, number, span_text))
+            spans.append((start, start + len(span_text), open_mark, close_mark))
+        marked = text
+        for start, end, open_mark, close_mark in sorted(spans, reverse=True):
+            marked = marked[:start] + open_mark + marked[start:end] + close_mark + marked[end:]
+        return [(marked, None, None)]
+
+
+def _find_span(text, span, index):
+    """Start of ``span`` in ``text``: at ``index`` if it is there, else the nearest."""
+    if text[index:index + len(span)] == span:
+        return index
+    starts = [m.start() for m in re.finditer(re.escape(span), text)]
+    if not starts:
+        return None
+    return min(starts, key=lambda s: abs(s - index))
+
+
+class CopaProcessor(JsonProcessor):
+    """COPA: each item gives two examples, (premise, choice) for "effect" and
+    (choice, premise) for "cause"; the example of the right choice is "1".
+
+    The submission has one line per item: the choice whose example has the
+    higher probability of "1".
+    """
+
+    name = "copa"
+
+    def _texts(self, obj, path, line_number):
+        premise = self._field(obj, "premise", path, line_number)
+        question = obj.get("question")
+        if question not in ("cause", "effect"):
+            raise DataError("%s:%d: question must be \"cause\" or \"effect\", got %r" %
+                            (path, line_number, question))
+        label = obj.get(self.label_key)
+        label = None if label is None else six.text_type(label)
+        out = []
+        for k in (0, 1):
+            choice = self._field(obj, "choice%d" % k, path, line_number)
+            own = None if label is None else ("1" if label == str(k) else "0")
+            pair = (premise, choice) if question == "effect" else (choice, premise)
+            out.append(pair + (own,))
+        return out
+
+    def write_submission(self, output_dir, examples, probabilities, data_dir=None):
+        path = os.path.join(output_dir, self.submission_file_name())
+        scores = collections.OrderedDict()
+        for example, probs in zip(examples, probabilities):
+            scores.setdefault(example.item_id, []).append(float(probs[1]))
+        lines = []
+        for item_id, choice_scores in scores.items():
+            record = collections.OrderedDict([
+                ("id", item_id), ("label", str(int(np.argmax(choice_scores))))])
+            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        _write_text_atomically(path, "".join(lines))
+        return path
+
+
+# -- GLUE -----------------------------------------------------------------------
+
+
+class GlueProcessor(TsvProcessor):
+    """A GLUE task: files in ``data_dir/<TASK>/`` (or directly in data_dir),
+    header row skipped; submission ``<Name>.tsv`` with ``index\\tprediction``."""
+
+    header = "always"
+    glue_name = None
+
+    def submission_file_name(self):
+        return "%s.tsv" % self.glue_name
+
+
+def _glue_files(dev="dev.tsv", test="test.tsv"):
+    return {"train": ("train.tsv",), "dev": (dev,), "test": (test,)}
+
+
+class MnliProcessor(GlueProcessor):
+    """MNLI matched: sentence1=column 9, sentence2=column 10, label=last."""
+
+    name = "mnli"
+    subdir = "MNLI"
+    glue_name = "MNLI-m"
+    labels = ("contradiction", "entailment", "neutral")
+    split_files = _glue_files("dev_matched.tsv", "test_matched.tsv")
+    columns = {"train": Columns(8, 9, -1), "dev": Columns(8, 9, -1),
+               "test": Columns(8, 9, None, 0)}
+
+
+class MnliMismatchedProcessor(MnliProcessor):
+    """MNLI mismatched (dev_mismatched.tsv / test_mismatched.tsv)."""
+
+    name = "mnli-mm"
+    glue_name = "MNLI-mm"
+    split_files = _glue_files("dev_mismatched.tsv", "test_mismatched.tsv")
+
+
+class MrpcProcessor(GlueProcessor):
+    """MRPC: label=column 1, texts=columns 4 and 5; best checkpoint by F1."""
+
+    name = "mrpc"
+    subdir = "MRPC"
+    glue_name = "MRPC"
+    metric = "eval_f1"
+    split_files = _glue_files()
+    columns = {"train": Columns(3, 4, 0), "dev": Columns(3, 4, 0),
+               "test": Columns(3, 4, None, 0)}
+
+
+class ColaProcessor(GlueProcessor):
+    """CoLA: train/dev have no header (label=column 2, text=column 4); test has
+    one (index, sentence); best checkpoint by Matthews correlation."""
+
+    name = "cola"
+    subdir = "CoLA"
+    glue_name = "CoLA"
+    metric = "eval_matthews_corr"
+    split_files = _glue_files()
+    never_header_splits = ("train", "dev")
+    columns = {"train": Columns(3, None, 1), "dev": Columns(3, None, 1),
+               "test": Columns(1, None, None, 0)}
+
+
+class Sst2Processor(GlueProcessor):
+    """SST-2: sentence, label; test: index, sentence."""
+
+    name = "sst-2"
+    subdir = "SST-2"
+    glue_name = "SST-2"
+    split_files = _glue_files()
+    columns = {"train": Columns(0, None, 1), "dev": Columns(0, None, 1),
+               "test": Columns(1, None, None, 0)}
+
+
+class StsbProcessor(GlueProcessor):
+    """STS-B (regression): texts=columns 8 and 9, score=last; best by Pearson."""
+
+    name = "sts-b"
+    subdir = "STS-B"
+    glue_name = "STS-B"
+    labels = (None,)
+    is_regression = True
+    metric = "eval_pearson"
+    split_files = _glue_files()
+    columns = {"train": Columns(7, 8, -1), "dev": Columns(7, 8, -1),
+               "test": Columns(7, 8, None, 0)}
+
+
+class QqpProcessor(GlueProcessor):
+    """QQP: questions=columns 4 and 5, label=column 6; best by F1. The few
+    malformed rows of the released files are skipped (and counted)."""
+
+    name = "qqp"
+    subdir = "QQP"
+    glue_name = "QQP"
+    metric = "eval_f1"
+    tolerate_malformed = True
+    split_files = _glue_files()
+    columns = {"train": Columns(3, 4, 5), "dev": Columns(3, 4, 5),
+               "test": Columns(1, 2, None, 0)}
+
+
+class QnliProcessor(GlueProcessor):
+    """QNLI: index, question, sentence, label."""
+
+    name = "qnli"
+    subdir = "QNLI"
+    glue_name = "QNLI"
+    labels = ("entailment", "not_entailment")
+    split_files = _glue_files()
+    columns = {"train": Columns(1, 2, -1), "dev": Columns(1, 2, -1),
+               "test": Columns(1, 2, None, 0)}
+
+
+class RteProcessor(QnliProcessor):
+    """RTE: index, sentence1, sentence2, label."""
+
+    name = "rte"
+    subdir = "RTE"
+    glue_name = "RTE"
+
+
+class WnliProcessor(GlueProcessor):
+    """WNLI: index, sentence1, sentence2, label 0/1."""
+
+    name = "wnli"
+    subdir = "WNLI"
+    glue_name = "WNLI"
+    split_files = _glue_files()
+    columns = {"train": Columns(1, 2, -1), "dev": Columns(1, 2, -1),
+               "test": Columns(1, 2, None, 0)}
+
+
+PROCESSORS = collections.OrderedDict([
+    ("lcqmc", LcqmcProcessor),
+    ("sentence_pair", SentencePairProcessor),
+    ("sentence", SentenceProcessor),
+    ("afqmc", AfqmcProcessor),
+    ("tnews", TnewsProcessor),
+    ("iflytek", IflytekProcessor),
+    ("cmnli", CmnliProcessor),
+    ("ocnli", OcnliProcessor),
+    ("csl", CslProcessor),
+    ("cluewsc2020", WscProcessor),
+    ("copa", CopaProcessor),
+    ("xnli", XnliProcessor),
+    ("chnsenticorp", ChnSentiCorpProcessor),
+    ("bq", BqProcessor),
+    ("cola", ColaProcessor),
+    ("mnli", MnliProcessor),
+    ("mnli-mm", MnliMismatchedProcessor),
+    ("mrpc", MrpcProcessor),
+    ("qnli", QnliProcessor),
+    ("qqp", QqpProcessor),
+    ("rte", RteProcessor),
+    ("sst-2", Sst2Processor),
+    ("sts-b", StsbProcessor),
+    ("wnli", WnliProcessor),
+])
+
+TASK_ALIASES = {
+    "lcqmc_pair": "lcqmc",
+    "wsc": "cluewsc2020",
+    "mismnli": "mnli-mm",
+    "mnli_mm": "mnli-mm",
+    "mnli-m": "mnli",
+    "sst2": "sst-2",
+    "sst_2": "sst-2",
+    "stsb": "sts-b",
+    "sts_b": "sts-b",
+}
+
+
+def known_tasks():
+    """All accepted task names (aliases included), sorted."""
+    return sorted(set(PROCESSORS) | set(TASK_ALIASES))
+
+
+def get_processor(task_name):
+    """The processor of a task (case-insensitive; aliases accepted).
+
+    Args:
+      task_name: e.g. "lcqmc", "LCQMC_pair", "afqmc", "sts-b".
+
+    Returns:
+      a DataProcessor instance.
+
+    Raises:
+      ValueError: for an unknown task, listing the known ones.
+    """
+    key = (task_name or "").strip().lower()
+    key = TASK_ALIASES.get(key, key)
+    if key not in PROCESSORS:
+        raise ValueError("unknown task %r; known tasks: %s" % (task_name, ", ".join(known_tasks())))
+    return PROCESSORS[key]()
+
+
+# ---------------------------------------------------------------------------
+# Features.
+# ---------------------------------------------------------------------------
+
+
+def truncate_seq_pair(tokens_a, tokens_b, max_length):
+    """Truncates the longer of two token lists (from its end) until they fit."""
+    while len(tokens_a) + len(tokens_b) > max_length:
+        longer = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+        longer.pop()
+
+
+def convert_single_example(example, label_list, max_seq_length, tokenizer,
+                           is_regression=False):
+    """Tokenizes one example into ``[CLS] a [SEP] (b [SEP])`` features.
+
+    Args:
+      example: InputExample or PaddingInputExample.
+      label_list: the task's labels (ids are list positions).
+      max_seq_length: length of every feature (padded with 0).
+      tokenizer: tokenization.FullTokenizer.
+      is_regression: the label is a float.
+
+    Returns:
+      InputFeatures.
+    """
+    if isinstance(example, PaddingInputExample):
+        zeros = [0] * max_seq_length
+        return InputFeatures(zeros, list(zeros), list(zeros),
+                             0.0 if is_regression else 0, is_real_example=False)
+    tokens_a = tokenizer.tokenize(example.text_a)
+    tokens_b = tokenizer.tokenize(example.text_b) if example.text_b is not None else None
+    if tokens_b is not None:
+        truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
+    else:
+        tokens_a = tokens_a[:max_seq_length - 2]
+    tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+    segment_ids = [0] * len(tokens)
+    if tokens_b is not None:
+        tokens += tokens_b + ["[SEP]"]
+        segment_ids += [1] * (len(tokens_b) + 1)
+    input_ids = tokenizer.convert_tokens_to_ids(tokens)
+    input_mask = [1] * len(input_ids)
+    padding = max_seq_length - len(input_ids)
+    input_ids += [0] * padding
+    input_mask += [0] * padding
+    segment_ids += [0] * padding
+    if is_regression:
+        label_id = float(example.label) if example.label is not None else 0.0
+    else:
+        label_id = label_list.index(example.label) if example.label is not None else 0
+    return InputFeatures(input_ids, input_mask, segment_ids, label_id)
+
+
+def special_tokens_check(tokenizer):
+    """Raises ValueError when the vocabulary lacks [CLS] or [SEP]."""
+    missing = [t for t in ("[CLS]", "[SEP]") if t not in tokenizer.vocab]
+    if missing:
+        raise ValueError("the vocabulary (%s) has no %s token" %
+                         (tokenizer.vocab_file or tokenizer.spm_model_file,
+                          " or ".join(missing)))
+
+
+def _int64_feature(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+
+def _float_feature(values):
+    return tf.train.Feature(float_list=tf.train.FloatList(value=list(values)))
+
+
+def feature_to_example(feature, is_regression=False):
+    """InputFeatures -> tf.train.Example."""
+    label = (_float_feature([feature.label_id]) if is_regression
+             else _int64_feature([feature.label_id]))
+    return tf.train.Example(features=tf.train.Features(feature=collections.OrderedDict([
+        ("input_ids", _int64_feature(feature.input_ids)),
+        ("input_mask", _int64_feature(feature.input_mask)),
+        ("segment_ids", _int64_feature(feature.segment_ids)),
+        ("label_ids", label),
+        ("is_real_example", _int64_feature([int(feature.is_real_example)])),
+    ])))
+
+
+def write_features(examples, label_list, max_seq_length, tokenizer, output_file,
+                   is_regression=False, progress=None):
+    """Converts examples and writes them to a TFRecord file (atomically).
+
+    Args:
+      examples: list of InputExample / PaddingInputExample.
+      label_list: the task's labels.
+      max_seq_length: feature length.
+      tokenizer: tokenization.FullTokenizer.
+      output_file: the TFRecord path.
+      is_regression: float labels.
+      progress: optional script_utils.Progress-like object with update().
+
+    Returns:
+      the number of records written.
+    """
+    tmp = "%s.tmp-%d" % (output_file, os.getpid())
+    count = 0
+    try:
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for example in examples:
+                feature = convert_single_example(example, label_list, max_seq_length,
+                                                 tokenizer, is_regression)
+                writer.write(feature_to_example(feature, is_regression).SerializeToString())
+                count += 1
+                if progress is not None:
+                    progress.update(1)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.rename(tmp, output_file)
+    return count
+
+
+def file_sha1(path):
+    """Hex SHA-1 of a file's content."""
+    digest = hashlib.sha1()
+    with io.open(path, "rb") as reader:
+        for chunk in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tokenizer_fingerprint(tokenizer):
+    """What about a tokenizer changes its output: vocabulary content and casing."""
+    vocab_path = tokenizer.spm_model_file or tokenizer.vocab_file
+    return collections.OrderedDict([
+        ("mode", "sentencepiece" if tokenizer.spm_model_file else "wordpiece"),
+        ("vocab_sha1", file_sha1(vocab_path)),
+        ("do_lower_case", bool(tokenizer.do_lower_case)),
+    ])
+
+
+def feature_cache_key(task_name, split, data_file, max_seq_length, tokenizer, label_list,
+                      is_regression=False, num_padding=0):
+    """The description of everything a feature file depends on, and its hash.
+
+    Args:
+      task_name: canonical task name.
+      split: "train", "dev" or "test".
+      data_file: the split's data file (its content is hashed).
+      max_seq_length: feature length.
+      tokenizer: tokenization.FullTokenizer.
+      label_list: the task's labels.
+      is_regression: float labels.
+      num_padding: padding examples appended (TPU).
+
+    Returns:
+      (dict of the inputs, hex key).
+    """
+    inputs = collections.OrderedDict([
+        ("format_version", FEATURE_FORMAT_VERSION),
+        ("task", task_name),
+        ("split", split),
+        ("data_sha1", file_sha1(data_file)),
+        ("max_seq_length", int(max_seq_length)),
+        ("tokenizer", tokenizer_fingerprint(tokenizer)),
+        ("labels", [None if l is None else six.text_type(l) for l in label_list]),
+        ("is_regression", bool(is_regression)),
+        ("num_padding", int(num_padding)),
+    ])
+    key = hashlib.sha1(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
+    return inputs, key
+
+
+def load_or_create_features(cache_dir, task_name, split, data_file, examples, label_list,
+                            max_seq_length, tokenizer, is_regression=False, num_padding=0,
+                            progress=None):
+    """Returns a TFRecord of the examples' features, reusing a matching cache.
+
+    The file is ``<cache_dir>/<task>_<split>_<key>.tf_record`` with a
+    ``.json`` description next to it; it is reused only when the description
+    matches exactly (same data file content, vocabulary content, casing,
+    sequence length, labels). Caches of the same task and split with another
+    key are removed.
+
+    Args:
+      cache_dir: directory of the cache files.
+      task_name: canonical task name.
+      split: "train", "dev" or "test".
+      data_file: the split's data file.
+      examples: the split's examples (read from data_file).
+      label_list: the task's labels.
+      max_seq_length: feature length.
+      tokenizer: tokenization.FullTokenizer.
+      is_regression: float labels.
+      num_padding: PaddingInputExamples to append (fills a TPU batch).
+      progress: optional progress reporter.
+
+    Returns:
+      (path, number of records, whether the cache was reused).
+    """
+    inputs, key = feature_cache_key(task_name, split, data_file, max_seq_length, tokenizer,
+                                    label_list, is_regression, num_padding)
+    safe_task = re.sub(r"[^A-Za-z0-9_.-]", "_", task_name)
+    stem = os.path.join(cache_dir, "%s_%s_%s" % (safe_task, split, key[:16]))
+    record_file, info_file = stem + ".tf_record", stem + ".json"
+    if os.path.isfile(record_file) and os.path.isfile(info_file):
+        try:
+            with io.open(info_file, "r", encoding="utf-8") as reader:
+                info = json.load(reader)
+        except ValueError:
+            info = {}
+        if info.get("key") == key and info.get("num_records") == len(examples) + num_padding:
+            tf.logging.info("Reusing cached features %s (%d records)", record_file,
+                            info["num_records"])
+            return record_file, info["num_records"], True
+    for old in glob.glob(os.path.join(cache_dir, "%s_%s_*.tf_record" % (safe_task, split))):
+        if old != record_file:
+            os.remove(old)
+            old_info = old[:-len(".tf_record")] + ".json"
+            if os.path.exists(old_info):
+                os.remove(old_info)
+    all_examples = list(examples) + [PaddingInputExample() for _ in range(num_padding)]
+    count = write_features(all_examples, label_list, max_seq_length, tokenizer, record_file,
+                           is_regression, progress)
+    info = dict(inputs)
+    info.update({"key": key, "num_records": count, "data_file": os.path.abspath(data_file)})
+    _write_text_atomically(info_file, json.dumps(info, indent=2, sort_keys=True) + "\n")
+    tf.logging.info("Wrote %d %s features to %s", count, split, record_file)
+    return record_file, count, False
+
+
+def input_fn_builder(input_file, seq_length, is_training, drop_remainder, is_regression=False,
+                     batch_size=None, seed=None, skip=0):
+    """An Estimator input_fn reading a feature TFRecord.
+
+    Args:
+      input_file: the TFRecord file.
+      seq_length: feature length.
+      is_training: repeat and shuffle.
+      drop_remainder: drop the last partial batch (TPU).
+      is_regression: float labels.
+      batch_size: batch size (TPUEstimator passes params["batch_size"]).
+      seed: shuffle seed.
+      skip: training only: records of the repeated file to skip first, so
+        that training resumed at step k continues where it stopped instead
+        of starting again at the beginning of the file.
+
+    Returns:
+      input_fn(params) -> tf.data.Dataset.
+    """
+    name_to_features = {
+        "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+        "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
+        "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+        "label_ids": tf.io.FixedLenFeature([], tf.float32 if is_regression else tf.int64),
+        "is_real_example": tf.io.FixedLenFeature([], tf.int64),
+    }
+
+    def _decode(record):
+        example = tf.io.parse_single_example(record, name_to_features)
+        for name in list(example):
+            if example[name].dtype == tf.int64:
+                example[name] = tf.cast(example[name], tf.int32)
+        return example
+
+    def input_fn(params):
+        size = (params or {}).get("batch_size", batch_size)
+        dataset = tf.data.TFRecordDataset(input_file)
+        if is_training:
+            dataset = dataset.repeat()
+            if skip:
+                dataset = dataset.skip(skip)
+            dataset = dataset.shuffle(buffer_size=10000, seed=seed)
+        dataset = dataset.map(_decode)
+        return dataset.batch(size, drop_remainder=drop_remainder)
+
+    return input_fn
+
+
+# ---------------------------------------------------------------------------
+# Model.
+# ---------------------------------------------------------------------------
+
+
+def uses_pooled_layer_norm(albert_config):
+    """Whether the head applies ``loss/LayerNorm`` (brightmart pre-LN models)."""
+    return (albert_config.resolved_ln_type == "preln" and
+            albert_config.resolved_embedding_layout == "brightmart")
+
+
+def head_variable_patterns(albert_config):
+    """Regexes of the head variables a pretrained checkpoint does not have."""
+    patterns = [r"^output_weights$", r"^output_bias$"]
+    if uses_pooled_layer_norm(albert_config):
+        patterns.append(r"^loss/LayerNorm/(beta|gamma)$")
+    return patterns
+
+
+ModelOutputs = collections.namedtuple(
+    "ModelOutputs", ["loss", "per_example_loss", "logits", "probabilities", "pooled_output"])
+
+
+def create_model(albert_config, is_training, input_ids, input_mask, segment_ids, labels,
+                 num_labels, use_one_hot_embeddings=False, classifier_dropout=0.1,
+                 is_regression=False):
+    """Builds the encoder and the classification (or regression) head.
+
+    Args:
+      albert_config: modeling.AlbertConfig.
+      is_training: apply dropout.
+      input_ids, input_mask, segment_ids: int32 [B, S].
+      labels: int32 [B] (float32 for regression), or None (no loss).
+      num_labels: number of classes (1 for regression).
+      use_one_hot_embeddings: one-hot embedding lookup (TPU).
+      classifier_dropout: dropout probability on the pooled output when
+        training.
+      is_regression: squared-error loss; "probabilities" is the raw score.
+
+    Returns:
+      ModelOutputs (loss and per_example_loss are None without labels).
+    """
+    model = modeling.AlbertModel(config=albert_config, is_training=is_training,
+                                 input_ids=input_ids, input_mask=input_mask,
+                                 token_type_ids=segment_ids,
+                                 use_one_hot_embeddings=use_one_hot_embeddings)
+    pooled = model.get_pooled_output()
+    hidden_size = pooled.shape.as_list()[-1]
+    output_weights = tf.get_variable(
+        "output_weights", [num_labels, hidden_size],
+        initializer=tf.truncated_normal_initializer(stddev=0.02))
+    output_bias = tf.get_variable("output_bias", [num_labels],
+                                  initializer=tf.zeros_initializer())
+    with tf.variable_scope("loss"):
+        x = pooled
+        if uses_pooled_layer_norm(albert_config):
+            x = modeling.layer_norm(x, "LayerNorm")
+        if is_training:
+            x = modeling.dropout(x, classifier_dropout)
+        logits = tf.nn.bias_add(tf.matmul(x, output_weights, transpose_b=True), output_bias)
+        if is_regression:
+            probabilities = logits
+        else:
+            probabilities = tf.nn.softmax(logits, axis=-1)
+        loss = per_example_loss = None
+        if labels is not None:
+            if is_regression:
+                per_example_loss = tf.square(tf.squeeze(logits, [-1]) - labels)
+            else:
+                log_probs = tf.nn.log_softmax(logits, axis=-1)
+                one_hot = tf.one_hot(labels, depth=num_labels, dtype=tf.float32)
+                per_example_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1)
+            loss = tf.reduce_mean(per_example_loss)
+    return ModelOutputs(loss, per_example_loss, logits,
+                        tf.identity(probabilities, name="probabilities"),
+                        tf.identity(pooled, name="pooled_output"))
+
+
+def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_rate=5e-5,
+                     num_train_steps=1, num_warmup_steps=0, use_tpu=False,
+                     use_one_hot_embeddings=False, optimizer="adamw", classifier_dropout=0.1,
+                     is_regression=False):
+    """The Estimator model_fn (TPUEstimatorSpec when ``use_tpu``).
+
+    Training initialises from ``init_checkpoint`` strictly: every encoder
+    variable must be in it; only the head may be new. The load report is
+    logged.
+
+    Args:
+      albert_config: modeling.AlbertConfig.
+      num_labels: number of classes (1 for regression).
+      init_checkpoint: pretrained checkpoint, or None to train from scratch.
+      learning_rate: peak learning rate.
+      num_train_steps: total training steps.
+      num_warmup_steps: warmup steps.
+      use_tpu: build TPU specs.
+      use_one_hot_embeddings: one-hot embedding lookup.
+      optimizer: "adamw" or "lamb".
+      classifier_dropout: dropout on the pooled output.
+      is_regression: regression head.
+
+    Returns:
+      model_fn(features, labels, mode, params).
+    """
+    tpu = tpu_module()
+
+    def model_fn(features, labels, mode, params):
+        del labels, params
+        is_training = mode == tf.estimator.ModeKeys.TRAIN
+        outputs = create_model(
+            albert_config, is_training, features["input_ids"], features["input_mask"],
+            features["segment_ids"], features["label_ids"], num_labels,
+            use_one_hot_embeddings, classifier_dropout, is_regression)
+        scaffold_fn = None
+        if is_training and init_checkpoint:
+            def _init():
+                checkpoint_utils.init_from_checkpoint(
+                    init_checkpoint, allow_missing=head_variable_patterns(albert_config))
+            if use_tpu:
+                def scaffold_fn():
+                    _init()
+                    return tf.train.Scaffold()
+            else:
+                _init()
+        if is_training:
+            train_op = optimization.create_optimizer(
+                outputs.loss, learning_rate, num_train_steps, num_warmup_steps,
+                use_tpu=use_tpu, optimizer=optimizer)
+            if use_tpu:
+                return tpu.TPUEstimatorSpec(mode=mode, loss=outputs.loss, train_op=train_op,
+                                            scaffold_fn=scaffold_fn)
+            return tf.estimator.EstimatorSpec(mode=mode, loss=outputs.loss, train_op=train_op)
+        predictions = {"probabilities": outputs.probabilities,
+                       "label_ids": features["label_ids"],
+                       "is_real_example": features["is_real_example"]}
+        if mode == tf.estimator.ModeKeys.PREDICT:
+            if use_tpu:
+                return tpu.TPUEstimatorSpec(mode=mode, predictions=predictions,
+                                            scaffold_fn=scaffold_fn)
+            return tf.estimator.EstimatorSpec(mode=mode, predictions=predictions)
+        raise ValueError("only TRAIN and PREDICT are used (evaluation runs predict and "
+                         "computes the metrics exactly in numpy), got mode %s" % mode)
+
+    return model_fn
+
+
+# ---------------------------------------------------------------------------
+# Metrics.
+# ---------------------------------------------------------------------------
+
+
+def _rank(values):
+    """Ranks with ties averaged (1-based), as Spearman's correlation needs."""
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values), dtype=np.float64)
+    sorted_values = values[order]
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        ranks[order[start:end + 1]] = (start + end) / 2.0 + 1.0
+        start = end + 1
+    return ranks
+
+
+def pearson(x, y):
+    """Pearson correlation (0 when either side is constant)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    dx, dy = x - x.mean(), y - y.mean()
+    denominator = np.sqrt((dx * dx).sum() * (dy * dy).sum())
+    return float((dx * dy).sum() / denominator) if denominator > 0 else 0.0
+
+
+def spearman(x, y):
+    """Spearman rank correlation (ties averaged)."""
+    return pearson(_rank(x), _rank(y))
+
+
+def matthews_corr(predictions, labels):
+    """Matthews correlation of binary predictions (0 when undefined)."""
+    p = np.asarray(predictions) == 1
+    t = np.asarray(labels) == 1
+    tp = float(np.sum(p & t))
+    tn = float(np.sum(~p & ~t))
+    fp = float(np.sum(p & ~t))
+    fn = float(np.sum(~p & t))
+    denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return (tp * tn - fp * fn) / denominator if denominator > 0 else 0.0
+
+
+def f1_score(predictions, labels, positive=1):
+    """F1 of the positive class (0 when there is no true or predicted positive)."""
+    p = np.asarray(predictions) == positive
+    t = np.asarray(labels) == positive
+    tp = float(np.sum(p & t))
+    precision = tp / p.sum() if p.sum() else 0.0
+    recall = tp / t.sum() if t.sum() else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def compute_metrics(probabilities, label_ids, is_regression=False):
+    """Metrics of predictions against labels (real examples only).
+
+    Args:
+      probabilities: [N, num_labels] class probabilities, or [N, 1] scores
+        for regression.
+      label_ids: [N] label ids (floats for regression).
+      is_regression: regression metrics.
+
+    Returns:
+      dict: ``eval_loss`` (mean cross-entropy, or MSE), ``num_examples`` and
+      ``eval_accuracy``, ``eval_f1`` and ``eval_matthews_corr`` (two classes),
+      or ``eval_pearson``, ``eval_spearman``, ``eval_mse`` (regression).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(label_ids)
+    metrics = collections.OrderedDict()
+    metrics["num_examples"] = int(len(labels))
+    if is_regression:
+        scores = probabilities.reshape([-1])
+        mse = float(np.mean((scores - labels) ** 2)) if len(labels) else 0.0
+        metrics["eval_loss"] = mse
+        metrics["eval_mse"] = mse
+        metrics["eval_pearson"] = pearson(scores, labels)
+        metrics["eval_spearman"] = spearman(scores, labels)
+        return metrics
+    labels = labels.astype(np.int64)
+    if not len(labels):
+        metrics["eval_loss"] = metrics["eval_accuracy"] = 0.0
+        return metrics
+    predictions = np.argmax(probabilities, axis=-1)
+    picked = probabilities[np.arange(len(labels)), labels]
+    metrics["eval_loss"] = float(np.mean(-np.log(np.maximum(picked, 1e-12))))
+    metrics["eval_accuracy"] = float(np.mean(predictions == labels))
+    if probabilities.shape[-1] == 2:
+        metrics["eval_f1"] = f1_score(predictions, labels)
+        metrics["eval_matthews_corr"] = matthews_corr(predictions, labels)
+    return metrics
+
+
+def format_probabilities(row):
+    """One test_results.tsv line: the probabilities, tab-separated."""
+    return "\t".join(repr(float(p)) for p in row) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Export.
+# ---------------------------------------------------------------------------
+
+SERVING_INPUTS = ("input_ids", "input_mask", "segment_ids")
+
+
+def export_saved_model(albert_config, num_labels, checkpoint, export_dir, is_regression=False,
+                       assets=None):
+    """Writes a SavedModel of a fine-tuned classifier.
+
+    The ``serving_default`` signature (also named ``predict``) takes
+    ``input_ids``, ``input_mask`` and ``segment_ids`` (int32 [batch, length],
+    any length up to max_position_embeddings) and returns ``probabilities``
+    [batch, num_labels] (the score [batch, 1] for regression) and
+    ``pooled_output`` [batch, hidden]. An existing SavedModel in
+    ``export_dir`` is replaced; the new one appears only when complete.
+
+    Args:
+      albert_config: modeling.AlbertConfig of the checkpoint.
+      num_labels: number of classes (1 for regression).
+      checkpoint: fine-tuned checkpoint prefix.
+      export_dir: output directory.
+      is_regression: regression head.
+      assets: optional dict file name -> text or bytes, written to
+        ``<export_dir>/assets.extra/`` (config, vocabulary, labels).
+
+    Raises:
+      ValueError: when export_dir exists and holds something else than a
+        SavedModel.
+    """
+    export_dir = os.path.abspath(export_dir)
+    if os.path.isdir(export_dir) and os.listdir(export_dir) and not os.path.isfile(
+            os.path.join(export_dir, "saved_model.pb")):
+        raise ValueError("%s: export directory exists and is not a SavedModel; "
+                         "remove it or choose another --export_dir" % export_dir)
+    parent = os.path.dirname(export_dir)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent)
+    tmp_dir = "%s.tmp-%d" % (export_dir, os.getpid())
+    if os.path.isdir(tmp_dir):
+        tf.gfile.DeleteRecursively(tmp_dir)
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = {name: tf.placeholder(tf.int32, [None, None], name=name)
+                  for name in SERVING_INPUTS}
+        outputs = create_model(albert_config, False, inputs["input_ids"], inputs["input_mask"],
+                               inputs["segment_ids"], None, num_labels,
+                               is_regression=is_regression)
+        saver = tf.train.Saver(tf.global_variables())
+        with tf.Session(graph=graph) as session:
+            saver.restore(session, checkpoint)
+            signature = tf.saved_model.signature_def_utils.predict_signature_def(
+                inputs=inputs, outputs={"probabilities": outputs.probabilities,
+                                        "pooled_output": outputs.pooled_output})
+            builder = tf.saved_model.builder.SavedModelBuilder(tmp_dir)
+            builder.add_meta_graph_and_variables(
+                session, [tf.saved_model.tag_constants.SERVING],
+                signature_def_map={"serving_default": signature, "predict": signature},
+                strip_default_attrs=True, saver=tf.train.Saver(tf.global_variables()))
+            builder.save()
+    if assets:
+        extra = os.path.join(tmp_dir, "assets.extra")
+        os.makedirs(extra)
+        for name, content in assets.items():
+            mode = "wb" if isinstance(content, bytes) else "w"
+            with io.open(os.path.join(extra, name), mode,
+                         **({} if mode == "wb" else {"encoding": "utf-8"})) as writer:
+                writer.write(content if mode == "wb" else six.text_type(content))
+    if os.path.isdir(export_dir):
+        old = "%s.old-%d" % (export_dir, os.getpid())
+        os.rename(export_dir, old)
+        os.rename(tmp_dir, export_dir)
+        tf.gfile.DeleteRecursively(old)
+    else:
+        os.rename(tmp_dir, export_dir)

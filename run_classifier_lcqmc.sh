@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# LCQMC sentence-pair similarity with albert_tiny, the seed's recipe:
+# max_seq_length 128, batch 64, learning rate 1e-4, 5 epochs; every saved
+# checkpoint is evaluated on dev once, the best is kept (model.ckpt-best) and
+# used for the test set. Dev and test accuracy are printed at the end.
+#
+#   bash run_classifier_lcqmc.sh [extra run_classifier.py flags]
+#
+# Environment (all optional):
+#   ALBERT_TINY_DIR   pretrained model dir (albert_model.ckpt.*, albert_config*.json, vocab.txt)
+#                     default: prev_trained_model/albert_tiny_zh
+#   LCQMC_DIR         LCQMC data dir (train.txt, dev.txt, test.txt)   default: datasets/lcqmc
+#   OUTPUT_DIR        fine-tuning output                               default: lcqmc_output
+#   ALBERT_TINY_URL   where to download the model zip when it is missing
+#   ALBERT_TINY_SHA256  optional checksum of that zip
+#   LCQMC_URL         base URL of train.txt/dev.txt/test.txt when they are missing
+#   MAX_SEQ_LENGTH TRAIN_BATCH_SIZE LEARNING_RATE NUM_TRAIN_EPOCHS SAVE_CHECKPOINTS_STEPS
+#   PYTHON            interpreter (default: .venv/bin/python if present, else python3)
+# Without network, put the files in the directories above (or point the
+# variables at them) and run again: nothing is downloaded when they exist.
+
+set -euo pipefail
+
+ROOT=$(cd -P -- "$(dirname -- "$0")" && pwd -P)
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
+ALBERT_TINY_DIR=${ALBERT_TINY_DIR:-$ROOT/prev_trained_model/albert_tiny_zh}
+LCQMC_DIR=${LCQMC_DIR:-$ROOT/datasets/lcqmc}
+OUTPUT_DIR=${OUTPUT_DIR:-$ROOT/lcqmc_output}
+ALBERT_TINY_URL=${ALBERT_TINY_URL:-https://storage.googleapis.com/albert_zh/albert_tiny_489k.zip}
+ALBERT_TINY_SHA256=${ALBERT_TINY_SHA256:-}
+LCQMC_URL=${LCQMC_URL:-https://raw.githubusercontent.com/pengming617/text_matching/master/data}
+MAX_SEQ_LENGTH=${MAX_SEQ_LENGTH:-128}
+TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-64}
+LEARNING_RATE=${LEARNING_RATE:-1e-4}
+NUM_TRAIN_EPOCHS=${NUM_TRAIN_EPOCHS:-5}
+SAVE_CHECKPOINTS_STEPS=${SAVE_CHECKPOINTS_STEPS:-1000}
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# fetch URL DEST: download to DEST atomically (nothing half-written on failure).
+fetch() {
+  "$PYTHON" - "$1" "$2" <<'PY'
+import os, shutil, sys
+from urllib.request import urlopen
+url, dest = sys.argv[1], sys.argv[2]
+tmp = "%s.part-%d" % (dest, os.getpid())
+try:
+    with urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+        shutil.copyfileobj(response, out, 1 << 20)
+    if os.path.getsize(tmp) == 0:
+        raise IOError("empty download")
+    os.rename(tmp, dest)
+except Exception as e:  # any failure: clean up and report on one line
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    sys.stderr.write("cannot download %s: %s\n" % (url, str(e).splitlines()[0] if str(e) else type(e).__name__))
+    sys.exit(1)
+PY
+}
+
+# unpack_model ZIP DIR [SHA256]: check the zip and unpack the checkpoint files
+# into DIR (flattening a top-level folder).
+unpack_model() {
+  "$PYTHON" - "$@" <<'PY'
+import hashlib, os, shutil, sys, zipfile
+archive, target = sys.argv[1], sys.argv[2]
+sha256 = sys.argv[3] if len(sys.argv) > 3 else ""
+if sha256:
+    digest = hashlib.sha256(open(archive, "rb").read()).hexdigest()
+    if digest != sha256.lower():
+        sys.exit("%s: sha256 %s, expected %s" % (archive, digest, sha256))
+try:
+    with zipfile.ZipFile(archive) as z:
+        bad = z.testzip()
+        if bad:
+            sys.exit("%s: corrupt member %s" % (archive, bad))
+        names = [n for n in z.namelist() if not n.endswith("/")]
+        if not any(n.endswith(".index") for n in names):
+            sys.exit("%s: no checkpoint (*.index) inside" % archive)
+        os.makedirs(target, exist_ok=True)
+        for name in names:
+            base = os.path.basename(name)
+            if not base or base.startswith("."):
+                continue
+            with z.open(name) as src, open(os.path.join(target, base), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+except zipfile.BadZipFile as e:
+    sys.exit("%s: not a zip file (%s)" % (archive, e))
+PY
+}
+
+model_ready() {
+  [ -f "$ALBERT_TINY_DIR/vocab.txt" ] && ls "$ALBERT_TINY_DIR"/albert_config*.json >/dev/null 2>&1 &&
+    ls "$ALBERT_TINY_DIR"/*.ckpt*.index >/dev/null 2>&1
+}
+
+ensure_model() {
+  if model_ready; then echo "model: $ALBERT_TINY_DIR"; return; fi
+  echo "model: downloading $ALBERT_TINY_URL"
+  mkdir -p "$ALBERT_TINY_DIR"
+  local zip="$ALBERT_TINY_DIR/.download.zip"
+  if ! fetch "$ALBERT_TINY_URL" "$zip"; then
+    die "albert_tiny is not in $ALBERT_TINY_DIR and could not be downloaded. Offline: unpack" \
+        "albert_tiny_489k.zip (albert_model.ckpt.*, albert_config_tiny.json, vocab.txt) into" \
+        "$ALBERT_TINY_DIR, or set ALBERT_TINY_DIR to where it is"
+  fi
+  if ! unpack_model "$zip" "$ALBERT_TINY_DIR" "$ALBERT_TINY_SHA256"; then
+    rm -f "$zip"; die "the downloaded model from $ALBERT_TINY_URL is unusable"
+  fi
+  rm -f "$zip"
+  model_ready || die "$ALBERT_TINY_DIR: the model zip lacked vocab.txt, albert_config*.json or a checkpoint"
+}
+
+check_lcqmc_file() {
+  "$PYTHON" - "$1" <<'PY'
+import io, sys
+path = sys.argv[1]
+with io.open(path, encoding="utf-8") as f:
+    for number, line in enumerate(f, 1):
+        if line.strip():
+            if len(line.rstrip("\r\n").split("\t")) < 2:
+                sys.exit("%s:%d: not an LCQMC file (expected text_a<TAB>text_b<TAB>label)" % (path, number))
+            break
+    else:
+        sys.exit("%s: empty" % path)
+PY
+}
+
+ensure_data() {
+  mkdir -p "$LCQMC_DIR"
+  local split
+  for split in train dev test; do
+    if [ ! -s "$LCQMC_DIR/$split.txt" ]; then
+      echo "data: downloading $LCQMC_URL/$split.txt"
+      fetch "$LCQMC_URL/$split.txt" "$LCQMC_DIR/$split.txt" ||
+        die "LCQMC $split.txt is not in $LCQMC_DIR and could not be downloaded. Offline: put" \
+            "train.txt, dev.txt, test.txt (text_a<TAB>text_b<TAB>label) in $LCQMC_DIR, or set LCQMC_DIR"
+    fi
+    check_lcqmc_file "$LCQMC_DIR/$split.txt" || die "bad LCQMC file in $LCQMC_DIR"
+  done
+  echo "data: $LCQMC_DIR"
+}
+
+ensure_model
+ensure_data
+
+CONFIG=$(ls "$ALBERT_TINY_DIR"/albert_config*.json | head -n 1)
+CKPT_INDEX=$(ls "$ALBERT_TINY_DIR"/*.ckpt*.index | head -n 1)
+INIT_CHECKPOINT=${CKPT_INDEX%.index}
+
+"$PYTHON" "$ROOT/run_classifier.py" \
+  --task_name=lcqmc \
+  --data_dir="$LCQMC_DIR" \
+  --vocab_file="$ALBERT_TINY_DIR/vocab.txt" \
+  --albert_config_file="$CONFIG" \
+  --init_checkpoint="$INIT_CHECKPOINT" \
+  --output_dir="$OUTPUT_DIR" \
+  --do_train --do_eval --do_predict \
+  --max_seq_length="$MAX_SEQ_LENGTH" \
+  --train_batch_size="$TRAIN_BATCH_SIZE" \
+  --learning_rate="$LEARNING_RATE" \
+  --num_train_epochs="$NUM_TRAIN_EPOCHS" \
+  --save_checkpoints_steps="$SAVE_CHECKPOINTS_STEPS" \
+  "$@"
+
+dev_acc=$(sed -n '/^\[model.ckpt-best\]/,$ s/^eval_accuracy = //p' "$OUTPUT_DIR/eval_results.txt" | head -n 1)
+test_acc=$(sed -n 's/^test_accuracy = //p' "$OUTPUT_DIR/test_eval_results.txt" 2>/dev/null | head -n 1)
+echo "LCQMC albert_tiny: dev accuracy ${dev_acc:-n/a} (model.ckpt-best), test accuracy ${test_acc:-n/a}"
+echo "results: $OUTPUT_DIR/eval_results.txt, $OUTPUT_DIR/test_results.tsv"
