@@ -1,0 +1,1651 @@
+# coding=utf-8
+"""Corpus -> pretraining TFRecords: Chinese whole-word, n-gram masking, SOP.
+
+Input: UTF-8 text files, one sentence (or paragraph) per line, a blank line
+between documents. Output: TFRecord files of `tf.train.Example`s with the
+features of `feature_spec` (the layout both reference pretraining scripts
+read), plus a JSON summary next to the first output file.
+
+How it works:
+
+* Reading streams the files (in a seeded permutation of the file list) and
+  cuts them into *units*: a document, or a part of a very long document (at
+  most `MAX_UNIT_CHARS` characters, cut at a line boundary). Units are
+  shuffled inside bounded windows and grouped into tasks.
+* A task is processed by `InstanceGenerator` in a worker process: every line
+  is tokenized and (Chinese mode) segmented by jieba exactly once, then each
+  of the `dupe_factor` passes cuts the unit into instances and masks them.
+  Every random choice comes from a `random.Random` seeded with
+  (random_seed, pass, unit index), so the output does not depend on the
+  number of workers.
+* The main process takes the serialized examples back in task order, mixes
+  them through a bounded shuffle buffer and writes them round-robin over the
+  output files. Memory stays bounded whatever the corpus size.
+
+Masking (see `InstanceGenerator.mask_instance`): word units are jieba words
+for Chinese text and WordPiece/SentencePiece words otherwise; n-grams of
+1..`ngram` units are chosen with p(n) proportional to 1/n; the 80% [MASK] /
+10% keep / 10% random decision is taken once per word; random replacements
+are real tokens (never [PAD], [CLS], [SEP], [MASK], [UNK], [unused*] or a
+"##" piece). Input and label ids are plain vocabulary ids: word grouping is
+kept in a separate boundary array, never by "##" marking of Chinese
+characters.
+
+Sentence order prediction (see `InstanceGenerator.create_instances`): A and B
+are consecutive segments of one document; label 1 means they were swapped.
+A single segment (or an over-long line) is split in two rather than
+duplicated, dropped or paired with another document; a pair whose A and B
+are identical (a repeated line) is skipped. With
+`random_next_sentence`, label 1 instead means B comes from another document
+(NSP, as in BERT).
+
+The command-line driver is at the end of this file; every function here can
+be used without flags.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import contextlib
+import glob
+import itertools
+import json
+import logging as std_logging
+import math
+import multiprocessing
+import os
+import random
+import re
+import struct
+import sys
+import time
+
+from absl import logging
+
+import script_utils
+import tokenization
+
+UserError = script_utils.UserError
+
+# A document longer than this (in characters) is processed in several units,
+# cut at line boundaries; instances never span two units.
+MAX_UNIT_CHARS = 20000
+# Units are grouped into tasks of about this many characters of text.
+TASK_CHARS = 30000
+# Units are shuffled inside windows of this many units.
+UNIT_WINDOW = 512
+_ONES = b"\x01" * 65536
+# At most this many warnings of one kind name their file and line.
+MAX_WARNINGS_PER_KIND = 5
+
+FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "token_boundary",
+                 "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
+                 "next_sentence_labels")
+
+# CJK ideograph ranges whose characters the WordPiece tokenizer always turns
+# into exactly one token, unchanged by lower-casing and accent stripping
+# (compatibility ideographs are left out: NFD maps them to other characters).
+_CJK_RUN_RE = re.compile(
+    u"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002a6df\U0002a700-\U0002ceaf]+")
+
+
+# ---------------------------------------------------------------------------
+# Options.
+# ---------------------------------------------------------------------------
+
+
+class Options(collections.namedtuple("Options", [
+        "vocab_file", "spm_model_file", "do_lower_case", "do_whole_word_mask",
+        "non_chinese", "ngram", "favor_shorter_ngram", "max_seq_length",
+        "max_predictions_per_seq", "masked_lm_prob", "dupe_factor",
+        "short_seq_prob", "random_seed", "random_next_sentence",
+        "jieba_hmm"])):
+    """Settings of the data generator (the flags of the script).
+
+    Build it with `make_options`, which fills in defaults and validates.
+    """
+
+
+def make_options(vocab_file=None, spm_model_file=None, do_lower_case=True,
+                 do_whole_word_mask=True, non_chinese=False, ngram=3,
+                 favor_shorter_ngram=True, max_seq_length=128,
+                 max_predictions_per_seq=20, masked_lm_prob=0.15,
+                 dupe_factor=10, short_seq_prob=0.1, random_seed=12345,
+                 random_next_sentence=False, jieba_hmm=True):
+    """Returns validated `Options` (arguments as the script's flags).
+
+    Raises:
+      UserError: if a value is out of range or no vocabulary is given.
+    """
+    if not vocab_file and not spm_model_file:
+        raise UserError("give --vocab_file (WordPiece vocab.txt) or "
+                        "--spm_model_file (SentencePiece model)")
+    if max_seq_length < 5:
+        raise UserError("--max_seq_length must be at least 5 ([CLS] A [SEP] "
+                        "B [SEP]), got %d" % max_seq_length)
+    if max_predictions_per_seq < 1:
+        raise UserError("--max_predictions_per_seq must be at least 1, got %d"
+                        % max_predictions_per_seq)
+    if not 0.0 <= masked_lm_prob <= 1.0:
+        raise UserError("--masked_lm_prob must be in [0, 1], got %g"
+                        % masked_lm_prob)
+    if not 0.0 <= short_seq_prob <= 1.0:
+        raise UserError("--short_seq_prob must be in [0, 1], got %g"
+                        % short_seq_prob)
+    if dupe_factor < 1:
+        raise UserError("--dupe_factor must be at least 1, got %d"
+                        % dupe_factor)
+    if ngram < 1:
+        raise UserError("--ngram must be at least 1, got %d" % ngram)
+    return Options(
+        vocab_file=vocab_file, spm_model_file=spm_model_file,
+        do_lower_case=bool(do_lower_case),
+        do_whole_word_mask=bool(do_whole_word_mask),
+        non_chinese=bool(non_chinese), ngram=int(ngram),
+        favor_shorter_ngram=bool(favor_shorter_ngram),
+        max_seq_length=int(max_seq_length),
+        max_predictions_per_seq=int(max_predictions_per_seq),
+        masked_lm_prob=float(masked_lm_prob), dupe_factor=int(dupe_factor),
+        short_seq_prob=float(short_seq_prob), random_seed=int(random_seed),
+        random_next_sentence=bool(random_next_sentence),
+        jieba_hmm=bool(jieba_hmm))
+
+
+def ngram_probabilities(ngram, favor_shorter_ngram=True):
+    """Returns [p(1), ..., p(ngram)] for the n-gram length of a masked span.
+
+    Args:
+      ngram: the longest n-gram.
+      favor_shorter_ngram: if true p(n) is proportional to 1/n (for ngram=3:
+        6/11, 3/11, 2/11); if false the same values in reverse order (longer
+        n-grams are more likely), as Google's script does.
+
+    Returns:
+      A list of `ngram` probabilities summing to 1.
+    """
+    weights = [1.0 / n for n in range(1, ngram + 1)]
+    if not favor_shorter_ngram:
+        weights.reverse()
+    total = sum(weights)
+    return [weight / total for weight in weights]
+
+
+def feature_spec(max_seq_length, max_predictions_per_seq):
+    """Returns the `tf.io.parse_single_example` spec of the output records.
+
+    Args:
+      max_seq_length: length of input_ids, input_mask, segment_ids and
+        token_boundary.
+      max_predictions_per_seq: length of the masked_lm_* features.
+
+    Returns:
+      A dict feature name -> `tf.io.FixedLenFeature`.
+    """
+    from tf_compat import tf  # pylint: disable=g-import-not-at-top
+    seq = [max_seq_length]
+    pred = [max_predictions_per_seq]
+    return {
+        "input_ids": tf.io.FixedLenFeature(seq, tf.int64),
+        "input_mask": tf.io.FixedLenFeature(seq, tf.int64),
+        "segment_ids": tf.io.FixedLenFeature(seq, tf.int64),
+        "token_boundary": tf.io.FixedLenFeature(seq, tf.int64),
+        "masked_lm_positions": tf.io.FixedLenFeature(pred, tf.int64),
+        "masked_lm_ids": tf.io.FixedLenFeature(pred, tf.int64),
+        "masked_lm_weights": tf.io.FixedLenFeature(pred, tf.float32),
+        "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
+    }
+
+
+# ---------------------------------------------------------------------------
+# tf.train.Example serialization without protobuf objects.
+# ---------------------------------------------------------------------------
+
+
+def _varint(value):
+    """Encodes a non-negative integer as a protobuf varint."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+class ExampleEncoder(object):
+    """Writes the wire format of a `tf.train.Example` directly.
+
+    Building `tf.train.Example` protos through the Python protobuf API costs
+    more than generating the instance; this encoder produces bytes that parse
+    to the same Example (checked by the tests) from cached headers and varint
+    tables. Features are written in the order of `FEATURE_NAMES`.
+    """
+
+    def __init__(self, max_value, max_seq_length, max_predictions_per_seq):
+        """Creates the encoder.
+
+        Args:
+          max_value: the largest id to encode (vocabulary size - 1 or more).
+          max_seq_length: padded length of the sequence features.
+          max_predictions_per_seq: padded length of the masked_lm features.
+        """
+        self._table = [_varint(value) for value in
+                       range(max(max_value, max_seq_length) + 1)]
+        self._seq = max_seq_length
+        self._pred = max_predictions_per_seq
+        # Values below 128 are one-byte varints equal to the value.
+        self._small_positions = max_seq_length <= 128
+        self._headers = {}
+        self._zeros = [b"\x00" * n for n in range(
+            max(max_seq_length, max_predictions_per_seq) + 1)]
+        self._mask_entries = {}
+        self._weight_entries = {}
+        self._label_entries = [
+            self._entry("next_sentence_labels", 3, bytes([label]))
+            for label in (0, 1)]
+
+    def _entry(self, name, field, payload):
+        """A Features map entry holding a packed list of values.
+
+        Args:
+          name: feature name.
+          field: 2 for FloatList, 3 for Int64List.
+          payload: the packed values.
+
+        Returns:
+          The encoded entry, as a field of `Features`.
+        """
+        header = self._headers.get((name, field, len(payload)))
+        if header is None:
+            key = name.encode("ascii")
+            value_list = (b"\x0a" + _varint(len(payload))) if payload else b""
+            feature_length = len(value_list) + len(payload)
+            feature_head = bytes([field << 3 | 2]) + _varint(feature_length)
+            entry_head = (b"\x0a" + _varint(len(key)) + key + b"\x12" +
+                          _varint(len(feature_head) + feature_length))
+            entry_length = len(entry_head) + len(feature_head) + len(
+                value_list) + len(payload)
+            header = (b"\x0a" + _varint(entry_length) + entry_head +
+                      feature_head + value_list)
+            self._headers[(name, field, len(payload))] = header
+        return header + payload
+
+    def _padded_ids(self, values, length):
+        """Packed varints of `values`, zero-padded to `length` values."""
+        table = self._table
+        return b"".join([table[value] for value in values]) + self._zeros[
+            length - len(values)]
+
+    def encode(self, instance):
+        """Returns the serialized `tf.train.Example` of a `TrainingInstance`."""
+        seq = self._seq
+        pred = self._pred
+        zeros = self._zeros
+        length = len(instance.input_ids)
+        num_predictions = len(instance.masked_lm_positions)
+        mask_entry = self._mask_entries.get(length)
+        if mask_entry is None:
+            mask_entry = self._entry("input_mask", 3,
+                                     b"\x01" * length + zeros[seq - length])
+            self._mask_entries[length] = mask_entry
+        weight_entry = self._weight_entries.get(num_predictions)
+        if weight_entry is None:
+            weights = [1.0] * num_predictions + [0.0] * (pred - num_predictions)
+            weight_entry = self._entry(
+                "masked_lm_weights", 2, struct.pack("<%df" % pred, *weights))
+            self._weight_entries[num_predictions] = weight_entry
+        if self._small_positions:
+            positions = (bytes(instance.masked_lm_positions) +
+                         zeros[pred - num_predictions])
+        else:
+            positions = self._padded_ids(instance.masked_lm_positions, pred)
+        features = b"".join([
+            self._entry("input_ids", 3,
+                        self._padded_ids(instance.input_ids, seq)),
+            mask_entry,
+            self._entry("segment_ids", 3,
+                        bytes(instance.segment_ids) + zeros[seq - length]),
+            self._entry("token_boundary", 3,
+                        bytes(instance.token_boundary) + zeros[seq - length]),
+            self._entry("masked_lm_positions", 3, positions),
+            self._entry("masked_lm_ids", 3,
+                        self._padded_ids(instance.masked_lm_ids, pred)),
+            weight_entry,
+            self._label_entries[instance.label],
+        ])
+        return b"\x0a" + _varint(len(features)) + features
+
+
+# ---------------------------------------------------------------------------
+# Instances.
+# ---------------------------------------------------------------------------
+
+
+class TrainingInstance(object):
+    """One pretraining example before padding.
+
+    Attributes:
+      original_ids: token ids of [CLS] A [SEP] B [SEP] before masking.
+      input_ids: the same after masking.
+      segment_ids: 0 for [CLS], A and the first [SEP]; 1 for B and the last.
+      token_boundary: 1 where a word starts ([CLS] and [SEP] included).
+      masked_lm_positions: masked positions, ascending.
+      masked_lm_ids: original ids at those positions (the labels).
+      label: next_sentence_labels (SOP: 1 = swapped; NSP: 1 = random B).
+      spans: every n-gram draw as (n sampled, n used, number of tokens);
+        n used is 0 for a draw that was skipped (overlap or budget).
+      word_actions: one of "mask", "keep", "random" per masked word.
+    """
+
+    __slots__ = ("original_ids", "input_ids", "segment_ids", "token_boundary",
+                 "masked_lm_positions", "masked_lm_ids", "label", "spans",
+                 "word_actions")
+
+    def __init__(self, original_ids, segment_ids, token_boundary, label):
+        self.original_ids = original_ids
+        self.input_ids = list(original_ids)
+        self.segment_ids = segment_ids
+        self.token_boundary = token_boundary
+        self.label = label
+        self.masked_lm_positions = []
+        self.masked_lm_ids = []
+        self.spans = []
+        self.word_actions = []
+
+
+Segment = collections.namedtuple("Segment", ["ids", "starts"])
+
+
+class PreparedUnit(object):
+    """A tokenized unit of text: its segments and bookkeeping.
+
+    Attributes:
+      segments: list of `Segment` (token ids and word-start flags), at most
+        max_seq_length - 3 tokens each.
+      index: the global unit index (part of the RNG seed).
+      is_document_start: whether the unit starts a document.
+      document: index of the first unit of its document (units of one
+        document share it).
+      num_lines: number of non-empty lines read.
+      num_chars: number of characters read.
+      notes: list of (kind, message) warnings about the input.
+    """
+
+    def __init__(self, index, is_document_start, document=None):
+        self.segments = []
+        self.index = index
+        self.is_document_start = is_document_start
+        self.document = index if document is None else document
+        self.num_lines = 0
+        self.num_chars = 0
+        self.notes = []
+
+
+def _is_special_token(token):
+    """Whether a vocab entry is a control entry ([PAD], [unused3], <S>, ...)."""
+    return ((token.startswith("[") and token.endswith("]") and len(token) > 2)
+            or (token.startswith("<") and token.endswith(">") and
+                len(token) > 2))
+
+
+def _all_cjk(text):
+    """Whether `text` is non-empty and every character is a CJK ideograph."""
+    is_cjk = tokenization._is_chinese_char  # pylint: disable=protected-access
+    return bool(text) and all(is_cjk(ord(char)) for char in text)
+
+
+class InstanceGenerator(object):
+    """Tokenizes units of text and turns them into masked SOP instances."""
+
+    def __init__(self, options, load_jieba=True):
+        """Loads the vocabulary and prepares per-id tables.
+
+        Args:
+          options: an `Options`.
+          load_jieba: whether to load jieba's dictionary now (Chinese mode);
+            otherwise it is loaded on first use.
+
+        Raises:
+          UserError: if the vocabulary cannot be read or lacks [CLS], [SEP]
+            or [MASK].
+        """
+        self.options = options
+        try:
+            self.tokenizer = tokenization.FullTokenizer(
+                vocab_file=options.vocab_file,
+                do_lower_case=options.do_lower_case,
+                spm_model_file=options.spm_model_file)
+        except (IOError, OSError, ValueError) as error:
+            raise UserError(str(error))
+        vocab = self.tokenizer.vocab
+        for token in (tokenization.CLS, tokenization.SEP, tokenization.MASK):
+            if token not in vocab:
+                raise UserError("the vocabulary %s has no %s token" % (
+                    options.spm_model_file or options.vocab_file, token))
+        self.cls_id = vocab[tokenization.CLS]
+        self.sep_id = vocab[tokenization.SEP]
+        self.mask_id = vocab[tokenization.MASK]
+        self.unk_id = vocab.get(self.tokenizer.unk_token) if (
+            self.tokenizer.unk_token) else None
+        self.vocab_size = len(vocab)
+        self.max_num_tokens = options.max_seq_length - 3
+
+        inv_vocab = self.tokenizer.inv_vocab
+        sentencepiece = self.tokenizer.is_sentencepiece
+        sp_model = self.tokenizer.sp_model
+        underline = tokenization.SPIECE_UNDERLINE
+        # Per id: whether a non-CJK token starts a word, the text a CJK token
+        # contributes to the jieba input (None for non-CJK tokens), and
+        # whether it may replace a masked token.
+        self.starts_word = []
+        self.cjk_text = []
+        self.replacement_ids = []
+        for token_id in range(self.vocab_size):
+            token = inv_vocab[token_id]
+            if sentencepiece:
+                text = token[len(underline):] if token.startswith(
+                    underline) else token
+                starts = (token.startswith(underline) or not text or
+                          not all(("a" <= c <= "z") or ("A" <= c <= "Z")
+                                  for c in text))
+                real = not (sp_model.IsControl(token_id) or
+                            sp_model.IsUnknown(token_id) or
+                            sp_model.IsUnused(token_id) or
+                            _is_special_token(token))
+            else:
+                text = token
+                starts = not token.startswith(
+                    tokenization.WORDPIECE_CONTINUATION)
+                real = starts and not _is_special_token(token)
+            self.starts_word.append(1 if starts else 0)
+            self.cjk_text.append(text if _all_cjk(text) else None)
+            if real:
+                self.replacement_ids.append(token_id)
+        if not self.replacement_ids:
+            raise UserError("the vocabulary %s holds no ordinary token to use "
+                            "as a random replacement" % (
+                                options.spm_model_file or options.vocab_file))
+        self.ngram_cumulative = []
+        total = 0.0
+        for probability in ngram_probabilities(options.ngram,
+                                               options.favor_shorter_ngram):
+            total += probability
+            self.ngram_cumulative.append(total)
+        self.ngram_cumulative[-1] = 1.0
+        self._use_jieba = not options.non_chinese
+        self._fast_path = self._use_jieba and not sentencepiece
+        self._char_ids = {}
+        self._other_cache = {}
+        self.identical_pairs_skipped = 0
+        self.encoder = ExampleEncoder(self.vocab_size, options.max_seq_length,
+                                      options.max_predictions_per_seq)
+        if self._use_jieba and load_jieba:
+            init_jieba()
+
+    # -- tokenization -------------------------------------------------------
+
+    def tokenize_line(self, line):
+        """Tokenizes one line and marks where words start.
+
+        Chinese mode: jieba segments the runs of CJK tokens of the line (once);
+        a CJK token starts a word where a jieba word starts. Other tokens start
+        a word unless they continue one ("##" pieces, SentencePiece pieces
+        without the word-start mark).
+
+        Args:
+          line: a text line.
+
+        Returns:
+          (ids, starts): lists of token ids and 0/1 word-start flags.
+        """
+        if self._fast_path:
+            return self._tokenize_line_fast(line)
+        tokenizer = self.tokenizer
+        ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))
+        starts_word = self.starts_word
+        starts = [starts_word[token_id] for token_id in ids]
+        if not self._use_jieba:
+            return ids, starts
+        cjk_text = self.cjk_text
+        pieces = []
+        offsets = []
+        position = 0
+        previous_cjk = False
+        for index, token_id in enumerate(ids):
+            text = cjk_text[token_id]
+            if text is None:
+                previous_cjk = False
+                continue
+            if not previous_cjk and pieces:
+                pieces.append(" ")
+                position += 1
+            offsets.append((index, position))
+            pieces.append(text)
+            position += len(text)
+            previous_cjk = True
+        if offsets:
+            word_starts = set()
+            position = 0
+            text = "".join(pieces)
+            for length in _jieba_word_lengths(text, self.options.jieba_hmm):
+                while text[position] == " ":
+                    position += 1
+                word_starts.add(position)
+                position += length
+            for index, offset in offsets:
+                starts[index] = 1 if offset in word_starts else 0
+        return ids, starts
+
+    def _tokenize_line_fast(self, line):
+        """`tokenize_line` for WordPiece vocabs: CJK runs bypass the tokenizer.
+
+        Each CJK character of the fast ranges is exactly one token (itself or
+        [UNK]) in `FullTokenizer`, so runs of them are mapped with a dict and
+        only the text between them goes through the full tokenizer; the
+        result equals the full tokenizer's (checked by the tests).
+        """
+        vocab = self.tokenizer.vocab
+        char_ids = self._char_ids
+        unk_id = self.unk_id
+        ids = []
+        starts = []
+        runs = []
+        run_slots = []
+        position = 0
+        for match in _CJK_RUN_RE.finditer(line):
+            begin, end = match.span()
+            if begin > position:
+                other_ids, other_starts = self._tokenize_other(
+                    line[position:begin])
+                ids.extend(other_ids)
+                starts.extend(other_starts)
+            run = match.group()
+            for char in run:
+                token_id = char_ids.get(char)
+                if token_id is None:
+                    token_id = vocab.get(char, unk_id)
+                    if token_id is None:
+                        raise UserError("character %r is not in the "
+                                        "vocabulary, which has no [UNK]" % char)
+                    char_ids[char] = token_id
+                ids.append(token_id)
+            run_slots.append(len(starts))
+            starts.extend([1] * len(run))
+            runs.append(run)
+            position = end
+        if position < len(line):
+            other_ids, other_starts = self._tokenize_other(line[position:])
+            ids.extend(other_ids)
+            starts.extend(other_starts)
+        if runs:
+            flags = []
+            for length in _jieba_word_lengths(" ".join(runs),
+                                              self.options.jieba_hmm):
+                flags.append(1)
+                if length > 1:
+                    flags.extend([0] * (length - 1))
+            total = sum(len(run) for run in runs)
+            if len(flags) != total:  # never expected; keep every char a word
+                flags = [1] * total
+            cursor = 0
+            for run, slot in zip(runs, run_slots):
+                starts[slot:slot + len(run)] = flags[cursor:cursor + len(run)]
+                cursor += len(run)
+        return ids, starts
+
+    def _tokenize_other(self, text):
+        """Ids and start flags of non-CJK text, cached (mostly punctuation)."""
+        cached = self._other_cache.get(text)
+        if cached is None:
+            tokenizer = self.tokenizer
+            ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
+            cached = (ids, [self.starts_word[token_id] for token_id in ids])
+            if len(text) <= 16:
+                if len(self._other_cache) >= 200000:
+                    self._other_cache.clear()
+                self._other_cache[text] = cached
+        return cached
+
+    def prepare_unit(self, lines, index, is_document_start=True, source=None,
+                     first_line=1, document=None):
+        """Tokenizes the lines of a unit and splits over-long lines.
+
+        Args:
+          lines: list of non-empty text lines (None entries are skipped lines
+            and only advance the line counter).
+          index: global unit index.
+          is_document_start: whether the unit starts a document.
+          source: file name, for warnings.
+          first_line: 1-based line number of `lines[0]`, for warnings.
+          document: index of the document's first unit (default `index`).
+
+        Returns:
+          A `PreparedUnit`.
+        """
+        unit = PreparedUnit(index, is_document_start, document)
+        limit = self.max_num_tokens
+        for offset, line in enumerate(lines):
+            if line is None:
+                continue
+            unit.num_lines += 1
+            unit.num_chars += len(line)
+            ids, starts = self.tokenize_line(line)
+            if not ids:
+                continue
+            if len(ids) <= limit:
+                unit.segments.append(Segment(ids, starts))
+                continue
+            unit.notes.append((
+                "long_line",
+                "%s:%d: line of %d tokens is longer than max_seq_length - 3 = "
+                "%d; split into pieces at word boundaries" % (
+                    source, first_line + offset, len(ids), limit)))
+            begin = 0
+            while begin < len(ids):
+                end = min(begin + limit, len(ids))
+                if end < len(ids):
+                    cut = end
+                    while cut > begin + 1 and not starts[cut]:
+                        cut -= 1
+                    if cut > begin + 1:
+                        end = cut
+                unit.segments.append(
+                    Segment(ids[begin:end], [1] + starts[begin + 1:end]))
+                begin = end
+        return unit
+
+    # -- instances ----------------------------------------------------------
+
+    def create_instances(self, unit, pass_index, other_units=()):
+        """Cuts a prepared unit into masked instances for one dupe pass.
+
+        Args:
+          unit: a `PreparedUnit`.
+          pass_index: index of the dupe pass (part of the RNG seed).
+          other_units: units of other documents, for NSP negatives (only used
+            with `random_next_sentence`; without them every pair is in
+            order, label 0).
+
+        Returns:
+          (instances, num_too_short): the list of `TrainingInstance`s and the
+          number of chunks dropped because they hold a single token.
+        """
+        options = self.options
+        rng = random.Random("%d:%d:%d" % (options.random_seed, pass_index,
+                                          unit.index))
+        segments = unit.segments
+        max_num_tokens = self.max_num_tokens
+        instances = []
+        too_short = 0
+
+        def draw_target():
+            if rng.random() < options.short_seq_prob:
+                return 2 + int(rng.random() * (max_num_tokens - 1))
+            return max_num_tokens
+
+        target = draw_target()
+        chunk = []
+        length = 0
+        i = 0
+        while i < len(segments):
+            segment = segments[i]
+            if (len(chunk) >= 2 and
+                    length + len(segment.ids) > max_num_tokens):
+                put_back = self._emit(chunk, rng, other_units, unit,
+                                      instances)
+                i -= put_back
+                chunk, length, target = [], 0, draw_target()
+                continue
+            chunk.append(segment)
+            length += len(segment.ids)
+            i += 1
+            if length >= target or i == len(segments):
+                if len(chunk) == 1 and len(segment.ids) < 2:
+                    too_short += 1
+                else:
+                    i -= self._emit(chunk, rng, other_units, unit, instances)
+                chunk, length, target = [], 0, draw_target()
+        return instances, too_short
+
+    def _emit(self, chunk, rng, other_units, unit, instances):
+        """Builds one instance from a chunk; returns segments to put back."""
+        options = self.options
+        put_back = 0
+        if len(chunk) >= 2:
+            a_end = 1 + int(rng.random() * (len(chunk) - 1))
+            a_ids, a_starts = _concat(chunk[:a_end])
+            b_ids, b_starts = _concat(chunk[a_end:])
+        else:
+            a_end = 1
+            ids, starts = chunk[0]
+            cuts = [k for k in range(1, len(ids)) if starts[k]]
+            cut = (cuts[int(rng.random() * len(cuts))] if cuts else
+                   1 + int(rng.random() * (len(ids) - 1)))
+            a_ids, a_starts = ids[:cut], starts[:cut]
+            b_ids, b_starts = ids[cut:], starts[cut:]
+        label = 0
+        if options.random_next_sentence:
+            if other_units and rng.random() < 0.5:
+                other = other_units[rng.randrange(len(other_units))]
+                b_ids, b_starts = self._random_b(
+                    other, rng, max(1, self.max_num_tokens - len(a_ids)))
+                put_back = len(chunk) - a_end
+                label = 1
+        elif rng.random() < 0.5:
+            a_ids, a_starts, b_ids, b_starts = b_ids, b_starts, a_ids, a_starts
+            label = 1
+        a_ids, a_starts, b_ids, b_starts = self._truncate_pair(
+            a_ids, a_starts, b_ids, b_starts, rng)
+        if a_ids == b_ids:
+            # Identical neighbours (a repeated line): the order is not
+            # observable, so the pair teaches nothing; skip it.
+            self.identical_pairs_skipped += 1
+            return put_back
+        ids = [self.cls_id] + a_ids + [self.sep_id] + b_ids + [self.sep_id]
+        boundary = [1] + a_starts + [1] + b_starts + [1]
+        # A segment cut at an arbitrary point still starts a word.
+        boundary[1] = 1
+        boundary[len(a_ids) + 2] = 1
+        segment_ids = [0] * (len(a_ids) + 2) + [1] * (len(b_ids) + 1)
+        instance = TrainingInstance(ids, segment_ids, boundary, label)
+        self.mask_instance(instance, len(a_ids) + 1, rng)
+        instances.append(instance)
+        return put_back
+
+    @staticmethod
+    def _random_b(other, rng, target):
+        """Consecutive segments of another unit, from a random start."""
+        segments = other.segments
+        start = rng.randrange(len(segments))
+        chosen = []
+        length = 0
+        for segment in segments[start:]:
+            chosen.append(segment)
+            length += len(segment.ids)
+            if length >= target:
+                break
+        return _concat(chosen)
+
+    def _truncate_pair(self, a_ids, a_starts, b_ids, b_starts, rng):
+        """Trims A and B to fit max_seq_length - 3 tokens together.
+
+        The longer side is trimmed first; when both are longer than half the
+        budget, both keep half. Each side loses a random share of its excess
+        at the front and the rest at the back.
+        """
+        limit = self.max_num_tokens
+        len_a, len_b = len(a_ids), len(b_ids)
+        if len_a + len_b <= limit:
+            return a_ids, a_starts, b_ids, b_starts
+        if min(len_a, len_b) * 2 <= limit:
+            if len_a <= len_b:
+                new_a, new_b = len_a, limit - len_a
+            else:
+                new_a, new_b = limit - len_b, len_b
+        else:
+            new_a = limit // 2 + (limit % 2 if len_a >= len_b else 0)
+            new_b = limit - new_a
+        if new_a < len_a:
+            excess = len_a - new_a
+            front = int(rng.random() * (excess + 1))
+            back = len_a - (excess - front)
+            a_ids, a_starts = a_ids[front:back], a_starts[front:back]
+        if new_b < len_b:
+            excess = len_b - new_b
+            front = int(rng.random() * (excess + 1))
+            back = len_b - (excess - front)
+            b_ids, b_starts = b_ids[front:back], b_starts[front:back]
+        return a_ids, a_starts, b_ids, b_starts
+
+    def mask_instance(self, instance, sep_position, rng):
+        """Chooses and applies the masked-LM predictions of an instance.
+
+        Word units: with `do_whole_word_mask`, a word start and its
+        continuations; otherwise single tokens. Units are visited in random
+        order; at each an n-gram length n is drawn (p(n) from
+        `ngram_probabilities`), shortened to stay inside the segment and the
+        prediction budget, and skipped if it overlaps an earlier choice. Each
+        word of the n-gram then gets one decision: 80% all its tokens become
+        [MASK], 10% they stay, 10% each becomes a random real token.
+
+        Args:
+          instance: a `TrainingInstance` (modified in place).
+          sep_position: position of the first [SEP].
+          rng: a `random.Random`.
+        """
+        options = self.options
+        ids = instance.original_ids
+        length = len(ids)
+        if options.masked_lm_prob <= 0.0:
+            return
+        budget = min(options.max_predictions_per_seq,
+                     max(1, int(round(length * options.masked_lm_prob))))
+        # bounds[i]..bounds[i + 1] is unit i; [CLS] and [SEP] are units that
+        # are never chosen.
+        if options.do_whole_word_mask:
+            bounds = list(itertools.compress(range(length),
+                                             instance.token_boundary))
+        else:
+            bounds = list(range(length))
+        bounds.append(length)
+        sep_index = bounds.index(sep_position)
+        last_index = len(bounds) - 2
+        candidates = (list(range(1, sep_index)) +
+                      list(range(sep_index + 1, last_index)))
+        # Units are visited in random order: a Fisher-Yates shuffle done
+        # lazily, only as far as the budget needs.
+        num_candidates = len(candidates)
+        covered = bytearray(length)
+        num_masked = 0
+        chosen = []
+        cumulative = self.ngram_cumulative
+        spans = instance.spans
+        random_value = rng.random
+        step = 0
+        while num_masked < budget and step < num_candidates:
+            swap = step + int(random_value() * (num_candidates - step))
+            i = candidates[swap]
+            candidates[swap] = candidates[step]
+            step += 1
+            draw = random_value()
+            sampled = 1
+            while draw >= cumulative[sampled - 1]:
+                sampled += 1
+            n = (sep_index if i < sep_index else last_index) - i
+            if sampled < n:
+                n = sampled
+            begin = bounds[i]
+            remaining = budget - num_masked
+            while n and bounds[i + n] - begin > remaining:
+                n -= 1
+            if not n:
+                spans.append((sampled, 0, 0))
+                continue
+            end = bounds[i + n]
+            if covered.find(1, begin, end) != -1:
+                spans.append((sampled, 0, 0))
+                continue
+            covered[begin:end] = _ONES[:end - begin]
+            num_masked += end - begin
+            spans.append((sampled, n, end - begin))
+            chosen.extend(range(i, i + n))
+
+        input_ids = instance.input_ids
+        replacements = self.replacement_ids
+        num_replacements = len(replacements)
+        mask_id = self.mask_id
+        actions = instance.word_actions
+        for i in chosen:
+            begin, end = bounds[i], bounds[i + 1]
+            draw = random_value()
+            if draw < 0.8:
+                actions.append("mask")
+                input_ids[begin:end] = [mask_id] * (end - begin)
+            elif draw < 0.9:
+                actions.append("keep")
+            else:
+                actions.append("random")
+                for position in range(begin, end):
+                    input_ids[position] = replacements[
+                        int(random_value() * num_replacements)]
+        positions = list(itertools.compress(range(length), covered))
+        instance.masked_lm_positions = positions
+        instance.masked_lm_ids = [ids[k] for k in positions]
+
+    def serialize(self, instance):
+        """Returns the serialized `tf.train.Example` of an instance."""
+        return self.encoder.encode(instance)
+
+    def describe(self, instance):
+        """A readable one-line rendering of an instance, for the log."""
+        tokens = self.tokenizer.convert_ids_to_tokens(instance.input_ids)
+        labels = self.tokenizer.convert_ids_to_tokens(instance.masked_lm_ids)
+        return "label=%d tokens=%s masked=%s" % (
+            instance.label, " ".join(tokens),
+            " ".join("%d:%s" % pair for pair in
+                     zip(instance.masked_lm_positions, labels)))
+
+
+def _concat(segments):
+    """Concatenates the ids and start flags of several segments."""
+    ids = []
+    starts = []
+    for segment in segments:
+        ids.extend(segment.ids)
+        starts.extend(segment.starts)
+    return ids, starts
+
+
+# ---------------------------------------------------------------------------
+# jieba.
+# ---------------------------------------------------------------------------
+
+
+def init_jieba():
+    """Loads jieba's dictionary once per process, with its log quietened."""
+    import jieba  # pylint: disable=g-import-not-at-top
+    jieba.setLogLevel(std_logging.WARNING)
+    if not jieba.dt.initialized:
+        jieba.initialize()
+
+
+class JiebaSegmenter(object):
+    """jieba's accurate-mode segmentation, computed faster, as word lengths.
+
+    Gives exactly the words of `jieba.lcut(text, HMM=hmm)` (checked by the
+    tests) for text made of CJK runs and spaces, from jieba's own dictionary
+    and HMM: for each block of characters jieba treats as Chinese, the
+    highest-probability path through the dictionary words (log-probabilities
+    computed once, ties going to the longer word as in jieba), with runs of
+    single characters that are not a dictionary word handed to jieba's HMM.
+    It saves jieba's per-block DAG dictionaries and generators, about a third
+    of its time. Characters outside jieba's Chinese range are words of their
+    own; whitespace is skipped.
+    """
+
+    def __init__(self):
+        import jieba  # pylint: disable=g-import-not-at-top
+        import jieba.finalseg  # pylint: disable=g-import-not-at-top
+        init_jieba()
+        self._freq = jieba.dt.FREQ
+        log_total = math.log(jieba.dt.total)
+        self._log_prob = dict((word, math.log(count) - log_total)
+                              for word, count in self._freq.items() if count)
+        self._missing = -log_total
+        self._hmm_cut = jieba.finalseg.cut
+        self._block_re = re.compile(jieba.re_han_default.pattern)
+        finalseg = jieba.finalseg
+        self._hmm_run_re = re.compile(u"[\u4E00-\u9FD5]+")
+        self._force_split = finalseg.Force_Split_Words
+        self._min_float = finalseg.MIN_FLOAT
+        self._start_p = finalseg.start_P
+        self._emit_p = finalseg.emit_P
+        self._trans = dict(
+            (before + after, finalseg.trans_P[before].get(
+                after, finalseg.MIN_FLOAT))
+            for before in "BMES" for after in "BMES")
+
+    def word_lengths(self, text, hmm=True):
+        """Lengths of the words of `text`, whitespace words left out.
+
+        Args:
+          text: a text string.
+          hmm: whether unknown words are found with jieba's HMM.
+
+        Returns:
+          A list of word lengths (in characters).
+        """
+        lengths = []
+        for block in self._block_re.split(text):
+            if not block:
+                continue
+            if self._block_re.match(block):
+                self._cut_block(block, lengths, hmm)
+            else:
+                lengths.extend([1 for char in block if not char.isspace()])
+        return lengths
+
+    def _cut_block(self, block, lengths, hmm):
+        """Appends the word lengths of one block of Chinese characters."""
+        freq = self._freq
+        log_prob = self._log_prob
+        size = len(block)
+        score = [0.0] * (size + 1)
+        route = [0] * size
+        for start in range(size - 1, -1, -1):
+            best = None
+            best_end = start
+            end = start
+            fragment = block[start]
+            while end < size and fragment in freq:
+                if freq[fragment]:
+                    value = log_prob[fragment] + score[end + 1]
+                    if best is None or value >= best:
+                        best = value
+                        best_end = end
+                end += 1
+                fragment = block[start:end + 1]
+            if best is None:
+                best = self._missing + score[start + 1]
+            score[start] = best
+            route[start] = best_end
+        position = 0
+        singles_start = -1
+        while position < size:
+            following = route[position] + 1
+            if hmm and following - position == 1:
+                if singles_start < 0:
+                    singles_start = position
+            else:
+                if singles_start >= 0:
+                    self._flush_singles(block[singles_start:position],
+                                        lengths)
+                    singles_start = -1
+                lengths.append(following - position)
+            position = following
+        if singles_start >= 0:
+            self._flush_singles(block[singles_start:], lengths)
+
+    def _flush_singles(self, run, lengths):
+        """A run of one-character words: jieba's HMM may join them."""
+        if len(run) == 1:
+            lengths.append(1)
+        elif self._freq.get(run):
+            lengths.extend([1] * len(run))
+        elif self._hmm_run_re.fullmatch(run) and not self._force_split:
+            self._hmm_lengths(run, lengths)
+        else:
+            lengths.extend([len(word) for word in self._hmm_cut(run)])
+
+    def _hmm_lengths(self, run, lengths):
+        """jieba's HMM (B/M/E/S Viterbi) on a run of Chinese characters.
+
+        The same sums in the same order and the same tie-breaking as jieba's
+        `finalseg`, with back-pointers instead of copied paths (jieba copies
+        the whole path at every character, quadratic in the run length).
+        """
+        minimum = self._min_float
+        emit_b, emit_m, emit_e, emit_s = [self._emit_p[state]
+                                          for state in "BMES"]
+        trans = self._trans
+        t_eb, t_sb = trans["EB"], trans["SB"]
+        t_mm, t_bm = trans["MM"], trans["BM"]
+        t_ss, t_es = trans["SS"], trans["ES"]
+        t_be, t_me = trans["BE"], trans["ME"]
+        first = run[0]
+        start = self._start_p
+        v_b = start["B"] + emit_b.get(first, minimum)
+        v_m = start["M"] + emit_m.get(first, minimum)
+        v_e = start["E"] + emit_e.get(first, minimum)
+        v_s = start["S"] + emit_s.get(first, minimum)
+        back = []
+        for char in run[1:]:
+            e_b = emit_b.get(char, minimum)
+            e_m = emit_m.get(char, minimum)
+            e_e = emit_e.get(char, minimum)
+            e_s = emit_s.get(char, minimum)
+            # Ties go to the later state letter, as max() over (prob, state).
+            x, y = v_e + t_eb + e_b, v_s + t_sb + e_b
+            n_b, p_b = (x, "E") if x > y else (y, "S")
+            x, y = v_m + t_mm + e_m, v_b + t_bm + e_m
+            n_m, p_m = (x, "M") if x >= y else (y, "B")
+            x, y = v_s + t_ss + e_s, v_e + t_es + e_s
+            n_s, p_s = (x, "S") if x >= y else (y, "E")
+            x, y = v_b + t_be + e_e, v_m + t_me + e_e
+            n_e, p_e = (x, "B") if x > y else (y, "M")
+            back.append((p_b, p_m, p_e, p_s))
+            v_b, v_m, v_e, v_s = n_b, n_m, n_e, n_s
+        state = "E" if v_e > v_s else "S"
+        states = [state]
+        slot = {"B": 0, "M": 1, "E": 2, "S": 3}
+        for pointers in reversed(back):
+            state = pointers[slot[state]]
+            states.append(state)
+        states.reverse()
+        begin = 0
+        following = 0
+        for index, state in enumerate(states):
+            if state == "B":
+                begin = index
+            elif state == "E":
+                lengths.append(index + 1 - begin)
+                following = index + 1
+            elif state == "S":
+                lengths.append(1)
+                following = index + 1
+        if following < len(run):
+            lengths.append(len(run) - following)
+
+
+_SEGMENTER = []
+
+
+class _PlainJieba(object):
+    """`jieba.lcut` itself, if jieba's internals are not as expected."""
+
+    def word_lengths(self, text, hmm=True):
+        """Lengths of the non-whitespace words of `jieba.lcut(text)`."""
+        import jieba  # pylint: disable=g-import-not-at-top
+        init_jieba()
+        return [len(word) for word in jieba.lcut(text, HMM=hmm)
+                if not word.isspace()]
+
+
+def _jieba_word_lengths(text, hmm=True):
+    """Word lengths of `text` by jieba (see `JiebaSegmenter`)."""
+    if not _SEGMENTER:
+        try:
+            _SEGMENTER.append(JiebaSegmenter())
+        except (AttributeError, KeyError, TypeError) as error:
+            logging.warning("jieba internals differ from jieba 0.42 (%s); "
+                            "using jieba.lcut, which is slower", error)
+            _SEGMENTER.append(_PlainJieba())
+    return _SEGMENTER[0].word_lengths(text, hmm)
+
+
+# ---------------------------------------------------------------------------
+# Reading the corpus.
+# ---------------------------------------------------------------------------
+
+
+def expand_input_patterns(patterns):
+    """Expands comma-separated glob patterns into a list of files.
+
+    Args:
+      patterns: a string of comma-separated globs, or a list of globs.
+
+    Returns:
+      The matched regular files, each pattern's matches sorted, without
+      duplicates.
+
+    Raises:
+      UserError: if a pattern matches no file.
+    """
+    if isinstance(patterns, str):
+        patterns = patterns.split(",")
+    files = []
+    seen = set()
+    for pattern in patterns:
+        pattern = pattern.strip()
+        if not pattern:
+            continue
+        matches = sorted(path for path in glob.glob(pattern)
+                         if os.path.isfile(path))
+        if not matches:
+            raise UserError("--input_file: no file matches %s" % pattern)
+        for path in matches:
+            if path not in seen:
+                seen.add(path)
+                files.append(path)
+    if not files:
+        raise UserError("--input_file: no input file given")
+    return files
+
+
+class RawUnit(collections.namedtuple(
+        "RawUnit", ["index", "source", "first_line", "lines",
+                    "is_document_start", "num_chars", "num_bytes",
+                    "document"])):
+    """Lines of a document (or part of one) as read, before tokenization."""
+
+
+def read_units(files, stats, max_unit_chars=MAX_UNIT_CHARS):
+    """Streams the corpus as `RawUnit`s, in file order.
+
+    Undecodable lines are skipped (counted in stats["undecodable_lines"], the
+    first few logged with file and line).
+
+    Args:
+      files: list of paths.
+      stats: a dict updated with counts.
+      max_unit_chars: a document is cut into units of about this size.
+
+    Yields:
+      `RawUnit`s with consecutive indices.
+    """
+    index = 0
+    document = 0
+    for path in files:
+        lines = []
+        first_line = 1
+        num_chars = 0
+        num_bytes = 0
+        is_document_start = True
+        with open(path, "rb") as reader:
+            for line_number, raw in enumerate(reader, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    stats["undecodable_lines"] = stats.get(
+                        "undecodable_lines", 0) + 1
+                    if stats["undecodable_lines"] <= MAX_WARNINGS_PER_KIND:
+                        logging.warning("%s:%d: not valid UTF-8 (%s at byte "
+                                        "%d); line skipped", path, line_number,
+                                        error.reason, error.start)
+                    line = None
+                if line is not None:
+                    if line_number == 1:
+                        line = line.lstrip(u"\ufeff")
+                    line = line.strip()
+                    if not line:
+                        if any(item is not None for item in lines):
+                            if is_document_start:
+                                document = index
+                            yield RawUnit(index, path, first_line, lines,
+                                          is_document_start, num_chars,
+                                          num_bytes, document)
+                            index += 1
+                        lines, num_chars, is_document_start = [], 0, True
+                        num_bytes = 0
+                        first_line = line_number + 1
+                        continue
+                if not lines:
+                    first_line = line_number
+                lines.append(line)
+                num_chars += len(line) if line else 0
+                num_bytes += len(raw)
+                if num_chars >= max_unit_chars:
+                    if is_document_start:
+                        document = index
+                    yield RawUnit(index, path, first_line, lines,
+                                  is_document_start, num_chars, num_bytes,
+                                  document)
+                    index += 1
+                    lines, num_chars, is_document_start = [], 0, False
+                    num_bytes = 0
+        if any(item is not None for item in lines):
+            if is_document_start:
+                document = index
+            yield RawUnit(index, path, first_line, lines, is_document_start,
+                          num_chars, num_bytes, document)
+            index += 1
+
+
+def _windowed_shuffle(units, rng, window=UNIT_WINDOW):
+    """Yields `units` shuffled inside consecutive windows of `window`."""
+    buffer = []
+    for unit in units:
+        buffer.append(unit)
+        if len(buffer) >= window:
+            rng.shuffle(buffer)
+            for item in buffer:
+                yield item
+            buffer = []
+    rng.shuffle(buffer)
+    for item in buffer:
+        yield item
+
+
+def _group_tasks(units, task_chars=TASK_CHARS):
+    """Groups units into lists of about `task_chars` characters."""
+    task = []
+    chars = 0
+    for unit in units:
+        task.append(unit)
+        chars += unit.num_chars
+        if chars >= task_chars:
+            yield task
+            task, chars = [], 0
+    if task:
+        yield task
+
+
+# ---------------------------------------------------------------------------
+# Worker side.
+# ---------------------------------------------------------------------------
+
+_WORKER_GENERATOR = None
+
+
+def _init_worker(options):
+    """Pool initializer: builds the generator unless inherited by fork."""
+    global _WORKER_GENERATOR
+    if _WORKER_GENERATOR is None or _WORKER_GENERATOR.options != options:
+        _WORKER_GENERATOR = InstanceGenerator(options, load_jieba=False)
+    if not options.non_chinese:
+        init_jieba()
+
+
+def process_task(generator, raw_units, want_samples=0):
+    """Turns a task (a list of `RawUnit`s) into serialized examples.
+
+    Args:
+      generator: an `InstanceGenerator`.
+      raw_units: list of `RawUnit`s.
+      want_samples: how many instances to describe for the log.
+
+    Returns:
+      (records, stats, notes, samples): serialized examples (all passes, pass
+      by pass), a dict of counts, a list of (kind, message) warnings and a
+      list of instance descriptions.
+    """
+    prepared = [generator.prepare_unit(raw.lines, raw.index,
+                                       raw.is_document_start, raw.source,
+                                       raw.first_line, raw.document)
+                for raw in raw_units]
+    stats = collections.Counter()
+    notes = []
+    stats["bytes"] += sum(raw.num_bytes for raw in raw_units)
+    for unit in prepared:
+        stats["units"] += 1
+        stats["documents"] += 1 if unit.is_document_start else 0
+        stats["lines"] += unit.num_lines
+        stats["chars"] += unit.num_chars
+        stats["corpus_tokens"] += sum(len(s.ids) for s in unit.segments)
+        notes.extend(unit.notes)
+        stats["long_lines_split"] += sum(
+            1 for kind, _ in unit.notes if kind == "long_line")
+    records = []
+    samples = []
+    serialize = generator.serialize
+    identical_before = generator.identical_pairs_skipped
+    usable = [unit for unit in prepared if unit.segments]
+    for pass_index in range(generator.options.dupe_factor):
+        for unit in usable:
+            others = ([other for other in usable
+                       if other.document != unit.document]
+                      if generator.options.random_next_sentence else ())
+            instances, too_short = generator.create_instances(
+                unit, pass_index, others)
+            stats["chunks_too_short"] += too_short
+            for instance in instances:
+                records.append(serialize(instance))
+                stats["instances"] += 1
+                stats["tokens"] += len(instance.input_ids)
+                stats["masked_tokens"] += len(instance.masked_lm_positions)
+                stats["label_%d" % instance.label] += 1
+                if len(samples) < want_samples:
+                    samples.append(generator.describe(instance))
+    stats["identical_pairs_skipped"] += (generator.identical_pairs_skipped -
+                                         identical_before)
+    return records, dict(stats), notes, samples
+
+
+def _process_task_in_worker(args):
+    """Pool entry point."""
+    raw_units, want_samples = args
+    return process_task(_WORKER_GENERATOR, raw_units, want_samples)
+
+
+# ---------------------------------------------------------------------------
+# Driver.
+# ---------------------------------------------------------------------------
+
+
+def _make_pool(num_workers, options):
+    """A process pool; fork when TensorFlow is not loaded, else spawn."""
+    method = "spawn"
+    if "tensorflow" not in sys.modules and hasattr(os, "fork"):
+        method = "fork"
+    context = multiprocessing.get_context(method)
+    return context.Pool(num_workers, initializer=_init_worker,
+                        initargs=(options,))
+
+
+class _ProgressLog(object):
+    """Logs documents, MB, MB/s, instances/s and ETA every `interval` s."""
+
+    def __init__(self, total_bytes, interval, start=None):
+        self.total_bytes = max(1, total_bytes)
+        self.interval = interval
+        self.bytes = 0
+        self.documents = 0
+        self.instances = 0
+        self.start = start or time.time()
+        self.last = self.start
+
+    def update(self, num_bytes, documents, instances):
+        """Adds the counts of one finished task; may log."""
+        self.bytes += num_bytes
+        self.documents += documents
+        self.instances += instances
+        now = time.time()
+        if now - self.last >= self.interval:
+            self.last = now
+            self.log(now)
+
+    def log(self, now=None):
+        """Logs one progress line."""
+        elapsed = max((now or time.time()) - self.start, 1e-9)
+        rate = self.bytes / elapsed
+        eta = ""
+        if 0 < self.bytes < 0.99 * self.total_bytes:
+            eta = ", ETA %s" % script_utils.format_seconds(
+                (self.total_bytes - self.bytes) / rate)
+        logging.info(
+            "%d documents, %.2f/%.2f MB (%.0f%%), %.3f MB/s, %d instances "
+            "(%.0f/s), elapsed %s%s", self.documents, self.bytes / 1e6,
+            self.total_bytes / 1e6, 100.0 * self.bytes / self.total_bytes,
+            rate / 1e6, self.instances, self.instances / elapsed,
+            script_utils.format_seconds(elapsed), eta)
+
+
+def summary_path(output_files):
+    """The JSON summary path for the given output files."""
+    return output_files[0] + ".json"
+
+
+def create_pretraining_data(input_files, output_files, options, num_workers=1,
+                            shuffle_buffer_size=100000, log_examples=3,
+                            progress_interval=10.0):
+    """Runs the whole pipeline: corpus files -> TFRecord files + JSON summary.
+
+    Args:
+      input_files: list of input paths (see `expand_input_patterns`).
+      output_files: list of output TFRecord paths; instances are spread over
+        them round-robin.
+      options: an `Options`.
+      num_workers: number of worker processes (1 = no pool). The output does
+        not depend on it.
+      shuffle_buffer_size: number of serialized instances held for shuffling.
+      log_examples: number of instances to log in readable form.
+      progress_interval: seconds between progress lines.
+
+    Returns:
+      The summary dict (also written as JSON next to the first output).
+
+    Raises:
+      UserError: if the corpus yields no instance.
+    """
+    start_time = time.time()
+    if not output_files:
+        raise UserError("--output_file: no output file given")
+    num_workers = max(1, int(num_workers))
+    # The main process only validates the vocabulary: workers load jieba in
+    # parallel while the main process imports TensorFlow.
+    generator = InstanceGenerator(options, load_jieba=num_workers == 1)
+    files = list(input_files)
+    file_rng = random.Random("%d:files" % options.random_seed)
+    file_rng.shuffle(files)
+    total_bytes = sum(os.path.getsize(path) for path in files)
+    read_stats = {}
+    units = _windowed_shuffle(read_units(files, read_stats),
+                              random.Random("%d:units" % options.random_seed))
+    tasks = _group_tasks(units)
+
+    global _WORKER_GENERATOR
+    _WORKER_GENERATOR = generator  # inherited by forked workers
+    pool = _make_pool(num_workers, options) if num_workers > 1 else None
+    pending = collections.deque()
+    max_pending = 2 * num_workers + 2
+    task_iter = enumerate(tasks)
+    if pool is not None:
+        # Give the workers their first tasks before importing TensorFlow.
+        for task_number, task in task_iter:
+            want = log_examples if task_number == 0 else 0
+            pending.append(pool.apply_async(
+                _process_task_in_worker, ((task, want),)))
+            if len(pending) >= max_pending:
+                break
+    from tf_compat import tf  # pylint: disable=g-import-not-at-top
+
+    stats = collections.Counter()
+    notes_by_kind = collections.Counter()
+    per_output = [0] * len(output_files)
+    shuffle_rng = random.Random("%d:shuffle" % options.random_seed)
+    buffer = []
+    progress = _ProgressLog(total_bytes, progress_interval, start_time)
+    written = [0]
+
+    with contextlib.ExitStack() as stack:
+        temp_paths = [stack.enter_context(script_utils.atomic_output(path))
+                      for path in output_files]
+        writers = [stack.enter_context(
+            contextlib.closing(tf.io.TFRecordWriter(path)))
+            for path in temp_paths]
+
+        def write(record):
+            slot = written[0] % len(writers)
+            writers[slot].write(record)
+            per_output[slot] += 1
+            written[0] += 1
+
+        def consume(result):
+            records, task_stats, notes, samples = result
+            stats.update(task_stats)
+            for kind, message in notes:
+                notes_by_kind[kind] += 1
+                if notes_by_kind[kind] <= MAX_WARNINGS_PER_KIND:
+                    logging.warning("%s", message)
+            for sample in samples:
+                logging.info("example instance: %s", sample)
+            for record in records:
+                if len(buffer) < shuffle_buffer_size:
+                    buffer.append(record)
+                    continue
+                slot = int(shuffle_rng.random() * len(buffer))
+                write(buffer[slot])
+                buffer[slot] = record
+            progress.update(task_stats.get("bytes", 0),
+                            task_stats.get("documents", 0),
+                            task_stats.get("instances", 0))
+
+        try:
+            for task_number, task in task_iter:
+                want = log_examples if task_number == 0 else 0
+                if pool is None:
+                    consume(process_task(generator, task, want))
+                    continue
+                pending.append(pool.apply_async(
+                    _process_task_in_worker, ((task, want),)))
+                while len(pending) >= max_pending:
+                    consume(pending.popleft().get())
+            while pending:
+                consume(pending.popleft().get())
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+
+        shuffle_rng.shuffle(buffer)
+        for record in buffer:
+            write(record)
+        buffer = []
+        if not stats.get("documents"):
+            raise UserError("the corpus is empty: no text in %s" %
+                            ", ".join(input_files))
+        if not written[0]:
+            raise UserError("the corpus yields no instance (documents too "
+                            "short?): %s" % ", ".join(input_files))
+
+    progress.log()
+    if read_stats.get("undecodable_lines"):
+        logging.warning("skipped %d lines that are not valid UTF-8",
+                        read_stats["undecodable_lines"])
+    if notes_by_kind.get("long_line"):
+        logging.warning("split %d lines longer than max_seq_length - 3 tokens",
+                        notes_by_kind["long_line"])
+    elapsed = time.time() - start_time
+    summary = collections.OrderedDict([
+        ("input_files", list(input_files)),
+        ("input_bytes", total_bytes),
+        ("output_files", list(output_files)),
+        ("instances_per_output", per_output),
+        ("documents", stats.get("documents", 0)),
+        ("units", stats.get("units", 0)),
+        ("lines", stats.get("lines", 0)),
+        ("corpus_tokens", stats.get("corpus_tokens", 0)),
+        ("instances", written[0]),
+        ("tokens", stats.get("tokens", 0)),
+        ("masked_tokens", stats.get("masked_tokens", 0)),
+        ("label_0", stats.get("label_0", 0)),
+        ("label_1", stats.get("label_1", 0)),
+        ("undecodable_lines_skipped", read_stats.get("undecodable_lines", 0)),
+        ("long_lines_split", stats.get("long_lines_split", 0)),
+        ("chunks_too_short_skipped", stats.get("chunks_too_short", 0)),
+        ("identical_pairs_skipped", stats.get("identical_pairs_skipped", 0)),
+        ("num_workers", num_workers),
+        ("shuffle_buffer_size", shuffle_buffer_size),
+        ("elapsed_seconds", round(elapsed, 3)),
+        ("options", options._asdict()),
+    ])
+    with script_utils.atomic_output(summary_path(output_files)) as temp:
+        with open(temp, "w") as writer:
+            json.dump(summary, writer, indent=2, ensure_ascii=False)
+            writer.write("\n")
+    logging.info("wrote %d instances from %d documents (%.2f MB) to %s in "
+                 "%.1fs (%.3f MB/s, %.0f instances/s)", written[0],
+                 summary["documents"], total_bytes / 1e6,
+                 ", ".join(output_files), elapsed,
+                 total_bytes / 1e6 / max(elapsed, 1e-9),
+                 written[0] / max(elapsed, 1e-9))
+    return summary
+
+
+def main_with_flags(flags_values):
+    """Runs the pipeline from parsed flag values (the script's main)."""
+    options = make_options(
+        vocab_file=flags_values.vocab_file,
+        spm_model_file=flags_values.spm_model_file,
+        do_lower_case=flags_values.do_lower_case,
+        do_whole_word_mask=flags_values.do_whole_word_mask,
+        non_chinese=flags_values.non_chinese,
+        ngram=flags_values.ngram,
+        favor_shorter_ngram=flags_values.favor_shorter_ngram,
+        max_seq_length=flags_values.max_seq_length,
+        max_predictions_per_seq=flags_values.max_predictions_per_seq,
+        masked_lm_prob=flags_values.masked_lm_prob,
+        dupe_factor=flags_values.dupe_factor,
+        short_seq_prob=flags_values.short_seq_prob,
+        random_seed=flags_values.random_seed,
+        random_next_sentence=flags_values.random_next_sentence,
+        jieba_hmm=flags_values.jieba_hmm)
+    input_files = expand_input_patterns(flags_values.input_file)
+    output_files = [path.strip() for path in
+                    flags_values.output_file.split(",") if path.strip()]
+    num_workers = flags_values.num_workers or os.cpu_count() or 1
+    logging.info("reading %d input files with %d workers", len(input_files),
+                 num_workers)
+    return create_pretraining_data(
+        input_files, output_files, options, num_workers=num_workers,
+        shuffle_buffer_size=flags_values.shuffle_buffer_size)
+
+
+if __name__ == "__main__":
+    from absl import flags  # pylint: disable=g-import-not-at-top
+
+    flags.DEFINE_string("input_file", None, "Input raw text file(s): comma-"
+                        "separated globs. UTF-8, one sentence per line, a "
+                        "blank line between documents.")
+    flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-"
+                        "separated; instances are spread over them.")
+    flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt.")
+    flags.DEFINE_string("spm_model_file", None, "SentencePiece model; used "
+                        "instead of --vocab_file when given.")
+    flags.DEFINE_bool("do_lower_case", True, "Lower-case the input text.")
+    flags.DEFINE_bool("do_whole_word_mask", True, "Mask whole words (jieba "
+                      "words for Chinese, WordPiece/SentencePiece words "
+                      "otherwise) instead of single tokens.")
+    flags.DEFINE_bool("non_chinese", False, "Text is English or another "
+                      "space-separated language: no jieba segmentation.")
+    flags.DEFINE_integer("ngram", 3, "Longest n-gram (in words) to mask.")
+    flags.DEFINE_bool("favor_shorter_ngram", True, "p(n) proportional to 1/n;"
+                      " false reverses the probabilities (favours longer).")
+    flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
+    flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum number of "
+                         "masked LM predictions per sequence.")
+    flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
+    flags.DEFINE_integer("dupe_factor", 10, "Number of passes over the input "
+                         "(each with different chunking and masks).")
+    flags.DEFINE_float("short_seq_prob", 0.1, "Probability of a shorter "
+                       "target sequence length.")
+    flags.DEFINE_integer("random_seed", 12345, "Random seed.")
+    flags.DEFINE_bool("random_next_sentence", False, "NSP instead of SOP: "
+                      "label 1 = B from another document.")
+    flags.DEFINE_bool("jieba_hmm", True, "Let jieba find words missing from "
+                      "its dictionary (e.g. names) with its HMM; false is "
+                      "about 15% faster on Chinese text.")
+    flags.DEFINE_integer("num_workers", 0, "Worker processes (default 0 = all "
+                         "cores). Output does not depend on it.")
+    flags.DEFINE_integer("shuffle_buffer_size", 100000, "Instances held in "
+                         "the shuffle buffer (bounds memory).")
+    flags.mark_flag_as_required("input_file")
+    flags.mark_flag_as_required("output_file")
+
+    def _main(argv):
+        if len(argv) > 1:
+            raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
+        main_with_flags(flags.FLAGS)
+
+    script_utils.run(_main)
