@@ -9,7 +9,9 @@
 2. gradients of the loss with respect to the trainable variables (minus
    `excluded_tvars`), clipped by global norm;
 3. one AdamW or LAMB update (wrapped in `tf.tpu.CrossShardOptimizer` on TPU);
-4. then, and only then, `global_step += 1`.
+4. then, and only then, `global_step += 1`;
+5. optionally, gradient accumulation over k micro-batches and, under a
+   tf.distribute strategy, an all-reduce of the gradients over the replicas.
 
 Global step convention: the optimizers of this project increment a step only
 when one is passed to `apply_gradients` (the `tf.train.Optimizer` contract).
@@ -214,6 +216,106 @@ def _variables_to_train(excluded_tvars):
     return tvars
 
 
+def _in_distributed_replica_context():
+    """True inside `call_for_each_replica` of a non-default tf.distribute strategy."""
+    return (tf.distribute.has_strategy() and
+            not tf.distribute.in_cross_replica_context())
+
+
+def _inner_optimizer(opt):
+    """The optimizer that owns the slots (unwraps `CrossShardOptimizer`)."""
+    return getattr(opt, "_opt", opt)
+
+
+def _create_slots(opt, tvars):
+    """Creates the moment slots of `tvars` now, outside any control flow."""
+    inner = _inner_optimizer(opt)
+    for var in tvars:
+        inner._moments_for(var, lamb_optimizer.variable_name(var))  # pylint: disable=protected-access
+
+
+def _dense(grad):
+    """A dense gradient tensor (IndexedSlices are converted)."""
+    if isinstance(grad, tf.IndexedSlices):
+        return tf.convert_to_tensor(grad)
+    return grad
+
+
+class _GradientAccumulator(object):
+    """Per-variable gradient sums and a micro-step counter.
+
+    The sums and the counter are local variables: they are not written to
+    checkpoints. Checkpoints are saved after an update, when the sums are
+    zero, so nothing is lost by not saving them.
+    """
+
+    def __init__(self, tvars):
+        scope = tf.VariableScope(reuse=False, name="")
+        with tf.variable_scope(scope, auxiliary_name_scope=False):
+            self.sums = [
+                tf.get_variable(
+                    "gradient_accumulation/%s" % lamb_optimizer.variable_name(var),
+                    shape=var.shape, dtype=var.dtype.base_dtype, trainable=False,
+                    initializer=tf.zeros_initializer(),
+                    collections=[tf.GraphKeys.LOCAL_VARIABLES])
+                for var in tvars]
+            self.counter = tf.get_variable(
+                "gradient_accumulation/micro_step", shape=[], dtype=tf.int64,
+                trainable=False, initializer=tf.zeros_initializer(),
+                collections=[tf.GraphKeys.LOCAL_VARIABLES])
+
+
+def _update_step(opt, grads, tvars, global_step, clip_norm, accumulation_steps,
+                 accumulator):
+    """Builds one (micro-)step on the gradients of one device.
+
+    With `accumulation_steps` == 1: clip, apply, `global_step += 1`. With k > 1:
+    add the gradients to the sums; every k-th call, apply the clipped mean of
+    the sums, `global_step += 1` and reset the sums.
+
+    Args:
+        opt: the optimizer (its slots must already exist).
+        grads: list of dense gradient tensors, one per variable in `tvars`.
+        tvars: the variables to update.
+        global_step: the global step variable.
+        clip_norm: global-norm clipping threshold; None or 0 disables clipping.
+        accumulation_steps: k >= 1.
+        accumulator: a `_GradientAccumulator` when k > 1, else None.
+
+    Returns:
+        The operation.
+    """
+
+    def apply_and_increment(gradients):
+        if clip_norm:
+            gradients, _ = tf.clip_by_global_norm(gradients, clip_norm=clip_norm)
+        # The step is not passed: it is incremented below, after the update.
+        apply_op = opt.apply_gradients(list(zip(gradients, tvars)))
+        with tf.control_dependencies([apply_op]):
+            increment = tf.assign_add(global_step, 1)
+        return tf.group(apply_op, increment)
+
+    if accumulation_steps == 1:
+        return apply_and_increment(grads)
+
+    adds = [tf.assign_add(total, grad)
+            for total, grad in zip(accumulator.sums, grads)]
+    with tf.control_dependencies(adds):
+        micro_step = tf.assign_add(accumulator.counter, 1)
+
+    def apply_sums():
+        scale = 1.0 / accumulation_steps
+        means = [total.read_value() * scale for total in accumulator.sums]
+        update = apply_and_increment(means)
+        with tf.control_dependencies([update]):
+            resets = [total.assign(tf.zeros_like(total))
+                      for total in accumulator.sums]
+        return tf.group(update, *resets)
+
+    is_update = tf.equal(tf.mod(micro_step, accumulation_steps), 0)
+    return tf.cond(is_update, apply_sums, tf.no_op)
+
+
 def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
                              use_tpu=False, optimizer="adamw", poly_power=1.0,
                              start_warmup_step=0,
@@ -223,6 +325,20 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
     """Builds the train op and returns it with the learning-rate tensor.
 
     Same arguments as `create_optimizer`.
+
+    Gradient accumulation (`gradient_accumulation_steps` = k > 1): each run of
+    the train op computes the gradients of one micro-batch and adds them to
+    per-variable sums; every k-th run applies one update with the mean of the
+    k gradients (clipped by global norm, as without accumulation) and then
+    increments the global step. k micro-batches of n examples therefore give
+    the same update as one batch of k * n (when the loss is a mean over the
+    batch), and the global step, the learning-rate schedule and
+    `num_train_steps` count updates, not micro-batches.
+
+    Under a tf.distribute strategy (the train op built in a replica context,
+    e.g. by an Estimator with `train_distribute`), the gradients are averaged
+    over the replicas (all-reduce) and every replica applies the same update
+    to its copy of the variables.
 
     Args:
         loss: scalar loss tensor.
@@ -238,25 +354,23 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
             without ":0").
         weight_decay_rate: decoupled weight decay factor.
         clip_norm: global-norm clipping threshold; None or 0 disables clipping.
-        gradient_accumulation_steps: must be 1 (accumulation is not implemented
-            yet).
+        gradient_accumulation_steps: number of micro-batches per update (>= 1).
 
     Returns:
-        A pair (train_op, learning_rate): the operation that applies one update
-        and then increments the global step, and the float32 learning-rate
-        tensor (named "learning_rate") that the update uses.
+        A pair (train_op, learning_rate): the operation that runs one
+        (micro-)step, and the float32 learning-rate tensor (named
+        "learning_rate") that the update uses.
 
     Raises:
         ValueError: for an unknown optimizer, bad schedule arguments,
             gradient_accumulation_steps < 1 or nothing left to train.
-        NotImplementedError: if gradient_accumulation_steps > 1.
     """
-    if gradient_accumulation_steps is None or gradient_accumulation_steps < 1:
-        raise ValueError("gradient_accumulation_steps must be >= 1, got %r" %
-                         (gradient_accumulation_steps,))
-    if gradient_accumulation_steps > 1:
-        raise NotImplementedError(
-            "gradient_accumulation_steps > 1 is not implemented yet")
+    if (gradient_accumulation_steps is None or
+            int(gradient_accumulation_steps) != gradient_accumulation_steps or
+            gradient_accumulation_steps < 1):
+        raise ValueError("gradient_accumulation_steps must be an integer >= 1, "
+                         "got %r" % (gradient_accumulation_steps,))
+    accumulation_steps = int(gradient_accumulation_steps)
     _optimizer_key(optimizer)  # Fail before building anything.
 
     global_step = tf.train.get_or_create_global_step()
@@ -267,21 +381,48 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
 
     opt = build_optimizer(optimizer, learning_rate,
                           weight_decay_rate=weight_decay_rate, use_tpu=use_tpu)
-    tf.logging.info("Optimizer: %s (use_tpu=%s)", optimizer, use_tpu)
+    tf.logging.info("Optimizer: %s (use_tpu=%s, gradient_accumulation_steps=%d)",
+                    optimizer, use_tpu, accumulation_steps)
 
     tvars = _variables_to_train(excluded_tvars)
     if not tvars:
         raise ValueError("There are no trainable variables left to train")
     grads = tf.gradients(
         loss, tvars, colocate_gradients_with_ops=colocate_gradients_with_ops)
-    if clip_norm:
-        grads, _ = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
+    pairs = [(grad, var) for grad, var in zip(grads, tvars) if grad is not None]
+    if not pairs:
+        raise ValueError("The loss depends on none of the trainable variables")
+    grads = [_dense(grad) for grad, _ in pairs]
+    tvars = [var for _, var in pairs]
 
-    # The step is not passed: it is incremented below, after the update.
-    apply_op = opt.apply_gradients(list(zip(grads, tvars)))
-    with tf.control_dependencies([apply_op]):
-        increment = tf.assign_add(global_step, 1)
-    train_op = tf.group(apply_op, increment, name="train_op")
+    if not _in_distributed_replica_context():
+        # Slots (and sums) are created before any tf.cond that uses them.
+        _create_slots(opt, tvars)
+        accumulator = (_GradientAccumulator(tvars)
+                       if accumulation_steps > 1 else None)
+        train_op = _update_step(opt, grads, tvars, global_step, clip_norm,
+                                accumulation_steps, accumulator)
+        return tf.group(train_op, name="train_op"), learning_rate
+
+    def merge_fn(strategy, per_replica_grads):
+        """Cross-replica part: all-reduce, then the same update everywhere."""
+        reduced = strategy.extended.batch_reduce_to(
+            tf.distribute.ReduceOp.MEAN, list(zip(per_replica_grads, tvars)))
+        _create_slots(opt, tvars)
+        accumulator = (_GradientAccumulator(tvars)
+                       if accumulation_steps > 1 else None)
+
+        def device_update(unused_anchor, *device_grads):
+            # Inside an update context every mirrored variable read or
+            # assigned here resolves to this device's copy.
+            return _update_step(opt, list(device_grads), tvars, global_step,
+                                clip_norm, accumulation_steps, accumulator)
+
+        return strategy.extended.update(
+            tvars[0], device_update, args=tuple(reduced), group=True)
+
+    replica_context = tf.distribute.get_replica_context()
+    train_op = replica_context.merge_call(merge_fn, args=(grads,))
     return train_op, learning_rate
 
 
@@ -305,8 +446,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
         excluded_tvars: names of trainable variables not to train.
         weight_decay_rate: decoupled weight decay factor.
         clip_norm: global-norm clipping threshold; None or 0 disables clipping.
-        gradient_accumulation_steps: must be 1 (accumulation is not implemented
-            yet).
+        gradient_accumulation_steps: number of micro-batches per update (see
+            `create_optimizer_with_lr`).
 
     Returns:
         The train op. The learning rate is the graph tensor "learning_rate"
@@ -315,7 +456,6 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
     Raises:
         ValueError: for an unknown optimizer, bad schedule arguments,
             gradient_accumulation_steps < 1 or nothing left to train.
-        NotImplementedError: if gradient_accumulation_steps > 1.
     """
     train_op, _ = create_optimizer_with_lr(
         loss, init_lr, num_train_steps, num_warmup_steps, use_tpu=use_tpu,

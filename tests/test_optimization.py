@@ -601,8 +601,8 @@ def test_create_optimizer_rejects_unknown_optimizer():
             optimization.create_optimizer(loss, 0.1, 10, 0, optimizer="sgd")
 
 
-@pytest.mark.parametrize("steps,error", [(2, NotImplementedError),
-                                         (0, ValueError)])
+@pytest.mark.parametrize("steps,error", [(0, ValueError), (1.5, ValueError),
+                                         (None, ValueError)])
 def test_create_optimizer_gradient_accumulation_steps(steps, error):
     with tf.Graph().as_default():
         _, _, loss = quadratic_graph()

@@ -1,0 +1,301 @@
+# coding=utf-8
+"""run_pretraining.py run as a script: learning, resume, checkpoints, errors."""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tf_compat import tf
+
+import pretraining_testlib as lib
+
+SEQ = 32
+PRED = 5
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Training and held-out records of the synthetic task, and configs."""
+    root = tmp_path_factory.mktemp("pretraining_data")
+    return {
+        "train": lib.make_records(str(root / "train.tfrecord"), 2000,
+                                  seq_length=SEQ, max_predictions=PRED, seed=1),
+        # 203 held-out records: not a multiple of the eval batch size.
+        "dev": lib.make_records(str(root / "dev.tfrecord"), 203,
+                                seq_length=SEQ, max_predictions=PRED, seed=2),
+        "google": lib.write_config(str(root / "google.json"),
+                                   lib.tiny_config("google")),
+        "brightmart": lib.write_config(str(root / "brightmart.json"),
+                                       lib.tiny_config("brightmart")),
+        "root": root,
+    }
+
+
+def _args(data, output_dir, config="google", **overrides):
+    flags = {
+        "albert_config_file": data[config],
+        "input_file": data["train"],
+        "output_dir": output_dir,
+        "max_seq_length": SEQ,
+        "max_predictions_per_seq": PRED,
+        "train_batch_size": 32,
+        "eval_batch_size": 64,
+        "num_train_steps": 4,
+        "num_warmup_steps": 0,
+        "learning_rate": 2e-3,
+        "save_checkpoints_steps": 100,
+        "do_train": True,
+    }
+    flags.update(overrides)
+    out = []
+    for key, value in sorted(flags.items()):
+        if value is True:
+            out.append("--%s" % key)
+        elif value is not None and value is not False:
+            out.append("--%s=%s" % (key, value))
+    return out
+
+
+def _check(proc):
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stderr
+
+
+def test_tiny_model_learns_mlm_and_sop(data, tmp_path):
+    """Held-out MLM / SOP accuracy far above chance (1/60 and 1/2)."""
+    output_dir = str(tmp_path / "out")
+    # --bert_config_file is Google's name of --albert_config_file.
+    args = _args(data, output_dir, num_train_steps=300, num_warmup_steps=30,
+                 optimizer="adamw", save_checkpoints_steps=150, do_eval=True,
+                 eval_input_file=data["dev"], albert_config_file=None,
+                 bert_config_file=data["google"], log_every_secs=1)
+    log = _check(lib.run_script(args))
+    results = lib.read_eval_results(output_dir)
+    assert results["global_step"] == 300
+    assert results["masked_lm_accuracy"] > 0.4, results
+    assert results["sentence_order_accuracy"] > 0.8, results
+    np.testing.assert_allclose(
+        results["loss"], results["masked_lm_loss"] +
+        results["sentence_order_loss"], rtol=1e-5)
+    # Every checkpoint was evaluated on all 203 records; the best is kept.
+    assert "Evaluating 203 records" in log
+    history = [l for l in open(os.path.join(output_dir, "eval_history.jsonl"))]
+    assert len(history) == 3  # steps 0, 150, 300
+    assert os.path.exists(os.path.join(output_dir, "model.ckpt-best.index"))
+    assert "model.ckpt-300" in results["best_checkpoint"]
+    best = tf.train.load_checkpoint(os.path.join(output_dir, "model.ckpt-best"))
+    assert int(best.get_tensor("global_step")) == 300
+    # Progress lines with loss, learning rate and examples/sec.
+    assert re.search(r"step \d+/300, loss [\d.]+, learning_rate [\d.e-]+, "
+                     r"[\d.]+ examples/sec", log)
+
+
+def test_killed_run_resumes_to_requested_steps(data, tmp_path):
+    output_dir = str(tmp_path / "out")
+    args = _args(data, output_dir, num_train_steps=60,
+                 save_checkpoints_steps=10)
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.Popen([sys.executable, lib.SCRIPT] + args, cwd=lib.ROOT,
+                            env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if tf.train.latest_checkpoint(output_dir):
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    first = tf.train.latest_checkpoint(output_dir)
+    assert first is not None, "no checkpoint before the kill"
+    step_at_kill = int(first.rsplit("-", 1)[1])
+    assert step_at_kill < 60
+    log = _check(lib.run_script(args))
+    assert "Restoring parameters from" in log
+    final = tf.train.latest_checkpoint(output_dir)
+    assert final.endswith("model.ckpt-60")
+    assert int(tf.train.load_checkpoint(final).get_tensor("global_step")) == 60
+
+
+# --------------------------------------------------------------------------
+# Continuing from reference-layout checkpoints.
+# --------------------------------------------------------------------------
+
+V, E, H, I, P, T = 64, 16, 32, 64, 64, 2
+
+
+def brightmart_names():
+    """The variables of a brightmart albert_zh pretraining checkpoint."""
+    layer = "bert/encoder/layer_shared/"
+    names = {
+        "bert/embeddings/word_embeddings": [V, E],
+        "bert/embeddings/word_embeddings_2": [E, H],
+        "bert/embeddings/token_type_embeddings": [T, H],
+        "bert/embeddings/position_embeddings": [P, H],
+        "bert/embeddings/LayerNorm/beta": [H],
+        "bert/embeddings/LayerNorm/gamma": [H],
+        layer + "attention/output/dense/kernel": [H, H],
+        layer + "attention/output/dense/bias": [H],
+        layer + "attention/output/LayerNorm/beta": [H],
+        layer + "attention/output/LayerNorm/gamma": [H],
+        layer + "intermediate/dense/kernel": [H, I],
+        layer + "intermediate/dense/bias": [I],
+        layer + "output/dense/kernel": [I, H],
+        layer + "output/dense/bias": [H],
+        layer + "output/LayerNorm/beta": [H],
+        layer + "output/LayerNorm/gamma": [H],
+        "bert/pooler/dense/kernel": [H, H],
+        "bert/pooler/dense/bias": [H],
+        "cls/predictions/transform/dense/kernel": [H, H],
+        "cls/predictions/transform/dense/bias": [H],
+        "cls/predictions/transform/LayerNorm/beta": [H],
+        "cls/predictions/transform/LayerNorm/gamma": [H],
+        "cls/predictions/output_bias": [V],
+        "cls/seq_relationship/output_weights": [2, H],
+        "cls/seq_relationship/output_bias": [2],
+    }
+    for part in ("query", "key", "value"):
+        names[layer + "attention/self/%s/kernel" % part] = [H, H]
+        names[layer + "attention/self/%s/bias" % part] = [H]
+    return names
+
+
+def google_names():
+    """The variables of a google-research/albert pretraining checkpoint."""
+    block = "bert/encoder/transformer/group_0/inner_group_0/"
+    names = {
+        "bert/embeddings/word_embeddings": [V, E],
+        "bert/embeddings/token_type_embeddings": [T, E],
+        "bert/embeddings/position_embeddings": [P, E],
+        "bert/embeddings/LayerNorm/beta": [E],
+        "bert/embeddings/LayerNorm/gamma": [E],
+        "bert/encoder/embedding_hidden_mapping_in/kernel": [E, H],
+        "bert/encoder/embedding_hidden_mapping_in/bias": [H],
+        block + "attention_1/output/dense/kernel": [H, H],
+        block + "attention_1/output/dense/bias": [H],
+        block + "LayerNorm/beta": [H],
+        block + "LayerNorm/gamma": [H],
+        block + "ffn_1/intermediate/dense/kernel": [H, I],
+        block + "ffn_1/intermediate/dense/bias": [I],
+        block + "ffn_1/intermediate/output/dense/kernel": [I, H],
+        block + "ffn_1/intermediate/output/dense/bias": [H],
+        block + "LayerNorm_1/beta": [H],
+        block + "LayerNorm_1/gamma": [H],
+        "bert/pooler/dense/kernel": [H, H],
+        "bert/pooler/dense/bias": [H],
+        "cls/predictions/transform/dense/kernel": [H, E],
+        "cls/predictions/transform/dense/bias": [E],
+        "cls/predictions/transform/LayerNorm/beta": [E],
+        "cls/predictions/transform/LayerNorm/gamma": [E],
+        "cls/predictions/output_bias": [V],
+        "cls/seq_relationship/output_weights": [2, H],
+        "cls/seq_relationship/output_bias": [2],
+    }
+    for part in ("query", "key", "value"):
+        names[block + "attention_1/self/%s/kernel" % part] = [H, H]
+        names[block + "attention_1/self/%s/bias" % part] = [H]
+    return names
+
+
+def write_reference_checkpoint(prefix, names, slot_suffixes):
+    """Writes a checkpoint with exactly `names` (+ slots and global_step)."""
+    rng = np.random.RandomState(0)
+    values = {}
+    with tf.Graph().as_default():
+        variables = []
+        for name, shape in sorted(names.items()):
+            if name.endswith("gamma"):
+                value = np.ones(shape, np.float32)
+            else:
+                value = rng.normal(0, 0.05, shape).astype(np.float32)
+            values[name] = value
+            variables.append(tf.Variable(value, name=name))
+            for suffix in slot_suffixes:
+                variables.append(tf.Variable(np.zeros(shape, np.float32),
+                                             name=name + "/" + suffix))
+        variables.append(tf.Variable(np.int64(1000), name="global_step"))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            tf.train.Saver(variables).save(sess, prefix)
+    return values
+
+
+@pytest.mark.parametrize("layout", ["brightmart", "google"])
+def test_continue_from_reference_checkpoint(data, tmp_path, layout):
+    """Every model variable loads; what is written has the same names."""
+    names = brightmart_names() if layout == "brightmart" else google_names()
+    slots = ["lamb_m", "lamb_v"] if layout == "brightmart" else ["adam_m",
+                                                                 "adam_v"]
+    init = str(tmp_path / "ref" / "albert_model.ckpt")
+    values = write_reference_checkpoint(init, names, slots)
+    # The config does not name the layout: it comes from the checkpoint.
+    config = lib.tiny_config(layout)
+    del config["embedding_layout"]
+    config_file = lib.write_config(str(tmp_path / "config.json"), config)
+    output_dir = str(tmp_path / "out")
+    args = _args(data, output_dir, init_checkpoint=init, num_train_steps=3,
+                 albert_config_file=config_file)
+    log = _check(lib.run_script(args))
+    summary = re.search(r"\((\w+) layout\): (\d+) loaded, (\d+) newly "
+                        r"initialised, (\d+) missing, (\d+) shape mismatches",
+                        log)
+    assert summary, log[-3000:]
+    assert summary.groups() == (layout, str(len(names)), "0", "0", "0")
+    assert " NEW " not in log
+    written = tf.train.load_checkpoint(tf.train.latest_checkpoint(output_dir))
+    shapes = written.get_variable_to_shape_map()
+    model_names = {n for n in shapes if n != "global_step" and
+                   not re.search(r"/adam_[mv]$", n)}
+    assert model_names == set(names)
+    for name, shape in names.items():
+        assert list(shapes[name]) == shape, name
+    assert int(written.get_tensor("global_step")) == 3
+    # Training continued from the loaded values (not from a fresh init).
+    kernel = "cls/seq_relationship/output_weights"
+    delta = np.abs(written.get_tensor(kernel) - values[kernel]).max()
+    assert 0 < delta < 0.05
+
+
+# --------------------------------------------------------------------------
+# Clear errors before training.
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(vocab_size=32), r"outside the config's vocab_size=32"),
+    (dict(max_seq_length=64), r"has length 32, expected 64 \(the data was "
+                              r"written with --max_seq_length=32"),
+    (dict(max_predictions_per_seq=6), r"has length 5, expected 6 \(the data "
+                                      r"was written with "
+                                      r"--max_predictions_per_seq=5"),
+    (dict(use_fp16=True), r"--use_fp16 needs a GPU"),
+    (dict(unknown_flag=1), r"[Uu]nknown command line flag 'unknown_flag'"),
+    (dict(do_train=False), r"nothing to do"),
+])
+def test_clear_errors_before_training(data, tmp_path, overrides, message):
+    output_dir = str(tmp_path / "out")
+    overrides = dict(overrides)
+    config_file = data["google"]
+    if "vocab_size" in overrides:
+        config_file = lib.write_config(
+            str(tmp_path / "small_vocab.json"),
+            lib.tiny_config("google", vocab_size=overrides.pop("vocab_size")))
+    args = _args(data, output_dir, albert_config_file=config_file, **overrides)
+    proc = lib.run_script(args, timeout=120)
+    assert proc.returncode != 0
+    assert re.search(message, proc.stderr), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert not tf.train.latest_checkpoint(output_dir) if os.path.isdir(
+        output_dir) else True
