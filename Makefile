@@ -3,12 +3,13 @@
 #   make test PYTHON=python3.11  Python 3.11 + TensorFlow 2.15.1 (.venv-py3.11/)
 #   make setup                   only build / refresh the environment
 #   make test-all                both runtimes, one after the other
+#   make demo                    the whole pipeline on the sample data, offline (a few minutes)
 
 PYTHON ?= python3.7
 export PYTHON
 PYTEST_ARGS ?= -q
 
-.PHONY: setup test test-all changes clean
+.PHONY: setup test test-all changes demo clean
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -23,6 +24,9 @@ test-all:
 changes: setup
 	@$$(scripts/setup.sh 2>/dev/null | tail -n 1)/bin/python test_changes.py
 
+demo:
+	@scripts/demo.sh
+
 clean:
-	rm -rf .venv .venv-py* .pytest_cache
+	rm -rf .venv .venv-py* .pytest_cache demo_output pretrain_data
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -408,8 +408,11 @@ def _matches_any(name, patterns):
 
 
 def _graph_name(var):
+    """A variable's checkpoint name (no ``:0``, no mirrored ``/replica_N``)."""
     name = var.op.name if hasattr(var, "op") else var.name
-    return name[:-2] if name.endswith(":0") else name
+    if name.endswith(":0"):
+        name = name[:-2]
+    return re.sub(r"/replica_\d+$", "", name)
 
 
 def build_assignment(variables, ckpt_shapes, checkpoint, allow_missing=None,

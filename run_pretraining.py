@@ -847,11 +847,15 @@ def saved_checkpoints(output_dir):
     if state is None:
         return []
     out = []
-    for path in state.all_model_checkpoint_paths:
-        if not os.path.isabs(path):
-            path = os.path.join(output_dir, path)
-        if tf.gfile.Exists(path + ".index"):
-            out.append(path)
+    for recorded in state.all_model_checkpoint_paths:
+        # TensorFlow records paths as given to it: relative to the working
+        # directory when --output_dir is relative, or relative to the
+        # directory itself, or absolute (possibly from another machine).
+        for path in (recorded, os.path.join(output_dir, recorded),
+                     os.path.join(output_dir, os.path.basename(recorded))):
+            if tf.gfile.Exists(path + ".index"):
+                out.append(path)
+                break
     return sorted(out, key=lambda p: checkpoint_step(p) or -1)
 
 

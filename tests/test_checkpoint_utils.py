@@ -910,3 +910,19 @@ def test_main_in_process(brightmart_small, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         checkpoint_utils.main(["inspect", brightmart_small.prefix, "--no-such-flag"])
     assert info.value.code != 0
+
+
+def test_mirrored_replica_variables_map_to_checkpoint_names():
+    class _Op(object):
+        def __init__(self, name):
+            self.name = name
+
+    class _Var(object):
+        def __init__(self, name):
+            self.op = _Op(name)
+            self.name = name + ":0"
+
+    assert checkpoint_utils._graph_name(_Var("bert/pooler/dense/kernel/replica_1")) == \
+        "bert/pooler/dense/kernel"
+    assert checkpoint_utils._graph_name(_Var("bert/encoder/layer_11/output/dense/bias")) == \
+        "bert/encoder/layer_11/output/dense/bias"

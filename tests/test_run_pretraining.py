@@ -428,3 +428,21 @@ def test_record_evaluation_keeps_best_by_masked_lm_accuracy(tmp_path):
         assert key in written
     assert written["masked_lm_accuracy"] == 0.5
     assert sorted(rp.read_eval_history(out)) == [1, 2, 3]
+
+
+def test_saved_checkpoints_with_a_relative_output_dir(tmp_path, monkeypatch):
+    # TF turns the recorded relative names into "<output_dir>/model.ckpt-N";
+    # with a relative --output_dir that must not be joined to it again.
+    monkeypatch.chdir(str(tmp_path))
+    out = os.path.join("runs", "pretrain")
+    os.makedirs(out)
+    with tf.Graph().as_default():
+        tf.Variable(1.0, name="w")
+        saver = tf.train.Saver()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            saver.save(sess, os.path.join(out, "model.ckpt"), global_step=3)
+            saver.save(sess, os.path.join(out, "model.ckpt"), global_step=7)
+    found = rp.saved_checkpoints(out)
+    assert [rp.checkpoint_step(p) for p in found] == [3, 7]
+    assert all(os.path.exists(p + ".index") for p in found)
