@@ -67,3 +67,6 @@ else
   paste <(cut -f1,2 data/lcqmc_sample/test.txt) "$DEMO_DIR/lcqmc/test_results.tsv"
 fi
 step "done; everything is in $DEMO_DIR/"
+echo "Note: a few hundred pretraining steps on a 23 KB corpus teach the encoder little beyond token"
+echo "frequencies, so these similarities are close to constant: the demo shows the pipeline, not a good"
+echo "model. PRETRAIN_STEPS=5000 (or a real corpus and albert_tiny's released weights) gives real scores."
