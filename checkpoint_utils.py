@@ -544,6 +544,76 @@ def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
     return report
 
 
+# ---------------------------------------------------------------------------
+# Step checkpoints in a training directory (shared by the run_* scripts).
+# ---------------------------------------------------------------------------
+
+_STEP_CHECKPOINT_RE = re.compile(r"^model\.ckpt-(\d+)\.index$")
+_CHECKPOINT_FILE_RE = re.compile(r"\.(index|meta|data-\d+-of-\d+)$")
+
+
+def step_checkpoints(directory):
+    """``[(step, prefix)]`` of the ``model.ckpt-N`` checkpoints in a directory, by step."""
+    out = []
+    if not tf.gfile.IsDirectory(directory):
+        return out
+    for name in tf.gfile.ListDirectory(directory):
+        match = _STEP_CHECKPOINT_RE.match(name)
+        if match:
+            out.append((int(match.group(1)), os.path.join(directory, name[:-len(".index")])))
+    return sorted(out)
+
+
+def global_step_of(prefix):
+    """The ``global_step`` stored in a checkpoint, or -1 when it has none."""
+    reader = tf.train.NewCheckpointReader(prefix)
+    if reader.has_tensor("global_step"):
+        return int(reader.get_tensor("global_step"))
+    return -1
+
+
+def copy_checkpoint(src_prefix, dst_prefix):
+    """Copies a checkpoint's files to another prefix (e.g. ``model.ckpt-best``).
+
+    Old files of ``dst_prefix`` are removed first; each file is copied under a
+    temporary name and renamed, the ``.index`` last, so a reader never sees a
+    half-written checkpoint.
+
+    Args:
+      src_prefix: existing checkpoint prefix.
+      dst_prefix: new prefix.
+    """
+    for old in tf.gfile.Glob(dst_prefix + ".*"):
+        tf.gfile.Remove(old)
+    sources = [f for f in tf.gfile.Glob(src_prefix + ".*") if _CHECKPOINT_FILE_RE.search(f)]
+    sources.sort(key=lambda f: f.endswith(".index"))
+    for source in sources:
+        suffix = source[len(src_prefix):]
+        tmp = dst_prefix + suffix + ".tmp"
+        tf.gfile.Copy(source, tmp, overwrite=True)
+        tf.gfile.Rename(tmp, dst_prefix + suffix, overwrite=True)
+
+
+def prune_checkpoints(directory, keep, protect=()):
+    """Deletes all but the newest ``keep`` step checkpoints (0 keeps all).
+
+    Args:
+      directory: the training directory.
+      keep: how many of the newest step checkpoints to keep; 0 keeps all.
+      protect: prefixes never deleted (e.g. the one being evaluated).
+    """
+    checkpoints = step_checkpoints(directory)
+    if not keep or len(checkpoints) <= keep:
+        return
+    doomed = [prefix for _, prefix in checkpoints[:-keep] if prefix not in protect]
+    for prefix in doomed:
+        for path in tf.gfile.Glob(prefix + ".*"):
+            tf.gfile.Remove(path)
+    kept = [prefix for _, prefix in step_checkpoints(directory)]
+    if kept:
+        tf.train.update_checkpoint_state(directory, kept[-1], all_model_checkpoint_paths=kept)
+
+
 def _format_inspection(path, variables, config=None):
     lines = []
     prefix = resolve_checkpoint(path)

@@ -31,7 +31,6 @@ import io
 import json
 import math
 import os
-import re
 
 from absl import flags
 import numpy as np
@@ -112,7 +111,6 @@ UserError = script_utils.UserError
 _INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
                  checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
 
-_STEP_CHECKPOINT_RE = re.compile(r"^model\.ckpt-(\d+)\.index$")
 BEST_PREFIX = "model.ckpt-best"
 
 
@@ -249,56 +247,8 @@ def _input_fn(path, split, batch_size, is_regression, seed=None, skip=0):
 # ---------------------------------------------------------------------------
 
 
-def _step_checkpoints(directory):
-    """[(step, prefix)] of the model.ckpt-N checkpoints in a directory, by step."""
-    out = []
-    if not tf.gfile.IsDirectory(directory):
-        return out
-    for name in tf.gfile.ListDirectory(directory):
-        match = _STEP_CHECKPOINT_RE.match(name)
-        if match:
-            out.append((int(match.group(1)), os.path.join(directory, name[:-len(".index")])))
-    return sorted(out)
 
 
-def _global_step_of(prefix):
-    reader = tf.train.NewCheckpointReader(prefix)
-    if reader.has_tensor("global_step"):
-        return int(reader.get_tensor("global_step"))
-    return -1
-
-
-def copy_checkpoint(src_prefix, dst_prefix):
-    """Copies a checkpoint's files to another prefix (index last).
-
-    Args:
-      src_prefix: existing checkpoint prefix.
-      dst_prefix: new prefix; its old files are replaced.
-    """
-    for old in tf.gfile.Glob(dst_prefix + ".*"):
-        tf.gfile.Remove(old)
-    sources = [f for f in tf.gfile.Glob(src_prefix + ".*")
-               if re.search(r"\.(index|meta|data-\d+-of-\d+)$", f)]
-    sources.sort(key=lambda f: f.endswith(".index"))
-    for source in sources:
-        suffix = source[len(src_prefix):]
-        tmp = dst_prefix + suffix + ".tmp"
-        tf.gfile.Copy(source, tmp, overwrite=True)
-        tf.gfile.Rename(tmp, dst_prefix + suffix, overwrite=True)
-
-
-def _prune_checkpoints(directory, keep, protect=()):
-    """Deletes all but the newest ``keep`` step checkpoints (0 keeps all)."""
-    checkpoints = _step_checkpoints(directory)
-    if not keep or len(checkpoints) <= keep:
-        return
-    doomed = [prefix for _, prefix in checkpoints[:-keep] if prefix not in protect]
-    for prefix in doomed:
-        for path in tf.gfile.Glob(prefix + ".*"):
-            tf.gfile.Remove(path)
-    kept = [prefix for _, prefix in _step_checkpoints(directory)]
-    if kept:
-        tf.train.update_checkpoint_state(directory, kept[-1], all_model_checkpoint_paths=kept)
 
 
 # ---------------------------------------------------------------------------
@@ -361,7 +311,7 @@ class EvalHistory(object):
     def save(self, header):
         data = {"dev_key": self.dev_key, "metric": self.metric, "entries": self.entries,
                 "best": self.best}
-        _write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        script_utils.write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
         lines = ["# %s\n" % header]
         for entry in self.entries:
             lines.append("[%s]\n" % entry["checkpoint"])
@@ -372,7 +322,7 @@ class EvalHistory(object):
                          (BEST_PREFIX, self.metric, self.best["step"]))
             lines.append("global_step = %d\n" % self.best["step"])
             lines.extend(_metric_lines(self.best["metrics"]))
-        _write_text(os.path.join(self.output_dir, "eval_results.txt"), "".join(lines))
+        script_utils.write_text(os.path.join(self.output_dir, "eval_results.txt"), "".join(lines))
 
 
 def _format_metrics(metrics):
@@ -384,15 +334,9 @@ def _metric_lines(metrics):
     return ["%s = %s\n" % (k, metrics[k]) for k in sorted(metrics)]
 
 
-def _write_text(path, text):
-    """Writes a text file atomically."""
-    with script_utils.atomic_output(path) as tmp:
-        with io.open(tmp, "w", encoding="utf-8") as writer:
-            writer.write(text)
-
 
 def _evaluate_checkpoint(estimator, input_fn, checkpoint, processor, history, num_labels):
-    step = _global_step_of(checkpoint)
+    step = checkpoint_utils.global_step_of(checkpoint)
     probabilities, label_ids = _predict(estimator, input_fn, checkpoint)
     metrics = classifier_utils.compute_metrics(probabilities, label_ids,
                                                processor.is_regression)
@@ -405,7 +349,7 @@ def _evaluate_checkpoint(estimator, input_fn, checkpoint, processor, history, nu
                 "--learning_rate, more warmup, or check the labels)", metrics["eval_loss"],
                 num_labels)
     if history.add(checkpoint, step, metrics):
-        copy_checkpoint(checkpoint, os.path.join(FLAGS.output_dir, BEST_PREFIX))
+        checkpoint_utils.copy_checkpoint(checkpoint, os.path.join(FLAGS.output_dir, BEST_PREFIX))
         tf.logging.info("New best %s = %s at step %d: copied to %s", history.metric,
                         metrics.get(history.metric), step, BEST_PREFIX)
     return metrics
@@ -460,18 +404,18 @@ def main(argv):
     header = "%s dev results (best by %s)" % (processor.name, processor.metric)
 
     def evaluate_new_checkpoints():
-        for step, prefix in _step_checkpoints(FLAGS.output_dir):
+        for step, prefix in checkpoint_utils.step_checkpoints(FLAGS.output_dir):
             # model.ckpt-0 (saved when training starts) is the untrained head.
             if step > 0 and not history.evaluated(step):
                 _evaluate_checkpoint(eval_estimator, eval_input_fn, prefix, processor,
                                      history, num_labels)
                 history.save(header)
-        _prune_checkpoints(FLAGS.output_dir, FLAGS.keep_checkpoint_max)
+        checkpoint_utils.prune_checkpoints(FLAGS.output_dir, FLAGS.keep_checkpoint_max)
 
     try:
         if FLAGS.do_train:
             latest = tf.train.latest_checkpoint(FLAGS.output_dir)
-            step = _global_step_of(latest) if latest else 0
+            step = checkpoint_utils.global_step_of(latest) if latest else 0
             save_steps = FLAGS.save_checkpoints_steps
             while step < num_train_steps:
                 # With --do_eval, train up to the next saved checkpoint and
@@ -516,7 +460,7 @@ def main(argv):
 
 def _check_existing_checkpoints(config, num_labels):
     """Refuses an output_dir whose checkpoints belong to another model or task."""
-    prefixes = [p for _, p in _step_checkpoints(FLAGS.output_dir)]
+    prefixes = [p for _, p in checkpoint_utils.step_checkpoints(FLAGS.output_dir)]
     best = os.path.join(FLAGS.output_dir, BEST_PREFIX)
     if tf.gfile.Exists(best + ".index"):
         prefixes.append(best)
@@ -541,7 +485,7 @@ def _fine_tuned_checkpoint():
     latest = tf.train.latest_checkpoint(FLAGS.output_dir)
     if latest:
         return latest
-    steps = _step_checkpoints(FLAGS.output_dir)
+    steps = checkpoint_utils.step_checkpoints(FLAGS.output_dir)
     if steps:
         return steps[-1][1]
     raise UserError("%s: no fine-tuned checkpoint to predict or export with; run with "
@@ -557,7 +501,7 @@ def _do_predict(estimator, processor, tokenizer, label_list, checkpoint):
     if len(probabilities) != len(examples):
         raise RuntimeError("predicted %d rows for %d examples" %
                            (len(probabilities), len(examples)))
-    _write_text(os.path.join(FLAGS.output_dir, "test_results.tsv"),
+    script_utils.write_text(os.path.join(FLAGS.output_dir, "test_results.tsv"),
                        "".join(classifier_utils.format_probabilities(r) for r in probabilities))
     path = processor.write_submission(FLAGS.output_dir, examples, probabilities,
                                       processor.task_dir(FLAGS.data_dir))
@@ -567,7 +511,7 @@ def _do_predict(estimator, processor, tokenizer, label_list, checkpoint):
                                                    processor.is_regression)
         text = "# %s test results of %s\n" % (processor.name, checkpoint)
         text += "".join(_metric_lines(metrics)).replace("eval_", "test_")
-        _write_text(os.path.join(FLAGS.output_dir, "test_eval_results.txt"), text)
+        script_utils.write_text(os.path.join(FLAGS.output_dir, "test_eval_results.txt"), text)
         tf.logging.info("Test set (labelled): %s",
                         _format_metrics(metrics).replace("eval_", "test_"))
 

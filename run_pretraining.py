@@ -872,41 +872,6 @@ def read_eval_history(output_dir):
     return history
 
 
-def _write_text(path, text):
-    """Writes `text` to `path` atomically."""
-    with script_utils.atomic_output(path) as tmp:
-        with tf.gfile.GFile(tmp, "w") as writer:
-            writer.write(text)
-
-
-def copy_checkpoint(prefix, destination_prefix):
-    """Copies the files of checkpoint `prefix` to `destination_prefix` atomically.
-
-    Args:
-        prefix: source checkpoint prefix.
-        destination_prefix: e.g. ``<dir>/model.ckpt-best``.
-    """
-    directory = os.path.dirname(prefix)
-    base = os.path.basename(prefix)
-    for name in tf.gfile.ListDirectory(directory):
-        if not name.startswith(base + "."):
-            continue
-        suffix = name[len(base):]
-        if not re.match(r"^\.(index|meta|data-\d{5}-of-\d{5})$", suffix):
-            continue
-        target = destination_prefix + suffix
-        with script_utils.atomic_output(target) as tmp:
-            tf.gfile.Copy(os.path.join(directory, name), tmp, overwrite=True)
-    # Remove files of an older best copy that the new one does not have.
-    source_suffixes = set(n[len(base):] for n in tf.gfile.ListDirectory(directory)
-                          if n.startswith(base + "."))
-    dest_dir = os.path.dirname(destination_prefix)
-    dest_base = os.path.basename(destination_prefix)
-    for name in tf.gfile.ListDirectory(dest_dir):
-        if (name.startswith(dest_base + ".data-") and
-                name[len(dest_base):] not in source_suffixes):
-            tf.gfile.Remove(os.path.join(dest_dir, name))
-
 
 def format_eval_results(results):
     """The text of eval_results.txt: ``key = value`` lines, sorted."""
@@ -940,7 +905,7 @@ def record_evaluation(output_dir, checkpoint, metrics):
     entry["checkpoint"] = os.path.basename(checkpoint)
     history = read_eval_history(output_dir)
     history[step] = entry
-    _write_text(os.path.join(output_dir, EVAL_HISTORY_FILE),
+    script_utils.write_text(os.path.join(output_dir, EVAL_HISTORY_FILE),
                 "".join(json.dumps(history[s], sort_keys=True) + "\n"
                         for s in sorted(history)))
     # The highest accuracy wins; on a tie, the earlier checkpoint stays.
@@ -948,14 +913,14 @@ def record_evaluation(output_dir, checkpoint, metrics):
                key=lambda e: (e["masked_lm_accuracy"], -e["global_step"]))
     best_prefix = os.path.join(output_dir, BEST_CHECKPOINT)
     if best is entry:
-        copy_checkpoint(checkpoint, best_prefix)
+        checkpoint_utils.copy_checkpoint(checkpoint, best_prefix)
         tf.logging.info("New best checkpoint %s (masked_lm_accuracy %.4f) "
                         "copied to %s", checkpoint, entry["masked_lm_accuracy"],
                         best_prefix)
     results = dict(entry)
     results["best_checkpoint"] = "%s (%s, masked_lm_accuracy = %.6f)" % (
         BEST_CHECKPOINT, best["checkpoint"], best["masked_lm_accuracy"])
-    _write_text(os.path.join(output_dir, EVAL_RESULTS_FILE),
+    script_utils.write_text(os.path.join(output_dir, EVAL_RESULTS_FILE),
                 format_eval_results(results))
     return results
 

@@ -27,7 +27,6 @@ from __future__ import print_function
 import io
 import json
 import os
-import re
 
 from absl import flags
 
@@ -105,7 +104,6 @@ flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores (with --use_tpu).")
 UserError = script_utils.UserError
 _INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
                  checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
-_STEP_CHECKPOINT_RE = re.compile(r"^model\.ckpt-(\d+)\.index$")
 BEST_PREFIX = "model.ckpt-best"
 
 
@@ -214,43 +212,9 @@ def _features(path, tokenizer, is_training, record_file):
 # -- checkpoints (same conventions as run_classifier.py) --------------------
 
 
-def _step_checkpoints(directory):
-    out = []
-    if not tf.gfile.IsDirectory(directory):
-        return out
-    for name in tf.gfile.ListDirectory(directory):
-        match = _STEP_CHECKPOINT_RE.match(name)
-        if match:
-            out.append((int(match.group(1)), os.path.join(directory, name[:-len(".index")])))
-    return sorted(out)
 
 
-def _global_step_of(prefix):
-    reader = tf.train.NewCheckpointReader(prefix)
-    return int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else -1
 
-
-def _copy_checkpoint(src_prefix, dst_prefix):
-    for old in tf.gfile.Glob(dst_prefix + ".*"):
-        tf.gfile.Remove(old)
-    sources = [f for f in tf.gfile.Glob(src_prefix + ".*")
-               if re.search(r"\.(index|meta|data-\d+-of-\d+)$", f)]
-    sources.sort(key=lambda f: f.endswith(".index"))
-    for source in sources:
-        suffix = source[len(src_prefix):]
-        tmp = dst_prefix + suffix + ".tmp"
-        tf.gfile.Copy(source, tmp, overwrite=True)
-        tf.gfile.Rename(tmp, dst_prefix + suffix, overwrite=True)
-
-
-def _write_text(path, text):
-    with script_utils.atomic_output(path) as tmp:
-        with io.open(tmp, "w", encoding="utf-8") as writer:
-            writer.write(text)
-
-
-def _write_json(path, obj):
-    _write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
 def _fine_tuned_checkpoint():
@@ -260,7 +224,7 @@ def _fine_tuned_checkpoint():
     latest = tf.train.latest_checkpoint(FLAGS.output_dir)
     if latest:
         return latest
-    steps = _step_checkpoints(FLAGS.output_dir)
+    steps = checkpoint_utils.step_checkpoints(FLAGS.output_dir)
     if steps:
         return steps[-1][1]
     raise UserError("%s: no fine-tuned checkpoint to predict or export with; run with "
@@ -299,7 +263,7 @@ class _History(object):
         return False
 
     def save(self):
-        _write_json(self.path, {"key": self.key, "metric": self.metric,
+        script_utils.write_json(self.path, {"key": self.key, "metric": self.metric,
                                 "entries": self.entries, "best": self.best})
         lines = ["# %s results on %s (best by f1)\n" % (self.metric, FLAGS.predict_file)]
         blocks = [("[%s]" % e["checkpoint"], e["step"], e["metrics"]) for e in self.entries]
@@ -310,7 +274,7 @@ class _History(object):
             lines.append("%s\n" % header)
             lines.append("global_step = %d\n" % step)
             lines.extend("%s = %s\n" % (k, metrics[k]) for k in sorted(metrics))
-        _write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), "".join(lines))
+        script_utils.write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), "".join(lines))
 
 
 # -- prediction ---------------------------------------------------------------
@@ -367,10 +331,10 @@ class _Predictor(object):
     def write(self, checkpoint):
         predictions, nbest, null_odds, metrics = self.predict(checkpoint)
         out = FLAGS.output_dir
-        _write_json(os.path.join(out, "predictions.json"), predictions)
-        _write_json(os.path.join(out, "nbest_predictions.json"), nbest)
+        script_utils.write_json(os.path.join(out, "predictions.json"), predictions)
+        script_utils.write_json(os.path.join(out, "nbest_predictions.json"), nbest)
         if null_odds is not None:
-            _write_json(os.path.join(out, "null_odds.json"), null_odds)
+            script_utils.write_json(os.path.join(out, "null_odds.json"), null_odds)
         tf.logging.info("Wrote predictions of %d questions with %s", len(predictions), checkpoint)
         return metrics
 
@@ -418,19 +382,19 @@ def main(argv):
                 history = _History(predictor.key, predictor.metric)
 
         def score_new_checkpoints():
-            for step, prefix in _step_checkpoints(FLAGS.output_dir):
+            for step, prefix in checkpoint_utils.step_checkpoints(FLAGS.output_dir):
                 if step > 0 and not history.evaluated(step):
                     metrics = predictor.predict(prefix)[3]
                     tf.logging.info("Eval of %s (step %d): %s", prefix, step, _format(metrics))
                     if history.add(prefix, step, metrics):
-                        _copy_checkpoint(prefix, os.path.join(FLAGS.output_dir, BEST_PREFIX))
+                        checkpoint_utils.copy_checkpoint(prefix, os.path.join(FLAGS.output_dir, BEST_PREFIX))
                         tf.logging.info("New best f1 %.4f at step %d: copied to %s",
                                         metrics["f1"], step, BEST_PREFIX)
                     history.save()
 
         if FLAGS.do_train:
             latest = tf.train.latest_checkpoint(FLAGS.output_dir)
-            step = _global_step_of(latest) if latest else 0
+            step = checkpoint_utils.global_step_of(latest) if latest else 0
             save_steps = FLAGS.save_checkpoints_steps
             while step < num_train_steps:
                 target = (num_train_steps if history is None
@@ -457,7 +421,7 @@ def main(argv):
                     text = "# %s results of %s on %s\n" % (predictor.metric, checkpoint,
                                                            FLAGS.predict_file)
                     text += "".join("%s = %s\n" % (k, metrics[k]) for k in sorted(metrics))
-                    _write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), text)
+                    script_utils.write_text(os.path.join(FLAGS.output_dir, "eval_results.txt"), text)
         if FLAGS.export_dir:
             checkpoint = checkpoint or _fine_tuned_checkpoint()
             try:
@@ -474,7 +438,7 @@ def main(argv):
 
 def _check_existing_checkpoints(config):
     """Refuses an output_dir holding checkpoints of another model or head."""
-    prefixes = [p for _, p in _step_checkpoints(FLAGS.output_dir)]
+    prefixes = [p for _, p in checkpoint_utils.step_checkpoints(FLAGS.output_dir)]
     best = os.path.join(FLAGS.output_dir, BEST_PREFIX)
     if tf.gfile.Exists(best + ".index"):
         prefixes.append(best)

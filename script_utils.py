@@ -16,6 +16,8 @@ from __future__ import division
 from __future__ import print_function
 
 import contextlib
+import io
+import json
 import logging
 import os
 import sys
@@ -104,6 +106,18 @@ def atomic_output(path):
             os.remove(tmp)
         raise
     os.rename(tmp, path)
+
+
+def write_text(path, text):
+    """Writes UTF-8 text to ``path`` atomically (see ``atomic_output``)."""
+    with atomic_output(path) as tmp:
+        with io.open(tmp, "w", encoding="utf-8") as writer:
+            writer.write(text)
+
+
+def write_json(path, obj):
+    """Writes ``obj`` as indented UTF-8 JSON to ``path`` atomically."""
+    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
 class Progress(object):

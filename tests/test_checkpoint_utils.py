@@ -926,3 +926,31 @@ def test_mirrored_replica_variables_map_to_checkpoint_names():
         "bert/pooler/dense/kernel"
     assert checkpoint_utils._graph_name(_Var("bert/encoder/layer_11/output/dense/bias")) == \
         "bert/encoder/layer_11/output/dense/bias"
+
+
+def test_step_checkpoints_copy_and_prune(tmp_path):
+    directory = str(tmp_path / "run")
+    with tf.Graph().as_default():
+        step = tf.train.get_or_create_global_step()
+        tf.Variable([1.0, 2.0], name="w")
+        saver = tf.train.Saver(max_to_keep=0)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for value in (10, 20, 30):
+                sess.run(step.assign(value))
+                saver.save(sess, os.path.join(directory, "model.ckpt"), global_step=value)
+    found = checkpoint_utils.step_checkpoints(directory)
+    assert [s for s, _ in found] == [10, 20, 30]
+    assert checkpoint_utils.global_step_of(found[1][1]) == 20
+    best = os.path.join(directory, "model.ckpt-best")
+    checkpoint_utils.copy_checkpoint(found[0][1], best)
+    assert checkpoint_utils.global_step_of(best) == 10
+    checkpoint_utils.copy_checkpoint(found[2][1], best)  # replaces the old copy
+    assert checkpoint_utils.global_step_of(best) == 30
+    assert not [n for n in os.listdir(directory) if n.endswith(".tmp")]
+    checkpoint_utils.prune_checkpoints(directory, keep=1, protect=(found[0][1],))
+    assert [s for s, _ in checkpoint_utils.step_checkpoints(directory)] == [10, 30]
+    assert os.path.exists(best + ".index")  # not a step checkpoint: never pruned
+    assert tf.train.latest_checkpoint(directory).endswith("model.ckpt-30")
+    checkpoint_utils.prune_checkpoints(directory, keep=0)
+    assert len(checkpoint_utils.step_checkpoints(directory)) == 2
