@@ -37,81 +37,11 @@ LEARNING_RATE=${LEARNING_RATE:-1e-4}
 NUM_TRAIN_EPOCHS=${NUM_TRAIN_EPOCHS:-5}
 SAVE_CHECKPOINTS_STEPS=${SAVE_CHECKPOINTS_STEPS:-1000}
 
-die() { echo "error: $*" >&2; exit 1; }
+. "$ROOT/scripts/recipe_lib.sh"
 
-# fetch URL DEST: download to DEST atomically (nothing half-written on failure).
-fetch() {
-  "$PYTHON" - "$1" "$2" <<'PY'
-import os, shutil, sys
-from urllib.request import urlopen
-url, dest = sys.argv[1], sys.argv[2]
-tmp = "%s.part-%d" % (dest, os.getpid())
-try:
-    with urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-        shutil.copyfileobj(response, out, 1 << 20)
-    if os.path.getsize(tmp) == 0:
-        raise IOError("empty download")
-    os.rename(tmp, dest)
-except Exception as e:  # any failure: clean up and report on one line
-    if os.path.exists(tmp):
-        os.remove(tmp)
-    sys.stderr.write("cannot download %s: %s\n" % (url, str(e).splitlines()[0] if str(e) else type(e).__name__))
-    sys.exit(1)
-PY
-}
 
-# unpack_model ZIP DIR [SHA256]: check the zip and unpack the checkpoint files
-# into DIR (flattening a top-level folder).
-unpack_model() {
-  "$PYTHON" - "$@" <<'PY'
-import hashlib, os, shutil, sys, zipfile
-archive, target = sys.argv[1], sys.argv[2]
-sha256 = sys.argv[3] if len(sys.argv) > 3 else ""
-if sha256:
-    digest = hashlib.sha256(open(archive, "rb").read()).hexdigest()
-    if digest != sha256.lower():
-        sys.exit("%s: sha256 %s, expected %s" % (archive, digest, sha256))
-try:
-    with zipfile.ZipFile(archive) as z:
-        bad = z.testzip()
-        if bad:
-            sys.exit("%s: corrupt member %s" % (archive, bad))
-        names = [n for n in z.namelist() if not n.endswith("/")]
-        if not any(n.endswith(".index") for n in names):
-            sys.exit("%s: no checkpoint (*.index) inside" % archive)
-        os.makedirs(target, exist_ok=True)
-        for name in names:
-            base = os.path.basename(name)
-            if not base or base.startswith("."):
-                continue
-            with z.open(name) as src, open(os.path.join(target, base), "wb") as dst:
-                shutil.copyfileobj(src, dst)
-except zipfile.BadZipFile as e:
-    sys.exit("%s: not a zip file (%s)" % (archive, e))
-PY
-}
 
-model_ready() {
-  [ -f "$ALBERT_TINY_DIR/vocab.txt" ] && ls "$ALBERT_TINY_DIR"/albert_config*.json >/dev/null 2>&1 &&
-    ls "$ALBERT_TINY_DIR"/*.ckpt*.index >/dev/null 2>&1
-}
 
-ensure_model() {
-  if model_ready; then echo "model: $ALBERT_TINY_DIR"; return; fi
-  echo "model: downloading $ALBERT_TINY_URL"
-  mkdir -p "$ALBERT_TINY_DIR"
-  local zip="$ALBERT_TINY_DIR/.download.zip"
-  if ! fetch "$ALBERT_TINY_URL" "$zip"; then
-    die "albert_tiny is not in $ALBERT_TINY_DIR and could not be downloaded. Offline: unpack" \
-        "albert_tiny_489k.zip (albert_model.ckpt.*, albert_config_tiny.json, vocab.txt) into" \
-        "$ALBERT_TINY_DIR, or set ALBERT_TINY_DIR to where it is"
-  fi
-  if ! unpack_model "$zip" "$ALBERT_TINY_DIR" "$ALBERT_TINY_SHA256"; then
-    rm -f "$zip"; die "the downloaded model from $ALBERT_TINY_URL is unusable"
-  fi
-  rm -f "$zip"
-  model_ready || die "$ALBERT_TINY_DIR: the model zip lacked vocab.txt, albert_config*.json or a checkpoint"
-}
 
 check_lcqmc_file() {
   "$PYTHON" - "$1" <<'PY'

@@ -314,3 +314,18 @@ def test_bad_input_gives_one_line_errors(workspace, tmp_path):
     result = run_script(*(base_flags(workspace, str(tmp_path / "o4")) + [
         "--do_predict", "--predict_file=%s" % workspace["dev"], "--no_such_flag"]))
     assert result.returncode != 0
+
+
+def test_cmrc2018_recipe_offline_is_one_clear_error(tmp_path):
+    env = dict(os.environ, ALBERT_TINY_DIR=str(tmp_path / "model"),
+               ALBERT_TINY_URL="http://127.0.0.1:9/albert_tiny.zip",
+               CMRC_DATA_DIR=str(tmp_path / "data"), OUTPUT_DIR=str(tmp_path / "out"),
+               PYTHON=sys.executable)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(["bash", os.path.join(root, "run_cmrc2018.sh")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "Offline: unpack albert_tiny_489k.zip" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "model" / ".download.zip").exists()
