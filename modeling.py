@@ -424,7 +424,8 @@ def create_attention_mask_from_input_mask(input_mask, dtype=tf.float32):
 
 
 def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_size,
-                    initializer, attention_dropout=0.0, use_einsum=True):
+                    initializer, attention_dropout=0.0, use_einsum=True,
+                    query_rows=None, query_length=None):
     """Multi-head self-attention on a [B*S, H] input.
 
     Creates ``self/{query,key,value}/{kernel,bias}`` ([H, N*D]) in the
@@ -442,17 +443,21 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
       attention_dropout: dropout on the attention probabilities.
       use_einsum: True: tf.einsum contractions; False: transpose + batched
         matmul only (the TFLite-friendly path). Same weights, same result.
+      query_rows: optional [B*Q, H] rows of ``x`` to compute the output for
+        (queries only there; keys and values from all of ``x``).
+      query_length: Q, required with ``query_rows``.
 
     Returns:
-      float Tensor [B*S, N*D].
+      float Tensor [B*S, N*D] ([B*Q, N*D] with ``query_rows``).
     """
     width = num_heads * head_size
     with tf.variable_scope("self"):
-        query = dense(x, width, "query", initializer)
+        query = dense(x if query_rows is None else query_rows, width, "query", initializer)
         key = dense(x, width, "key", initializer)
         value = dense(x, width, "value", initializer)
     shape4 = [batch_size, seq_length, num_heads, head_size]
-    query = tf.reshape(query, shape4)
+    query = tf.reshape(query, shape4 if query_rows is None else
+                       [batch_size, query_length, num_heads, head_size])
     key = tf.reshape(key, shape4)
     value = tf.reshape(value, shape4)
     scale = 1.0 / math.sqrt(float(head_size))
@@ -532,7 +537,8 @@ class AlbertModel(object):
     """
 
     def __init__(self, config, is_training, input_ids, input_mask=None, token_type_ids=None,
-                 use_one_hot_embeddings=False, use_einsum=True, scope=None):
+                 use_one_hot_embeddings=False, use_einsum=True, scope=None,
+                 output_positions=None):
         """Builds the graph.
 
         Args:
@@ -544,6 +550,14 @@ class AlbertModel(object):
           use_one_hot_embeddings: look embeddings up by one-hot matmul (TPU).
           use_einsum: False builds the einsum-free (TFLite-friendly) graph.
           scope: variable scope, default "bert".
+          output_positions: optional int32 Tensor [B, Q] of positions. The
+            last block then computes its output only there (queries, output
+            projection, FFN and LayerNorms at Q positions; keys and values
+            still from every position): the same values at a fraction of
+            the last layer's cost. ``get_output_at_positions()`` returns
+            them [B, Q, H]; ``get_sequence_output()`` is unavailable and the
+            pooler reads the first row, so pass position 0 first when the
+            pooled output is wanted (pretraining does: [CLS] + masked).
 
         Raises:
           ValueError: if the sequence is longer than max_position_embeddings.
@@ -555,6 +569,7 @@ class AlbertModel(object):
         self.config = config
         self.layout = config.resolved_embedding_layout
         self.use_einsum = use_einsum
+        self.output_positions = output_positions
 
         shape = get_shape_list(input_ids, expected_rank=2, name="input_ids")
         batch_size, seq_length = shape
@@ -576,8 +591,13 @@ class AlbertModel(object):
                 self.all_encoder_layers = self._build_encoder(
                     self.embedding_output, attention_bias, batch_size, seq_length, initializer)
             self.sequence_output = self.all_encoder_layers[-1]
+            if output_positions is not None:
+                self.positions_output = self.sequence_output
+                self.sequence_output = None
             with tf.variable_scope("pooler"):
-                first_token = self.sequence_output[:, 0, :]
+                last_layer = (self.sequence_output if output_positions is None
+                              else self.positions_output)
+                first_token = last_layer[:, 0, :]
                 self.pooled_output = dense(first_token, config.hidden_size, "dense",
                                            initializer, activation=tf.tanh)
 
@@ -638,25 +658,55 @@ class AlbertModel(object):
             x = dense(x, h_width, "embedding_hidden_mapping_in", initializer)
         x2d = tf.reshape(x, [-1, h_width])
         outputs = []
+        shapes = []
         out_shape = [batch_size, seq_length, h_width]
+        rows = None
+        inner_num = config.inner_group_num if self.layout == "google" else 1
+        last = (config.num_hidden_layers - 1, inner_num - 1)
         for layer_idx in range(config.num_hidden_layers):
             att_owner, ffn_owner = _layer_owners(config, layer_idx)
-            if self.layout == "google":
-                for inner in range(config.inner_group_num):
+            for inner in range(inner_num):
+                if (layer_idx, inner) == last and self.output_positions is not None:
+                    rows = self._position_rows(batch_size, seq_length)
+                    out_shape = [batch_size, get_shape_list(self.output_positions)[1], h_width]
+                if self.layout == "google":
                     x2d = self._google_block(x2d, attention_bias, batch_size, seq_length,
-                                             att_owner, ffn_owner, inner, initializer)
-                    outputs.append(x2d)
-            else:
-                x2d = self._brightmart_block(x2d, attention_bias, batch_size, seq_length,
-                                             att_owner, ffn_owner, initializer)
+                                             att_owner, ffn_owner, inner, initializer, rows)
+                else:
+                    x2d = self._brightmart_block(x2d, attention_bias, batch_size, seq_length,
+                                                 att_owner, ffn_owner, initializer, rows)
                 outputs.append(x2d)
+                shapes.append(out_shape)
         if config.has_final_layer_norm:
             outputs[-1] = layer_norm(outputs[-1], "LayerNorm")
-        return [tf.reshape(o, out_shape) for o in outputs]
+        return [tf.reshape(o, shape) for o, shape in zip(outputs, shapes)]
+
+    def _position_rows(self, batch_size, seq_length):
+        """Flat row indices [B*Q] of ``output_positions`` in a [B*S, H] matrix."""
+        positions = tf.cast(self.output_positions, tf.int32)
+        offsets = tf.range(batch_size, dtype=tf.int32)[:, tf.newaxis] * seq_length
+        return tf.reshape(positions + offsets, [-1])
+
+    def _attention(self, inp, attention_bias, batch_size, seq_length, heads, rows,
+                   initializer):
+        """Self-attention context; with ``rows``, only for those rows of ``inp``."""
+        config = self.config
+        query_rows = query_length = None
+        if rows is not None:
+            query_rows = tf.gather(inp, rows)
+            query_length = get_shape_list(self.output_positions)[1]
+        return attention_layer(inp, attention_bias, batch_size, seq_length, heads,
+                               config.hidden_size // heads, initializer,
+                               config.attention_probs_dropout_prob, self.use_einsum,
+                               query_rows=query_rows, query_length=query_length)
 
     def _google_block(self, x2d, attention_bias, batch_size, seq_length, att_owner, ffn_owner,
-                      inner, initializer):
-        """One Google block: attention_1 + LayerNorm, ffn_1 + LayerNorm_1."""
+                      inner, initializer, rows=None):
+        """One Google block: attention_1 + LayerNorm, ffn_1 + LayerNorm_1.
+
+        With ``rows`` (flat row indices), the output is computed for those
+        rows only ([len(rows), H]).
+        """
         config = self.config
         heads = config.num_attention_heads
         pre = config.resolved_ln_type == "preln"
@@ -665,9 +715,10 @@ class AlbertModel(object):
         with tf.variable_scope(base % (att_owner, inner), reuse=tf.AUTO_REUSE):
             inp = layer_norm(x2d, "LayerNorm") if pre else x2d
             with tf.variable_scope("attention_1"):
-                context = attention_layer(inp, attention_bias, batch_size, seq_length, heads,
-                                          config.hidden_size // heads, initializer,
-                                          config.attention_probs_dropout_prob, self.use_einsum)
+                context = self._attention(inp, attention_bias, batch_size, seq_length, heads,
+                                          rows, initializer)
+                if rows is not None:
+                    x2d = tf.gather(x2d, rows)
                 with tf.variable_scope("output"):
                     projected = dense(context, config.hidden_size, "dense", initializer)
             projected = dropout(projected, config.hidden_dropout_prob)
@@ -685,10 +736,10 @@ class AlbertModel(object):
         return x2d
 
     def _brightmart_block(self, x2d, attention_bias, batch_size, seq_length, att_owner,
-                          ffn_owner, initializer):
+                          ffn_owner, initializer, rows=None):
+        """One brightmart block (see ``_google_block`` for ``rows``)."""
         config = self.config
         heads = config.num_attention_heads
-        head_size = config.hidden_size // heads
         pre = config.resolved_ln_type == "preln"
         act = get_activation(config.hidden_act)
         att_scope = _brightmart_scope(config, att_owner, "attention")
@@ -701,9 +752,10 @@ class AlbertModel(object):
                         inp = layer_norm(x2d, "LayerNorm")
                 else:
                     inp = x2d
-                context = attention_layer(inp, attention_bias, batch_size, seq_length, heads,
-                                          head_size, initializer,
-                                          config.attention_probs_dropout_prob, self.use_einsum)
+                context = self._attention(inp, attention_bias, batch_size, seq_length, heads,
+                                          rows, initializer)
+                if rows is not None:
+                    x2d = tf.gather(x2d, rows)
                 with tf.variable_scope("output"):
                     projected = dense(context, config.hidden_size, "dense", initializer)
                     projected = dropout(projected, config.hidden_dropout_prob)
@@ -737,7 +789,16 @@ class AlbertModel(object):
 
     def get_sequence_output(self):
         """[B, S, H]: the last encoder layer."""
+        if self.sequence_output is None:
+            raise ValueError("the model was built with output_positions: use "
+                             "get_output_at_positions()")
         return self.sequence_output
+
+    def get_output_at_positions(self):
+        """[B, Q, H]: the last encoder layer at ``output_positions``."""
+        if self.output_positions is None:
+            raise ValueError("the model was built without output_positions")
+        return self.positions_output
 
     def get_all_encoder_layers(self):
         """List of [B, S, H], one per layer (per inner block for Google)."""

@@ -17,6 +17,14 @@ Usage::
     python benchmarks/bench_pretraining.py                    # albert_tiny, seq 128
     python benchmarks/bench_pretraining.py --models=tiny,base --seq_lengths=128,512
     python benchmarks/bench_pretraining.py --json             # one JSON line per row
+    python benchmarks/bench_pretraining.py --reference --fetch_reference
+        # TF 1.15 only: also google-research/albert (the albert-tensorflow
+        # wheel from PyPI, kept in benchmarks/.reference/), interleaved with
+        # ours in one run, and the speed ratio
+
+The MFU of albert_zh counts the FLOPs its graph computes: the last block
+only at [CLS] and the masked positions (the values the heads read are the
+same as with the full last layer).
 """
 
 from __future__ import absolute_import
@@ -26,6 +34,7 @@ from __future__ import print_function
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -41,6 +50,9 @@ import tf_compat  # pylint: disable=g-import-not-at-top
 import modeling  # pylint: disable=g-import-not-at-top
 import run_pretraining  # pylint: disable=g-import-not-at-top
 
+REFERENCE_VERSION = "1.1"
+DEFAULT_REFERENCE_DIR = os.path.join(ROOT, "benchmarks", ".reference")
+
 CONFIGS = {
     "tiny": "albert_config/albert_config_tiny.json",
     "tiny_google": "albert_config/albert_config_tiny_google.json",
@@ -48,19 +60,32 @@ CONFIGS = {
 }
 
 
-def forward_flops_per_example(config, seq_length, max_predictions):
-    """Matmul FLOPs (2 per multiply-add) of one example's forward pass."""
+def forward_flops_per_example(config, seq_length, max_predictions,
+                              last_layer_at_positions=True):
+    """Matmul FLOPs (2 per multiply-add) of one example's forward pass.
+
+    With ``last_layer_at_positions`` (what run_pretraining.py builds), the
+    last block runs its queries, output projection and FFN only at [CLS] and
+    the masked positions (keys and values still at every position); without
+    it, at every position (what the reference implementations compute).
+    """
     h, e, i, v = (config.hidden_size, config.embedding_size,
                   config.intermediate_size, config.vocab_size)
     s, p = seq_length, max_predictions
     layers = config.num_hidden_layers * (
         config.inner_group_num
         if config.resolved_embedding_layout == "google" else 1)
+
+    def block(rows):
+        # K, V at every position; Q, output, scores, context and FFN at `rows`.
+        return (2 * s * 2 * h * h + 2 * rows * 2 * h * h
+                + 2 * 2 * rows * s * h + 2 * 2 * rows * h * i)
+
     flops = 2 * s * e * h                      # E -> H projection
-    per_layer = (2 * s * 4 * h * h             # Q, K, V, output projections
-                 + 2 * 2 * s * s * h           # scores and context
-                 + 2 * 2 * s * h * i)          # FFN
-    flops += layers * per_layer
+    if last_layer_at_positions:
+        flops += (layers - 1) * block(s) + block(1 + p)
+    else:
+        flops += layers * block(s)
     flops += 2 * h * h                         # pooler
     if config.resolved_embedding_layout == "brightmart":
         flops += 2 * p * (h * h + h * e)       # transform H->H, back to E
@@ -117,30 +142,73 @@ def random_batch(config, batch_size, seq_length, max_predictions, seed=0):
     }
 
 
-def time_training(config, batch_size, seq_length, max_predictions, optimizer,
-                  warmup_steps, timed_steps, use_xla=False, threads=0,
-                  use_einsum=True):
-    """Seconds per step of the pretraining train op (after warmup)."""
-    batch = random_batch(config, batch_size, seq_length, max_predictions)
-    with tf.Graph().as_default():
+def build_trainer(config, batch, optimizer, use_xla=False, threads=0,
+                  use_einsum=True, reference=None):
+    """A callable running n training steps of the pretraining graph; with
+    ``reference`` (the imported ``albert.run_pretraining`` module of
+    google-research/albert), that implementation's graph instead."""
+    graph = tf.Graph()
+    with graph.as_default():
         dataset = tf.data.Dataset.from_tensors(batch).repeat()
         features = tf.data.make_one_shot_iterator(dataset).get_next()
-        model_fn = run_pretraining.model_fn_builder(
-            config, learning_rate=1e-4, num_train_steps=100000,
-            num_warmup_steps=0, optimizer=optimizer, use_einsum=use_einsum)
+        if reference is None:
+            model_fn = run_pretraining.model_fn_builder(
+                config, learning_rate=1e-4, num_train_steps=100000,
+                num_warmup_steps=0, optimizer=optimizer, use_einsum=use_einsum)
+        else:
+            ref_config = reference.modeling.AlbertConfig.from_dict(
+                config.to_dict())
+            model_fn = reference.model_fn_builder(
+                ref_config, None, 1e-4, 100000, 0, False, False, optimizer,
+                1.0, 0)
         spec = model_fn(features, None, tf.estimator.ModeKeys.TRAIN, {})
         session_config = run_pretraining.session_config(
             use_xla=use_xla, intra_op_threads=threads,
             inter_op_threads=threads)
-        with tf.Session(config=session_config) as sess:
-            sess.run([tf.global_variables_initializer(),
-                      tf.local_variables_initializer()])
-            for _ in range(warmup_steps):
-                sess.run(spec.train_op)
-            start = time.time()
-            for _ in range(timed_steps):
-                sess.run(spec.train_op)
-            return (time.time() - start) / timed_steps
+        sess = tf.Session(graph=graph, config=session_config)
+        sess.run([tf.global_variables_initializer(),
+                  tf.local_variables_initializer()])
+
+    def run(steps):
+        start = time.time()
+        for _ in range(steps):
+            sess.run(spec.train_op)
+        return (time.time() - start) / max(steps, 1)
+
+    return run
+
+
+def load_reference(path, fetch):
+    """Imports google-research/albert's run_pretraining from ``path`` (a
+    directory holding the ``albert`` package, or the albert-tensorflow wheel
+    itself). With ``fetch``, a missing wheel is first downloaded from the
+    package registry into ``path`` (a directory)."""
+    if tf_compat.TF_VERSION[0] != 1:
+        raise SystemExit("bench_pretraining.py: the reference needs TensorFlow "
+                         "1.x (it imports tf.contrib); run this on the Python "
+                         "3.7 venv")
+    if fetch and not os.path.exists(os.path.join(path, "albert")) and not (
+            os.path.isdir(path) and any(f.endswith(".whl")
+                                        for f in os.listdir(path))):
+        os.makedirs(path, exist_ok=True)
+        subprocess.check_call([sys.executable, "-m", "pip", "download",
+                               "--no-deps", "--quiet", "-d", path,
+                               "albert-tensorflow==%s" % REFERENCE_VERSION])
+    entry = path
+    if os.path.isdir(path) and not os.path.isdir(os.path.join(path, "albert")):
+        wheels = sorted(f for f in os.listdir(path)
+                        if f.startswith("albert_tensorflow") and f.endswith(".whl"))
+        if not wheels:
+            raise SystemExit("bench_pretraining.py: %s holds neither the albert "
+                             "package nor an albert_tensorflow wheel (use "
+                             "--fetch_reference)" % path)
+        entry = os.path.join(path, wheels[-1])
+    if not os.path.exists(entry):
+        raise SystemExit("bench_pretraining.py: %s: no such file or directory "
+                         "(use --fetch_reference)" % entry)
+    sys.path.insert(0, entry)  # a pure-Python wheel imports from the zip
+    from albert import run_pretraining as ref_run_pretraining  # pylint: disable=g-import-not-at-top
+    return ref_run_pretraining
 
 
 def main(argv=None):
@@ -165,8 +233,24 @@ def main(argv=None):
                         help="0 builds the einsum-free attention graph")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per row")
+    parser.add_argument("--reference", nargs="?", const=DEFAULT_REFERENCE_DIR,
+                        default=None,
+                        help="also time google-research/albert's pretraining "
+                             "graph (TF 1.15 only), interleaved with ours in "
+                             "the same run, and print the speed ratio; the "
+                             "value is a directory holding the albert package "
+                             "or the albert-tensorflow wheel (default "
+                             "benchmarks/.reference)")
+    parser.add_argument("--fetch_reference", action="store_true",
+                        help="download albert-tensorflow==%s into the "
+                             "--reference directory with pip if it is not "
+                             "there" % REFERENCE_VERSION)
     args = parser.parse_args(argv)
     tf.logging.set_verbosity(tf.logging.ERROR)
+    reference = None
+    if args.reference or args.fetch_reference:
+        reference = load_reference(args.reference or DEFAULT_REFERENCE_DIR,
+                                   args.fetch_reference)
 
     peak, peaks = measure_peak_matmul_flops()
     if args.peak_gflops:
@@ -179,43 +263,67 @@ def main(argv=None):
         print("%s; peak float32 matmul %.1f GFLOP/s (%s)" % (
             runtime, peak / 1e9, ", ".join("%s %.1f" % (k, v / 1e9)
                                            for k, v in sorted(peaks.items()))))
-        print("%-12s %5s %5s %5s %-6s %12s %10s %6s" % (
-            "model", "seq", "batch", "pred", "opt", "examples/s", "GFLOP/s",
-            "MFU"))
+        print("%-12s %-9s %5s %5s %5s %-6s %12s %10s %6s" % (
+            "model", "impl", "seq", "batch", "pred", "opt", "examples/s",
+            "GFLOP/s", "MFU"))
     rows = []
     for model in args.models.split(","):
         config = modeling.AlbertConfig.from_json_file(
             os.path.join(ROOT, CONFIGS[model]))
         for seq_length in (int(s) for s in args.seq_lengths.split(",")):
-            step_times = [time_training(
-                config, args.batch_size, seq_length,
-                args.max_predictions_per_seq, args.optimizer,
-                args.warmup_steps, args.steps, use_xla=args.use_xla,
-                threads=args.threads, use_einsum=bool(args.use_einsum))
-                for _ in range(args.repeats)]
-            step = float(np.median(step_times))
-            rate = args.batch_size / step
-            flops = 3 * forward_flops_per_example(
-                config, seq_length, args.max_predictions_per_seq) * rate
-            row = {"model": model, "seq_length": seq_length,
-                   "batch_size": args.batch_size,
-                   "max_predictions_per_seq": args.max_predictions_per_seq,
-                   "optimizer": args.optimizer, "use_xla": args.use_xla,
-                   "use_einsum": bool(args.use_einsum),
-                   "examples_per_sec": round(rate, 2),
-                   "runs_examples_per_sec": [round(args.batch_size / t, 2)
-                                             for t in step_times],
-                   "model_gflops_per_sec": round(flops / 1e9, 1),
-                   "peak_gflops_per_sec": round(peak / 1e9, 1),
-                   "mfu": round(flops / peak, 3), "runtime": runtime}
-            rows.append(row)
-            if args.json:
-                print(json.dumps(row, sort_keys=True))
-            else:
-                print("%-12s %5d %5d %5d %-6s %12.1f %10.1f %5.1f%%" % (
-                    model, seq_length, args.batch_size,
-                    args.max_predictions_per_seq, args.optimizer, rate,
-                    flops / 1e9, 100.0 * flops / peak))
+            batch = random_batch(config, args.batch_size, seq_length,
+                                 args.max_predictions_per_seq)
+            trainers = {"albert_zh": build_trainer(
+                config, batch, args.optimizer, use_xla=args.use_xla,
+                threads=args.threads, use_einsum=bool(args.use_einsum))}
+            if reference is not None:
+                trainers["google"] = build_trainer(
+                    config, batch, args.optimizer, use_xla=args.use_xla,
+                    threads=args.threads, reference=reference)
+            for run in trainers.values():
+                run(args.warmup_steps)
+            step_times = dict((name, []) for name in trainers)
+            for _ in range(args.repeats):
+                # Interleaved, so both see the same machine load.
+                for name, run in sorted(trainers.items()):
+                    step_times[name].append(run(args.steps))
+            medians = {}
+            for name in [n for n in ("albert_zh", "google") if n in trainers]:
+                step = float(np.median(step_times[name]))
+                medians[name] = step
+                rate = args.batch_size / step
+                flops = 3 * forward_flops_per_example(
+                    config, seq_length, args.max_predictions_per_seq,
+                    last_layer_at_positions=(name == "albert_zh")) * rate
+                row = {"model": model, "implementation": name,
+                       "seq_length": seq_length,
+                       "batch_size": args.batch_size,
+                       "max_predictions_per_seq": args.max_predictions_per_seq,
+                       "optimizer": args.optimizer, "use_xla": args.use_xla,
+                       "use_einsum": bool(args.use_einsum),
+                       "examples_per_sec": round(rate, 2),
+                       "runs_examples_per_sec": [
+                           round(args.batch_size / t, 2)
+                           for t in step_times[name]],
+                       "model_gflops_per_sec": round(flops / 1e9, 1),
+                       "peak_gflops_per_sec": round(peak / 1e9, 1),
+                       "mfu": round(flops / peak, 3), "runtime": runtime}
+                if name != "albert_zh":
+                    row["speedup_of_albert_zh"] = round(
+                        step / medians["albert_zh"], 2)
+                rows.append(row)
+                if args.json:
+                    print(json.dumps(row, sort_keys=True))
+                else:
+                    print("%-12s %-9s %5d %5d %5d %-6s %12.1f %10.1f %5.1f%%" % (
+                        model, name, seq_length, args.batch_size,
+                        args.max_predictions_per_seq, args.optimizer, rate,
+                        flops / 1e9, 100.0 * flops / peak))
+            if reference is not None and not args.json:
+                print("%-12s albert_zh / google speed ratio: %.2fx (medians of "
+                      "%d interleaved runs)" % (
+                          model, medians["google"] / medians["albert_zh"],
+                          args.repeats))
             sys.stdout.flush()
     return rows
 

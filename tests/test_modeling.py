@@ -486,3 +486,86 @@ def test_activations():
     assert modeling.get_activation("linear") is None
     with pytest.raises(ValueError):
         modeling.get_activation("elu2")
+
+
+def _positions_graph(cfg, ids, types, mask, positions, use_einsum):
+    """Full model and an ``output_positions`` model over the same variables;
+    returns (values, gradients) of both for one loss."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(0)
+        config = modeling.AlbertConfig.from_dict(cfg)
+        args = [tf.constant(ids, tf.int32), tf.constant(mask, tf.int32),
+                tf.constant(types, tf.int32)]
+        full = modeling.AlbertModel(config, False, *args, use_einsum=use_einsum, scope="bert")
+        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+            part = modeling.AlbertModel(config, False, *args, use_einsum=use_einsum,
+                                        scope="bert",
+                                        output_positions=tf.constant(positions, tf.int32))
+        variables = tf.trainable_variables()
+        gathered = tf.gather(full.get_sequence_output(), positions, batch_dims=1)
+        target = np.random.RandomState(5).randn(*gathered.shape.as_list()).astype(np.float32)
+
+        def loss(rows, pooled):
+            return tf.reduce_sum(tf.sin(rows) * target) + tf.reduce_sum(tf.square(pooled))
+
+        grads = []
+        for rows, pooled in ((gathered, full.get_pooled_output()),
+                             (part.get_output_at_positions(), part.get_pooled_output())):
+            grads.append([tf.convert_to_tensor(g) for g in
+                          tf.gradients(loss(rows, pooled), variables)])
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            rng = np.random.RandomState(2)
+            for var in variables:
+                var.load((rng.randn(*var.shape.as_list()) * 0.3 +
+                          (1.0 if "gamma" in var.name else 0.0)).astype(np.float32), sess)
+            return sess.run({"full": (gathered, full.get_pooled_output(), grads[0]),
+                             "part": (part.get_output_at_positions(),
+                                      part.get_pooled_output(), grads[1])})
+
+
+POSITION_CASES = [CASES[i] for i in (0, 1, 2, 4, 7, 8, 10)]
+
+
+@pytest.mark.parametrize("overrides", POSITION_CASES, ids=lambda c: "-".join(
+    "%s=%s" % (k, v) for k, v in sorted(c.items())))
+def test_output_positions_equal_full_model_values_and_gradients(overrides):
+    """The last block computed only at some positions gives what the full
+    model gives there (pooled output too), and the same gradients."""
+    cfg = tiny_config(**overrides)
+    ids, types, mask = make_inputs(batch=3, seq=9)
+    # [CLS] first, then positions in any order, repeats allowed (padding).
+    positions = np.array([[0, 3, 1, 8], [0, 5, 5, 0], [0, 2, 7, 4]])
+    got = _positions_graph(cfg, ids, types, mask, positions, use_einsum=True)
+    full_rows, full_pooled, full_grads = got["full"]
+    rows, pooled, grads = got["part"]
+    assert rows.shape == (3, 4, 16)
+    np.testing.assert_allclose(rows, full_rows, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(pooled, full_pooled, atol=1e-5, rtol=1e-5)
+    assert len(grads) == len(full_grads)
+    for g, want in zip(grads, full_grads):
+        np.testing.assert_allclose(g, want, atol=1e-4 * max(1.0, np.abs(want).max()),
+                                   rtol=1e-4)
+
+
+def test_output_positions_einsum_free_and_errors():
+    cfg = tiny_config(embedding_layout="brightmart", num_hidden_layers=2)
+    ids, types, mask = make_inputs(batch=2, seq=6)
+    positions = np.array([[0, 4], [0, 1]])
+    got = _positions_graph(cfg, ids, types, mask, positions, use_einsum=False)
+    np.testing.assert_allclose(got["part"][0], got["full"][0], atol=1e-5, rtol=1e-5)
+    with tf.Graph().as_default():
+        config = modeling.AlbertConfig.from_dict(cfg)
+        model = modeling.AlbertModel(config, False, tf.constant(ids, tf.int32),
+                                     output_positions=tf.constant(positions, tf.int32))
+        with pytest.raises(ValueError, match="get_output_at_positions"):
+            model.get_sequence_output()
+        # Only the last layer is computed at the positions.
+        shapes = [op.outputs[0].shape.as_list() for op in tf.get_default_graph().get_operations()
+                  if op.type == "MatMul" and "intermediate" in op.name]
+        assert shapes == [[12, 24], [4, 24]]
+    with tf.Graph().as_default():
+        model = modeling.AlbertModel(config, False, tf.constant(ids, tf.int32))
+        with pytest.raises(ValueError, match="without output_positions"):
+            model.get_output_at_positions()
