@@ -303,6 +303,46 @@ def gelu(x):
     return x * cdf
 
 
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_A = 0.044715
+
+
+@tf.custom_gradient
+def gelu_fused_gradient(x):
+    """``gelu`` with a hand-written gradient (for training graphs).
+
+    Same function, 0.5 (1 + tanh z) written as sigmoid(2z) with
+    z = c (x + a x^3); its derivative
+    s + x s (1 - s) (2c + 6ca x^2), s = sigmoid(2z), takes fewer passes over
+    the [tokens, intermediate] tensor than differentiating ``gelu`` op by op.
+    """
+    x2 = tf.square(x)
+    s = tf.sigmoid(x * (2.0 * _GELU_C + (2.0 * _GELU_C * _GELU_A) * x2))
+
+    def grad(dy):
+        slope = 2.0 * _GELU_C + (6.0 * _GELU_C * _GELU_A) * x2
+        return dy * (s + x * (s - tf.square(s)) * slope)
+
+    return x * s, grad
+
+
+@tf.custom_gradient
+def _standardize(x):
+    """(x - mean) / sqrt(var + eps) over the last axis, with the closed-form
+    gradient rstd * (g - mean(g) - xhat * mean(g * xhat))."""
+    centered = x - tf.reduce_mean(x, axis=-1, keepdims=True)
+    rstd = tf.rsqrt(tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True) +
+                    LAYER_NORM_EPSILON)
+    xhat = centered * rstd
+
+    def grad(g):
+        mean_g = tf.reduce_mean(g, axis=-1, keepdims=True)
+        mean_gx = tf.reduce_mean(g * xhat, axis=-1, keepdims=True)
+        return (g - mean_g - xhat * mean_gx) * rstd
+
+    return xhat, grad
+
+
 def get_activation(name):
     """Maps an activation name to a function (None for linear).
 
@@ -377,16 +417,20 @@ def dropout(x, dropout_prob):
     return tf.nn.dropout(x, rate=dropout_prob)
 
 
-def layer_norm(x, name="LayerNorm"):
+def layer_norm(x, name="LayerNorm", fused_gradient=False):
     """LayerNorm over the last axis with variables ``{name}/beta, gamma``.
 
     Matches the reference ``layer_norm`` (moments over the last axis,
-    epsilon 1e-12, gamma ones, beta zeros).
+    epsilon 1e-12, gamma ones, beta zeros). ``fused_gradient`` (training
+    graphs) uses a closed-form gradient instead of differentiating op by op:
+    same values, fewer passes over the activations.
     """
     width = x.shape.as_list()[-1]
     with tf.variable_scope(name):
         beta = tf.get_variable("beta", [width], initializer=tf.zeros_initializer())
         gamma = tf.get_variable("gamma", [width], initializer=tf.ones_initializer())
+    if fused_gradient:
+        return _standardize(x) * gamma + beta
     # Written out rather than with tf.nn.moments: TF 2.15's oneDNN graph
     # rewrite crashes (protobuf CHECK failure) on the moments pattern when the
     # batch or sequence dimension is dynamic.
@@ -570,6 +614,9 @@ class AlbertModel(object):
         self.layout = config.resolved_embedding_layout
         self.use_einsum = use_einsum
         self.output_positions = output_positions
+        # Training graphs get the hand-written GELU/LayerNorm gradients (same
+        # values, fewer passes); inference/export graphs stay plain ops.
+        self.fused_gradients = bool(is_training)
 
         shape = get_shape_list(input_ids, expected_rank=2, name="input_ids")
         batch_size, seq_length = shape
@@ -600,6 +647,15 @@ class AlbertModel(object):
                 first_token = last_layer[:, 0, :]
                 self.pooled_output = dense(first_token, config.hidden_size, "dense",
                                            initializer, activation=tf.tanh)
+
+    def _layer_norm(self, x, name):
+        return layer_norm(x, name, fused_gradient=self.fused_gradients)
+
+    def _activation(self):
+        act = get_activation(self.config.hidden_act)
+        if act is gelu and self.fused_gradients:
+            return gelu_fused_gradient
+        return act
 
     # -- embeddings ---------------------------------------------------------
 
@@ -644,7 +700,7 @@ class AlbertModel(object):
             # [0, max_position_embeddings]").
             positions = tf.slice(position_table, [0, 0], [seq_length, -1])
         output = word + type_emb + positions[tf.newaxis, :, :]
-        output = layer_norm(output, "LayerNorm")
+        output = self._layer_norm(output, "LayerNorm")
         self.embedding_output = dropout(output, config.hidden_dropout_prob)
 
     # -- encoder ------------------------------------------------------------
@@ -678,7 +734,7 @@ class AlbertModel(object):
                 outputs.append(x2d)
                 shapes.append(out_shape)
         if config.has_final_layer_norm:
-            outputs[-1] = layer_norm(outputs[-1], "LayerNorm")
+            outputs[-1] = self._layer_norm(outputs[-1], "LayerNorm")
         return [tf.reshape(o, shape) for o, shape in zip(outputs, shapes)]
 
     def _position_rows(self, batch_size, seq_length):
@@ -710,10 +766,10 @@ class AlbertModel(object):
         config = self.config
         heads = config.num_attention_heads
         pre = config.resolved_ln_type == "preln"
-        act = get_activation(config.hidden_act)
+        act = self._activation()
         base = "transformer/group_%d/inner_group_%d"
         with tf.variable_scope(base % (att_owner, inner), reuse=tf.AUTO_REUSE):
-            inp = layer_norm(x2d, "LayerNorm") if pre else x2d
+            inp = self._layer_norm(x2d, "LayerNorm") if pre else x2d
             with tf.variable_scope("attention_1"):
                 context = self._attention(inp, attention_bias, batch_size, seq_length, heads,
                                           rows, initializer)
@@ -722,9 +778,9 @@ class AlbertModel(object):
                 with tf.variable_scope("output"):
                     projected = dense(context, config.hidden_size, "dense", initializer)
             projected = dropout(projected, config.hidden_dropout_prob)
-            x2d = x2d + projected if pre else layer_norm(projected + x2d, "LayerNorm")
+            x2d = x2d + projected if pre else self._layer_norm(projected + x2d, "LayerNorm")
         with tf.variable_scope(base % (ffn_owner, inner), reuse=tf.AUTO_REUSE):
-            inp = layer_norm(x2d, "LayerNorm_1") if pre else x2d
+            inp = self._layer_norm(x2d, "LayerNorm_1") if pre else x2d
             with tf.variable_scope("ffn_1"):
                 with tf.variable_scope("intermediate"):
                     hidden = dense(inp, config.intermediate_size, "dense", initializer,
@@ -732,7 +788,7 @@ class AlbertModel(object):
                     with tf.variable_scope("output"):
                         out = dense(hidden, config.hidden_size, "dense", initializer)
             out = dropout(out, config.hidden_dropout_prob)
-            x2d = x2d + out if pre else layer_norm(out + x2d, "LayerNorm_1")
+            x2d = x2d + out if pre else self._layer_norm(out + x2d, "LayerNorm_1")
         return x2d
 
     def _brightmart_block(self, x2d, attention_bias, batch_size, seq_length, att_owner,
@@ -741,7 +797,7 @@ class AlbertModel(object):
         config = self.config
         heads = config.num_attention_heads
         pre = config.resolved_ln_type == "preln"
-        act = get_activation(config.hidden_act)
+        act = self._activation()
         att_scope = _brightmart_scope(config, att_owner, "attention")
         ffn_scope = _brightmart_scope(config, ffn_owner, "ffn")
 
@@ -749,7 +805,7 @@ class AlbertModel(object):
             with tf.variable_scope("attention"):
                 if pre:
                     with tf.variable_scope("output"):
-                        inp = layer_norm(x2d, "LayerNorm")
+                        inp = self._layer_norm(x2d, "LayerNorm")
                 else:
                     inp = x2d
                 context = self._attention(inp, attention_bias, batch_size, seq_length, heads,
@@ -762,11 +818,11 @@ class AlbertModel(object):
                     if pre:
                         x2d = x2d + projected
                     else:
-                        x2d = layer_norm(projected + x2d, "LayerNorm")
+                        x2d = self._layer_norm(projected + x2d, "LayerNorm")
         with tf.variable_scope(ffn_scope, reuse=tf.AUTO_REUSE):
             if pre:
                 with tf.variable_scope("output"):
-                    inp = layer_norm(x2d, "LayerNorm")
+                    inp = self._layer_norm(x2d, "LayerNorm")
             else:
                 inp = x2d
             with tf.variable_scope("intermediate"):
@@ -778,7 +834,7 @@ class AlbertModel(object):
                 if pre:
                     x2d = x2d + out
                 else:
-                    x2d = layer_norm(out + x2d, "LayerNorm")
+                    x2d = self._layer_norm(out + x2d, "LayerNorm")
         return x2d
 
     # -- accessors ----------------------------------------------------------

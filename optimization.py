@@ -265,8 +265,80 @@ class _GradientAccumulator(object):
                 collections=[tf.GraphKeys.LOCAL_VARIABLES])
 
 
+class DynamicLossScale(object):
+    """Loss scaling for float16 training (``--use_fp16``).
+
+    The loss is multiplied by ``scale`` before differentiation and the
+    gradients divided by it afterwards, so small float16 gradients do not
+    flush to zero. A step whose gradients are not all finite is skipped (no
+    update, the global step does not move) and halves the scale (not below
+    ``min_scale``); after ``growth_interval`` finite steps in a row the scale
+    doubles. A ``fixed`` scale skips non-finite steps but never changes.
+
+    The two variables (``loss_scale``, ``loss_scale_good_steps``) are saved
+    with the checkpoint, so a resumed run keeps its scale.
+    """
+
+    def __init__(self, initial_scale=2.0 ** 15, growth_interval=2000,
+                 min_scale=1.0, fixed=False):
+        if initial_scale <= 0 or min_scale <= 0 or growth_interval < 1:
+            raise ValueError("loss scale: initial_scale and min_scale must be "
+                             "> 0 and growth_interval >= 1")
+        self.growth_interval = int(growth_interval)
+        self.min_scale = float(min_scale)
+        self.fixed = bool(fixed)
+        # Root scope; AUTO_REUSE so that the replicas of a tf.distribute
+        # strategy share one (mirrored) pair.
+        with tf.variable_scope(tf.VariableScope(reuse=tf.AUTO_REUSE, name=""),
+                               auxiliary_name_scope=False):
+            self.scale = tf.get_variable(
+                "loss_scale", shape=[], dtype=tf.float32, trainable=False,
+                initializer=tf.constant_initializer(float(initial_scale)))
+            self.good_steps = tf.get_variable(
+                "loss_scale_good_steps", shape=[], dtype=tf.int64, trainable=False,
+                initializer=tf.zeros_initializer())
+
+    def on_finite(self):
+        """The updates after a step with finite gradients."""
+        if self.fixed:
+            return tf.no_op()
+        good = self.good_steps + 1
+        grow = good >= self.growth_interval
+        return tf.group(
+            self.scale.assign(tf.where(grow, self.scale * 2.0, self.scale)),
+            self.good_steps.assign(tf.where(grow, tf.zeros_like(good), good)))
+
+    def on_overflow(self):
+        """The updates after a skipped step (some gradient inf or NaN)."""
+        if self.fixed:
+            return tf.no_op()
+        return tf.group(
+            self.scale.assign(tf.maximum(self.scale * 0.5, self.min_scale)),
+            self.good_steps.assign(tf.zeros_like(self.good_steps)))
+
+
+def make_loss_scale(loss_scale):
+    """None, ``"dynamic"``, or a number (a fixed scale) -> DynamicLossScale."""
+    if loss_scale is None or loss_scale is False:
+        return None
+    if isinstance(loss_scale, DynamicLossScale):
+        return loss_scale
+    if loss_scale == "dynamic":
+        return DynamicLossScale()
+    try:
+        value = float(loss_scale)
+    except (TypeError, ValueError):
+        raise ValueError("loss_scale must be None, 'dynamic' or a number, got %r"
+                         % (loss_scale,))
+    return DynamicLossScale(initial_scale=value, fixed=True)
+
+
+def _all_finite(tensors):
+    return tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(t)) for t in tensors]))
+
+
 def _update_step(opt, grads, tvars, global_step, clip_norm, accumulation_steps,
-                 accumulator):
+                 accumulator, loss_scale=None):
     """Builds one (micro-)step on the gradients of one device.
 
     With `accumulation_steps` == 1: clip, apply, `global_step += 1`. With k > 1:
@@ -281,12 +353,21 @@ def _update_step(opt, grads, tvars, global_step, clip_norm, accumulation_steps,
         clip_norm: global-norm clipping threshold; None or 0 disables clipping.
         accumulation_steps: k >= 1.
         accumulator: a `_GradientAccumulator` when k > 1, else None.
+        loss_scale: a `DynamicLossScale` (the gradients are already divided
+            by its scale), or None.
 
     Returns:
         The operation.
     """
 
     def apply_and_increment(gradients):
+        if loss_scale is None:
+            return apply_finite(gradients)
+        return tf.cond(_all_finite(gradients),
+                       lambda: tf.group(apply_finite(gradients), loss_scale.on_finite()),
+                       loss_scale.on_overflow)
+
+    def apply_finite(gradients):
         if clip_norm:
             gradients, _ = tf.clip_by_global_norm(gradients, clip_norm=clip_norm)
         # The step is not passed: it is incremented below, after the update.
@@ -321,7 +402,8 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
                              start_warmup_step=0,
                              colocate_gradients_with_ops=False,
                              excluded_tvars=None, weight_decay_rate=0.01,
-                             clip_norm=1.0, gradient_accumulation_steps=1):
+                             clip_norm=1.0, gradient_accumulation_steps=1,
+                             loss_scale=None):
     """Builds the train op and returns it with the learning-rate tensor.
 
     Same arguments as `create_optimizer`.
@@ -355,6 +437,8 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
         weight_decay_rate: decoupled weight decay factor.
         clip_norm: global-norm clipping threshold; None or 0 disables clipping.
         gradient_accumulation_steps: number of micro-batches per update (>= 1).
+        loss_scale: None; "dynamic" (float16 training: see
+            `DynamicLossScale`); or a number, a fixed scale.
 
     Returns:
         A pair (train_op, learning_rate): the operation that runs one
@@ -387,12 +471,17 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
     tvars = _variables_to_train(excluded_tvars)
     if not tvars:
         raise ValueError("There are no trainable variables left to train")
+    scaler = make_loss_scale(loss_scale)
+    scaled_loss = loss if scaler is None else loss * scaler.scale
     grads = tf.gradients(
-        loss, tvars, colocate_gradients_with_ops=colocate_gradients_with_ops)
+        scaled_loss, tvars, colocate_gradients_with_ops=colocate_gradients_with_ops)
     pairs = [(grad, var) for grad, var in zip(grads, tvars) if grad is not None]
     if not pairs:
         raise ValueError("The loss depends on none of the trainable variables")
     grads = [_dense(grad) for grad, _ in pairs]
+    if scaler is not None:
+        inverse = 1.0 / scaler.scale
+        grads = [grad * inverse for grad in grads]
     tvars = [var for _, var in pairs]
 
     if not _in_distributed_replica_context():
@@ -401,7 +490,7 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
         accumulator = (_GradientAccumulator(tvars)
                        if accumulation_steps > 1 else None)
         train_op = _update_step(opt, grads, tvars, global_step, clip_norm,
-                                accumulation_steps, accumulator)
+                                accumulation_steps, accumulator, scaler)
         return tf.group(train_op, name="train_op"), learning_rate
 
     def merge_fn(strategy, per_replica_grads):
@@ -416,7 +505,7 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
             # Inside an update context every mirrored variable read or
             # assigned here resolves to this device's copy.
             return _update_step(opt, list(device_grads), tvars, global_step,
-                                clip_norm, accumulation_steps, accumulator)
+                                clip_norm, accumulation_steps, accumulator, scaler)
 
         return strategy.extended.update(
             tvars[0], device_update, args=tuple(reduced), group=True)
@@ -430,7 +519,7 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
                      use_tpu=False, optimizer="adamw", poly_power=1.0,
                      start_warmup_step=0, colocate_gradients_with_ops=False,
                      excluded_tvars=None, weight_decay_rate=0.01, clip_norm=1.0,
-                     gradient_accumulation_steps=1):
+                     gradient_accumulation_steps=1, loss_scale=None):
     """Builds the train op: schedule, clipped gradients, update, step + 1.
 
     Args:
@@ -448,6 +537,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
         clip_norm: global-norm clipping threshold; None or 0 disables clipping.
         gradient_accumulation_steps: number of micro-batches per update (see
             `create_optimizer_with_lr`).
+        loss_scale: None, "dynamic" or a fixed number (see
+            `create_optimizer_with_lr`).
 
     Returns:
         The train op. The learning rate is the graph tensor "learning_rate"
@@ -464,5 +555,6 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
         colocate_gradients_with_ops=colocate_gradients_with_ops,
         excluded_tvars=excluded_tvars, weight_decay_rate=weight_decay_rate,
         clip_norm=clip_norm,
-        gradient_accumulation_steps=gradient_accumulation_steps)
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        loss_scale=loss_scale)
     return train_op

@@ -218,7 +218,7 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
                      use_one_hot_embeddings=False, optimizer="lamb",
                      poly_power=1.0, start_warmup_step=0,
                      init_from_group0=False, gradient_accumulation_steps=1,
-                     weight_decay_rate=0.01, use_einsum=True):
+                     weight_decay_rate=0.01, use_einsum=True, loss_scale=None):
     """Returns a `model_fn` for Estimator / TPUEstimator.
 
     Args:
@@ -239,6 +239,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
         gradient_accumulation_steps: micro-batches per update.
         weight_decay_rate: decoupled weight decay.
         use_einsum: False builds the einsum-free attention graph.
+        loss_scale: None, "dynamic" (with --use_fp16) or a fixed number; see
+            optimization.DynamicLossScale.
 
     Returns:
         model_fn(features, labels, mode, params).
@@ -298,7 +300,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
                 use_tpu=use_tpu, optimizer=optimizer, poly_power=poly_power,
                 start_warmup_step=start_warmup_step,
                 weight_decay_rate=weight_decay_rate,
-                gradient_accumulation_steps=gradient_accumulation_steps)
+                gradient_accumulation_steps=gradient_accumulation_steps,
+                loss_scale=loss_scale)
             del lr  # Logged by name ("learning_rate") by TrainingLogHook.
             if use_tpu:
                 return tf_compat.tpu_module().TPUEstimatorSpec(
@@ -1033,8 +1036,9 @@ def define_flags():
                       "Compile the graph with XLA (auto-clustering).")
     flags.DEFINE_bool("use_fp16", False,
                       "Mixed precision on GPUs: float16 compute through the "
-                      "auto_mixed_precision graph rewrite (no loss scaling "
-                      "yet). Refused when no GPU is visible.")
+                      "auto_mixed_precision graph rewrite, with dynamic loss "
+                      "scaling (steps with inf/NaN gradients are skipped). "
+                      "Refused when no GPU is visible.")
     flags.DEFINE_bool("use_einsum", True,
                       "False builds the einsum-free attention graph.")
     flags.DEFINE_float("weight_decay_rate", 0.01, "Decoupled weight decay.")
@@ -1132,9 +1136,9 @@ def main(argv):
     tf.gfile.MakeDirs(flags_obj.output_dir)
 
     if flags_obj.use_fp16:
-        tf.logging.warning(
-            "--use_fp16: float16 compute through the auto_mixed_precision "
-            "graph rewrite; the loss is not scaled (no loss scaling yet)")
+        tf.logging.info("--use_fp16: float16 compute through the "
+                        "auto_mixed_precision graph rewrite, dynamic loss "
+                        "scaling")
     try:
         strategy = build_strategy(flags_obj.distribution_strategy,
                                   flags_obj.num_cpu_devices)
@@ -1168,7 +1172,8 @@ def main(argv):
         init_from_group0=flags_obj.init_from_group0,
         gradient_accumulation_steps=flags_obj.gradient_accumulation_steps,
         weight_decay_rate=flags_obj.weight_decay_rate,
-        use_einsum=flags_obj.use_einsum)
+        use_einsum=flags_obj.use_einsum,
+        loss_scale="dynamic" if flags_obj.use_fp16 else None)
 
     def make_estimator(distributed):
         rc = run_config

@@ -569,3 +569,80 @@ def test_output_positions_einsum_free_and_errors():
         model = modeling.AlbertModel(config, False, tf.constant(ids, tf.int32))
         with pytest.raises(ValueError, match="without output_positions"):
             model.get_output_at_positions()
+
+
+def test_fused_gradient_gelu_and_layer_norm_match_plain_ops():
+    """The hand-written GELU and LayerNorm gradients equal TF's gradients of
+    the plain ops, and GELU's equals the numpy derivative."""
+    rng = np.random.RandomState(3)
+    x0 = (rng.randn(6, 10) * 2.5).astype(np.float32)
+    dy0 = rng.randn(6, 10).astype(np.float32)
+    with tf.Graph().as_default():
+        x = tf.constant(x0)
+        dy = tf.constant(dy0)
+        gelu_plain, gelu_fused = modeling.gelu(x), modeling.gelu_fused_gradient(x)
+        g_plain = tf.gradients(gelu_plain, x, dy)[0]
+        g_fused = tf.gradients(gelu_fused, x, dy)[0]
+        with tf.variable_scope("plain"):
+            ln_plain = modeling.layer_norm(x * 3.0 + 1.0)
+        with tf.variable_scope("fused"):
+            ln_fused = modeling.layer_norm(x * 3.0 + 1.0, fused_gradient=True)
+        variables = {"plain": tf.global_variables("plain"),
+                     "fused": tf.global_variables("fused")}
+        ln_grads = {name: tf.gradients(out, [x] + variables[name], dy)
+                    for name, out in (("plain", ln_plain), ("fused", ln_fused))}
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            values = (rng.randn(10), rng.randn(10) + 1.0)
+            for name in variables:  # the same random beta/gamma for both
+                for var, value in zip(variables[name], values):
+                    var.load(value.astype(np.float32), sess)
+            got = sess.run([gelu_plain, gelu_fused, g_plain, g_fused, ln_plain, ln_fused,
+                            ln_grads["plain"], ln_grads["fused"]])
+    np.testing.assert_allclose(got[1], got[0], atol=1e-6, rtol=1e-5)
+    np.testing.assert_allclose(got[1], np_gelu(x0.astype(np.float64)), atol=1e-5)
+    c, a = math.sqrt(2.0 / math.pi), 0.044715
+    xd = x0.astype(np.float64)
+    t = np.tanh(c * (xd + a * xd ** 3))
+    derivative = 0.5 * (1 + t) + 0.5 * xd * (1 - t ** 2) * c * (1 + 3 * a * xd ** 2)
+    np.testing.assert_allclose(got[3], dy0 * derivative, atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(got[3], got[2], atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(got[5], got[4], atol=1e-5, rtol=1e-5)
+    for g_f, g_p in zip(got[7], got[6]):
+        np.testing.assert_allclose(g_f, g_p, atol=1e-5, rtol=1e-4)
+
+
+def test_training_graph_gradients_match_inference_graph():
+    """is_training=True (fused GELU/LayerNorm gradients; no dropout in the
+    config) gives the same values and gradients as the plain-op graph."""
+    for overrides in (dict(embedding_layout="brightmart"),
+                      dict(embedding_layout="google", ln_type="preln")):
+        cfg = modeling.AlbertConfig.from_dict(tiny_config(hidden_dropout_prob=0.0,
+                                                          attention_probs_dropout_prob=0.0,
+                                                          **overrides))
+        ids, types, mask = make_inputs()
+        results = []
+        for training in (False, True):
+            with tf.Graph().as_default():
+                tf.set_random_seed(4)
+                model = modeling.AlbertModel(cfg, training, tf.constant(ids, tf.int32),
+                                             tf.constant(mask, tf.int32),
+                                             tf.constant(types, tf.int32))
+                ops = [op.type for op in tf.get_default_graph().get_operations()]
+                assert ("IdentityN" in ops) == training
+                out = model.get_sequence_output()
+                loss = tf.reduce_sum(tf.sin(out)) + tf.reduce_sum(model.get_pooled_output())
+                grads = [tf.convert_to_tensor(g)
+                         for g in tf.gradients(loss, tf.trainable_variables())]
+                with tf.Session() as sess:
+                    sess.run(tf.global_variables_initializer())
+                    # Initial values depend on op ids: load the same ones by name.
+                    for var in tf.global_variables():
+                        seed = sum(ord(ch) for ch in var.op.name)
+                        var.load((np.random.RandomState(seed).randn(*var.shape.as_list())
+                                  * 0.3).astype(np.float32), sess)
+                    results.append(sess.run([out, grads]))
+        np.testing.assert_allclose(results[1][0], results[0][0], atol=1e-5)
+        for g_t, g_i in zip(results[1][1], results[0][1]):
+            np.testing.assert_allclose(g_t, g_i, atol=1e-4 * max(1.0, np.abs(g_i).max()),
+                                       rtol=1e-4)

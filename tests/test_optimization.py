@@ -634,3 +634,66 @@ def test_create_optimizer_tpu_graph_sums_gradients_across_shards():
     assert isinstance(train_op, tf.Operation)
     op_types = {op.type for op in graph.get_operations()}
     assert "CrossReplicaSum" in op_types
+
+
+@pytest.mark.parametrize("optimizer_name,accumulation", [("adamw", 1), ("lamb", 1), ("lamb", 2)])
+def test_loss_scaling_same_updates_skips_overflow_and_adapts_scale(optimizer_name, accumulation):
+    """Dynamic loss scaling: finite steps equal unscaled training (numpy);
+    a step whose scaled gradients overflow changes no variable and no step,
+    and halves the scale; `growth_interval` finite steps double it."""
+    init_lr, num_train_steps = 0.1, 10
+    graph = tf.Graph()
+    with graph.as_default():
+        kernel, bias, loss = quadratic_graph()
+        overflow = tf.placeholder_with_default(0.0, [])
+        # 3e38 * scale overflows float32 in the gradient of `bias` only.
+        loss = loss + overflow * 3e38 * tf.reduce_sum(bias)
+        scaler = optimization.DynamicLossScale(initial_scale=8.0, growth_interval=2)
+        train_op, _ = optimization.create_optimizer_with_lr(
+            loss, init_lr, num_train_steps, num_warmup_steps=0,
+            optimizer=optimizer_name, loss_scale=scaler,
+            gradient_accumulation_steps=accumulation)
+        global_step = tf.train.get_global_step()
+        with tf.Session(graph=graph) as sess:
+            sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
+            history = []
+
+            def update(over):
+                for _ in range(accumulation):
+                    sess.run(train_op, {overflow: over})
+                history.append(sess.run((global_step, scaler.scale, kernel, bias)))
+
+            update(0.0)       # finite: step 1; good steps 1
+            update(1.0)       # overflow: skipped; scale 8 -> 4
+            update(0.0)       # finite: step 2; good steps 1
+            update(0.0)       # finite: step 3; good steps 2 -> scale 8
+    steps = [h[0] for h in history]
+    scales = [h[1] for h in history]
+    assert steps == [1, 1, 2, 3]
+    assert scales == [8.0, 4.0, 4.0, 8.0]
+    np.testing.assert_array_equal(history[1][2], history[0][2])
+    np.testing.assert_array_equal(history[1][3], history[0][3])
+    # The three applied updates are exactly unscaled training's first three.
+    expected, _ = np_create_optimizer_steps(
+        3, init_lr, num_train_steps, use_ratio=optimizer_name == "lamb")
+    np.testing.assert_allclose(history[3][2], expected["kernel"][0], **TOL)
+    np.testing.assert_allclose(history[3][3], expected["bias"][0], **TOL)
+
+
+def test_loss_scale_arguments():
+    with tf.Graph().as_default():
+        assert optimization.make_loss_scale(None) is None
+        dynamic = optimization.make_loss_scale("dynamic")
+        assert not dynamic.fixed and dynamic.growth_interval == 2000
+    with tf.Graph().as_default():
+        fixed = optimization.make_loss_scale(128)
+        assert fixed.fixed
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(fixed.on_overflow())
+            assert sess.run(fixed.scale) == 128.0
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError, match="loss_scale must be"):
+            optimization.make_loss_scale("static")
+        with pytest.raises(ValueError, match="growth_interval"):
+            optimization.DynamicLossScale(growth_interval=0)

@@ -51,7 +51,7 @@ def _initial_checkpoint(tmp_path):
 
 
 def _train(tmp_path, name, records, strategy_name, steps, batch,
-           accumulation_steps=1):
+           accumulation_steps=1, loss_scale=None):
     """Trains `steps` updates with the Estimator; returns the final values.
 
     Every run starts from the same checkpoint (the graphs of one device and
@@ -71,7 +71,8 @@ def _train(tmp_path, name, records, strategy_name, steps, batch,
     estimator = tf.estimator.Estimator(
         rp.model_fn_builder(config, init_checkpoint=init, learning_rate=1e-3, num_train_steps=100,
                             num_warmup_steps=0, optimizer="lamb",
-                            gradient_accumulation_steps=accumulation_steps),
+                            gradient_accumulation_steps=accumulation_steps,
+                            loss_scale=loss_scale),
         config=run_config)
     input_fn = rp.input_fn_builder([records], SEQ, PRED, is_training=True,
                                    batch_size=batch, shuffle=False)
@@ -109,6 +110,21 @@ def test_mirrored_with_gradient_accumulation(one_device):
     two = _train(tmp_path, "accumulated", records, "mirrored", steps=2,
                  batch=4, accumulation_steps=2)
     assert int(two["global_step"]) == 2
+    for name in one:
+        np.testing.assert_allclose(two[name], one[name], rtol=1e-5, atol=1e-5,
+                                   err_msg=name)
+
+
+def test_mirrored_with_dynamic_loss_scaling(one_device):
+    """The --use_fp16 loss scaling under mirrored: same variables as unscaled
+    training on one device (scaling by a power of two is exact), and the
+    scale is saved with the checkpoint."""
+    tmp_path, records, one = one_device
+    two = _train(tmp_path, "scaled", records, "mirrored", steps=2, batch=8,
+                 loss_scale="dynamic")
+    assert int(two["global_step"]) == 2
+    assert float(two["loss_scale"]) == 2.0 ** 15
+    assert int(two["loss_scale_good_steps"]) == 2
     for name in one:
         np.testing.assert_allclose(two[name], one[name], rtol=1e-5, atol=1e-5,
                                    err_msg=name)
