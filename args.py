@@ -26,8 +26,10 @@ _ROOT = os.path.dirname(os.path.abspath(__file__))
 # A fine-tuned model: a run_classifier.py --output_dir (model.ckpt-best is
 # used when present, else the latest checkpoint), a checkpoint prefix, or a
 # SavedModel directory written by run_classifier.py --export_dir.
-# (run_classifier_lcqmc.sh writes its model to lcqmc_output/.)
-model_dir = os.path.join(_ROOT, "albert_lcqmc_checkpoints")
+# The default is where run_classifier_lcqmc.sh writes its model, so
+# `bash run_classifier_lcqmc.sh` then `python similarity.py` works. (The seed
+# used albert_lcqmc_checkpoints/: pass --model_dir=albert_lcqmc_checkpoints.)
+model_dir = os.path.join(_ROOT, "lcqmc_output")
 
 # The seed's name for the fine-tuning output directory; model_dir is the
 # same place. Kept for compatibility (the seed restored its checkpoint from
