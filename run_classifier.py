@@ -41,7 +41,6 @@ import modeling
 import script_utils
 import tokenization
 from tf_compat import tf
-from tf_compat import cluster_resolver_module
 from tf_compat import tpu_module
 
 FLAGS = flags.FLAGS
@@ -97,13 +96,8 @@ flags.DEFINE_integer("save_checkpoints_steps", 1000,
 flags.DEFINE_integer("keep_checkpoint_max", 5,
                      "Step checkpoints to keep (0 keeps all); model.ckpt-best is extra.")
 # -- TPU --
-flags.DEFINE_integer("iterations_per_loop", 1000, "TPU steps per host loop.")
-flags.DEFINE_bool("use_tpu", False, "Run on a TPU.")
-flags.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc:// address.")
-flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
-flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-flags.DEFINE_string("master", None, "TensorFlow master URL.")
-flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores (with --use_tpu).")
+script_utils.define_tpu_flags(flags)
+flags.adopt_module_key_flags(script_utils)  # listed in --help
 
 UserError = script_utils.UserError
 
@@ -194,24 +188,15 @@ def _make_estimator(model_fn, save_steps, predict_batch_size):
     ``predict_batch_size=--eval_batch_size``.
     """
     keep = FLAGS.keep_checkpoint_max or None
+    run_config = script_utils.build_run_config(
+        FLAGS.output_dir, use_tpu=FLAGS.use_tpu, tpu_name=FLAGS.tpu_name,
+        tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, master=FLAGS.master,
+        num_tpu_cores=FLAGS.num_tpu_cores, iterations_per_loop=FLAGS.iterations_per_loop,
+        save_checkpoints_steps=save_steps, keep_checkpoint_max=keep,
+        random_seed=FLAGS.random_seed, log_step_count_steps=max(1, min(100, save_steps)))
     if not FLAGS.use_tpu:
-        run_config = tf.estimator.RunConfig(
-            model_dir=FLAGS.output_dir, save_checkpoints_steps=save_steps,
-            keep_checkpoint_max=keep, tf_random_seed=FLAGS.random_seed,
-            log_step_count_steps=max(1, min(100, save_steps)))
         return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
     tpu = tpu_module()
-    resolver = None
-    if FLAGS.tpu_name:
-        resolver = cluster_resolver_module().TPUClusterResolver(
-            FLAGS.tpu_name, zone=FLAGS.tpu_zone, project=FLAGS.gcp_project)
-    run_config = tpu.RunConfig(
-        cluster=resolver, master=FLAGS.master, model_dir=FLAGS.output_dir,
-        save_checkpoints_steps=save_steps, keep_checkpoint_max=keep,
-        tf_random_seed=FLAGS.random_seed,
-        tpu_config=tpu.TPUConfig(
-            iterations_per_loop=FLAGS.iterations_per_loop, num_shards=FLAGS.num_tpu_cores,
-            per_host_input_for_training=tpu.InputPipelineConfig.PER_HOST_V2))
     return tpu.TPUEstimator(
         use_tpu=True, model_fn=model_fn, config=run_config,
         train_batch_size=FLAGS.train_batch_size, eval_batch_size=FLAGS.eval_batch_size,

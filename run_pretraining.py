@@ -696,66 +696,8 @@ def build_strategy(name, num_cpu_devices=None):
                      (name, ", ".join(DISTRIBUTION_STRATEGIES)))
 
 
-def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
-                     gcp_project=None, master=None, num_tpu_cores=8,
-                     iterations_per_loop=1000, save_checkpoints_steps=1000,
-                     keep_checkpoint_max=5, random_seed=None,
-                     train_distribute=None, session_config_proto=None,
-                     log_step_count_steps=100):
-    """The RunConfig of the Estimator (TPU or not).
-
-    With `use_tpu`, a `tf.estimator.tpu.RunConfig` whose cluster is resolved
-    from `tpu_name` (a Cloud TPU name, or a ``grpc://host:port`` address,
-    which is used as is), with ``TPUConfig(iterations_per_loop,
-    num_shards=num_tpu_cores, per_host_input_for_training=PER_HOST_V2)``,
-    exactly as Google's script does. Building it does not contact the TPU.
-
-    Args:
-        output_dir: model directory.
-        use_tpu: build a TPU run configuration.
-        tpu_name: Cloud TPU name or grpc:// address.
-        tpu_zone: GCE zone of the TPU (for name resolution).
-        gcp_project: GCP project of the TPU (for name resolution).
-        master: TensorFlow master address when no tpu_name is given.
-        num_tpu_cores: number of TPU cores (shards).
-        iterations_per_loop: TPU steps per host loop.
-        save_checkpoints_steps: checkpoint every this many steps.
-        keep_checkpoint_max: number of recent checkpoints kept.
-        random_seed: graph-level random seed.
-        train_distribute: optional tf.distribute strategy (not with TPU).
-        session_config_proto: optional tf.ConfigProto.
-        log_step_count_steps: the Estimator's steps/sec log interval.
-
-    Returns:
-        A RunConfig.
-    """
-    if use_tpu:
-        tpu = tf_compat.tpu_module()
-        cluster = None
-        if tpu_name:
-            cluster = tf_compat.cluster_resolver_module().TPUClusterResolver(
-                tpu_name, zone=tpu_zone, project=gcp_project)
-        return tpu.RunConfig(
-            cluster=cluster,
-            master=None if cluster else master,
-            model_dir=output_dir,
-            save_checkpoints_steps=save_checkpoints_steps,
-            keep_checkpoint_max=keep_checkpoint_max,
-            tf_random_seed=random_seed,
-            session_config=session_config_proto,
-            tpu_config=tpu.TPUConfig(
-                iterations_per_loop=iterations_per_loop,
-                num_shards=num_tpu_cores,
-                per_host_input_for_training=(
-                    tpu.InputPipelineConfig.PER_HOST_V2)))
-    return tf.estimator.RunConfig(
-        model_dir=output_dir,
-        save_checkpoints_steps=save_checkpoints_steps,
-        keep_checkpoint_max=keep_checkpoint_max,
-        tf_random_seed=random_seed,
-        train_distribute=train_distribute,
-        session_config=session_config_proto,
-        log_step_count_steps=log_step_count_steps)
+# The Estimator RunConfig (TPU or not) is shared with the fine-tuning scripts.
+build_run_config = script_utils.build_run_config
 
 
 def build_estimator(model_fn, run_config, use_tpu=False, train_batch_size=32,
@@ -1002,8 +944,8 @@ def define_flags():
                          "--do_eval, evaluate it) every this many steps.")
     flags.DEFINE_integer("keep_checkpoint_max", 5,
                          "Number of recent checkpoints kept.")
-    flags.DEFINE_integer("iterations_per_loop", 1000,
-                         "TPU: steps per host loop (per session.run).")
+    script_utils.define_tpu_flags(flags)
+    flags.adopt_module_key_flags(script_utils)  # listed in --help
     flags.DEFINE_integer("max_eval_steps", 100,
                          "Evaluation batches when there is no "
                          "--eval_input_file (with it, all records are "
@@ -1011,14 +953,6 @@ def define_flags():
     flags.DEFINE_bool("init_from_group0", False,
                       "Initialise every layer group from group 0 of "
                       "--init_checkpoint.")
-    flags.DEFINE_bool("use_tpu", False, "Train on a TPU (TPUEstimator).")
-    flags.DEFINE_string("tpu_name", None,
-                        "Cloud TPU name or grpc://host:port address.")
-    flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
-    flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-    flags.DEFINE_string("master", None,
-                        "TensorFlow master address (when no --tpu_name).")
-    flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores to use.")
     flags.DEFINE_integer("gradient_accumulation_steps", 1,
                          "Micro-batches of --train_batch_size per update: "
                          "the effective batch is train_batch_size x this.")

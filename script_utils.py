@@ -185,3 +185,88 @@ def format_seconds(seconds):
     if hours:
         return "%dh%02dm%02ds" % (hours, minutes, secs)
     return "%dm%02ds" % (minutes, secs)
+
+
+# ---------------------------------------------------------------------------
+# TPU flags and the Estimator RunConfig (run_pretraining, run_classifier,
+# run_squad).
+# ---------------------------------------------------------------------------
+
+
+def define_tpu_flags(flags_module=flags):
+    """Defines Google's TPU flags: --use_tpu --tpu_name --tpu_zone
+    --gcp_project --master --num_tpu_cores --iterations_per_loop."""
+    flags_module.DEFINE_bool("use_tpu", False, "Run on a TPU (TPUEstimator).")
+    flags_module.DEFINE_string("tpu_name", None,
+                               "Cloud TPU name or grpc://host:port address.")
+    flags_module.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
+    flags_module.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
+    flags_module.DEFINE_string("master", None,
+                               "TensorFlow master address (when no --tpu_name).")
+    flags_module.DEFINE_integer("num_tpu_cores", 8, "TPU cores (with --use_tpu).")
+    flags_module.DEFINE_integer("iterations_per_loop", 1000,
+                                "TPU: steps per host loop (per session.run).")
+
+
+def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
+                     gcp_project=None, master=None, num_tpu_cores=8,
+                     iterations_per_loop=1000, save_checkpoints_steps=1000,
+                     keep_checkpoint_max=5, random_seed=None,
+                     train_distribute=None, session_config_proto=None,
+                     log_step_count_steps=100):
+    """The RunConfig of the Estimator (TPU or not).
+
+    With `use_tpu`, a `tf.estimator.tpu.RunConfig` whose cluster is resolved
+    from `tpu_name` (a Cloud TPU name, or a ``grpc://host:port`` address,
+    which is used as is), with ``TPUConfig(iterations_per_loop,
+    num_shards=num_tpu_cores, per_host_input_for_training=PER_HOST_V2)``,
+    exactly as Google's script does. Building it does not contact the TPU.
+
+    Args:
+        output_dir: model directory.
+        use_tpu: build a TPU run configuration.
+        tpu_name: Cloud TPU name or grpc:// address.
+        tpu_zone: GCE zone of the TPU (for name resolution).
+        gcp_project: GCP project of the TPU (for name resolution).
+        master: TensorFlow master address when no tpu_name is given.
+        num_tpu_cores: number of TPU cores (shards).
+        iterations_per_loop: TPU steps per host loop.
+        save_checkpoints_steps: checkpoint every this many steps.
+        keep_checkpoint_max: number of recent checkpoints kept.
+        random_seed: graph-level random seed.
+        train_distribute: optional tf.distribute strategy (not with TPU).
+        session_config_proto: optional tf.ConfigProto.
+        log_step_count_steps: the Estimator's steps/sec log interval.
+
+    Returns:
+        A RunConfig.
+    """
+    import tf_compat  # pylint: disable=g-import-not-at-top
+    from tf_compat import tf  # pylint: disable=g-import-not-at-top
+    if use_tpu:
+        tpu = tf_compat.tpu_module()
+        cluster = None
+        if tpu_name:
+            cluster = tf_compat.cluster_resolver_module().TPUClusterResolver(
+                tpu_name, zone=tpu_zone, project=gcp_project)
+        return tpu.RunConfig(
+            cluster=cluster,
+            master=None if cluster else master,
+            model_dir=output_dir,
+            save_checkpoints_steps=save_checkpoints_steps,
+            keep_checkpoint_max=keep_checkpoint_max,
+            tf_random_seed=random_seed,
+            session_config=session_config_proto,
+            tpu_config=tpu.TPUConfig(
+                iterations_per_loop=iterations_per_loop,
+                num_shards=num_tpu_cores,
+                per_host_input_for_training=(
+                    tpu.InputPipelineConfig.PER_HOST_V2)))
+    return tf.estimator.RunConfig(
+        model_dir=output_dir,
+        save_checkpoints_steps=save_checkpoints_steps,
+        keep_checkpoint_max=keep_checkpoint_max,
+        tf_random_seed=random_seed,
+        train_distribute=train_distribute,
+        session_config=session_config_proto,
+        log_step_count_steps=log_step_count_steps)
