@@ -315,7 +315,7 @@ def main(argv=None):
                 if args.json:
                     print(json.dumps(row, sort_keys=True))
                 else:
-                    print("%-12s %-9s %5d %5d %5d %-6s %12.1f %10.1f %5.1f%%" % (
+                    print("%-12s %-9s %5d %5d %5d %-6s %12.2f %10.1f %5.1f%%" % (
                         model, name, seq_length, args.batch_size,
                         args.max_predictions_per_seq, args.optimizer, rate,
                         flops / 1e9, 100.0 * flops / peak))
