@@ -157,14 +157,9 @@ def _load_setup():
 
 
 def _make_estimator(model_fn):
-    keep = FLAGS.keep_checkpoint_max or None
     save_steps = FLAGS.save_checkpoints_steps
-    run_config = script_utils.build_run_config(
-        FLAGS.output_dir, use_tpu=FLAGS.use_tpu, tpu_name=FLAGS.tpu_name,
-        tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, master=FLAGS.master,
-        num_tpu_cores=FLAGS.num_tpu_cores, iterations_per_loop=FLAGS.iterations_per_loop,
-        save_checkpoints_steps=save_steps, keep_checkpoint_max=keep,
-        random_seed=FLAGS.random_seed, log_step_count_steps=max(1, min(100, save_steps)))
+    run_config = script_utils.run_config_from_flags(
+        FLAGS, log_step_count_steps=max(1, min(100, save_steps)))
     if not FLAGS.use_tpu:
         return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
     tpu = tpu_module()

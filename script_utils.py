@@ -270,3 +270,19 @@ def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
         train_distribute=train_distribute,
         session_config=session_config_proto,
         log_step_count_steps=log_step_count_steps)
+
+
+def run_config_from_flags(flags_obj, **overrides):
+    """``build_run_config`` from a script's flags: --output_dir, the TPU
+    flags, --save_checkpoints_steps, --keep_checkpoint_max (0 keeps all) and
+    --random_seed; keyword ``overrides`` take precedence."""
+    kwargs = dict(
+        use_tpu=flags_obj.use_tpu, tpu_name=flags_obj.tpu_name,
+        tpu_zone=flags_obj.tpu_zone, gcp_project=flags_obj.gcp_project,
+        master=flags_obj.master, num_tpu_cores=flags_obj.num_tpu_cores,
+        iterations_per_loop=flags_obj.iterations_per_loop,
+        save_checkpoints_steps=flags_obj.save_checkpoints_steps,
+        keep_checkpoint_max=flags_obj.keep_checkpoint_max or None,
+        random_seed=flags_obj.random_seed)
+    kwargs.update(overrides)
+    return build_run_config(flags_obj.output_dir, **kwargs)

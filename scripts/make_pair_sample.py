@@ -40,7 +40,6 @@ from __future__ import print_function
 
 import argparse
 import collections
-import io
 import itertools
 import os
 import random
@@ -50,6 +49,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT_DIR = os.path.join(ROOT, "data", "lcqmc_sample")
 SPLITS = ("train", "dev", "test")
 PRETRAINING_FILE = "pretrain_questions.txt"
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+import script_utils  # noqa: E402  pylint: disable=wrong-import-position
 
 # Share of each kind of generated pair.
 POSITIVE_SHARE = 0.5
@@ -506,7 +508,7 @@ def generate_split(split, size, rng, used):
         templates = item.templates
         if template_index is None:
             template_index = rng.randrange(len(templates))
-        return templates[template_index % len(templates)].format(e=entity)
+        return templates[template_index].format(e=entity)
 
     positives, same_entity, same_intent = [], [], []
     for topic, entity in focus:
@@ -633,16 +635,8 @@ def pretraining_documents(random_seed=12345, lines_per_document=12):
 
 
 def write_lines(path, lines):
-    """Writes text lines (UTF-8, \\n) under a temporary name, then renames."""
-    tmp = path + ".tmp"
-    try:
-        with io.open(tmp, "w", encoding="utf-8", newline="\n") as writer:
-            for line in lines:
-                writer.write(line + u"\n")
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Writes text lines (UTF-8, \\n) atomically (script_utils.write_text)."""
+    script_utils.write_text(path, u"".join(line + u"\n" for line in lines))
 
 
 def write_split(path, pairs):
@@ -670,18 +664,24 @@ def main(argv=None):
     except SampleError as e:
         sys.stderr.write("error: %s\n" % e)
         return 1
-    if not os.path.isdir(args.output_dir):
-        os.makedirs(args.output_dir)
+    try:
+        if not os.path.isdir(args.output_dir):
+            os.makedirs(args.output_dir)
+        for split in SPLITS:
+            write_split(os.path.join(args.output_dir, "%s.txt" % split), sample[split])
+        corpus = os.path.join(args.output_dir, PRETRAINING_FILE)
+        documents = pretraining_documents(args.random_seed)
+        write_lines(corpus, [line for document in documents for line in document + [u""]])
+    except (IOError, OSError) as e:
+        sys.stderr.write("error: %s: %s\n" % (getattr(e, "filename", None) or args.output_dir,
+                                               e.strerror or e))
+        return 1
     for split in SPLITS:
         pairs = sample[split]
         path = os.path.join(args.output_dir, "%s.txt" % split)
-        write_split(path, pairs)
         positives = sum(label for _, _, label in pairs)
         print("%s: %d pairs (%d hand-written), %d positive, %d negative" %
               (path, len(pairs), len(HANDWRITTEN[split]), positives, len(pairs) - positives))
-    corpus = os.path.join(args.output_dir, PRETRAINING_FILE)
-    documents = pretraining_documents(args.random_seed)
-    write_lines(corpus, [line for document in documents for line in document + [u""]])
     print("%s: %d documents, %d questions (training entities only; no labels)" %
           (corpus, len(documents), sum(len(d) for d in documents)))
     for split in ("dev", "test"):
