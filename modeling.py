@@ -461,15 +461,45 @@ def dense(x, units, name, initializer, activation=None, use_bias=True):
     return out
 
 
+def flat_position_rows(positions, batch_size, seq_length):
+    """Row indices [B*P] of ``positions`` [B, P] in the [B*S, W] matrix that
+    a [B, S, W] tensor reshapes to."""
+    positions = tf.cast(positions, tf.int32)
+    offsets = tf.range(batch_size, dtype=tf.int32)[:, tf.newaxis] * seq_length
+    return tf.reshape(positions + offsets, [-1])
+
+
 def create_attention_mask_from_input_mask(input_mask, dtype=tf.float32):
     """An additive attention bias [B, 1, 1, T]: 0 where attended, -10000 else."""
     mask = tf.cast(input_mask, dtype)
     return (1.0 - mask)[:, tf.newaxis, tf.newaxis, :] * ATTENTION_MASK_VALUE
 
 
+@tf.custom_gradient
+def softmax_context(scores, value):
+    """softmax(scores) @ value with a hand-written gradient (training graphs).
+
+    scores [B, N, F, T], value [B, N, T, D] -> context [B, N, F, D]. The
+    softmax gradient P * (dP - rowsum(dP * P)) takes its row sums as
+    rowsum(dC * C) over D instead of over T (the same number, since
+    dP = dC V^T and C = P V): two passes over the [B, N, F, T] tensors
+    instead of four.
+    """
+    probs = tf.nn.softmax(scores)
+    context = tf.matmul(probs, value)
+
+    def grad(d_context):
+        d_value = tf.matmul(probs, d_context, transpose_a=True)
+        d_probs = tf.matmul(d_context, value, transpose_b=True)
+        row_sums = tf.reduce_sum(d_context * context, axis=-1, keepdims=True)
+        return (d_probs - row_sums) * probs, d_value
+
+    return context, grad
+
+
 def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_size,
                     initializer, attention_dropout=0.0, use_einsum=True,
-                    query_rows=None, query_length=None):
+                    query_rows=None, query_length=None, fused_gradient=False):
     """Multi-head self-attention on a [B*S, H] input.
 
     Creates ``self/{query,key,value}/{kernel,bias}`` ([H, N*D]) in the
@@ -490,6 +520,8 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
       query_rows: optional [B*Q, H] rows of ``x`` to compute the output for
         (queries only there; keys and values from all of ``x``).
       query_length: Q, required with ``query_rows``.
+      fused_gradient: without attention dropout, compute softmax and context
+        through ``softmax_context`` (same values, cheaper gradient).
 
     Returns:
       float Tensor [B*S, N*D] ([B*Q, N*D] with ``query_rows``).
@@ -513,6 +545,9 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
         scores = tf.matmul(q * scale, k, transpose_b=True)
     if attention_bias is not None:
         scores += attention_bias
+    if fused_gradient and not attention_dropout:
+        context = softmax_context(scores, tf.transpose(value, [0, 2, 1, 3]))
+        return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, width])
     probs = tf.nn.softmax(scores)
     probs = dropout(probs, attention_dropout)
     if use_einsum:
@@ -614,8 +649,9 @@ class AlbertModel(object):
         self.layout = config.resolved_embedding_layout
         self.use_einsum = use_einsum
         self.output_positions = output_positions
-        # Training graphs get the hand-written GELU/LayerNorm gradients (same
-        # values, fewer passes); inference/export graphs stay plain ops.
+        # Training graphs get the hand-written GELU/LayerNorm/attention
+        # gradients (same values, fewer passes); inference/export graphs stay
+        # plain ops.
         self.fused_gradients = bool(is_training)
 
         shape = get_shape_list(input_ids, expected_rank=2, name="input_ids")
@@ -723,7 +759,7 @@ class AlbertModel(object):
             att_owner, ffn_owner = _layer_owners(config, layer_idx)
             for inner in range(inner_num):
                 if (layer_idx, inner) == last and self.output_positions is not None:
-                    rows = self._position_rows(batch_size, seq_length)
+                    rows = flat_position_rows(self.output_positions, batch_size, seq_length)
                     out_shape = [batch_size, get_shape_list(self.output_positions)[1], h_width]
                 if self.layout == "google":
                     x2d = self._google_block(x2d, attention_bias, batch_size, seq_length,
@@ -737,24 +773,27 @@ class AlbertModel(object):
             outputs[-1] = self._layer_norm(outputs[-1], "LayerNorm")
         return [tf.reshape(o, shape) for o, shape in zip(outputs, shapes)]
 
-    def _position_rows(self, batch_size, seq_length):
-        """Flat row indices [B*Q] of ``output_positions`` in a [B*S, H] matrix."""
-        positions = tf.cast(self.output_positions, tf.int32)
-        offsets = tf.range(batch_size, dtype=tf.int32)[:, tf.newaxis] * seq_length
-        return tf.reshape(positions + offsets, [-1])
-
-    def _attention(self, inp, attention_bias, batch_size, seq_length, heads, rows,
+    def _attention(self, inp, x2d, attention_bias, batch_size, seq_length, heads, rows,
                    initializer):
-        """Self-attention context; with ``rows``, only for those rows of ``inp``."""
+        """Self-attention on ``inp`` (``x2d``, or its pre-LN LayerNorm).
+
+        Returns (context, residual): with ``rows``, the context only for those
+        rows and ``x2d`` gathered there (one gather serves as queries too when
+        ``inp`` is ``x2d``); else the full context and ``x2d``.
+        """
         config = self.config
         query_rows = query_length = None
+        residual = x2d
         if rows is not None:
-            query_rows = tf.gather(inp, rows)
+            residual = tf.gather(x2d, rows)
+            query_rows = residual if inp is x2d else tf.gather(inp, rows)
             query_length = get_shape_list(self.output_positions)[1]
-        return attention_layer(inp, attention_bias, batch_size, seq_length, heads,
-                               config.hidden_size // heads, initializer,
-                               config.attention_probs_dropout_prob, self.use_einsum,
-                               query_rows=query_rows, query_length=query_length)
+        context = attention_layer(inp, attention_bias, batch_size, seq_length, heads,
+                                  config.hidden_size // heads, initializer,
+                                  config.attention_probs_dropout_prob, self.use_einsum,
+                                  query_rows=query_rows, query_length=query_length,
+                                  fused_gradient=self.fused_gradients)
+        return context, residual
 
     def _google_block(self, x2d, attention_bias, batch_size, seq_length, att_owner, ffn_owner,
                       inner, initializer, rows=None):
@@ -771,10 +810,8 @@ class AlbertModel(object):
         with tf.variable_scope(base % (att_owner, inner), reuse=tf.AUTO_REUSE):
             inp = self._layer_norm(x2d, "LayerNorm") if pre else x2d
             with tf.variable_scope("attention_1"):
-                context = self._attention(inp, attention_bias, batch_size, seq_length, heads,
-                                          rows, initializer)
-                if rows is not None:
-                    x2d = tf.gather(x2d, rows)
+                context, x2d = self._attention(inp, x2d, attention_bias, batch_size,
+                                               seq_length, heads, rows, initializer)
                 with tf.variable_scope("output"):
                     projected = dense(context, config.hidden_size, "dense", initializer)
             projected = dropout(projected, config.hidden_dropout_prob)
@@ -808,10 +845,8 @@ class AlbertModel(object):
                         inp = self._layer_norm(x2d, "LayerNorm")
                 else:
                     inp = x2d
-                context = self._attention(inp, attention_bias, batch_size, seq_length, heads,
-                                          rows, initializer)
-                if rows is not None:
-                    x2d = tf.gather(x2d, rows)
+                context, x2d = self._attention(inp, x2d, attention_bias, batch_size,
+                                               seq_length, heads, rows, initializer)
                 with tf.variable_scope("output"):
                     projected = dense(context, config.hidden_size, "dense", initializer)
                     projected = dropout(projected, config.hidden_dropout_prob)

@@ -20,7 +20,11 @@ Usage::
     python benchmarks/bench_pretraining.py --reference --fetch_reference
         # TF 1.15 only: also google-research/albert (the albert-tensorflow
         # wheel from PyPI, kept in benchmarks/.reference/), interleaved with
-        # ours in one run, and the speed ratio
+        # ours in one run, and the speed ratio. Each implementation runs in
+        # its own process with the host allocator its script gets (ours:
+        # TensorFlow's BFC allocator, set by tf_compat; the reference:
+        # TensorFlow's default, malloc); --same_allocator gives the reference
+        # ours too, which compares the graphs alone.
 
 The MFU of albert_zh counts the FLOPs its graph computes: the last block
 only at [CLS] and the masked positions (the values the heads read are the
@@ -36,6 +40,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -187,28 +192,118 @@ def load_reference(path, fetch):
         raise SystemExit("bench_pretraining.py: the reference needs TensorFlow "
                          "1.x (it imports tf.contrib); run this on the Python "
                          "3.7 venv")
-    if fetch and not os.path.exists(os.path.join(path, "albert")) and not (
-            os.path.isdir(path) and any(f.endswith(".whl")
-                                        for f in os.listdir(path))):
-        os.makedirs(path, exist_ok=True)
-        subprocess.check_call([sys.executable, "-m", "pip", "download",
-                               "--no-deps", "--quiet", "-d", path,
-                               "albert-tensorflow==%s" % REFERENCE_VERSION])
-    entry = path
-    if os.path.isdir(path) and not os.path.isdir(os.path.join(path, "albert")):
+
+    def find_entry():
+        if not os.path.isdir(path) or os.path.isdir(os.path.join(path, "albert")):
+            return path if os.path.exists(path) else None
         wheels = sorted(f for f in os.listdir(path)
                         if f.startswith("albert_tensorflow") and f.endswith(".whl"))
-        if not wheels:
-            raise SystemExit("bench_pretraining.py: %s holds neither the albert "
-                             "package nor an albert_tensorflow wheel (use "
-                             "--fetch_reference)" % path)
-        entry = os.path.join(path, wheels[-1])
-    if not os.path.exists(entry):
-        raise SystemExit("bench_pretraining.py: %s: no such file or directory "
-                         "(use --fetch_reference)" % entry)
+        return os.path.join(path, wheels[-1]) if wheels else None
+
+    entry = find_entry()
+    if entry is None and fetch:
+        if not os.path.isdir(path):
+            os.makedirs(path)
+        if subprocess.call([sys.executable, "-m", "pip", "download", "--no-deps",
+                            "--quiet", "-d", path,
+                            "albert-tensorflow==%s" % REFERENCE_VERSION]) != 0:
+            raise SystemExit("bench_pretraining.py: pip could not download "
+                             "albert-tensorflow==%s into %s" % (REFERENCE_VERSION, path))
+        entry = find_entry()
+    if entry is None:
+        raise SystemExit("bench_pretraining.py: %s holds neither the albert package "
+                         "nor an albert_tensorflow wheel (use --fetch_reference)" % path)
     sys.path.insert(0, entry)  # a pure-Python wheel imports from the zip
     from albert import run_pretraining as ref_run_pretraining  # pylint: disable=g-import-not-at-top
     return ref_run_pretraining
+
+
+WORKER_PREFIX = "BENCH "
+
+
+def worker_main(args, reference):
+    """``--worker``: builds one trainer, then answers "run N" lines on stdin
+    with the seconds per step, until stdin closes."""
+    model, seq_length = args.worker_setting.split(",")
+    config = modeling.AlbertConfig.from_json_file(os.path.join(ROOT, CONFIGS[model]))
+    batch = random_batch(config, args.batch_size, int(seq_length),
+                         args.max_predictions_per_seq)
+    run = build_trainer(config, batch, args.optimizer, use_xla=args.use_xla,
+                        threads=args.threads, use_einsum=bool(args.use_einsum),
+                        reference=reference)
+    run(args.warmup_steps)
+    print(WORKER_PREFIX + "ready")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        print(WORKER_PREFIX + repr(run(int(line))))
+        sys.stdout.flush()
+    return 0
+
+
+class Worker(object):
+    """A benchmark process timing one implementation (see ``worker_main``)."""
+
+    def __init__(self, name, argv, env):
+        self.name = name
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__)] + argv,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+            env=env, universal_newlines=True)
+
+    def _answer(self):
+        for line in self.proc.stdout:
+            if line.startswith(WORKER_PREFIX):
+                return line[len(WORKER_PREFIX):].strip()
+        self.log.seek(0)
+        tail = self.log.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise SystemExit("bench_pretraining.py: the %s worker exited:\n%s" %
+                         (self.name, "\n".join(tail)))
+
+    def wait_ready(self):
+        self._answer()
+
+    def run(self, steps):
+        self.proc.stdin.write("%d\n" % steps)
+        self.proc.stdin.flush()
+        return float(self._answer())
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+        self.log.close()
+
+
+def spawn_workers(args, model, seq_length):
+    """Starts one process per implementation, each with the host allocator
+    its own script gets: albert_zh's (tf_compat selects TensorFlow's BFC
+    allocator unless TF_CPU_ALLOCATOR_USE_BFC is set) and, for
+    google-research/albert, TensorFlow's default (malloc) unless
+    ``--same_allocator``."""
+    common = ["--worker_setting", "%s,%d" % (model, seq_length),
+              "--batch_size", str(args.batch_size),
+              "--max_predictions_per_seq", str(args.max_predictions_per_seq),
+              "--optimizer", args.optimizer, "--warmup_steps", str(args.warmup_steps),
+              "--threads", str(args.threads), "--use_einsum", str(args.use_einsum)]
+    if args.use_xla:
+        common.append("--use_xla")
+    ours_env = dict(os.environ)
+    google_env = dict(os.environ)
+    if not args.same_allocator:
+        google_env["TF_CPU_ALLOCATOR_USE_BFC"] = "false"
+    workers = {
+        "albert_zh": Worker("albert_zh", ["--worker", "albert_zh"] + common, ours_env),
+        "google": Worker("google", ["--worker", "google", "--reference",
+                                    args.reference or DEFAULT_REFERENCE_DIR] + common,
+                         google_env),
+    }
+    for worker in workers.values():
+        worker.wait_ready()
+    allocators = dict(
+        (name, "bfc" if env.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in
+         ("1", "true") else "malloc")
+        for name, env in (("albert_zh", ours_env), ("google", google_env)))
+    return workers, allocators
 
 
 def main(argv=None):
@@ -245,12 +340,23 @@ def main(argv=None):
                         help="download albert-tensorflow==%s into the "
                              "--reference directory with pip if it is not "
                              "there" % REFERENCE_VERSION)
+    parser.add_argument("--same_allocator", action="store_true",
+                        help="with --reference: give google-research/albert "
+                             "the same host allocator as albert_zh (TensorFlow's "
+                             "BFC allocator by default) instead of TensorFlow's "
+                             "default that its own script runs with: compares "
+                             "the graphs alone")
+    parser.add_argument("--worker", choices=["albert_zh", "google"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--worker_setting", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     tf.logging.set_verbosity(tf.logging.ERROR)
     reference = None
     if args.reference or args.fetch_reference:
         reference = load_reference(args.reference or DEFAULT_REFERENCE_DIR,
                                    args.fetch_reference)
+    if args.worker:
+        return worker_main(args, reference if args.worker == "google" else None)
 
     peak, peaks = measure_peak_matmul_flops()
     if args.peak_gflops:
@@ -273,15 +379,17 @@ def main(argv=None):
         for seq_length in (int(s) for s in args.seq_lengths.split(",")):
             batch = random_batch(config, args.batch_size, seq_length,
                                  args.max_predictions_per_seq)
-            trainers = {"albert_zh": build_trainer(
-                config, batch, args.optimizer, use_xla=args.use_xla,
-                threads=args.threads, use_einsum=bool(args.use_einsum))}
+            workers, allocators = {}, None
             if reference is not None:
-                trainers["google"] = build_trainer(
+                # Each implementation in its own process (its own allocator),
+                # driven in turn from here.
+                workers, allocators = spawn_workers(args, model, seq_length)
+                trainers = dict((n, w.run) for n, w in workers.items())
+            else:
+                trainers = {"albert_zh": build_trainer(
                     config, batch, args.optimizer, use_xla=args.use_xla,
-                    threads=args.threads, reference=reference)
-            for run in trainers.values():
-                run(args.warmup_steps)
+                    threads=args.threads, use_einsum=bool(args.use_einsum))}
+                trainers["albert_zh"](args.warmup_steps)
             step_times = dict((name, []) for name in trainers)
             for _ in range(args.repeats):
                 # Interleaved, so both see the same machine load.
@@ -308,6 +416,8 @@ def main(argv=None):
                        "model_gflops_per_sec": round(flops / 1e9, 1),
                        "peak_gflops_per_sec": round(peak / 1e9, 1),
                        "mfu": round(flops / peak, 3), "runtime": runtime}
+                if allocators:
+                    row["host_allocator"] = allocators[name]
                 if name != "albert_zh":
                     row["speedup_of_albert_zh"] = round(
                         step / medians["albert_zh"], 2)
@@ -319,11 +429,13 @@ def main(argv=None):
                         model, name, seq_length, args.batch_size,
                         args.max_predictions_per_seq, args.optimizer, rate,
                         flops / 1e9, 100.0 * flops / peak))
+            for worker in workers.values():
+                worker.close()
             if reference is not None and not args.json:
-                print("%-12s albert_zh / google speed ratio: %.2fx (medians of "
-                      "%d interleaved runs)" % (
-                          model, medians["google"] / medians["albert_zh"],
-                          args.repeats))
+                print("%-12s albert_zh (%s allocator) / google (%s allocator) "
+                      "speed ratio: %.2fx (medians of %d interleaved runs)" % (
+                          model, allocators["albert_zh"], allocators["google"],
+                          medians["google"] / medians["albert_zh"], args.repeats))
             sys.stdout.flush()
     return rows
 

@@ -612,9 +612,33 @@ def test_fused_gradient_gelu_and_layer_norm_match_plain_ops():
         np.testing.assert_allclose(g_f, g_p, atol=1e-5, rtol=1e-4)
 
 
+def test_softmax_context_values_and_gradients_match_numpy():
+    """softmax(scores) @ value and its hand-written gradient (row sums over
+    D) against numpy's softmax Jacobian, with a masked-out key column."""
+    rng = np.random.RandomState(8)
+    scores0 = (rng.randn(2, 3, 4, 5) * 2).astype(np.float32)
+    scores0[..., 4] -= 10000.0   # a padded key
+    value0 = rng.randn(2, 3, 5, 6).astype(np.float32)
+    dc0 = rng.randn(2, 3, 4, 6).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        scores, value = tf.constant(scores0), tf.constant(value0)
+        context = modeling.softmax_context(scores, value)
+        grads = tf.gradients(context, [scores, value], tf.constant(dc0))
+        got, d_scores, d_value = sess.run([context] + grads)
+    s = scores0.astype(np.float64)
+    probs = np.exp(s - s.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    np.testing.assert_allclose(got, probs @ value0, atol=1e-5)
+    d_probs = dc0 @ np.swapaxes(value0, -1, -2)
+    want_scores = probs * (d_probs - (d_probs * probs).sum(-1, keepdims=True))
+    np.testing.assert_allclose(d_scores, want_scores, atol=1e-5)
+    np.testing.assert_allclose(d_value, np.swapaxes(probs, -1, -2) @ dc0, atol=1e-5)
+    assert np.abs(d_scores[..., 4]).max() < 1e-6
+
+
 def test_training_graph_gradients_match_inference_graph():
-    """is_training=True (fused GELU/LayerNorm gradients; no dropout in the
-    config) gives the same values and gradients as the plain-op graph."""
+    """is_training=True (fused GELU/LayerNorm/attention gradients; no dropout
+    in the config) gives the same values and gradients as the plain-op graph."""
     for overrides in (dict(embedding_layout="brightmart"),
                       dict(embedding_layout="google", ln_type="preln")):
         cfg = modeling.AlbertConfig.from_dict(tiny_config(hidden_dropout_prob=0.0,

@@ -161,6 +161,42 @@ def test_gather_indexes():
                                         seq[1, 2]])
 
 
+def test_sparse_softmax_cross_entropy_matches_numpy_and_tensorflow():
+    """Loss and gradient against numpy (float64) and TensorFlow's own op,
+    with a dominant logit (probabilities near 0 and 1), a row whose label
+    has a tiny probability, and out-of-range labels giving NaN."""
+    rng = np.random.RandomState(5)
+    logits = (rng.randn(6, 40) * 4).astype(np.float32)
+    logits[0, 7] = 200.0       # label's probability ~1
+    logits[1, 2] = 150.0       # label 9's probability underflows float32
+    labels = np.array([7, 9, 0, 39, 12, 12], np.int32)
+    weights = rng.rand(6).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        x = tf.constant(logits)
+        ours = rp.sparse_softmax_cross_entropy(tf.constant(labels), x)
+        theirs = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.constant(labels), logits=x)
+        grads = [tf.gradients(tf.reduce_sum(v * weights), x)[0]
+                 for v in (ours, theirs)]
+        bad = rp.sparse_softmax_cross_entropy(
+            tf.constant([7, 40, -1, 0, 0, 0], tf.int64), x)
+        got, want_tf, grad, grad_tf, got_bad = sess.run(
+            [ours, theirs] + grads + [bad])
+    x64 = logits.astype(np.float64)
+    lse = x64.max(1) + np.log(np.exp(x64 - x64.max(1, keepdims=True)).sum(1))
+    want = lse - x64[np.arange(6), labels]
+    probs = np.exp(x64 - lse[:, None])
+    want_grad = (probs - np.eye(40)[labels]) * weights[:, None]
+    assert want[1] > 100  # the label's probability is below float32's range
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, want_tf, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(grad, want_grad, atol=1e-6)
+    np.testing.assert_allclose(grad, grad_tf, atol=1e-6)
+    assert np.isnan(got_bad[1]) and np.isnan(got_bad[2])
+    np.testing.assert_allclose(got_bad[[0, 3]], [want[0], lse[3] - x64[3, 0]],
+                               rtol=1e-5, atol=1e-5)
+
+
 # --------------------------------------------------------------------------
 # Input.
 # --------------------------------------------------------------------------

@@ -1,0 +1,53 @@
+# coding=utf-8
+"""tf_compat: the host-memory allocator it selects, and the user's override."""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Runs a small graph in a fresh process and reports which allocators served
+# its tensors (the names TensorFlow records in a full trace).
+PROBE = """
+import json, os, sys
+sys.path.insert(0, %r)
+from tf_compat import tf
+with tf.Graph().as_default():
+    x = tf.random.uniform([512, 512])
+    y = tf.matmul(x, x)
+    meta = tf.RunMetadata()
+    with tf.Session() as sess:
+        sess.run(y, options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+                 run_metadata=meta)
+names = sorted(set(m.allocator_name for d in meta.step_stats.dev_stats
+                   for n in d.node_stats for m in n.memory))
+print(json.dumps([os.environ.get("TF_CPU_ALLOCATOR_USE_BFC"), names]))
+""" % ROOT
+
+
+def _probe(setting):
+    env = dict(os.environ)
+    env.pop("TF_CPU_ALLOCATOR_USE_BFC", None)
+    if setting is not None:
+        env["TF_CPU_ALLOCATOR_USE_BFC"] = setting
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=300).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("setting,bfc", [(None, True), ("false", False),
+                                         ("true", True)])
+def test_bfc_allocator_by_default_and_user_setting_respected(setting, bfc):
+    value, allocators = _probe(setting)
+    assert value == (setting or "true")
+    assert allocators, "the trace recorded no allocations"
+    assert any("bfc" in name for name in allocators) == bfc, allocators
