@@ -3,7 +3,7 @@
 #   make test PYTHON=python3.11  Python 3.11 + TensorFlow 2.15.1 (.venv-py3.11/)
 #   make setup                   only build / refresh the environment
 #   make test-all                both runtimes, one after the other
-#   make demo                    the whole pipeline on the sample data, offline (a few minutes)
+#   make demo                    the whole pipeline on the sample data, offline (about 3 minutes)
 
 PYTHON ?= python3.7
 export PYTHON
