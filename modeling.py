@@ -547,15 +547,13 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
         scores += attention_bias
     if fused_gradient and not attention_dropout:
         context = softmax_context(scores, tf.transpose(value, [0, 2, 1, 3]))
-        return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, width])
-    probs = tf.nn.softmax(scores)
-    probs = dropout(probs, attention_dropout)
-    if use_einsum:
-        context = tf.einsum("BNFT,BTND->BFND", probs, value)
     else:
-        v = tf.transpose(value, [0, 2, 1, 3])
-        context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
-    return tf.reshape(context, [-1, width])
+        probs = dropout(tf.nn.softmax(scores), attention_dropout)
+        if use_einsum:
+            return tf.reshape(tf.einsum("BNFT,BTND->BFND", probs, value), [-1, width])
+        context = tf.matmul(probs, tf.transpose(value, [0, 2, 1, 3]))
+    # [B, N, F, D] -> [B*F, N*D]
+    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, width])
 
 
 # ---------------------------------------------------------------------------

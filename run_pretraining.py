@@ -116,16 +116,16 @@ def sparse_softmax_cross_entropy(labels, logits):
 def _softmax_cross_entropy(logits, labels):
     """``sparse_softmax_cross_entropy`` for labels known to be in range."""
     probs = tf.nn.softmax(logits)
-    rows, vocab = modeling.get_shape_list(logits, expected_rank=2)
-    flat_labels = tf.range(rows) * vocab + labels
-    label_logits = tf.gather(tf.reshape(logits, [-1]), flat_labels)
-    loss = (tf.reduce_max(logits, axis=-1) - label_logits -
+    rows = modeling.get_shape_list(logits, expected_rank=2)[0]
+    # (row, label) pairs index the [N, V] tensors directly: no flat N*V index
+    # that could overflow int32 for large batches and vocabularies.
+    indices = tf.stack([tf.range(rows), labels], axis=1)
+    loss = (tf.reduce_max(logits, axis=-1) - tf.gather_nd(logits, indices) -
             tf.log(tf.reduce_max(probs, axis=-1)))
 
     def grad(dy):
-        scaled = tf.reshape(probs * dy[:, tf.newaxis], [-1])
-        scaled = tf.tensor_scatter_nd_sub(scaled, flat_labels[:, tf.newaxis], dy)
-        return tf.reshape(scaled, tf.shape(logits)), None
+        scaled = probs * dy[:, tf.newaxis]
+        return tf.tensor_scatter_nd_sub(scaled, indices, dy), None
 
     return loss, grad
 

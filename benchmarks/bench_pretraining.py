@@ -183,11 +183,12 @@ def build_trainer(config, batch, optimizer, use_xla=False, threads=0,
     return run
 
 
-def load_reference(path, fetch):
-    """Imports google-research/albert's run_pretraining from ``path`` (a
-    directory holding the ``albert`` package, or the albert-tensorflow wheel
-    itself). With ``fetch``, a missing wheel is first downloaded from the
-    package registry into ``path`` (a directory)."""
+def locate_reference(path, fetch):
+    """Where google-research/albert's code is: ``path`` (a directory holding
+    the ``albert`` package, or the albert-tensorflow wheel itself) or the
+    newest albert_tensorflow wheel in the directory ``path``. With ``fetch``,
+    a missing wheel is first downloaded from the package registry into
+    ``path``. Exits with a one-line message when there is none."""
     if tf_compat.TF_VERSION[0] != 1:
         raise SystemExit("bench_pretraining.py: the reference needs TensorFlow "
                          "1.x (it imports tf.contrib); run this on the Python "
@@ -213,6 +214,11 @@ def load_reference(path, fetch):
     if entry is None:
         raise SystemExit("bench_pretraining.py: %s holds neither the albert package "
                          "nor an albert_tensorflow wheel (use --fetch_reference)" % path)
+    return entry
+
+
+def import_reference(entry):
+    """Imports the reference's run_pretraining module from ``entry``."""
     sys.path.insert(0, entry)  # a pure-Python wheel imports from the zip
     from albert import run_pretraining as ref_run_pretraining  # pylint: disable=g-import-not-at-top
     return ref_run_pretraining
@@ -221,9 +227,12 @@ def load_reference(path, fetch):
 WORKER_PREFIX = "BENCH "
 
 
-def worker_main(args, reference):
+def worker_main(args):
     """``--worker``: builds one trainer, then answers "run N" lines on stdin
     with the seconds per step, until stdin closes."""
+    reference = None
+    if args.worker == "google":
+        reference = import_reference(locate_reference(args.reference, False))
     model, seq_length = args.worker_setting.split(",")
     config = modeling.AlbertConfig.from_json_file(os.path.join(ROOT, CONFIGS[model]))
     batch = random_batch(config, args.batch_size, int(seq_length),
@@ -294,8 +303,7 @@ def spawn_workers(args, model, seq_length):
     workers = {
         "albert_zh": Worker("albert_zh", ["--worker", "albert_zh"] + common, ours_env),
         "google": Worker("google", ["--worker", "google", "--reference",
-                                    args.reference or DEFAULT_REFERENCE_DIR] + common,
-                         google_env),
+                                    args.reference] + common, google_env),
     }
     for worker in workers.values():
         worker.wait_ready()
@@ -351,12 +359,13 @@ def main(argv=None):
     parser.add_argument("--worker_setting", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     tf.logging.set_verbosity(tf.logging.ERROR)
-    reference = None
-    if args.reference or args.fetch_reference:
-        reference = load_reference(args.reference or DEFAULT_REFERENCE_DIR,
-                                   args.fetch_reference)
     if args.worker:
-        return worker_main(args, reference if args.worker == "google" else None)
+        return worker_main(args)
+    with_reference = bool(args.reference or args.fetch_reference)
+    if with_reference:
+        # Only located (and fetched) here: the google worker imports it.
+        args.reference = locate_reference(args.reference or DEFAULT_REFERENCE_DIR,
+                                          args.fetch_reference)
 
     peak, peaks = measure_peak_matmul_flops()
     if args.peak_gflops:
@@ -377,15 +386,15 @@ def main(argv=None):
         config = modeling.AlbertConfig.from_json_file(
             os.path.join(ROOT, CONFIGS[model]))
         for seq_length in (int(s) for s in args.seq_lengths.split(",")):
-            batch = random_batch(config, args.batch_size, seq_length,
-                                 args.max_predictions_per_seq)
             workers, allocators = {}, None
-            if reference is not None:
+            if with_reference:
                 # Each implementation in its own process (its own allocator),
                 # driven in turn from here.
                 workers, allocators = spawn_workers(args, model, seq_length)
                 trainers = dict((n, w.run) for n, w in workers.items())
             else:
+                batch = random_batch(config, args.batch_size, seq_length,
+                                     args.max_predictions_per_seq)
                 trainers = {"albert_zh": build_trainer(
                     config, batch, args.optimizer, use_xla=args.use_xla,
                     threads=args.threads, use_einsum=bool(args.use_einsum))}
@@ -431,7 +440,7 @@ def main(argv=None):
                         flops / 1e9, 100.0 * flops / peak))
             for worker in workers.values():
                 worker.close()
-            if reference is not None and not args.json:
+            if with_reference and not args.json:
                 print("%-12s albert_zh (%s allocator) / google (%s allocator) "
                       "speed ratio: %.2fx (medians of %d interleaved runs)" % (
                           model, allocators["albert_zh"], allocators["google"],

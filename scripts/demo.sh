@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole pipeline on this repository's sample data, offline, in about 5 minutes on 2 CPU cores:
+# The whole pipeline on this repository's sample data, offline, in about 3 minutes on 2 CPU cores:
 #   vocab from data/ -> pretraining TFRecords -> pretrain a small ALBERT -> fine-tune it on the
 #   sample question pairs (data/lcqmc_sample) -> dev/test accuracy and predictions for test pairs.
 #

@@ -533,7 +533,7 @@ def generate_split(split, size, rng, used):
 
     def positive(c):
         item, entity, i, j = c
-        return item.templates[i].format(e=entity), item.templates[j].format(e=entity), 1
+        return fill(item, entity, i), fill(item, entity, j), 1
 
     def other_intent(c):
         first, second, entity = c

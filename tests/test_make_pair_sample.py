@@ -147,3 +147,13 @@ def test_tables_are_consistent():
         make_pair_sample.make_sample(1, {"dev": -1})
     sentences = make_pair_sample.check_tables()
     assert len(sentences) > 5000
+
+
+def test_unwritable_output_dir_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text(u"not a directory")
+    result = run("--output_dir=%s" % (blocker / "sample"), *SMALL)
+    assert result.returncode == 1
+    stderr = result.stderr.decode("utf-8")
+    assert stderr.startswith("error: ") and str(blocker) in stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
