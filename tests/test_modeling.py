@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tf_compat import tf
+import tf_compat
 import modeling
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -636,11 +637,35 @@ def test_softmax_context_values_and_gradients_match_numpy():
     assert np.abs(d_scores[..., 4]).max() < 1e-6
 
 
+def test_split_and_merge_heads_match_transposes():
+    """split_heads/merge_heads move the same numbers as reshape + transpose,
+    forwards and backwards."""
+    rng = np.random.RandomState(11)
+    x0 = rng.randn(2 * 3, 4 * 5).astype(np.float32)          # B=2, L=3, N=4, D=5
+    dy0 = rng.randn(2, 4, 3, 5).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        x = tf.constant(x0)
+        heads = modeling.split_heads(x, 2, 3, 4, 5)
+        back = modeling.merge_heads(heads, 4, 5)
+        d_x = tf.gradients(heads, x, tf.constant(dy0))[0]
+        d_heads = tf.gradients(back, heads, tf.constant(x0 * 2))[0]
+        got_heads, got_back, got_dx, got_dheads = sess.run([heads, back, d_x, d_heads])
+    want = x0.reshape(2, 3, 4, 5).transpose(0, 2, 1, 3)
+    np.testing.assert_array_equal(got_heads, want)
+    np.testing.assert_array_equal(got_back, x0)
+    np.testing.assert_array_equal(got_dx, dy0.transpose(0, 2, 1, 3).reshape(6, 20))
+    np.testing.assert_array_equal(got_dheads, (x0 * 2).reshape(2, 3, 4, 5).transpose(0, 2, 1, 3))
+
+
 def test_training_graph_gradients_match_inference_graph():
-    """is_training=True (fused GELU/LayerNorm/attention gradients; no dropout
-    in the config) gives the same values and gradients as the plain-op graph."""
-    for overrides in (dict(embedding_layout="brightmart"),
-                      dict(embedding_layout="google", ln_type="preln")):
+    """is_training=True (fused GELU/LayerNorm/attention gradients, heads moved
+    without transposes on TF 1.x; no dropout in the config) gives the same
+    values and gradients as the plain-op graph, with and without
+    output_positions."""
+    positions = np.array([[0, 2, 5], [0, 1, 3]], np.int32)
+    for overrides, at in ((dict(embedding_layout="brightmart"), None),
+                          (dict(embedding_layout="google", ln_type="preln"), None),
+                          (dict(embedding_layout="brightmart"), positions)):
         cfg = modeling.AlbertConfig.from_dict(tiny_config(hidden_dropout_prob=0.0,
                                                           attention_probs_dropout_prob=0.0,
                                                           **overrides))
@@ -649,12 +674,20 @@ def test_training_graph_gradients_match_inference_graph():
         for training in (False, True):
             with tf.Graph().as_default():
                 tf.set_random_seed(4)
-                model = modeling.AlbertModel(cfg, training, tf.constant(ids, tf.int32),
-                                             tf.constant(mask, tf.int32),
-                                             tf.constant(types, tf.int32))
+                model = modeling.AlbertModel(
+                    cfg, training, tf.constant(ids, tf.int32), tf.constant(mask, tf.int32),
+                    tf.constant(types, tf.int32),
+                    output_positions=None if at is None else tf.constant(at))
                 ops = [op.type for op in tf.get_default_graph().get_operations()]
                 assert ("IdentityN" in ops) == training
-                out = model.get_sequence_output()
+                attention_ops = [op.type for op in tf.get_default_graph().get_operations()
+                                 if "/attention" in op.name and "gradients" not in op.name]
+                if training and not tf_compat.IS_TF2:
+                    assert "Transpose" not in attention_ops and "Pack" in attention_ops
+                else:
+                    assert "Pack" not in attention_ops
+                out = (model.get_sequence_output() if at is None
+                       else model.get_output_at_positions())
                 loss = tf.reduce_sum(tf.sin(out)) + tf.reduce_sum(model.get_pooled_output())
                 grads = [tf.convert_to_tensor(g)
                          for g in tf.gradients(loss, tf.trainable_variables())]
