@@ -75,28 +75,32 @@ def test_tiny_model_learns_mlm_and_sop(data, tmp_path):
     """Held-out MLM / SOP accuracy far above chance (1/60 and 1/2)."""
     output_dir = str(tmp_path / "out")
     # --bert_config_file is Google's name of --albert_config_file.
-    args = _args(data, output_dir, num_train_steps=300, num_warmup_steps=30,
-                 optimizer="adamw", save_checkpoints_steps=150, do_eval=True,
+    # Chance is 1/60 (MLM) and 1/2 (SOP); untrained, 0.015-0.024 and ~0.5. At
+    # 300 steps MLM accuracy still ranged 0.24-0.78 over initialisations (the
+    # seed, or any change to the graph's op ids, moves them); at 500 it was
+    # 0.32-0.83 and SOP 0.995-1.0 over four seeds.
+    args = _args(data, output_dir, num_train_steps=500, num_warmup_steps=30,
+                 optimizer="adamw", save_checkpoints_steps=250, do_eval=True,
                  eval_input_file=data["dev"], albert_config_file=None,
                  bert_config_file=data["google"], log_every_secs=1)
     log = _check(lib.run_script(args))
     results = lib.read_eval_results(output_dir)
-    assert results["global_step"] == 300
-    assert results["masked_lm_accuracy"] > 0.4, results
-    assert results["sentence_order_accuracy"] > 0.8, results
+    assert results["global_step"] == 500
+    assert results["masked_lm_accuracy"] > 0.2, results
+    assert results["sentence_order_accuracy"] > 0.9, results
     np.testing.assert_allclose(
         results["loss"], results["masked_lm_loss"] +
         results["sentence_order_loss"], rtol=1e-5)
     # Every checkpoint was evaluated on all 203 records; the best is kept.
     assert "Evaluating 203 records" in log
     history = [l for l in open(os.path.join(output_dir, "eval_history.jsonl"))]
-    assert len(history) == 3  # steps 0, 150, 300
+    assert len(history) == 3  # steps 0, 250, 500
     assert os.path.exists(os.path.join(output_dir, "model.ckpt-best.index"))
-    assert "model.ckpt-300" in results["best_checkpoint"]
+    assert "model.ckpt-500" in results["best_checkpoint"]
     best = tf.train.load_checkpoint(os.path.join(output_dir, "model.ckpt-best"))
-    assert int(best.get_tensor("global_step")) == 300
+    assert int(best.get_tensor("global_step")) == 500
     # Progress lines with loss, learning rate and examples/sec.
-    assert re.search(r"step \d+/300, loss [\d.]+, learning_rate [\d.e-]+, "
+    assert re.search(r"step \d+/500, loss [\d.]+, learning_rate [\d.e-]+, "
                      r"[\d.]+ examples/sec", log)
 
 
