@@ -35,7 +35,6 @@ import six
 
 from tf_compat import tf
 import tf_compat
-from tensorflow.python.ops import gen_math_ops  # pylint: disable=g-direct-tensorflow-import
 
 EMBEDDING_LAYOUTS = ("google", "brightmart")
 LN_TYPES = ("postln", "preln")
@@ -323,8 +322,8 @@ def gelu_fused_gradient(x):
 
     def grad(dy):
         slope = 2.0 * _GELU_C + (6.0 * _GELU_C * _GELU_A) * x2
-        # sigmoid_grad(s, t) = t * s * (1 - s) in one pass.
-        return dy * (s + gen_math_ops.sigmoid_grad(s, x * slope))
+        # SigmoidGrad(y=s, dy=t) = t * s * (1 - s) in one pass.
+        return dy * (s + tf.raw_ops.SigmoidGrad(y=s, dy=x * slope))
 
     return x * s, grad
 
@@ -533,8 +532,9 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
       head_size: D.
       initializer: kernel initializer.
       attention_dropout: dropout on the attention probabilities.
-      use_einsum: True: tf.einsum contractions; False: transpose + batched
-        matmul only (the TFLite-friendly path). Same weights, same result.
+      use_einsum: True: tf.einsum contractions (except where heads are
+        split, below); False: transpose + batched matmul only (the
+        TFLite-friendly path). Same weights, same result.
       query_rows: optional [B*Q, H] rows of ``x`` to compute the output for
         (queries only there; keys and values from all of ``x``).
       query_length: Q, required with ``query_rows``.
@@ -552,36 +552,38 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
         key = dense(x, width, "key", initializer)
         value = dense(x, width, "value", initializer)
     scale = 1.0 / math.sqrt(float(head_size))
-    if fused_gradient and not attention_dropout and not tf_compat.IS_TF2:
-        query_length = seq_length if query_rows is None else query_length
-        q = split_heads(query * scale, batch_size, query_length, num_heads, head_size)
-        k = split_heads(key, batch_size, seq_length, num_heads, head_size)
-        scores = tf.matmul(q, k, transpose_b=True)
-        if attention_bias is not None:
-            scores += attention_bias
-        context = softmax_context(
-            scores, split_heads(value, batch_size, seq_length, num_heads, head_size))
-        return merge_heads(context, num_heads, head_size)
-    shape4 = [batch_size, seq_length, num_heads, head_size]
-    query = tf.reshape(query, shape4 if query_rows is None else
-                       [batch_size, query_length, num_heads, head_size])
-    key = tf.reshape(key, shape4)
-    value = tf.reshape(value, shape4)
-    if use_einsum:
-        scores = tf.einsum("BFND,BTND->BNFT", query * scale, key)
+    if query_rows is None:
+        query_length = seq_length
+    fused = fused_gradient and not attention_dropout
+    split = fused and not tf_compat.IS_TF2
+    einsum = use_einsum and not split
+
+    def rows(t, length):   # [B*L, N*D] -> [B, L, N, D]
+        return tf.reshape(t, [batch_size, length, num_heads, head_size])
+
+    def heads(t, length):  # [B*L, N*D] -> [B, N, L, D]
+        if split:
+            return split_heads(t, batch_size, length, num_heads, head_size)
+        return tf.transpose(rows(t, length), [0, 2, 1, 3])
+
+    if einsum:
+        scores = tf.einsum("BFND,BTND->BNFT", rows(query * scale, query_length),
+                           rows(key, seq_length))
     else:
-        q = tf.transpose(query, [0, 2, 1, 3])
-        k = tf.transpose(key, [0, 2, 1, 3])
-        scores = tf.matmul(q * scale, k, transpose_b=True)
+        scores = tf.matmul(heads(query * scale, query_length), heads(key, seq_length),
+                           transpose_b=True)
     if attention_bias is not None:
         scores += attention_bias
-    if fused_gradient and not attention_dropout:
-        context = softmax_context(scores, tf.transpose(value, [0, 2, 1, 3]))
+    if fused:
+        context = softmax_context(scores, heads(value, seq_length))
     else:
         probs = dropout(tf.nn.softmax(scores), attention_dropout)
-        if use_einsum:
-            return tf.reshape(tf.einsum("BNFT,BTND->BFND", probs, value), [-1, width])
-        context = tf.matmul(probs, tf.transpose(value, [0, 2, 1, 3]))
+        if einsum:
+            return tf.reshape(tf.einsum("BNFT,BTND->BFND", probs, rows(value, seq_length)),
+                              [-1, width])
+        context = tf.matmul(probs, heads(value, seq_length))
+    if split:
+        return merge_heads(context, num_heads, head_size)
     # [B, N, F, D] -> [B*F, N*D]
     return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, width])
 
