@@ -1,5 +1,6 @@
 # coding=utf-8
-"""tf_compat: the host-memory allocator it selects, and the user's override."""
+"""tf_compat: the host-memory allocator and the oneDNN setting it selects, and
+the user's overrides."""
 
 from __future__ import absolute_import
 from __future__ import division
@@ -51,3 +52,35 @@ def test_bfc_allocator_by_default_and_user_setting_respected(setting, bfc):
     assert value == (setting or "true")
     assert allocators, "the trace recorded no allocations"
     assert any("bfc" in name for name in allocators) == bfc, allocators
+
+
+# Reports the oneDNN setting tf_compat leaves in the environment and, on
+# TensorFlow 2, whether TensorFlow enabled its oneDNN kernels.
+ONEDNN_PROBE = """
+import json, os, platform, sys
+sys.path.insert(0, %r)
+import tf_compat
+enabled = None
+if tf_compat.IS_TF2:
+    from tensorflow.python.util import _pywrap_util_port
+    enabled = bool(_pywrap_util_port.IsMklEnabled())
+print(json.dumps([os.environ.get("TF_ENABLE_ONEDNN_OPTS"), enabled,
+                  platform.machine().lower(), tf_compat.IS_TF2]))
+""" % ROOT
+
+
+@pytest.mark.parametrize("setting", [None, "0", "1"])
+def test_onednn_on_by_default_on_x86_and_user_setting_respected(setting):
+    env = dict(os.environ)
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    out = subprocess.run([sys.executable, "-c", ONEDNN_PROBE], env=env, check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=300).stdout
+    value, enabled, machine, is_tf2 = json.loads(out.strip().splitlines()[-1])
+    x86 = machine in ("x86_64", "amd64")
+    expected = setting if setting is not None else ("1" if x86 else None)
+    assert value == expected
+    if is_tf2 and expected is not None:
+        assert enabled == (expected == "1")
