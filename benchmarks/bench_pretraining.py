@@ -18,13 +18,16 @@ Usage::
     python benchmarks/bench_pretraining.py --models=tiny,base --seq_lengths=128,512
     python benchmarks/bench_pretraining.py --json             # one JSON line per row
     python benchmarks/bench_pretraining.py --reference --fetch_reference
-        # TF 1.15 only: also google-research/albert (the albert-tensorflow
+        # also google-research/albert (TF 1.15; the albert-tensorflow
         # wheel from PyPI, kept in benchmarks/.reference/), interleaved with
         # ours in one run, and the speed ratio. Each implementation runs in
         # its own process with the host allocator its script gets (ours:
         # TensorFlow's BFC allocator, set by tf_compat; the reference:
         # TensorFlow's default, malloc); --same_allocator gives the reference
         # ours too, which compares the graphs alone.
+    .venv-py3.11/bin/python benchmarks/bench_pretraining.py --reference \
+        --reference_python=.venv/bin/python
+        # albert_zh on TF 2 against the reference on TF 1.15, in one run.
 
 The MFU of albert_zh counts the FLOPs its graph computes: the last block
 only at [CLS] and the masked positions (the values the heads read are the
@@ -189,11 +192,6 @@ def locate_reference(path, fetch):
     newest albert_tensorflow wheel in the directory ``path``. With ``fetch``,
     a missing wheel is first downloaded from the package registry into
     ``path``. Exits with a one-line message when there is none."""
-    if tf_compat.TF_VERSION[0] != 1:
-        raise SystemExit("bench_pretraining.py: the reference needs TensorFlow "
-                         "1.x (it imports tf.contrib); run this on the Python "
-                         "3.7 venv")
-
     def find_entry():
         if not os.path.isdir(path) or os.path.isdir(os.path.join(path, "albert")):
             return path if os.path.exists(path) else None
@@ -227,11 +225,23 @@ def import_reference(entry):
 WORKER_PREFIX = "BENCH "
 
 
+def runtime_name():
+    """Returns e.g. "python 3.7, tensorflow 1.15"."""
+    return "python %d.%d, tensorflow %s" % (
+        sys.version_info[0], sys.version_info[1],
+        ".".join(str(x) for x in tf_compat.TF_VERSION))
+
+
 def worker_main(args):
     """``--worker``: builds one trainer, then answers "run N" lines on stdin
     with the seconds per step, until stdin closes."""
     reference = None
     if args.worker == "google":
+        if tf_compat.IS_TF2:
+            raise SystemExit(
+                "bench_pretraining.py: google-research/albert needs TensorFlow "
+                "1.x (it imports tf.contrib); %s runs tensorflow %s" % (
+                    sys.executable, ".".join(map(str, tf_compat.TF_VERSION))))
         reference = import_reference(locate_reference(args.reference, False))
     model, seq_length = args.worker_setting.split(",")
     config = modeling.AlbertConfig.from_json_file(os.path.join(ROOT, CONFIGS[model]))
@@ -241,7 +251,7 @@ def worker_main(args):
                         threads=args.threads, use_einsum=bool(args.use_einsum),
                         reference=reference)
     run(args.warmup_steps)
-    print(WORKER_PREFIX + "ready")
+    print(WORKER_PREFIX + runtime_name())
     sys.stdout.flush()
     for line in sys.stdin:
         print(WORKER_PREFIX + repr(run(int(line))))
@@ -252,11 +262,11 @@ def worker_main(args):
 class Worker(object):
     """A benchmark process timing one implementation (see ``worker_main``)."""
 
-    def __init__(self, name, argv, env):
+    def __init__(self, name, argv, env, python=None):
         self.name = name
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__)] + argv,
+            [python or sys.executable, os.path.abspath(__file__)] + argv,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
             env=env, universal_newlines=True)
 
@@ -270,7 +280,9 @@ class Worker(object):
                          (self.name, "\n".join(tail)))
 
     def wait_ready(self):
-        self._answer()
+        """Waits until the trainer is built; returns the worker's runtime."""
+        self.runtime = self._answer()
+        return self.runtime
 
     def run(self, steps):
         self.proc.stdin.write("%d\n" % steps)
@@ -303,7 +315,8 @@ def spawn_workers(args, model, seq_length):
     workers = {
         "albert_zh": Worker("albert_zh", ["--worker", "albert_zh"] + common, ours_env),
         "google": Worker("google", ["--worker", "google", "--reference",
-                                    args.reference] + common, google_env),
+                                    args.reference] + common, google_env,
+                         python=args.reference_python),
     }
     for worker in workers.values():
         worker.wait_ready()
@@ -354,6 +367,12 @@ def main(argv=None):
                              "BFC allocator by default) instead of TensorFlow's "
                              "default that its own script runs with: compares "
                              "the graphs alone")
+    parser.add_argument("--reference_python", default=None,
+                        help="with --reference: the Python interpreter that "
+                             "runs google-research/albert (one with "
+                             "TensorFlow 1.15, e.g. .venv/bin/python), so that "
+                             "albert_zh on TensorFlow 2 is timed against it in "
+                             "the same run; default: this interpreter")
     parser.add_argument("--worker", choices=["albert_zh", "google"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--worker_setting", help=argparse.SUPPRESS)
@@ -366,14 +385,17 @@ def main(argv=None):
         # Only located (and fetched) here: the google worker imports it.
         args.reference = locate_reference(args.reference or DEFAULT_REFERENCE_DIR,
                                           args.fetch_reference)
+        if tf_compat.IS_TF2 and not args.reference_python:
+            raise SystemExit(
+                "bench_pretraining.py: google-research/albert needs TensorFlow "
+                "1.x (it imports tf.contrib); pass --reference_python=<a Python "
+                "with tensorflow 1.15>, e.g. --reference_python=.venv/bin/python")
 
     peak, peaks = measure_peak_matmul_flops()
     if args.peak_gflops:
         peaks["given"] = args.peak_gflops * 1e9
         peak = peaks["given"]
-    runtime = "python %d.%d, tensorflow %s" % (
-        sys.version_info[0], sys.version_info[1],
-        ".".join(str(x) for x in tf_compat.TF_VERSION))
+    runtime = runtime_name()
     if not args.json:
         print("%s; peak float32 matmul %.1f GFLOP/s (%s)" % (
             runtime, peak / 1e9, ", ".join("%s %.1f" % (k, v / 1e9)
@@ -424,7 +446,9 @@ def main(argv=None):
                            for t in step_times[name]],
                        "model_gflops_per_sec": round(flops / 1e9, 1),
                        "peak_gflops_per_sec": round(peak / 1e9, 1),
-                       "mfu": round(flops / peak, 3), "runtime": runtime}
+                       "mfu": round(flops / peak, 3),
+                       "runtime": (workers[name].runtime if workers
+                                   else runtime)}
                 if allocators:
                     row["host_allocator"] = allocators[name]
                 if name != "albert_zh":
@@ -441,9 +465,12 @@ def main(argv=None):
             for worker in workers.values():
                 worker.close()
             if with_reference and not args.json:
-                print("%-12s albert_zh (%s allocator) / google (%s allocator) "
-                      "speed ratio: %.2fx (medians of %d interleaved runs)" % (
-                          model, allocators["albert_zh"], allocators["google"],
+                print("%-12s albert_zh (%s; %s allocator) / google (%s; %s "
+                      "allocator) speed ratio: %.2fx (medians of %d interleaved "
+                      "runs)" % (
+                          model, workers["albert_zh"].runtime,
+                          allocators["albert_zh"], workers["google"].runtime,
+                          allocators["google"],
                           medians["google"] / medians["albert_zh"], args.repeats))
             sys.stdout.flush()
     return rows
