@@ -34,12 +34,14 @@ print(json.dumps([os.environ.get("TF_CPU_ALLOCATOR_USE_BFC"), names]))
 """ % ROOT
 
 
-def _probe(setting):
+def _probe(script, variable, setting):
+    """Runs ``script`` in a fresh process with ``variable`` unset (None) or set
+    to ``setting``; returns the JSON it printed last."""
     env = dict(os.environ)
-    env.pop("TF_CPU_ALLOCATOR_USE_BFC", None)
+    env.pop(variable, None)
     if setting is not None:
-        env["TF_CPU_ALLOCATOR_USE_BFC"] = setting
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, check=True,
+        env[variable] = setting
+    out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=300).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -48,7 +50,7 @@ def _probe(setting):
 @pytest.mark.parametrize("setting,bfc", [(None, True), ("false", False),
                                          ("true", True)])
 def test_bfc_allocator_by_default_and_user_setting_respected(setting, bfc):
-    value, allocators = _probe(setting)
+    value, allocators = _probe(PROBE, "TF_CPU_ALLOCATOR_USE_BFC", setting)
     assert value == (setting or "true")
     assert allocators, "the trace recorded no allocations"
     assert any("bfc" in name for name in allocators) == bfc, allocators
@@ -71,14 +73,8 @@ print(json.dumps([os.environ.get("TF_ENABLE_ONEDNN_OPTS"), enabled,
 
 @pytest.mark.parametrize("setting", [None, "0", "1"])
 def test_onednn_on_by_default_on_x86_and_user_setting_respected(setting):
-    env = dict(os.environ)
-    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
-    if setting is not None:
-        env["TF_ENABLE_ONEDNN_OPTS"] = setting
-    out = subprocess.run([sys.executable, "-c", ONEDNN_PROBE], env=env, check=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=300).stdout
-    value, enabled, machine, is_tf2 = json.loads(out.strip().splitlines()[-1])
+    value, enabled, machine, is_tf2 = _probe(ONEDNN_PROBE, "TF_ENABLE_ONEDNN_OPTS",
+                                             setting)
     x86 = machine in ("x86_64", "amd64")
     expected = setting if setting is not None else ("1" if x86 else None)
     assert value == expected
