@@ -532,8 +532,8 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
       head_size: D.
       initializer: kernel initializer.
       attention_dropout: dropout on the attention probabilities.
-      use_einsum: True: tf.einsum contractions (except where heads are
-        split, below); False: transpose + batched matmul only (the
+      use_einsum: True: tf.einsum contractions (except in TF 1.x training
+        graphs, which split heads with ``split_heads``); False: transpose + batched matmul only (the
         TFLite-friendly path). Same weights, same result.
       query_rows: optional [B*Q, H] rows of ``x`` to compute the output for
         (queries only there; keys and values from all of ``x``).

@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 # TensorFlow 2.x's oneDNN kernels and graph rewrites (fused MatMul + BiasAdd,
 # layout-aware elementwise ops). TensorFlow turns them on by itself only on
 # x86 CPUs with AVX-512 VNNI/BF16 or AMX; on an AVX2 machine they made
-# pretraining 9-15 % faster. TensorFlow 1.15's wheel has no oneDNN and ignores
+# pretraining 6-19 % faster. TensorFlow 1.15's wheel has no oneDNN and ignores
 # the variable; set it to "0" to keep Eigen's kernels.
 if platform.machine().lower() in ("x86_64", "amd64"):
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

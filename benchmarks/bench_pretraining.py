@@ -223,6 +223,8 @@ def import_reference(entry):
 
 
 WORKER_PREFIX = "BENCH "
+REFERENCE_NEEDS_TF1 = ("bench_pretraining.py: google-research/albert needs "
+                       "TensorFlow 1.x (it imports tf.contrib)")
 
 
 def runtime_name():
@@ -238,10 +240,8 @@ def worker_main(args):
     reference = None
     if args.worker == "google":
         if tf_compat.IS_TF2:
-            raise SystemExit(
-                "bench_pretraining.py: google-research/albert needs TensorFlow "
-                "1.x (it imports tf.contrib); %s runs tensorflow %s" % (
-                    sys.executable, ".".join(map(str, tf_compat.TF_VERSION))))
+            raise SystemExit("%s; %s runs %s" % (
+                REFERENCE_NEEDS_TF1, sys.executable, runtime_name()))
         reference = import_reference(locate_reference(args.reference, False))
     model, seq_length = args.worker_setting.split(",")
     config = modeling.AlbertConfig.from_json_file(os.path.join(ROOT, CONFIGS[model]))
@@ -264,11 +264,17 @@ class Worker(object):
 
     def __init__(self, name, argv, env, python=None):
         self.name = name
+        self.runtime = None  # e.g. "python 3.7, tensorflow 1.15", once ready
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [python or sys.executable, os.path.abspath(__file__)] + argv,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-            env=env, universal_newlines=True)
+        python = python or sys.executable
+        try:
+            self.proc = subprocess.Popen(
+                [python, os.path.abspath(__file__)] + argv,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                env=env, universal_newlines=True)
+        except OSError as e:
+            raise SystemExit("bench_pretraining.py: cannot run the %s worker "
+                             "with %s: %s" % (name, python, e.strerror or e))
 
     def _answer(self):
         for line in self.proc.stdout:
@@ -280,9 +286,8 @@ class Worker(object):
                          (self.name, "\n".join(tail)))
 
     def wait_ready(self):
-        """Waits until the trainer is built; returns the worker's runtime."""
+        """Waits until the trainer is built; records the worker's runtime."""
         self.runtime = self._answer()
-        return self.runtime
 
     def run(self, steps):
         self.proc.stdin.write("%d\n" % steps)
@@ -387,9 +392,8 @@ def main(argv=None):
                                           args.fetch_reference)
         if tf_compat.IS_TF2 and not args.reference_python:
             raise SystemExit(
-                "bench_pretraining.py: google-research/albert needs TensorFlow "
-                "1.x (it imports tf.contrib); pass --reference_python=<a Python "
-                "with tensorflow 1.15>, e.g. --reference_python=.venv/bin/python")
+                "%s; pass --reference_python=<a Python with tensorflow 1.15>, "
+                "e.g. --reference_python=.venv/bin/python" % REFERENCE_NEEDS_TF1)
 
     peak, peaks = measure_peak_matmul_flops()
     if args.peak_gflops:
