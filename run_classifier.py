@@ -188,8 +188,7 @@ def _make_estimator(model_fn, save_steps, predict_batch_size):
     ``predict_batch_size=--eval_batch_size``.
     """
     run_config = script_utils.run_config_from_flags(
-        FLAGS, save_checkpoints_steps=save_steps,
-        log_step_count_steps=max(1, min(100, save_steps)))
+        FLAGS, save_checkpoints_steps=save_steps)
     if not FLAGS.use_tpu:
         return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
     tpu = tpu_module()

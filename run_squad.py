@@ -157,9 +157,7 @@ def _load_setup():
 
 
 def _make_estimator(model_fn):
-    save_steps = FLAGS.save_checkpoints_steps
-    run_config = script_utils.run_config_from_flags(
-        FLAGS, log_step_count_steps=max(1, min(100, save_steps)))
+    run_config = script_utils.run_config_from_flags(FLAGS)
     if not FLAGS.use_tpu:
         return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
     tpu = tpu_module()

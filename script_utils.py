@@ -275,7 +275,10 @@ def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
 def run_config_from_flags(flags_obj, **overrides):
     """``build_run_config`` from a script's flags: --output_dir, the TPU
     flags, --save_checkpoints_steps, --keep_checkpoint_max (0 keeps all) and
-    --random_seed; keyword ``overrides`` take precedence."""
+    --random_seed; keyword ``overrides`` take precedence.
+
+    Unless overridden, the Estimator logs steps/sec every 100 steps, or at
+    every checkpoint when checkpoints are saved more often than that."""
     kwargs = dict(
         use_tpu=flags_obj.use_tpu, tpu_name=flags_obj.tpu_name,
         tpu_zone=flags_obj.tpu_zone, gcp_project=flags_obj.gcp_project,
@@ -285,4 +288,6 @@ def run_config_from_flags(flags_obj, **overrides):
         keep_checkpoint_max=flags_obj.keep_checkpoint_max or None,
         random_seed=flags_obj.random_seed)
     kwargs.update(overrides)
+    kwargs.setdefault("log_step_count_steps",
+                      max(1, min(100, kwargs["save_checkpoints_steps"])))
     return build_run_config(flags_obj.output_dir, **kwargs)

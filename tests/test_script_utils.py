@@ -100,3 +100,38 @@ def test_help_exits_zero_and_lists_flags(tmp_path):
     result = _run(tmp_path, "--help")
     assert result.returncode == 0
     assert "--mode" in result.stdout and "what to do" in result.stdout
+
+
+def _run_flags(save_checkpoints_steps, keep_checkpoint_max=5):
+    """The flag values run_config_from_flags reads, as a plain object."""
+    import types  # pylint: disable=g-import-not-at-top
+    return types.SimpleNamespace(
+        output_dir="/tmp/out", use_tpu=False, tpu_name=None, tpu_zone=None,
+        gcp_project=None, master=None, num_tpu_cores=8,
+        iterations_per_loop=1000, random_seed=7,
+        save_checkpoints_steps=save_checkpoints_steps,
+        keep_checkpoint_max=keep_checkpoint_max)
+
+
+@pytest.mark.parametrize("save_steps,expected_log_steps", [
+    (1000, 100), (100, 100), (40, 40), (1, 1), (0, 1)])
+def test_run_config_logs_at_most_every_checkpoint(save_steps,
+                                                  expected_log_steps):
+    """steps/sec is logged every 100 steps, or at each checkpoint if sooner."""
+    config = script_utils.run_config_from_flags(_run_flags(save_steps))
+    assert config.log_step_count_steps == expected_log_steps
+    assert config.tf_random_seed == 7
+    assert config.model_dir == "/tmp/out"
+
+
+def test_run_config_overrides_win():
+    flags_obj = _run_flags(1000, keep_checkpoint_max=0)
+    config = script_utils.run_config_from_flags(
+        flags_obj, save_checkpoints_steps=30)
+    assert config.save_checkpoints_steps == 30
+    assert config.log_step_count_steps == 30
+    assert config.keep_checkpoint_max is None   # 0 keeps all
+    config = script_utils.run_config_from_flags(
+        flags_obj, log_step_count_steps=5)
+    assert config.log_step_count_steps == 5
+    assert config.save_checkpoints_steps == 1000
