@@ -213,7 +213,7 @@ def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
                      iterations_per_loop=1000, save_checkpoints_steps=1000,
                      keep_checkpoint_max=5, random_seed=None,
                      train_distribute=None, session_config_proto=None,
-                     log_step_count_steps=100):
+                     log_step_count_steps=None):
     """The RunConfig of the Estimator (TPU or not).
 
     With `use_tpu`, a `tf.estimator.tpu.RunConfig` whose cluster is resolved
@@ -236,7 +236,9 @@ def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
         random_seed: graph-level random seed.
         train_distribute: optional tf.distribute strategy (not with TPU).
         session_config_proto: optional tf.ConfigProto.
-        log_step_count_steps: the Estimator's steps/sec log interval.
+        log_step_count_steps: the Estimator's steps/sec log interval;
+            by default every 100 steps, or at every checkpoint when
+            checkpoints are saved more often than that.
 
     Returns:
         A RunConfig.
@@ -262,6 +264,8 @@ def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
                 num_shards=num_tpu_cores,
                 per_host_input_for_training=(
                     tpu.InputPipelineConfig.PER_HOST_V2)))
+    if log_step_count_steps is None:
+        log_step_count_steps = max(1, min(100, save_checkpoints_steps))
     return tf.estimator.RunConfig(
         model_dir=output_dir,
         save_checkpoints_steps=save_checkpoints_steps,
@@ -275,10 +279,7 @@ def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
 def run_config_from_flags(flags_obj, **overrides):
     """``build_run_config`` from a script's flags: --output_dir, the TPU
     flags, --save_checkpoints_steps, --keep_checkpoint_max (0 keeps all) and
-    --random_seed; keyword ``overrides`` take precedence.
-
-    Unless overridden, the Estimator logs steps/sec every 100 steps, or at
-    every checkpoint when checkpoints are saved more often than that."""
+    --random_seed; keyword ``overrides`` take precedence."""
     kwargs = dict(
         use_tpu=flags_obj.use_tpu, tpu_name=flags_obj.tpu_name,
         tpu_zone=flags_obj.tpu_zone, gcp_project=flags_obj.gcp_project,
@@ -288,6 +289,4 @@ def run_config_from_flags(flags_obj, **overrides):
         keep_checkpoint_max=flags_obj.keep_checkpoint_max or None,
         random_seed=flags_obj.random_seed)
     kwargs.update(overrides)
-    kwargs.setdefault("log_step_count_steps",
-                      max(1, min(100, kwargs["save_checkpoints_steps"])))
     return build_run_config(flags_obj.output_dir, **kwargs)

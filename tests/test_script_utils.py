@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -104,7 +105,6 @@ def test_help_exits_zero_and_lists_flags(tmp_path):
 
 def _run_flags(save_checkpoints_steps, keep_checkpoint_max=5):
     """The flag values run_config_from_flags reads, as a plain object."""
-    import types  # pylint: disable=g-import-not-at-top
     return types.SimpleNamespace(
         output_dir="/tmp/out", use_tpu=False, tpu_name=None, tpu_zone=None,
         gcp_project=None, master=None, num_tpu_cores=8,
@@ -135,3 +135,12 @@ def test_run_config_overrides_win():
         flags_obj, log_step_count_steps=5)
     assert config.log_step_count_steps == 5
     assert config.save_checkpoints_steps == 1000
+
+
+def test_build_run_config_derives_log_interval(tmp_path):
+    """The same default for callers that build the RunConfig directly."""
+    config = script_utils.build_run_config(str(tmp_path),
+                                           save_checkpoints_steps=20)
+    assert config.log_step_count_steps == 20
+    config = script_utils.build_run_config(str(tmp_path))
+    assert config.log_step_count_steps == 100   # default save steps 1000
