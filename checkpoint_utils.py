@@ -328,6 +328,10 @@ def config_for_checkpoint(config, path):
     return config.copy(embedding_layout=layout)
 
 
+# Newly initialised variables named in the one-line load summary.
+_NEW_LISTED = 8
+
+
 class LoadReport(object):
     """What ``init_from_checkpoint`` did, variable by variable."""
 
@@ -377,12 +381,37 @@ class LoadReport(object):
             out.append("  ignored   %s" % name)
         return out
 
-    def log(self):
-        """Writes the report to tf.logging (INFO; problems as WARNING)."""
-        for line in self.lines():
+    def log(self, verbose=False, report_file=None):
+        """Writes the report to tf.logging.
+
+        One summary line, plus the newly initialised variables when there are
+        few; every variable only with ``verbose``. Variables that are new
+        without being allowed are warnings.
+
+        Args:
+          verbose: log one line per variable.
+          report_file: also write the full report to this file (its name is
+            then given in the summary line).
+        """
+        lines = self.lines()
+        summary = lines[0]
+        if report_file:
+            try:
+                tf.gfile.MakeDirs(os.path.dirname(report_file) or ".")
+                with tf.gfile.GFile(report_file, "w") as writer:
+                    writer.write("\n".join(lines) + "\n")
+                summary += "; every variable listed in %s" % report_file
+            except tf.errors.OpError as e:
+                tf.logging.warning("%s: cannot write the load report: %s", report_file,
+                                   e.message)
+        new = [name for name, _ in self.newly_initialized]
+        if new and not verbose and len(new) <= _NEW_LISTED:
+            summary += "; newly initialised: %s" % ", ".join(new)
+        tf.logging.info("Initialised from %s", summary)
+        for line in lines[1:]:
             if line.startswith("  NEW") and "allowed" not in line:
                 tf.logging.warning(line)
-            else:
+            elif verbose:
                 tf.logging.info(line)
 
 
@@ -485,7 +514,8 @@ def _mismatch_message(report, graph_layout=None):
 
 def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
                          allow_shape_mismatch=False, init_from_group0=False,
-                         graph_layout=None, name_map=None, log=True):
+                         graph_layout=None, name_map=None, log=True, verbose=False,
+                         report_file=None):
     """Initialises graph variables from a checkpoint and reports what happened.
 
     Must be called while building the graph (before variables are
@@ -505,7 +535,9 @@ def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
       graph_layout: embedding layout of the model, for the error message
         (default: detected from the graph variable names).
       name_map: optional callable graph name -> checkpoint name.
-      log: write the report to tf.logging.
+      log: write the report to tf.logging (one summary line).
+      verbose: log every variable of the report.
+      report_file: also write the full report to this file.
 
     Returns:
       LoadReport.
@@ -515,7 +547,7 @@ def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
       CheckpointMismatchError: when model variables are missing or have the
         wrong shape and that is not allowed.
     """
-    prefix = resolve_checkpoint(init_checkpoint)
+    prefix = check_checkpoint_complete(init_checkpoint)
     ckpt_shapes = dict(list_variables(prefix))
     if variables is None:
         variables = [v for v in tf.global_variables() if not is_ignored_variable(_graph_name(v))]
@@ -525,7 +557,7 @@ def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
         graph_layout = detect_dialect(_graph_name(v) for v in variables)
     if report.missing or (report.shape_mismatches and not allow_shape_mismatch):
         if log:
-            report.log()
+            report.log(verbose, report_file)
         raise CheckpointMismatchError(_mismatch_message(report, graph_layout))
     # One init_from_checkpoint call per distinct mapping round, because a
     # checkpoint entry may feed several graph variables (group-0 fan-out).
@@ -540,8 +572,16 @@ def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
     for round_map in rounds:
         tf.train.init_from_checkpoint(prefix, round_map)
     if log:
-        report.log()
+        report.log(verbose, report_file)
     return report
+
+
+def estimator_restores_own_checkpoint(run_config):
+    """True when an Estimator with ``run_config`` restores its model_dir's
+    latest checkpoint, which then overrides any ``init_checkpoint`` (a
+    resumed run, or a later training round of the same run)."""
+    model_dir = getattr(run_config, "model_dir", None)
+    return bool(model_dir) and tf.train.latest_checkpoint(model_dir) is not None
 
 
 # ---------------------------------------------------------------------------
@@ -612,6 +652,95 @@ def prune_checkpoints(directory, keep, protect=()):
     kept = [prefix for _, prefix in step_checkpoints(directory)]
     if kept:
         tf.train.update_checkpoint_state(directory, kept[-1], all_model_checkpoint_paths=kept)
+
+
+# What TensorFlow's savers and ``copy_checkpoint`` write before renaming into
+# place: ``checkpoint.tmp<hex>``, ``model.ckpt-N.meta.tmp<hex>``,
+# ``model.ckpt-best.index.tmp``, and the directories the data shards are
+# written to, ``model.ckpt-N_temp_<hex>/`` (TF 1.x) or ``model.ckpt-N_temp/``.
+_STALE_FILE_RE = re.compile(r"^(checkpoint|graph\.pbtxt|.+\.(meta|index|data-\d+-of-\d+))"
+                            r"\.tmp([0-9a-f]{32})?$")
+_STALE_DIR_RE = re.compile(r"^.+\.ckpt(-\w+)?_temp(_[0-9a-f]{32})?$")
+
+
+def remove_stale_temporaries(directory):
+    """Removes checkpoint files a killed run left half-written in ``directory``.
+
+    Call it before training starts (on the chief only): a run in progress in
+    the same directory would lose what it is writing.
+
+    Args:
+      directory: a training output directory.
+
+    Returns:
+      The names removed.
+    """
+    removed = []
+    if not tf.gfile.IsDirectory(directory):
+        return removed
+    for name in sorted(tf.gfile.ListDirectory(directory)):
+        name = name.rstrip("/")
+        path = os.path.join(directory, name)
+        if tf.gfile.IsDirectory(path):
+            if _STALE_DIR_RE.match(name):
+                tf.gfile.DeleteRecursively(path)
+                removed.append(name + "/")
+        elif _STALE_FILE_RE.match(name):
+            tf.gfile.Remove(path)
+            removed.append(name)
+    return removed
+
+
+def check_checkpoint_complete(path):
+    """Checks that a checkpoint's index and data files are all there and whole.
+
+    Compares the bytes the index says the tensors take with the size of the
+    data shards, which catches a truncated copy or a half-downloaded file
+    before TensorFlow fails on it in the middle of a restore.
+
+    Args:
+      path: any path ``resolve_checkpoint`` accepts.
+
+    Returns:
+      The checkpoint prefix.
+
+    Raises:
+      CheckpointError: naming the file and the problem.
+    """
+    prefix = resolve_checkpoint(path)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+    except Exception as e:  # pylint: disable=broad-except
+        raise CheckpointError("%s.index: cannot read the checkpoint index (damaged or "
+                              "truncated file?): %s" % (prefix, str(e).split("\n")[0]))
+    data_files = sorted(tf.gfile.Glob(prefix + ".data-*-of-*"))
+    if not data_files and shapes:
+        raise CheckpointError("%s: the .data-* file is missing (only the .index is "
+                              "there)" % prefix)
+    if data_files:
+        match = re.search(r"\.data-\d+-of-(\d+)$", data_files[0])
+        shards = int(match.group(1))
+        if len(data_files) < shards:
+            raise CheckpointError("%s: %d of %d .data-*-of-%05d files are missing" %
+                                  (prefix, shards - len(data_files), shards, shards))
+    needed = 0
+    for name, shape in six.iteritems(shapes):
+        dtype = dtypes.get(name)
+        if dtype is None or dtype == tf.string:
+            continue
+        count = 1
+        for dim in shape:
+            count *= dim
+        needed += count * dtype.size
+    have = sum(tf.gfile.Stat(f).length for f in data_files)
+    if have < needed:
+        shown = data_files[0] if len(data_files) == 1 else prefix + ".data-*"
+        raise CheckpointError("%s is truncated: it holds %d bytes, its index needs %d "
+                              "(copy or download the checkpoint again)" %
+                              (shown, have, needed))
+    return prefix
 
 
 def _format_inspection(path, variables, config=None):

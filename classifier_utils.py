@@ -364,6 +364,8 @@ class TsvProcessor(DataProcessor):
     header = "detect"
     never_header_splits = ()
     tolerate_malformed = False
+    # Warn (once per file) about lines with more non-empty fields than read.
+    warn_extra_columns = False
 
     def _columns_for(self, split, fields):
         cols = self.columns[split]
@@ -374,6 +376,7 @@ class TsvProcessor(DataProcessor):
 
     def _read_file(self, path, split, data_dir):
         skipped = []
+        extra = []  # line numbers with more (non-empty) fields than the task reads
         for line_number, fields in read_tsv(path):
             cols = self._columns_for(split, fields)
             if line_number == 1 and split not in self.never_header_splits:
@@ -388,6 +391,8 @@ class TsvProcessor(DataProcessor):
                     skipped.append("%s:%d: %s" % (path, line_number, problem))
                     continue
                 raise DataError("%s:%d: %s" % (path, line_number, problem))
+            if self.warn_extra_columns and any(f.strip() for f in fields[width:]):
+                extra.append((line_number, width, _describe(cols)))
             text_a = fields[cols.text_a].strip()
             text_b = fields[cols.text_b].strip() if cols.text_b is not None else None
             if not text_a or (cols.text_b is not None and not text_b):
@@ -407,6 +412,11 @@ class TsvProcessor(DataProcessor):
         if skipped:
             tf.logging.warning("%s: skipped %d malformed line(s), first: %s", path,
                                len(skipped), skipped[0])
+        if extra:
+            tf.logging.warning(
+                "%s: %d line(s) have more than the %d tab-separated fields this task reads "
+                "(%s); the extra fields are ignored (first: line %d)", path, len(extra),
+                extra[0][1], extra[0][2], extra[0][0])
 
 
 def _width(cols):
@@ -428,6 +438,7 @@ class LcqmcProcessor(TsvProcessor):
 
     name = "lcqmc"
     test_columns_without_label = Columns(0, 1)
+    warn_extra_columns = True
 
 
 class BqProcessor(LcqmcProcessor):
@@ -462,6 +473,7 @@ class SentencePairProcessor(_GenericLabels, TsvProcessor):
     split_files = {s: ("%s.tsv" % s, "%s_0827.tsv" % s) for s in SPLITS}
     columns = {s: Columns(1, 2, 0) for s in SPLITS}
     test_columns_without_label = Columns(0, 1)
+    warn_extra_columns = True
 
 
 class SentenceProcessor(_GenericLabels, TsvProcessor):
@@ -471,6 +483,7 @@ class SentenceProcessor(_GenericLabels, TsvProcessor):
     split_files = {s: ("%s.tsv" % s,) for s in SPLITS}
     columns = {s: Columns(1, None, 0) for s in SPLITS}
     test_columns_without_label = Columns(0)
+    warn_extra_columns = True
 
 
 class ChnSentiCorpProcessor(TsvProcessor):
@@ -480,6 +493,7 @@ class ChnSentiCorpProcessor(TsvProcessor):
     split_files = {s: ("%s.tsv" % s,) for s in SPLITS}
     columns = {s: Columns(1, None, 0) for s in SPLITS}
     test_columns_without_label = Columns(0)
+    warn_extra_columns = True
 
 
 # -- CLUE (JSON lines) --------------------------------------------------------
@@ -1286,12 +1300,13 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
 def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_rate=5e-5,
                      num_train_steps=1, num_warmup_steps=0, use_tpu=False,
                      use_one_hot_embeddings=False, optimizer="adamw", classifier_dropout=0.1,
-                     is_regression=False):
+                     is_regression=False, init_report_file=None, verbose=False):
     """The Estimator model_fn (TPUEstimatorSpec when ``use_tpu``).
 
     Training initialises from ``init_checkpoint`` strictly: every encoder
-    variable must be in it; only the head may be new. The load report is
-    logged.
+    variable must be in it; only the head may be new. The load is reported
+    in one line (see ``checkpoint_utils.LoadReport.log``), once: not when the
+    Estimator restores a checkpoint of its own output directory instead.
 
     Args:
       albert_config: modeling.AlbertConfig.
@@ -1305,13 +1320,15 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
       optimizer: "adamw" or "lamb".
       classifier_dropout: dropout on the pooled output.
       is_regression: regression head.
+      init_report_file: where the full load report is written.
+      verbose: log every variable of the load report.
 
     Returns:
-      model_fn(features, labels, mode, params).
+      model_fn(features, labels, mode, params, config).
     """
     tpu = tpu_module()
 
-    def model_fn(features, labels, mode, params):
+    def model_fn(features, labels, mode, params, config=None):
         del labels, params
         is_training = mode == tf.estimator.ModeKeys.TRAIN
         outputs = create_model(
@@ -1319,10 +1336,12 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
             features["segment_ids"], features["label_ids"], num_labels,
             use_one_hot_embeddings, classifier_dropout, is_regression)
         scaffold_fn = None
-        if is_training and init_checkpoint:
+        if (is_training and init_checkpoint and
+                not checkpoint_utils.estimator_restores_own_checkpoint(config)):
             def _init():
                 checkpoint_utils.init_from_checkpoint(
-                    init_checkpoint, allow_missing=head_variable_patterns(albert_config))
+                    init_checkpoint, allow_missing=head_variable_patterns(albert_config),
+                    verbose=verbose, report_file=init_report_file)
             if use_tpu:
                 def scaffold_fn():
                     _init()
@@ -1330,6 +1349,7 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
             else:
                 _init()
         if is_training:
+            tf.identity(outputs.loss, name="total_loss")  # read by the progress line
             train_op = optimization.create_optimizer(
                 outputs.loss, learning_rate, num_train_steps, num_warmup_steps,
                 use_tpu=use_tpu, optimizer=optimizer)

@@ -37,6 +37,7 @@ import numpy as np
 
 import checkpoint_utils
 import classifier_utils
+import driver_utils
 import modeling
 import script_utils
 import tokenization
@@ -95,6 +96,10 @@ flags.DEFINE_integer("save_checkpoints_steps", 1000,
                      "Save (and, with --do_eval, evaluate) a checkpoint every N steps.")
 flags.DEFINE_integer("keep_checkpoint_max", 5,
                      "Step checkpoints to keep (0 keeps all); model.ckpt-best is extra.")
+flags.DEFINE_float("log_every_secs", 30.0,
+                   "Seconds between two training progress lines (step/N, loss, "
+                   "examples/sec, ETA).")
+script_utils.define_verbose_flag(flags)
 # -- TPU --
 script_utils.define_tpu_flags(flags)
 flags.adopt_module_key_flags(script_utils)  # listed in --help
@@ -106,6 +111,7 @@ _INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
                  checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
 
 BEST_PREFIX = "model.ckpt-best"
+INIT_REPORT_FILE = "init_checkpoint_report.txt"
 
 
 # ---------------------------------------------------------------------------
@@ -145,6 +151,11 @@ def _check_flags():
         raise UserError("--num_train_epochs must be > 0")
     if FLAGS.data_dir and not os.path.isdir(FLAGS.data_dir):
         raise UserError("%s: --data_dir is not a directory" % FLAGS.data_dir)
+    if FLAGS.log_every_secs < 0:
+        raise UserError("--log_every_secs must be >= 0")
+    driver_utils.check_export_dir(
+        FLAGS.export_dir, FLAGS.output_dir,
+        [("--data_dir", FLAGS.data_dir), ("--cached_dir", FLAGS.cached_dir)])
 
 
 def _load_setup():
@@ -171,6 +182,8 @@ def _load_setup():
         classifier_utils.special_tokens_check(tokenizer)
         tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case,
                                                       FLAGS.init_checkpoint)
+        if FLAGS.init_checkpoint and FLAGS.do_train:
+            checkpoint_utils.check_checkpoint_complete(FLAGS.init_checkpoint)
     except (IOError, OSError, ValueError) as e:
         raise UserError(str(e))
     try:
@@ -346,7 +359,9 @@ def main(argv):
     _check_flags()
     tf.logging.set_verbosity(tf.logging.INFO)
     processor, config, tokenizer, label_list = _load_setup()
-    tf.gfile.MakeDirs(FLAGS.output_dir)
+    driver_utils.prepare_output_dir(FLAGS.output_dir)
+    if FLAGS.do_train:
+        driver_utils.check_resume_checkpoint(FLAGS.output_dir)
     num_labels = len(label_list)
     is_regression = processor.is_regression
 
@@ -368,7 +383,9 @@ def main(argv):
         learning_rate=FLAGS.learning_rate, num_train_steps=num_train_steps,
         num_warmup_steps=num_warmup_steps, use_tpu=FLAGS.use_tpu,
         use_one_hot_embeddings=FLAGS.use_tpu, optimizer=FLAGS.optimizer,
-        classifier_dropout=FLAGS.classifier_dropout, is_regression=is_regression)
+        classifier_dropout=FLAGS.classifier_dropout, is_regression=is_regression,
+        init_report_file=os.path.join(FLAGS.output_dir, INIT_REPORT_FILE),
+        verbose=FLAGS.verbose)
     _check_existing_checkpoints(config, num_labels)
     estimator = _make_estimator(model_fn, FLAGS.save_checkpoints_steps, FLAGS.predict_batch_size)
     eval_estimator = (_make_estimator(model_fn, FLAGS.save_checkpoints_steps,
@@ -382,6 +399,11 @@ def main(argv):
         history = EvalHistory(FLAGS.output_dir, dev_key, processor.metric)
         eval_input_fn = _input_fn(dev_file, "dev", FLAGS.eval_batch_size, is_regression)
     header = "%s dev results (best by %s)" % (processor.name, processor.metric)
+    test_features = None
+    if FLAGS.do_predict:
+        # Read and check the test set before training, not after it.
+        test_features = _features(processor, "test", tokenizer, label_list,
+                                  FLAGS.predict_batch_size)
 
     def evaluate_new_checkpoints():
         for step, prefix in checkpoint_utils.step_checkpoints(FLAGS.output_dir):
@@ -396,7 +418,12 @@ def main(argv):
         if FLAGS.do_train:
             latest = tf.train.latest_checkpoint(FLAGS.output_dir)
             step = checkpoint_utils.global_step_of(latest) if latest else 0
+            if latest:
+                tf.logging.info("Resuming training from %s (step %d of %d)", latest, step,
+                                num_train_steps)
             save_steps = FLAGS.save_checkpoints_steps
+            hooks = [] if FLAGS.use_tpu else [driver_utils.TrainingLogHook(
+                FLAGS.train_batch_size, num_train_steps, every_secs=FLAGS.log_every_secs)]
             while step < num_train_steps:
                 # With --do_eval, train up to the next saved checkpoint and
                 # evaluate it right away, so that each one is evaluated once.
@@ -408,7 +435,7 @@ def main(argv):
                     input_fn=_input_fn(train_file, "train", FLAGS.train_batch_size,
                                        is_regression, seed=FLAGS.random_seed + step,
                                        skip=consumed),
-                    max_steps=target)
+                    max_steps=target, hooks=hooks)
                 step = target
                 if FLAGS.do_eval:
                     evaluate_new_checkpoints()
@@ -423,7 +450,7 @@ def main(argv):
         if FLAGS.do_predict or FLAGS.export_dir:
             checkpoint = _fine_tuned_checkpoint()
         if FLAGS.do_predict:
-            _do_predict(estimator, processor, tokenizer, label_list, checkpoint)
+            _do_predict(estimator, processor, test_features, checkpoint)
         if FLAGS.export_dir:
             try:
                 classifier_utils.export_saved_model(
@@ -460,21 +487,18 @@ def _check_existing_checkpoints(config, num_labels):
 
 def _fine_tuned_checkpoint():
     best = os.path.join(FLAGS.output_dir, BEST_PREFIX)
-    if tf.gfile.Exists(best + ".index"):
-        return best
     latest = tf.train.latest_checkpoint(FLAGS.output_dir)
-    if latest:
-        return latest
     steps = checkpoint_utils.step_checkpoints(FLAGS.output_dir)
-    if steps:
-        return steps[-1][1]
+    for candidate in (best if tf.gfile.Exists(best + ".index") else None, latest,
+                      steps[-1][1] if steps else None):
+        if candidate:
+            return checkpoint_utils.check_checkpoint_complete(candidate)
     raise UserError("%s: no fine-tuned checkpoint to predict or export with; run with "
                     "--do_train (and --do_eval) first" % FLAGS.output_dir)
 
 
-def _do_predict(estimator, processor, tokenizer, label_list, checkpoint):
-    examples, test_file, _ = _features(processor, "test", tokenizer, label_list,
-                                       FLAGS.predict_batch_size)
+def _do_predict(estimator, processor, test_features, checkpoint):
+    examples, test_file, _ = test_features
     input_fn = _input_fn(test_file, "test", FLAGS.predict_batch_size, processor.is_regression)
     tf.logging.info("Predicting %d test examples with %s", len(examples), checkpoint)
     probabilities, label_ids = _predict(estimator, input_fn, checkpoint)

@@ -33,12 +33,12 @@ from __future__ import print_function
 import json
 import os
 import re
-import time
 
 from tf_compat import tf
 import tf_compat
 
 import checkpoint_utils
+import driver_utils
 import modeling
 import optimization
 import script_utils
@@ -54,6 +54,7 @@ DISTRIBUTION_STRATEGIES = ("none", "mirrored", "multi_worker")
 BEST_CHECKPOINT = "model.ckpt-best"
 EVAL_RESULTS_FILE = "eval_results.txt"
 EVAL_HISTORY_FILE = "eval_history.jsonl"
+INIT_REPORT_FILE = "init_checkpoint_report.txt"
 # Heads that may be absent from an init checkpoint (e.g. an encoder-only
 # export); they are then newly initialised and listed in the load report.
 HEAD_VARIABLES = r"^cls/"
@@ -260,7 +261,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
                      use_one_hot_embeddings=False, optimizer="lamb",
                      poly_power=1.0, start_warmup_step=0,
                      init_from_group0=False, gradient_accumulation_steps=1,
-                     weight_decay_rate=0.01, use_einsum=True, loss_scale=None):
+                     weight_decay_rate=0.01, use_einsum=True, loss_scale=None,
+                     init_report_file=None, verbose=False):
     """Returns a `model_fn` for Estimator / TPUEstimator.
 
     Args:
@@ -283,12 +285,16 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
         use_einsum: False builds the einsum-free attention graph.
         loss_scale: None, "dynamic" (with --use_fp16) or a fixed number; see
             optimization.DynamicLossScale.
+        init_report_file: where the full load report of ``init_checkpoint``
+            is written (one summary line is logged, once: not when the
+            Estimator restores a checkpoint of its own output directory).
+        verbose: log every variable of the load report.
 
     Returns:
-        model_fn(features, labels, mode, params).
+        model_fn(features, labels, mode, params, config).
     """
 
-    def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
+    def model_fn(features, labels, mode, params, config=None):  # pylint: disable=unused-argument
         """The pretraining graph for one (replica's) batch."""
         is_training = mode == tf.estimator.ModeKeys.TRAIN
         input_ids = features["input_ids"]
@@ -314,7 +320,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
         total_loss = tf.identity(mlm_loss + sop_loss, name="total_loss")
 
         scaffold_fn = None
-        if init_checkpoint:
+        if (is_training and init_checkpoint and
+                not checkpoint_utils.estimator_restores_own_checkpoint(config)):
             model_variables = tf.trainable_variables()
 
             def init_fn():
@@ -322,7 +329,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
                     init_checkpoint, variables=model_variables,
                     allow_missing=[HEAD_VARIABLES],
                     init_from_group0=init_from_group0,
-                    graph_layout=albert_config.resolved_embedding_layout)
+                    graph_layout=albert_config.resolved_embedding_layout,
+                    verbose=verbose, report_file=init_report_file)
                 return tf.train.Scaffold()
 
             if use_tpu:
@@ -344,7 +352,7 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
                 weight_decay_rate=weight_decay_rate,
                 gradient_accumulation_steps=gradient_accumulation_steps,
                 loss_scale=loss_scale)
-            del lr  # Logged by name ("learning_rate") by TrainingLogHook.
+            del lr  # Logged by name ("learning_rate") by driver_utils.TrainingLogHook.
             if use_tpu:
                 return tf_compat.tpu_module().TPUEstimatorSpec(
                     mode=mode, loss=total_loss, train_op=train_op,
@@ -766,66 +774,6 @@ def build_estimator(model_fn, run_config, use_tpu=False, train_batch_size=32,
     return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
 
 
-class TrainingLogHook(tf.train.SessionRunHook):
-    """Logs step, loss, learning rate and examples/sec every few seconds."""
-
-    def __init__(self, examples_per_step, num_train_steps, every_secs=30.0,
-                 log_fn=None):
-        """Builds the hook.
-
-        Args:
-            examples_per_step: examples consumed per global step (global batch
-                times gradient accumulation steps).
-            num_train_steps: the target step (for the ETA).
-            every_secs: minimum seconds between two log lines.
-            log_fn: logging function (default tf.logging.info).
-        """
-        self._examples_per_step = examples_per_step
-        self._num_train_steps = num_train_steps
-        self._every_secs = every_secs
-        self._log = log_fn or tf.logging.info
-        self._fetches = None
-        self._last_time = None
-        self._last_step = None
-
-    def begin(self):
-        graph = tf.get_default_graph()
-        fetches = {"step": tf.train.get_global_step()}
-        for key, name in (("loss", "total_loss:0"), ("lr", "learning_rate:0")):
-            try:
-                fetches[key] = graph.get_tensor_by_name(name)
-            except KeyError:
-                pass
-        self._fetches = fetches
-
-    def before_run(self, run_context):
-        return tf.train.SessionRunArgs(self._fetches)
-
-    def after_run(self, run_context, run_values):
-        now = time.time()
-        values = run_values.results
-        step = int(values["step"])
-        if self._last_time is None:
-            self._last_time, self._last_step = now, step
-            return
-        if now - self._last_time < self._every_secs:
-            return
-        rate = ((step - self._last_step) * self._examples_per_step /
-                max(now - self._last_time, 1e-9))
-        parts = ["step %d/%d" % (step, self._num_train_steps)]
-        if "loss" in values:
-            parts.append("loss %.4f" % values["loss"])
-        if "lr" in values:
-            parts.append("learning_rate %.3g" % values["lr"])
-        parts.append("%.1f examples/sec" % rate)
-        if rate > 0 and step < self._num_train_steps:
-            remaining = ((self._num_train_steps - step) *
-                         self._examples_per_step / rate)
-            parts.append("ETA %s" % script_utils.format_seconds(remaining))
-        self._log(", ".join(parts))
-        self._last_time, self._last_step = now, step
-
-
 # ---------------------------------------------------------------------------
 # Checkpoints and evaluation results.
 # ---------------------------------------------------------------------------
@@ -1020,6 +968,7 @@ def define_flags():
     flags.DEFINE_float("weight_decay_rate", 0.01, "Decoupled weight decay.")
     flags.DEFINE_float("log_every_secs", 30.0,
                        "Seconds between two training progress lines.")
+    script_utils.define_verbose_flag(flags)
     return flags.FLAGS
 
 
@@ -1096,20 +1045,31 @@ def main(argv):
     tf.logging.set_verbosity(tf.logging.INFO)
     config = _load_config(flags_obj)
     tf.logging.info("Model config (%s layout): %s",
-                    config.resolved_embedding_layout, config.to_json_string())
+                    config.resolved_embedding_layout,
+                    json.dumps(config.to_dict(), sort_keys=True))
 
     try:
         train_files = (expand_input_files(flags_obj.input_file)
                        if flags_obj.input_file else [])
         eval_files = (expand_input_files(flags_obj.eval_input_file)
                       if flags_obj.eval_input_file else train_files)
+        driver_utils.check_tfrecord_files(
+            train_files + [f for f in eval_files if f not in train_files])
         for files in (train_files, eval_files):
             if files:
                 check_records(files, config, flags_obj.max_seq_length,
                               flags_obj.max_predictions_per_seq)
-    except DataMismatchError as e:
+        if flags_obj.init_checkpoint:
+            checkpoint_utils.check_checkpoint_complete(flags_obj.init_checkpoint)
+    except (DataMismatchError, driver_utils.RecordFileError,
+            checkpoint_utils.CheckpointError) as e:
         raise script_utils.UserError(str(e))
-    tf.gfile.MakeDirs(flags_obj.output_dir)
+    except tf.errors.DataLossError as e:
+        raise script_utils.UserError(driver_utils.describe_data_loss(
+            e, train_files + [f for f in eval_files if f not in train_files]))
+    driver_utils.prepare_output_dir(flags_obj.output_dir, is_chief=_is_chief())
+    if flags_obj.do_train:
+        driver_utils.check_resume_checkpoint(flags_obj.output_dir)
 
     if flags_obj.use_fp16:
         tf.logging.info("--use_fp16: float16 compute through the "
@@ -1141,7 +1101,10 @@ def main(argv):
         gradient_accumulation_steps=flags_obj.gradient_accumulation_steps,
         weight_decay_rate=flags_obj.weight_decay_rate,
         use_einsum=flags_obj.use_einsum,
-        loss_scale="dynamic" if flags_obj.use_fp16 else None)
+        loss_scale="dynamic" if flags_obj.use_fp16 else None,
+        init_report_file=os.path.join(flags_obj.output_dir,
+                                      INIT_REPORT_FILE),
+        verbose=flags_obj.verbose)
 
     def make_estimator(distributed):
         rc = run_config
@@ -1168,8 +1131,12 @@ def main(argv):
     try:
         _run(flags_obj, make_estimator, strategy, train_input_fn,
              eval_input_fn, eval_steps)
-    except checkpoint_utils.CheckpointMismatchError as e:
+    except (checkpoint_utils.CheckpointMismatchError,
+            checkpoint_utils.CheckpointError) as e:
         raise script_utils.UserError(str(e))
+    except tf.errors.DataLossError as e:
+        raise script_utils.UserError(driver_utils.describe_data_loss(
+            e, train_files + [f for f in eval_files if f not in train_files]))
 
 
 def _eval_input(flags_obj, eval_files):
@@ -1215,7 +1182,7 @@ def _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn,
                          flags_obj.gradient_accumulation_steps)
     # On TPU the loss lives inside the TPU loop; TPUEstimator logs it.
     hooks = [] if flags_obj.use_tpu else [
-        TrainingLogHook(examples_per_step, flags_obj.num_train_steps,
+        driver_utils.TrainingLogHook(examples_per_step, flags_obj.num_train_steps,
                         every_secs=flags_obj.log_every_secs)]
     multi_worker = flags_obj.distribution_strategy == "multi_worker"
 
@@ -1245,6 +1212,10 @@ def _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn,
                     start_delay_secs=10 ** 9, throttle_secs=10 ** 9))
         else:
             step = _current_step(output_dir)
+            if tf.train.latest_checkpoint(output_dir):
+                tf.logging.info("Resuming training from %s (step %d of %d)",
+                                tf.train.latest_checkpoint(output_dir), step,
+                                flags_obj.num_train_steps)
             interval = (flags_obj.save_checkpoints_steps
                         if eval_input_fn is not None else None)
             while step < flags_obj.num_train_steps:

@@ -32,6 +32,7 @@ from absl import flags
 
 import checkpoint_utils
 import classifier_utils
+import driver_utils
 import modeling
 import script_utils
 import squad_utils
@@ -92,6 +93,10 @@ flags.DEFINE_bool("use_einsum", True, "Use tf.einsum (False: TFLite-friendly gra
 flags.DEFINE_string("export_dir", None,
                     "Write a SavedModel (input_ids, input_mask, segment_ids [, p_mask] -> "
                     "logits) of the fine-tuned model here.")
+flags.DEFINE_float("log_every_secs", 30.0,
+                   "Seconds between two training progress lines (step/N, loss, "
+                   "examples/sec, ETA).")
+script_utils.define_verbose_flag(flags)
 script_utils.define_tpu_flags(flags)
 flags.adopt_module_key_flags(script_utils)  # listed in --help
 
@@ -99,6 +104,7 @@ UserError = script_utils.UserError
 _INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
                  checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
 BEST_PREFIX = "model.ckpt-best"
+INIT_REPORT_FILE = "init_checkpoint_report.txt"
 
 
 def _check_flags():
@@ -131,6 +137,12 @@ def _check_flags():
         path = getattr(FLAGS, name)
         if path and (name != "train_file" or FLAGS.do_train) and not os.path.isfile(path):
             raise UserError("%s: --%s not found" % (path, name))
+    if FLAGS.log_every_secs < 0:
+        raise UserError("--log_every_secs must be >= 0")
+    driver_utils.check_export_dir(
+        FLAGS.export_dir, FLAGS.output_dir,
+        [("--cached_dir", FLAGS.cached_dir), ("--train_file", FLAGS.train_file),
+         ("--predict_file", FLAGS.predict_file)])
 
 
 def _load_setup():
@@ -151,6 +163,8 @@ def _load_setup():
         tokenization.check_vocab_matches_config(tokenizer, config, FLAGS.albert_config_file)
         classifier_utils.special_tokens_check(tokenizer)
         tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
+        if FLAGS.init_checkpoint and FLAGS.do_train:
+            checkpoint_utils.check_checkpoint_complete(FLAGS.init_checkpoint)
     except (IOError, OSError, ValueError) as e:
         raise UserError(str(e))
     return config, tokenizer
@@ -168,10 +182,13 @@ def _make_estimator(model_fn):
 
 def _features(path, tokenizer, is_training, record_file):
     try:
-        examples, _ = squad_utils.read_squad_examples(
+        examples, stats = squad_utils.read_squad_examples(
             path, is_training, FLAGS.version_2_with_negative, logger=tf.logging.warning)
     except squad_utils.DataError as e:
         raise UserError(str(e))
+    if is_training and not examples:
+        raise UserError("%s: no usable training question (%r)%s" % (
+            path, stats, "; first problem: %s" % stats.messages[0] if stats.messages else ""))
     cache_dir = FLAGS.cached_dir or FLAGS.output_dir
     tf.gfile.MakeDirs(cache_dir)
     progress = script_utils.Progress("%s questions" % ("train" if is_training else "predict"),
@@ -184,6 +201,10 @@ def _features(path, tokenizer, is_training, record_file):
             logger=tf.logging.info)
     except ValueError as e:
         raise UserError("%s: %s" % (path, e))
+    if is_training and not count:
+        raise UserError("%s: no training window has a usable answer (%d questions); an "
+                        "answer must lie inside the first --max_seq_length=%d tokens' "
+                        "windows" % (path, len(examples), FLAGS.max_seq_length))
     return examples, record, meta, count
 
 
@@ -197,14 +218,12 @@ def _features(path, tokenizer, is_training, record_file):
 
 def _fine_tuned_checkpoint():
     best = os.path.join(FLAGS.output_dir, BEST_PREFIX)
-    if tf.gfile.Exists(best + ".index"):
-        return best
     latest = tf.train.latest_checkpoint(FLAGS.output_dir)
-    if latest:
-        return latest
     steps = checkpoint_utils.step_checkpoints(FLAGS.output_dir)
-    if steps:
-        return steps[-1][1]
+    for candidate in (best if tf.gfile.Exists(best + ".index") else None, latest,
+                      steps[-1][1] if steps else None):
+        if candidate:
+            return checkpoint_utils.check_checkpoint_complete(candidate)
     raise UserError("%s: no fine-tuned checkpoint to predict or export with; run with "
                     "--do_train first" % FLAGS.output_dir)
 
@@ -328,7 +347,9 @@ def main(argv):
     _check_flags()
     tf.logging.set_verbosity(tf.logging.INFO)
     config, tokenizer = _load_setup()
-    tf.gfile.MakeDirs(FLAGS.output_dir)
+    driver_utils.prepare_output_dir(FLAGS.output_dir)
+    if FLAGS.do_train:
+        driver_utils.check_resume_checkpoint(FLAGS.output_dir)
     v2 = FLAGS.version_2_with_negative
 
     num_train_steps, num_warmup_steps = 1, 0
@@ -348,7 +369,9 @@ def main(argv):
         num_train_steps=num_train_steps, num_warmup_steps=num_warmup_steps,
         use_tpu=FLAGS.use_tpu, use_one_hot_embeddings=FLAGS.use_tpu, optimizer=FLAGS.optimizer,
         version_2_with_negative=v2, start_n_top=FLAGS.start_n_top, end_n_top=FLAGS.end_n_top,
-        dropout_prob=FLAGS.dropout_prob, use_einsum=FLAGS.use_einsum)
+        dropout_prob=FLAGS.dropout_prob, use_einsum=FLAGS.use_einsum,
+        init_report_file=os.path.join(FLAGS.output_dir, INIT_REPORT_FILE),
+        verbose=FLAGS.verbose)
     _check_existing_checkpoints(config)
     estimator = _make_estimator(model_fn)
 
@@ -373,7 +396,12 @@ def main(argv):
         if FLAGS.do_train:
             latest = tf.train.latest_checkpoint(FLAGS.output_dir)
             step = checkpoint_utils.global_step_of(latest) if latest else 0
+            if latest:
+                tf.logging.info("Resuming training from %s (step %d of %d)", latest, step,
+                                num_train_steps)
             save_steps = FLAGS.save_checkpoints_steps
+            hooks = [] if FLAGS.use_tpu else [driver_utils.TrainingLogHook(
+                FLAGS.train_batch_size, num_train_steps, every_secs=FLAGS.log_every_secs)]
             while step < num_train_steps:
                 target = (num_train_steps if history is None
                           else min(num_train_steps, (step // save_steps + 1) * save_steps))
@@ -381,7 +409,8 @@ def main(argv):
                 estimator.train(input_fn=squad_utils.input_fn_builder(
                     train_record, FLAGS.max_seq_length, is_training=True,
                     drop_remainder=FLAGS.use_tpu, batch_size=FLAGS.train_batch_size,
-                    seed=FLAGS.random_seed + step, skip=consumed), max_steps=target)
+                    seed=FLAGS.random_seed + step, skip=consumed), max_steps=target,
+                    hooks=hooks)
                 step = target
                 if history is not None:
                     score_new_checkpoints()

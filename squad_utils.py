@@ -1031,22 +1031,31 @@ def create_model(albert_config, is_training, features, version_2_with_negative=F
 def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, num_train_steps=1,
                      num_warmup_steps=0, use_tpu=False, use_one_hot_embeddings=False,
                      optimizer="adamw", version_2_with_negative=False, start_n_top=5,
-                     end_n_top=5, dropout_prob=0.1, use_einsum=True):
-    """The Estimator model_fn (TRAIN and PREDICT)."""
+                     end_n_top=5, dropout_prob=0.1, use_einsum=True, init_report_file=None,
+                     verbose=False):
+    """The Estimator model_fn (TRAIN and PREDICT).
+
+    Training initialises from ``init_checkpoint`` strictly (only the span
+    head may be new) and reports the load in one line, once: not when the
+    Estimator restores a checkpoint of its own output directory instead.
+    ``init_report_file`` receives the full report; ``verbose`` logs it.
+    """
     tpu = tpu_module()
 
-    def model_fn(features, labels, mode, params):
+    def model_fn(features, labels, mode, params, config=None):
         del labels, params
         is_training = mode == tf.estimator.ModeKeys.TRAIN
         loss, outputs = create_model(
             albert_config, is_training, features, version_2_with_negative,
             use_one_hot_embeddings, use_einsum, start_n_top, end_n_top, dropout_prob)
         scaffold_fn = None
-        if is_training and init_checkpoint:
+        if (is_training and init_checkpoint and
+                not checkpoint_utils.estimator_restores_own_checkpoint(config)):
             def _init():
                 checkpoint_utils.init_from_checkpoint(
                     init_checkpoint,
-                    allow_missing=head_variable_patterns(version_2_with_negative))
+                    allow_missing=head_variable_patterns(version_2_with_negative),
+                    verbose=verbose, report_file=init_report_file)
             if use_tpu:
                 def scaffold_fn():
                     _init()
@@ -1054,6 +1063,7 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, nu
             else:
                 _init()
         if is_training:
+            tf.identity(loss, name="total_loss")  # read by the progress line
             train_op = optimization.create_optimizer(
                 loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
                 optimizer=optimizer)

@@ -89,7 +89,14 @@ if [[ ! -x "$VENV_DIR/bin/python" ]]; then
 fi
 "$VENV_DIR/bin/python" -m pip install --quiet --upgrade "pip<24.1" >&2
 "$VENV_DIR/bin/python" -m pip install --quiet -r "$ROOT/requirements-dev.txt" >&2
-"$VENV_DIR/bin/python" -c 'import tensorflow, numpy, six, sentencepiece, jieba' >&2
+# The import check's output (TensorFlow 2's CUDA "factory" and TensorRT notices on
+# machines without a GPU) is shown only if the check fails.
+if ! check_log="$(TF_CPP_MIN_LOG_LEVEL=3 "$VENV_DIR/bin/python" -c \
+    'import tensorflow, numpy, six, sentencepiece, jieba' 2>&1)"; then
+  echo "$check_log" >&2
+  log "error: the new environment cannot import its packages (above)"
+  exit 1
+fi
 echo "$WANT" > "$STAMP"
 log "ready: $VENV_DIR"
 echo "$VENV_DIR"

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -165,9 +166,17 @@ def test_each_checkpoint_evaluated_once_and_best_kept(workspace, trained):
                    if n.startswith("model.ckpt-") and n.endswith(".index"))
     assert steps == ["model.ckpt-200.index", "model.ckpt-best.index"]
     assert not os.path.exists(os.path.join(workspace["data"], "eval_results.txt"))
-    # The load report was logged: encoder loaded, only the head is new.
-    assert "NEW       output_weights" in trained["log"]
-    assert "loaded    bert/embeddings/word_embeddings" in trained["log"]
+    # The load is reported once, in one line, though training ran in two rounds
+    # (steps 0-100, 100-200): the second round restores model.ckpt-100 instead.
+    summaries = [l for l in trained["log"].splitlines() if "Initialised from" in l]
+    assert len(summaries) == 1, summaries
+    assert "25 loaded, 2 newly initialised, 0 missing" in summaries[0]
+    assert "newly initialised: output_weights, output_bias" in summaries[0]
+    # Every variable is listed in the report file, not in the log.
+    report = io.open(os.path.join(out, "init_checkpoint_report.txt")).read()
+    assert "NEW       output_weights" in report
+    assert "loaded    bert/embeddings/word_embeddings" in report
+    assert "loaded    bert/" not in trained["log"]
     # Running --do_eval again evaluates nothing new and reuses the cached features.
     again = run_script(*(base_flags(workspace, out) + ["--do_eval"]))
     assert again.returncode == 0, again.stderr[-3000:]
@@ -258,7 +267,7 @@ def test_clue_task_with_brightmart_preln_head(workspace, tmp_path):
         "--do_train", "--do_eval", "--do_predict", "--train_step=3",
         "--save_checkpoints_steps=3", "--train_batch_size=8", "--classifier_dropout=0.2")
     assert result.returncode == 0, result.stderr[-5000:]
-    assert "NEW       loss/LayerNorm/gamma" in result.stderr
+    assert re.search(r"newly initialised: .*loss/LayerNorm/gamma", result.stderr)
     history = json.load(io.open(os.path.join(out, "eval_history.json")))
     assert [e["step"] for e in history["entries"]] == [3]
     predictions = [json.loads(l) for l in io.open(os.path.join(out, "afqmc_predict.json"))]
@@ -465,7 +474,8 @@ def test_lcqmc_recipe_downloads_checks_unpacks_and_reports(download_site, tmp_pa
     assert len(summary) == 1
     numbers = [float(w) for w in summary[0].replace(",", " ").split() if w[0].isdigit()]
     assert len(numbers) == 2 and all(0 <= n <= 1 for n in numbers), summary
-    assert "loaded    bert/embeddings/word_embeddings_2" in result.stderr
+    report = io.open(str(tmp_path / "out" / "init_checkpoint_report.txt")).read()
+    assert "loaded    bert/embeddings/word_embeddings_2" in report
     # Offline with everything in place: nothing is downloaded.
     env["ALBERT_TINY_URL"] = env["LCQMC_URL"] = "http://127.0.0.1:9/nothing"
     env["OUTPUT_DIR"] = str(tmp_path / "out2")
@@ -527,3 +537,120 @@ def test_output_dir_of_another_task_is_refused(workspace, trained, tmp_path):
     assert "holds checkpoints of another model or task" in line
     assert "has 2 output(s), this task needs 3" in line
     assert sorted(os.listdir(trained["out"])) == before
+
+
+# ---------------------------------------------------------------------------
+# Every input is checked before the first training step.
+# ---------------------------------------------------------------------------
+
+
+def _copy_data(workspace, target, **replace):
+    """The workspace's LCQMC files in `target`, with some files replaced."""
+    for split in ("train", "dev", "test"):
+        name = "%s.txt" % split
+        text = replace.get(split)
+        if text is None:
+            text = io.open(os.path.join(workspace["data"], name), encoding="utf-8").read()
+        write(os.path.join(str(target), name), text)
+    return str(target)
+
+
+def _no_training_happened(output_dir):
+    names = os.listdir(output_dir) if os.path.isdir(output_dir) else []
+    assert not [n for n in names if n.startswith("model.ckpt")], names
+
+
+@pytest.mark.parametrize("test_text,message", [
+    (u"天地\t山水\t1\n天地\t山水\tyes\n", "test.txt:2: unknown label 'yes'"),
+    (u"", "test.txt: no examples in the file"),
+    (u"天地\t\t1\n", "test.txt:1: empty text field"),
+])
+def test_bad_test_file_is_reported_before_training(workspace, tmp_path, test_text, message):
+    data = _copy_data(workspace, tmp_path / "data", test=test_text)
+    out = str(tmp_path / "out")
+    line = one_line_error(run_script(*(base_flags(workspace, out, data) + [
+        "--do_train", "--do_predict", "--train_step=5"])))
+    assert message in line
+    _no_training_happened(out)
+
+
+def test_clashing_export_dir_is_reported_before_training(workspace, tmp_path):
+    out = str(tmp_path / "out")
+    flags = base_flags(workspace, out) + ["--do_train", "--train_step=5"]
+    line = one_line_error(run_script(*(flags + ["--export_dir=%s" % out])))
+    assert "--export_dir=%s would replace --output_dir" % out in line
+    existing = write(tmp_path / "export.pb", u"not a directory")
+    line = one_line_error(run_script(*(flags + ["--export_dir=%s" % existing])))
+    assert "--export_dir=%s is an existing file" % existing in line
+    line = one_line_error(run_script(*(flags + ["--export_dir=%s" % workspace["data"]])))
+    assert "would replace --data_dir" in line
+    _no_training_happened(out)
+    assert not [n for n in os.listdir(str(tmp_path)) if ".tmp-" in n]
+
+
+def test_truncated_init_checkpoint_is_one_line(workspace, tmp_path):
+    source = os.path.dirname(workspace["pretrained"])
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for name in os.listdir(source):
+        with open(os.path.join(source, name), "rb") as reader:
+            content = reader.read()
+        if ".data-" in name:
+            content = content[:len(content) // 2]
+        with open(str(damaged / name), "wb") as writer:
+            writer.write(content)
+    out = str(tmp_path / "out")
+    line = one_line_error(run_script(*(base_flags(workspace, out) + [
+        "--do_train", "--train_step=5", "--init_checkpoint=%s" % damaged])))
+    assert re.search(r"model\.ckpt\.data-00000-of-00001 is truncated: it holds \d+ bytes, its "
+                     r"index needs \d+", line), line
+    _no_training_happened(out)
+
+
+def test_extra_lcqmc_column_is_warned_once(workspace, tmp_path):
+    rows = synthetic_pairs(11, 40)
+    train = u"".join(u"%s\t%s\t%d\t%d\n" % (a, b, label, i) for i, (a, b, label)
+                     in enumerate(rows))
+    data = _copy_data(workspace, tmp_path / "data", train=train)
+    result = run_script(*(base_flags(workspace, str(tmp_path / "out"), data) + [
+        "--do_train", "--train_step=1"]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    warnings = [l for l in result.stderr.splitlines() if "extra fields are ignored" in l]
+    assert len(warnings) == 1, warnings
+    assert "train.txt: 40 line(s) have more than the 3 tab-separated fields" in warnings[0]
+    assert "(first: line 1)" in warnings[0]
+
+
+def test_progress_quiet_logs_and_resume_cleanup(workspace, tmp_path):
+    """Progress lines, no TensorFlow noise, the load reported once, a resumed
+    run says so and removes what a killed run left half-written."""
+    out = str(tmp_path / "out")
+    flags = base_flags(workspace, out) + [
+        "--init_checkpoint=%s" % workspace["pretrained"], "--do_train",
+        "--save_checkpoints_steps=10", "--log_every_secs=0", "--learning_rate=1e-3"]
+    first = run_script(*(flags + ["--train_step=12"]))
+    assert first.returncode == 0, first.stderr[-3000:]
+    log = first.stderr
+    assert re.search(r"step \d+/12, loss [\d.]+, learning_rate [\d.e-]+, [\d.]+ "
+                     r"examples/sec, ETA ", log), log[-3000:]
+    for noise in ("Using config", "Calling model_fn", "is deprecated", "params argument",
+                  "Graph was finalized", "Restoring parameters"):
+        assert noise not in log, noise
+    assert log.count("Initialised from") == 1
+    # What a run killed while saving leaves behind.
+    hexid = "5f0e2d7c9b8a4f3e2d1c0b9a8f7e6d5c"
+    for name in ("checkpoint.tmp" + hexid, "model.ckpt-20.meta.tmp" + hexid):
+        write(os.path.join(out, name), u"partial")
+    os.makedirs(os.path.join(out, "model.ckpt-20_temp_" + hexid))
+    again = run_script(*(flags + ["--train_step=14"]))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Resuming training from %s (step 12 of 14)" % os.path.join(out, "model.ckpt-12") \
+        in again.stderr
+    assert "Removed 3 temporary file(s)" in again.stderr
+    assert "Initialised from" not in again.stderr
+    assert not [n for n in os.listdir(out) if hexid in n]
+    assert tf.train.latest_checkpoint(out).endswith("model.ckpt-14")
+    # --verbose shows TensorFlow's own lines again.
+    verbose = run_script(*(flags + ["--train_step=15", "--verbose"]))
+    assert verbose.returncode == 0, verbose.stderr[-3000:]
+    assert "Calling model_fn" in verbose.stderr

@@ -127,7 +127,7 @@ def test_killed_run_resumes_to_requested_steps(data, tmp_path):
     step_at_kill = int(first.rsplit("-", 1)[1])
     assert step_at_kill < 60
     log = _check(lib.run_script(args))
-    assert "Restoring parameters from" in log
+    assert "Resuming training from %s (step %d of 60)" % (first, step_at_kill) in log
     final = tf.train.latest_checkpoint(output_dir)
     assert final.endswith("model.ckpt-60")
     assert int(tf.train.load_checkpoint(final).get_tensor("global_step")) == 60
@@ -303,3 +303,54 @@ def test_clear_errors_before_training(data, tmp_path, overrides, message):
     assert "Traceback" not in proc.stderr
     assert not tf.train.latest_checkpoint(output_dir) if os.path.isdir(
         output_dir) else True
+
+
+def _one_line_error(proc):
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
+    assert len(lines) == 1, proc.stderr[-3000:]
+    return lines[0]
+
+
+def test_bad_record_files_are_named_before_or_while_training(data, tmp_path):
+    text = tmp_path / "corpus.txt"
+    text.write_text(u"今天天气很好。\n这不是 TFRecord 文件。\n" * 50)
+    good = data["train"]
+    line = _one_line_error(lib.run_script(_args(
+        data, str(tmp_path / "o1"), input_file="%s,%s" % (good, text))))
+    assert "corpus.txt: record 1 at byte 0: bad length checksum (this is not a " \
+           "TFRecord file" in line
+    # A truncated copy as the second file (the pre-flight check of the
+    # records reads only the first record of every file after the first).
+    second = lib.make_records(str(tmp_path / "second.tfrecord"), 10, seq_length=SEQ,
+                              max_predictions=PRED, seed=5)
+    content = open(second, "rb").read()
+    cut = str(tmp_path / "cut.tfrecord")
+    open(cut, "wb").write(content[:len(content) - 30])
+    line = _one_line_error(lib.run_script(_args(
+        data, str(tmp_path / "o2"), input_file="%s,%s" % (good, cut))))
+    assert re.search(r"cut.tfrecord: record 10 at byte \d+: the record needs \d+ bytes but "
+                     r"the file ends after \d+", line), line
+    # A damaged payload (intact framing) is found by TensorFlow while training.
+    size = len(content) // 10
+    damaged = bytearray(content)
+    damaged[4 * size + 40] ^= 0x10
+    bad = str(tmp_path / "bad.tfrecord")
+    open(bad, "wb").write(bytes(damaged))
+    output_dir = str(tmp_path / "o3")
+    line = _one_line_error(lib.run_script(_args(
+        data, output_dir, input_file="%s,%s" % (good, bad), num_train_steps=200)))
+    assert "bad.tfrecord: record 5 is damaged" in line, line
+
+
+def test_truncated_init_checkpoint_is_one_line(data, tmp_path):
+    init = str(tmp_path / "ref" / "albert_model.ckpt")
+    write_reference_checkpoint(init, google_names(), ["adam_m", "adam_v"])
+    data_file = init + ".data-00000-of-00001"
+    content = open(data_file, "rb").read()
+    open(data_file, "wb").write(content[:1000])
+    output_dir = str(tmp_path / "out")
+    line = _one_line_error(lib.run_script(_args(data, output_dir, init_checkpoint=init)))
+    assert "albert_model.ckpt.data-00000-of-00001 is truncated: it holds 1000 bytes" in line
+    assert not tf.train.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else True

@@ -173,7 +173,10 @@ def test_v1_learns_the_span_task(trained_v1):
         assert abs(sum(e["probability"] for e in entries) - 1.0) < 1e-4
     history = json.load(io.open(os.path.join(out, "eval_history.json")))
     assert [e["step"] for e in history["entries"]] == [100, 200]
-    assert "NEW       cls/squad/output_weights" in trained_v1["log"]
+    assert "newly initialised: cls/squad/output_weights, cls/squad/output_bias" in \
+        trained_v1["log"]
+    report = io.open(os.path.join(out, "init_checkpoint_report.txt"), encoding="utf-8").read()
+    assert "NEW       cls/squad/output_weights" in report
     reader = tf.train.NewCheckpointReader(os.path.join(out, "model.ckpt-best"))
     assert reader.get_variable_to_shape_map()["cls/squad/output_weights"] == [2, 32]
     assert int(reader.get_tensor("global_step")) == history["best"]["step"]
@@ -314,6 +317,33 @@ def test_bad_input_gives_one_line_errors(workspace, tmp_path):
     result = run_script(*(base_flags(workspace, str(tmp_path / "o4")) + [
         "--do_predict", "--predict_file=%s" % workspace["dev"], "--no_such_flag"]))
     assert result.returncode != 0
+
+
+def test_no_usable_training_answer_is_an_error(workspace, tmp_path):
+    # Every answer_start points at text that is not the answer, and the answer
+    # text occurs nowhere in its context: nothing to train on.
+    paragraphs = [{"context": u"天地人山水火木金土日月", "qas": [{
+        "id": "q%d" % i, "question": QUESTION,
+        "answers": [{"text": u"甲乙", "answer_start": 2}]}]} for i in range(5)]
+    train = write(tmp_path / "train.json", json.dumps(
+        {"data": [{"title": "t", "paragraphs": paragraphs}]}, ensure_ascii=False))
+    out = str(tmp_path / "out")
+    line = one_line_error(run_script(*(base_flags(workspace, out) + [
+        "--train_file=%s" % train, "--do_train", "--train_step=3",
+        "--init_checkpoint=%s" % workspace["pretrained"]])))
+    assert "%s: no usable training question" % train in line
+    assert "5 questions" in line
+    assert not [n for n in os.listdir(out) if n.startswith("model.ckpt")]
+
+
+def test_clashing_export_dir_is_reported_before_training(workspace, tmp_path):
+    out = str(tmp_path / "out")
+    line = one_line_error(run_script(*(base_flags(workspace, out) + [
+        "--train_file=%s" % workspace["train"], "--do_train", "--train_step=3",
+        "--export_dir=%s" % out])))
+    assert "--export_dir=%s would replace --output_dir" % out in line
+    assert not os.path.isdir(out) or not [
+        n for n in os.listdir(out) if n.startswith("model.ckpt")]
 
 
 def test_cmrc2018_recipe_offline_is_one_clear_error(tmp_path):

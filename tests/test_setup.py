@@ -37,3 +37,34 @@ def test_current_environment_is_reported_up_to_date():
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stderr
     assert result.stdout.strip().splitlines()[-1] == venv
+
+
+_FAKE_PYTHON = r"""#!/usr/bin/env bash
+# Stands in for the venv's interpreter: pip succeeds, the import check prints
+# what TensorFlow 2.15 prints on a machine without CUDA.
+if [[ "$1" == "-m" ]]; then exit 0; fi
+echo "E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:9261] Unable to register cuDNN factory" >&2
+echo "W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] TF-TRT Warning: Could not find TensorRT" >&2
+exit %d
+"""
+
+
+def _fake_venv(tmp_path, status):
+    venv = tmp_path / ("venv%d" % status)
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(_FAKE_PYTHON % status)
+    python.chmod(0o755)
+    return str(venv)
+
+
+def test_import_check_output_shown_only_when_it_fails(tmp_path):
+    version = "%d.%d" % sys.version_info[:2]
+    ok = _setup(version, VENV=_fake_venv(tmp_path, 0))
+    assert ok.returncode == 0, ok.stderr
+    assert "cuDNN" not in ok.stderr and "TensorRT" not in ok.stderr
+    assert "ready" in ok.stderr
+    failed = _setup(version, VENV=_fake_venv(tmp_path, 1))
+    assert failed.returncode == 1
+    assert "Unable to register cuDNN factory" in failed.stderr
+    assert "cannot import its packages" in failed.stderr

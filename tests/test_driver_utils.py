@@ -1,0 +1,252 @@
+# coding=utf-8
+"""driver_utils and the checkpoint checks the drivers run before training."""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import logging
+import os
+
+import numpy as np
+import pytest
+
+import checkpoint_utils
+import driver_utils
+import script_utils
+from tf_compat import tf
+
+
+# ---------------------------------------------------------------------------
+# TFRecord framing.
+# ---------------------------------------------------------------------------
+
+
+def test_crc32c_known_values():
+    # The CRC-32C check value (RFC 3720, appendix B.4) and two more.
+    assert driver_utils.crc32c(b"123456789") == 0xE3069283
+    assert driver_utils.crc32c(b"") == 0
+    assert driver_utils.crc32c(b"\x00" * 32) == 0x8A9136AA
+
+
+def _write_records(path, payloads):
+    with tf.io.TFRecordWriter(path) as writer:
+        for payload in payloads:
+            writer.write(payload)
+    return path
+
+
+def test_framing_check_counts_records_tensorflow_writes(tmp_path):
+    payloads = [b"", b"x" * 3, os.urandom(1000), b"y" * 70000]
+    path = _write_records(str(tmp_path / "a.tfrecord"), payloads)
+    assert driver_utils.check_tfrecord_file(path) == 4
+    empty = _write_records(str(tmp_path / "empty.tfrecord"), [])
+    assert driver_utils.check_tfrecord_file(empty) == 0
+    assert driver_utils.check_tfrecord_files([path, empty, path]) == 8
+
+
+def test_framing_check_names_text_truncated_and_damaged_files(tmp_path):
+    text = tmp_path / "corpus.txt"
+    text.write_text(u"今天天气很好。\n这是一个句子，不是记录。\n" * 20)
+    with pytest.raises(driver_utils.RecordFileError,
+                       match=r"corpus.txt: record 1 at byte 0: bad length checksum "
+                             r"\(this is not a TFRecord file"):
+        driver_utils.check_tfrecord_file(str(text))
+
+    path = _write_records(str(tmp_path / "b.tfrecord"), [b"a" * 100] * 3)
+    data = open(path, "rb").read()
+    assert len(data) == 3 * 116
+    cut = str(tmp_path / "cut.tfrecord")
+    open(cut, "wb").write(data[:2 * 116 + 50])
+    with pytest.raises(driver_utils.RecordFileError,
+                       match=r"cut.tfrecord: record 3 at byte 232: the record needs 116 "
+                             r"bytes but the file ends after 50"):
+        driver_utils.check_tfrecord_file(cut)
+    short = str(tmp_path / "short.tfrecord")
+    open(short, "wb").write(data[:116 + 5])
+    with pytest.raises(driver_utils.RecordFileError, match=r"record 2 at byte 116: the file "
+                                                           r"ends inside the record's header"):
+        driver_utils.check_tfrecord_file(short)
+    damaged = bytearray(data)
+    damaged[116 + 3] ^= 0x40  # a bit of the second record's length
+    bad = str(tmp_path / "bad.tfrecord")
+    open(bad, "wb").write(bytes(damaged))
+    with pytest.raises(driver_utils.RecordFileError,
+                       match=r"record 2 at byte 116: bad length checksum \(the file is damaged"):
+        driver_utils.check_tfrecord_file(bad)
+    # A directory given where files are expected.
+    with pytest.raises(driver_utils.RecordFileError, match=r"is a directory"):
+        driver_utils.check_tfrecord_files([str(tmp_path)])
+
+
+def test_describe_data_loss_names_file_and_record(tmp_path):
+    good = _write_records(str(tmp_path / "good.tfrecord"), [b"a" * 50] * 4)
+    data = bytearray(open(good, "rb").read())
+    data[2 * 66 + 12 + 10] ^= 0x01  # a payload byte of record 3
+    bad = str(tmp_path / "bad.tfrecord")
+    open(bad, "wb").write(bytes(data))
+    # The framing is intact: only TensorFlow's payload checksum sees it.
+    assert driver_utils.check_tfrecord_file(bad) == 4
+    error = tf.errors.DataLossError(None, None, "corrupted record at 144")
+    message = driver_utils.describe_data_loss(error, [good, bad])
+    assert message.startswith("%s: record 3 is damaged" % bad)
+
+
+# ---------------------------------------------------------------------------
+# Output paths.
+# ---------------------------------------------------------------------------
+
+
+def test_export_dir_checks(tmp_path):
+    out = str(tmp_path / "out")
+    driver_utils.check_export_dir(None, out)
+    driver_utils.check_export_dir(str(tmp_path / "export"), out)
+    with pytest.raises(script_utils.UserError, match="would replace --output_dir"):
+        driver_utils.check_export_dir(out, out)
+    with pytest.raises(script_utils.UserError, match="would replace --output_dir"):
+        driver_utils.check_export_dir(str(tmp_path), out)
+    data = tmp_path / "data"
+    data.mkdir()
+    with pytest.raises(script_utils.UserError, match="would replace --data_dir"):
+        driver_utils.check_export_dir(str(data), out, [("--data_dir", str(data))])
+    existing_file = tmp_path / "model.pb"
+    existing_file.write_text(u"x")
+    with pytest.raises(script_utils.UserError, match="is an existing file"):
+        driver_utils.check_export_dir(str(existing_file), out)
+    with pytest.raises(script_utils.UserError, match="is a file, not a directory"):
+        driver_utils.check_export_dir(str(existing_file / "export"), out)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text(u"keep me")
+    with pytest.raises(script_utils.UserError, match="exists and is not a SavedModel"):
+        driver_utils.check_export_dir(str(other), out)
+
+
+def test_prepare_output_dir(tmp_path):
+    target = tmp_path / "a" / "b"
+    driver_utils.prepare_output_dir(str(target))
+    assert target.is_dir()
+    existing_file = tmp_path / "file"
+    existing_file.write_text(u"x")
+    with pytest.raises(script_utils.UserError, match="is a file, not a directory"):
+        driver_utils.prepare_output_dir(str(existing_file))
+    with pytest.raises(script_utils.UserError, match="cannot create it"):
+        driver_utils.prepare_output_dir(str(existing_file / "sub"))
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints.
+# ---------------------------------------------------------------------------
+
+
+def _save(prefix, step=7):
+    with tf.Graph().as_default():
+        tf.Variable(np.arange(300, dtype=np.float32).reshape([30, 10]), name="w")
+        tf.Variable(np.arange(5, dtype=np.int64), name="ids")
+        tf.Variable(np.ones([4], np.float16), name="half")
+        tf.train.get_or_create_global_step()
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            return tf.train.Saver().save(session, prefix, global_step=step)
+
+
+def test_check_checkpoint_complete(tmp_path):
+    prefix = _save(str(tmp_path / "model.ckpt"))
+    assert checkpoint_utils.check_checkpoint_complete(prefix) == prefix
+    assert checkpoint_utils.check_checkpoint_complete(str(tmp_path)) == prefix
+    data = prefix + ".data-00000-of-00001"
+    size = os.path.getsize(data)
+    assert size == 300 * 4 + 5 * 8 + 4 * 2 + 8
+    with open(data, "rb") as reader:
+        content = reader.read()
+    with open(data, "wb") as writer:
+        writer.write(content[:size - 1])
+    with pytest.raises(checkpoint_utils.CheckpointError,
+                       match=r"data-00000-of-00001 is truncated: it holds %d bytes, its index "
+                             r"needs %d" % (size - 1, size)):
+        checkpoint_utils.check_checkpoint_complete(prefix)
+    os.remove(data)
+    with pytest.raises(checkpoint_utils.CheckpointError, match=r"the .data-\* file is missing"):
+        checkpoint_utils.check_checkpoint_complete(prefix)
+    with open(prefix + ".index", "wb") as writer:
+        writer.write(b"not an index")
+    with pytest.raises(checkpoint_utils.CheckpointError, match=r"cannot read the checkpoint "
+                                                               r"index"):
+        checkpoint_utils.check_checkpoint_complete(prefix)
+
+
+def test_remove_stale_temporaries(tmp_path):
+    prefix = _save(str(tmp_path / "model.ckpt"))
+    hexid = "0123456789abcdef0123456789abcdef"
+    stale = ["checkpoint.tmp" + hexid, "model.ckpt-9.meta.tmp" + hexid,
+             "model.ckpt-best.index.tmp", "graph.pbtxt.tmp" + hexid]
+    for name in stale:
+        (tmp_path / name).write_text(u"partial")
+    for name in ("model.ckpt-9_temp_" + hexid, "model.ckpt-10_temp"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part-00000-of-00001.index").write_text(u"partial")
+    keep = ["notes.tmp", "train.tf_record", "model.ckpt-best.index.txt"]
+    for name in keep:
+        (tmp_path / name).write_text(u"keep")
+    before = set(os.listdir(str(tmp_path)))
+    removed = checkpoint_utils.remove_stale_temporaries(str(tmp_path))
+    assert sorted(removed) == sorted(stale + ["model.ckpt-9_temp_%s/" % hexid,
+                                              "model.ckpt-10_temp/"])
+    after = set(os.listdir(str(tmp_path)))
+    assert before - after == set(n.rstrip("/") for n in removed)
+    assert tf.train.latest_checkpoint(str(tmp_path)) == prefix
+    assert checkpoint_utils.remove_stale_temporaries(str(tmp_path)) == []
+
+
+# ---------------------------------------------------------------------------
+# Logs.
+# ---------------------------------------------------------------------------
+
+
+def _record(pathname, level, message):
+    return logging.LogRecord("tensorflow", level, pathname, 1, message, None, None)
+
+
+def test_tensorflow_noise_filter():
+    noise = script_utils.TensorFlowNoiseFilter()
+    tf_file = ("/x/venv/lib/python3.7/site-packages/tensorflow_estimator/python/"
+               "estimator/estimator.py")
+    core = "/x/venv/lib/python3.7/site-packages/tensorflow_core/python/util/deprecation.py"
+    ours = "/home/me/albert_zh/run_classifier.py"
+    assert not noise.filter(_record(tf_file, logging.INFO, "Using config: {'_model_dir': 1}"))
+    assert not noise.filter(_record(tf_file, logging.INFO, "Calling model_fn."))
+    assert not noise.filter(_record(core, logging.WARNING, "From x.py:3: dense (from "
+                                    "tensorflow.python.layers.core) is deprecated"))
+    assert not noise.filter(_record(tf_file, logging.WARNING, "Estimator's model_fn (f) "
+                                    "includes params argument, but params are not passed"))
+    # Kept: TensorFlow's checkpoint saves, its other warnings and its errors,
+    # and everything this project logs.
+    assert noise.filter(_record(tf_file, logging.INFO, "Saving checkpoints for 5 into m"))
+    assert noise.filter(_record(tf_file, logging.WARNING, "Out of range: End of sequence"))
+    assert noise.filter(_record(tf_file, logging.ERROR, "Calling model_fn."))
+    assert noise.filter(_record(ours, logging.INFO, "Using config: mine"))
+    assert noise.filter(_record(ours, logging.WARNING, "x is deprecated"))
+
+
+def test_training_log_line():
+    hook = driver_utils.TrainingLogHook(examples_per_step=32, num_train_steps=1000,
+                                        every_secs=0)
+    lines = []
+    hook._log = lines.append  # pylint: disable=protected-access
+
+    class Values(object):
+        def __init__(self, step):
+            self.results = {"step": step, "loss": 0.5, "lr": 1e-4}
+
+    hook._runs = 0  # pylint: disable=protected-access
+    for step in (1, 2):  # untimed: graph and first summaries
+        hook.after_run(None, Values(step))
+    assert lines == []
+    hook._last_time -= 10.0  # pylint: disable=protected-access
+    hook.after_run(None, Values(102))
+    assert len(lines) == 1
+    # 100 steps x 32 examples in 10 s; 898 steps left at 10 steps/s.
+    assert lines[0].startswith("step 102/1000, loss 0.5000, learning_rate 0.0001, ")
+    rate = float(lines[0].split(", ")[3].split()[0])
+    assert 300 < rate <= 320
+    assert lines[0].endswith("ETA 1m30s") or lines[0].endswith("ETA 1m29s")
