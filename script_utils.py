@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 import time
 
@@ -41,6 +42,8 @@ def run(main, argv=None):
     """
 
     def _wrapped(args):
+        if "verbose" in flags.FLAGS and flags.FLAGS.verbose:
+            quiet_tensorflow_logs(False)
         try:
             return main(args)
         except UserError as e:
@@ -61,7 +64,63 @@ def run(main, argv=None):
     tf_logger = logging.getLogger("tensorflow")
     for handler in list(tf_logger.handlers):
         tf_logger.removeHandler(handler)
+    quiet_tensorflow_logs(True)
     app.run(_wrapped, argv=argv)
+
+
+# What TensorFlow itself logs below ERROR is hidden from the scripts' output
+# (``--verbose`` shows it), except these lines.
+_TF_INFO_KEPT = ("Saving checkpoints for",)
+# TensorFlow warnings that say nothing a user of the scripts can act on.
+_TF_WARNING_NOISE = re.compile(
+    r"is deprecated|Instructions for updating|includes params argument|"
+    r"It seems that global step|Using temporary folder as model directory|"
+    r"Input graph does not use tf.data.Dataset or contain a QueueRunner|"
+    r"Estimator's model_fn|To construct input pipelines|"
+    r"Entity <.*> could not be transformed|AutoGraph could not transform|"
+    r"Export includes no default signature|SavedModel saved prior to|"
+    r"The `lookup_ops`|tf.estimator package not installed|"
+    r"From .*: The name tf\.")
+_TF_SOURCE = re.compile(
+    r"[/\\](site|dist)-packages[/\\](tensorflow|tensorflow_core|"
+    r"tensorflow_estimator|keras|tf_keras|absl)[/\\]")
+
+
+class TensorFlowNoiseFilter(logging.Filter):
+    """Drops TensorFlow's own INFO lines and its routine warnings.
+
+    Records logged from this project's files (through ``tf.logging`` or
+    absl) always pass, as does anything at ERROR or above.
+    """
+
+    def filter(self, record):
+        if record.levelno >= logging.ERROR:
+            return True
+        if not _TF_SOURCE.search(record.pathname or ""):
+            return True
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            return not _TF_WARNING_NOISE.search(message)
+        return message.startswith(_TF_INFO_KEPT)
+
+
+def quiet_tensorflow_logs(quiet=True):
+    """Installs (or removes) ``TensorFlowNoiseFilter`` on TensorFlow's and
+    absl's loggers."""
+    for name in ("tensorflow", "absl"):
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, TensorFlowNoiseFilter)]:
+            logger.removeFilter(old)
+        if quiet:
+            logger.addFilter(TensorFlowNoiseFilter())
+
+
+def define_verbose_flag(flags_module=flags):
+    """Defines --verbose (read by ``run`` before the flags are parsed)."""
+    flags_module.DEFINE_bool(
+        "verbose", False, "Also log TensorFlow's own messages (config dumps, "
+        "deprecation warnings, session set-up) and every variable of the "
+        "--init_checkpoint load report.")
 
 
 def _usage(program):
