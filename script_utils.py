@@ -93,6 +93,10 @@ class TensorFlowNoiseFilter(logging.Filter):
     absl) always pass, as does anything at ERROR or above.
     """
 
+    def __init__(self):
+        super(TensorFlowNoiseFilter, self).__init__()
+        self._saved = set()
+
     def filter(self, record):
         if record.levelno >= logging.ERROR:
             return True
@@ -101,7 +105,14 @@ class TensorFlowNoiseFilter(logging.Filter):
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
             return not _TF_WARNING_NOISE.search(message)
-        return message.startswith(_TF_INFO_KEPT)
+        if not message.startswith(_TF_INFO_KEPT):
+            return False
+        # A training round that resumes saves the checkpoint it restored
+        # again: say so once.
+        if message in self._saved:
+            return False
+        self._saved.add(message)
+        return True
 
 
 def quiet_tensorflow_logs(quiet=True):

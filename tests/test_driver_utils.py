@@ -222,6 +222,9 @@ def test_tensorflow_noise_filter():
     # Kept: TensorFlow's checkpoint saves, its other warnings and its errors,
     # and everything this project logs.
     assert noise.filter(_record(tf_file, logging.INFO, "Saving checkpoints for 5 into m"))
+    # ... once: a resumed round saves the checkpoint it restored again.
+    assert not noise.filter(_record(tf_file, logging.INFO, "Saving checkpoints for 5 into m"))
+    assert noise.filter(_record(tf_file, logging.INFO, "Saving checkpoints for 6 into m"))
     assert noise.filter(_record(tf_file, logging.WARNING, "Out of range: End of sequence"))
     assert noise.filter(_record(tf_file, logging.ERROR, "Calling model_fn."))
     assert noise.filter(_record(ours, logging.INFO, "Using config: mine"))
