@@ -39,6 +39,13 @@ are identical (a repeated line) is skipped. With
 `random_next_sentence`, label 1 instead means B comes from another document
 (NSP, as in BERT).
 
+Outputs: the paths are checked before anything is read (`check_output_files`:
+not an input or the vocabulary, not given twice, not a directory, in a
+writable directory); records go to temporary files that are renamed when
+complete. SIGTERM or SIGINT stops the workers and removes the temporary files
+(`stop_on_signals`); workers die with the main process, and a later run
+removes the temporary files of a run killed with SIGKILL.
+
 The command-line driver is at the end of this file; every function here can
 be used without flags.
 """
@@ -49,6 +56,7 @@ from __future__ import print_function
 
 import collections
 import contextlib
+import ctypes
 import glob
 import itertools
 import json
@@ -56,11 +64,15 @@ import logging as std_logging
 import math
 import multiprocessing
 import os
+import queue
 import random
 import re
+import signal
 import struct
 import sys
+import threading
 import time
+import traceback
 
 from absl import logging
 
@@ -395,6 +407,14 @@ def _all_cjk(text):
     return bool(text) and all(is_cjk(ord(char)) for char in text)
 
 
+def _check_readable_file(flag, path):
+    """Raises UserError naming `flag` if `path` is missing or a directory."""
+    if os.path.isdir(path):
+        raise UserError("%s: %s is a directory" % (flag, path))
+    if not os.path.exists(path):
+        raise UserError("%s: %s does not exist" % (flag, path))
+
+
 class InstanceGenerator(object):
     """Tokenizes units of text and turns them into masked SOP instances."""
 
@@ -407,10 +427,14 @@ class InstanceGenerator(object):
             otherwise it is loaded on first use.
 
         Raises:
-          UserError: if the vocabulary cannot be read or lacks [CLS], [SEP]
-            or [MASK].
+          UserError: if the vocabulary file is missing, is a directory, cannot
+            be read or lacks [CLS], [SEP] or [MASK].
         """
         self.options = options
+        if options.spm_model_file:
+            _check_readable_file("--spm_model_file", options.spm_model_file)
+        else:
+            _check_readable_file("--vocab_file", options.vocab_file)
         try:
             self.tokenizer = tokenization.FullTokenizer(
                 vocab_file=options.vocab_file,
@@ -1140,7 +1164,8 @@ def expand_input_patterns(patterns):
       duplicates.
 
     Raises:
-      UserError: if a pattern matches no file.
+      UserError: if a pattern matches no regular file; a directory is not
+        expanded (the error suggests the pattern '<directory>/*').
     """
     if isinstance(patterns, str):
         patterns = patterns.split(",")
@@ -1150,9 +1175,16 @@ def expand_input_patterns(patterns):
         pattern = pattern.strip()
         if not pattern:
             continue
-        matches = sorted(path for path in glob.glob(pattern)
-                         if os.path.isfile(path))
+        found = glob.glob(pattern)
+        matches = sorted(path for path in found if os.path.isfile(path))
         if not matches:
+            if os.path.isdir(pattern):
+                raise UserError(
+                    "--input_file: %s is a directory (for the files in it, "
+                    "give '%s')" % (pattern, os.path.join(pattern, "*")))
+            if found:
+                raise UserError("--input_file: %s matches only directories "
+                                "(e.g. %s), no file" % (pattern, sorted(found)[0]))
             raise UserError("--input_file: no file matches %s" % pattern)
         for path in matches:
             if path not in seen:
@@ -1276,11 +1308,68 @@ def _group_tasks(units, task_chars=TASK_CHARS):
 # ---------------------------------------------------------------------------
 
 _WORKER_GENERATOR = None
+# prctl option of Linux: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+# The signals that stop a run (see `stop_on_signals`).
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _init_worker(options):
-    """Pool initializer: builds the generator unless inherited by fork."""
+def _block_signals(signums):
+    """Blocks `signums` in this thread; returns the previous mask (or None).
+
+    A no-op returning None where `signal.pthread_sigmask` does not exist.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, signums)
+
+
+def _restore_signal_mask(mask):
+    """Restores a mask returned by `_block_signals`."""
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _exit_with_parent(parent_pid):
+    """Makes this worker process end when its parent process ends.
+
+    On Linux the kernel sends SIGKILL to the worker when the parent dies
+    (prctl PR_SET_PDEATHSIG), even when the parent itself is killed with
+    SIGKILL; elsewhere this only checks that the parent is still there.
+
+    Args:
+      parent_pid: process id of the main process; if this worker's parent
+        is already another process (the main one died before this call), the
+        worker exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)  # pylint: disable=protected-access
+
+
+def _init_worker(options, parent_pid=None):
+    """Sets up a worker process: signals, parent watch, the generator.
+
+    Workers ignore SIGINT (a Ctrl-C reaches the whole process group: the main
+    process stops them) and die on SIGTERM, which is how the main process
+    stops them; both signals, blocked while the main process forks, are
+    unblocked here. The generator is built unless inherited by fork.
+
+    Args:
+      options: the `Options`.
+      parent_pid: process id of the main process (see `_exit_with_parent`).
+    """
     global _WORKER_GENERATOR
+    _exit_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if _WORKER_GENERATOR is None or _WORKER_GENERATOR.options != options:
         _WORKER_GENERATOR = InstanceGenerator(options, load_jieba=False)
     if not options.non_chinese:
@@ -1342,10 +1431,49 @@ def process_task(generator, raw_units, want_samples=0):
     return records, dict(stats), notes, samples
 
 
-def _process_task_in_worker(args):
-    """Pool entry point."""
-    raw_units, want_samples = args
-    return process_task(_WORKER_GENERATOR, raw_units, want_samples)
+def _worker_main(connection, options, parent_pid):
+    """Entry point of a worker process: computes tasks until stopped.
+
+    Receives `(raw_units, want_samples)` tasks on `connection` and sends back
+    one reply per task, in order: `("ok", process_task(...))`,
+    `("user_error", message)` or `("error", traceback text)`.
+
+    Args:
+      connection: the worker's end of its pipe to the main process.
+      options: the `Options`.
+      parent_pid: process id of the main process.
+    """
+    failure = None
+    try:
+        _init_worker(options, parent_pid)
+    except Exception as error:  # pylint: disable=broad-except
+        failure = _failure_reply(error)
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        reply = failure
+        if reply is None:
+            raw_units, want_samples = task
+            try:
+                reply = ("ok", process_task(_WORKER_GENERATOR, raw_units,
+                                            want_samples))
+            except Exception as error:  # pylint: disable=broad-except
+                reply = _failure_reply(error)
+        try:
+            connection.send(reply)
+        except (OSError, ValueError):  # the main process is gone
+            return
+
+
+def _failure_reply(error):
+    """The reply of a worker whose task raised `error`."""
+    if isinstance(error, UserError):
+        return ("user_error", str(error))
+    return ("error", traceback.format_exc())
 
 
 # ---------------------------------------------------------------------------
@@ -1353,14 +1481,147 @@ def _process_task_in_worker(args):
 # ---------------------------------------------------------------------------
 
 
-def _make_pool(num_workers, options):
-    """A process pool; fork when TensorFlow is not loaded, else spawn."""
-    method = "spawn"
-    if "tensorflow" not in sys.modules and hasattr(os, "fork"):
-        method = "fork"
-    context = multiprocessing.get_context(method)
-    return context.Pool(num_workers, initializer=_init_worker,
-                        initargs=(options,))
+_Worker = collections.namedtuple(
+    "_Worker", ["process", "connection", "outbox", "sender"])
+
+
+def _send_tasks(connection, outbox):
+    """Sender thread of one worker: sends the tasks of `outbox` in order.
+
+    Ends at a None task or when the worker is gone.
+    """
+    while True:
+        task = outbox.get()
+        if task is None:
+            return
+        try:
+            connection.send(task)
+        except (OSError, ValueError):
+            return
+
+
+class WorkerPool(object):
+    """Worker processes whose results come back in the order of the tasks.
+
+    Task k goes to worker k % num_workers, and results are read back in task
+    order. Each worker has a pipe of its own: no lock is shared between
+    processes, so a worker that dies (killed from outside, out of memory)
+    cannot leave the others or the main process waiting on a lock, and its
+    death is reported instead of waited for. A thread per worker sends the
+    tasks, so the main process never blocks on a full pipe while a worker
+    waits for its previous result to be read.
+
+    Workers are forked when TensorFlow is not loaded (they then inherit the
+    generator of the main process), else spawned. They ignore SIGINT, end on
+    SIGTERM (`stop`), and on Linux are killed by the kernel if the main
+    process dies.
+    """
+
+    def __init__(self, num_workers, options):
+        """Starts `num_workers` worker processes.
+
+        Args:
+          num_workers: number of processes.
+          options: the `Options` of the generator.
+        """
+        method = "spawn"
+        if "tensorflow" not in sys.modules and hasattr(os, "fork"):
+            method = "fork"
+        context = multiprocessing.get_context(method)
+        self._workers = []
+        self._submitted = 0
+        self._received = 0
+        try:
+            for _ in range(num_workers):
+                ours, theirs = context.Pipe()
+                process = context.Process(
+                    target=_worker_main, args=(theirs, options, os.getpid()),
+                    daemon=True)
+                # With SIGTERM and SIGINT blocked while forking, their handler
+                # never runs inside an at-fork hook, where Python would print
+                # and ignore the exception it raises; the worker unblocks
+                # them once its own handlers are set.
+                mask = _block_signals(_STOP_SIGNALS)
+                try:
+                    process.start()
+                finally:
+                    _restore_signal_mask(mask)
+                theirs.close()
+                self._workers.append(_Worker(process, ours, None, None))
+            # The threads start after the last fork, so that no worker
+            # inherits a lock one of them holds.
+            for index, worker in enumerate(self._workers):
+                outbox = queue.Queue()
+                sender = threading.Thread(target=_send_tasks,
+                                          args=(worker.connection, outbox))
+                sender.daemon = True
+                sender.start()
+                self._workers[index] = worker._replace(outbox=outbox,
+                                                       sender=sender)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pending(self):
+        """Number of tasks submitted whose results were not read yet."""
+        return self._submitted - self._received
+
+    def submit(self, task):
+        """Queues `task` ((raw_units, want_samples)) for its worker."""
+        worker = self._workers[self._submitted % len(self._workers)]
+        worker.outbox.put(task)
+        self._submitted += 1
+
+    def next_result(self):
+        """Waits for and returns the result of the oldest pending task.
+
+        Raises:
+          UserError: if the task raised one, or if the worker process ended
+            before replying.
+          RuntimeError: if the task raised another exception (its traceback
+            in the message).
+        """
+        worker = self._workers[self._received % len(self._workers)]
+        try:
+            kind, value = worker.connection.recv()
+        except (EOFError, OSError):
+            worker.process.join(5)
+            raise UserError("worker process %d stopped unexpectedly (%s)" % (
+                worker.process.pid, _describe_exit(worker.process.exitcode)))
+        self._received += 1
+        if kind == "user_error":
+            raise UserError(value)
+        if kind == "error":
+            raise RuntimeError("a worker process failed:\n%s" % value)
+        return value
+
+    def stop(self):
+        """Ends the workers (SIGTERM) and waits for them; idempotent."""
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            if worker.process.exitcode is None:
+                worker.process.terminate()
+        for worker in workers:
+            worker.process.join()
+            if worker.outbox is not None:
+                worker.outbox.put(None)
+        for worker in workers:
+            if worker.sender is not None:
+                worker.sender.join()
+            worker.connection.close()
+
+
+def _describe_exit(exitcode):
+    """"killed by SIGKILL", "exit status 1", ... for a process exit code."""
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            return "killed by %s" % signal.Signals(-exitcode).name
+        except ValueError:
+            return "killed by signal %d" % -exitcode
+    return "exit status %d" % exitcode
 
 
 class _ProgressLog(object):
@@ -1406,10 +1667,176 @@ def summary_path(output_files):
     return output_files[0] + ".json"
 
 
+def _file_identity(path):
+    """Keys that are equal for two names of one file: real path, inode."""
+    keys = {("path", os.path.realpath(path))}
+    try:
+        status = os.stat(path)
+    except OSError:
+        return keys
+    keys.add(("inode", status.st_dev, status.st_ino))
+    return keys
+
+
+def check_output_files(output_files, input_files=(), options=None):
+    """Refuses output paths that must not or cannot be written.
+
+    Runs before anything is read. The paths checked are the output files and
+    the JSON summary (`summary_path`); two names are the same file if their
+    real paths (symbolic links resolved) or their inodes (hard links) match.
+
+    Args:
+      output_files: the output TFRecord paths.
+      input_files: the corpus files, which are never written.
+      options: the `Options`, whose vocabulary files are never written.
+
+    Raises:
+      UserError: (one line naming the path) if no output is given, if an
+        output is given twice or is the same file as another output, an
+        input file or the vocabulary, or if `script_utils.check_output_path`
+        refuses it (a directory, a parent that is not a directory, a
+        directory that is not writable).
+    """
+    output_files = list(output_files)
+    if not output_files:
+        raise UserError("--output_file: no output file given")
+    read = [(path, "an input file (--input_file)") for path in input_files]
+    if options is not None:
+        for flag in ("vocab_file", "spm_model_file"):
+            path = getattr(options, flag)
+            if path:
+                read.append((path, "the --%s" % flag))
+    read_keys = [(_file_identity(path), what) for path, what in read]
+    summary = summary_path(output_files)
+    written = [(path, path) for path in output_files]
+    written.append((summary, "the JSON summary of %s (%s)" % (
+        output_files[0], summary)))
+    seen = []
+    for path, name in written:
+        keys = _file_identity(path)
+        for other_keys, other_path, other_name in seen:
+            if keys & other_keys:
+                if path == other_path and name == other_name:
+                    raise UserError("--output_file: %s is given twice" % path)
+                raise UserError("--output_file: %s and %s are the same file"
+                                % (other_name, name))
+        for other_keys, what in read_keys:
+            if keys & other_keys:
+                raise UserError("--output_file: %s is also %s; it would be "
+                                "overwritten" % (name, what))
+        seen.append((keys, path, name))
+    for path, _ in written:
+        script_utils.check_output_path(path, "--output_file")
+
+
+def _start_output(stack, path):
+    """Enters `atomic_output(path)` on `stack`; creates the empty temp file.
+
+    Returns:
+      The temporary path.
+
+    Raises:
+      UserError: if the directory or the temporary file cannot be created.
+    """
+    try:
+        temp = stack.enter_context(script_utils.atomic_output(path))
+        with open(temp, "wb"):
+            pass
+    except OSError as error:
+        raise UserError("--output_file: cannot write %s: %s" % (
+            path, error.strerror or error))
+    return temp
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT reached the main process (see `stop_on_signals`).
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception`
+    swallows it; cleanup code (`finally`, context managers) runs.
+
+    Attributes:
+      signum: the signal number.
+    """
+
+    def __init__(self, signum):
+        super(Interrupted, self).__init__(signum)
+        self.signum = signum
+
+    @property
+    def signal_name(self):
+        """"SIGTERM", "SIGINT", ... ."""
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return "signal %d" % self.signum
+
+
+# The signal that asked the run to stop (set by `stop_on_signals`).
+_STOP_SIGNAL = []
+
+
+def _raise_if_stopped():
+    """Raises `Interrupted` if a signal asked the run to stop.
+
+    The signal handler raises at once; this catches the rare case where
+    that exception was swallowed (a handler that runs inside a callback
+    whose exceptions Python ignores, such as an at-fork hook).
+    """
+    if _STOP_SIGNAL:
+        raise Interrupted(_STOP_SIGNAL[0])
+
+
+@contextlib.contextmanager
+def stop_on_signals(signums=_STOP_SIGNALS):
+    """Turns the given signals into `Interrupted` in the main process.
+
+    The first signal raises `Interrupted` in the main thread (and the
+    checkpoints of `create_pretraining_data` raise it again should it have
+    been swallowed), so that the worker processes are stopped and the
+    temporary files removed on the way out; later signals are ignored while
+    that cleanup runs. A process forked before its own handlers are set (a
+    worker starting) dies of the signal as if no handler were installed. The
+    previous handlers are restored on exit. Must be called from the main
+    thread.
+
+    Args:
+      signums: the signals to handle.
+
+    Yields:
+      None.
+    """
+    owner = os.getpid()
+
+    def handler(signum, unused_frame):
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if _STOP_SIGNAL:
+            return
+        _STOP_SIGNAL.append(signum)
+        raise Interrupted(signum)
+
+    del _STOP_SIGNAL[:]
+    previous = [(signum, signal.signal(signum, handler)) for signum in signums]
+    try:
+        yield
+    finally:
+        for signum, old in previous:
+            signal.signal(signum, old)
+        del _STOP_SIGNAL[:]
+
+
 def create_pretraining_data(input_files, output_files, options, num_workers=1,
                             shuffle_buffer_size=100000, log_examples=3,
                             progress_interval=10.0):
     """Runs the whole pipeline: corpus files -> TFRecord files + JSON summary.
+
+    Before any work the output paths are checked (`check_output_files`),
+    temporary files that earlier runs killed with SIGKILL left next to the
+    outputs are removed (`script_utils.remove_stale_temporary_files`), and
+    the temporary files are created. Worker processes are stopped and the
+    temporary files removed on any exception, `Interrupted` included.
 
     Args:
       input_files: list of input paths (see `expand_input_patterns`).
@@ -1426,15 +1853,19 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
       The summary dict (also written as JSON next to the first output).
 
     Raises:
-      UserError: if the corpus yields no instance.
+      UserError: if an output path is refused, the vocabulary cannot be
+        used, or the corpus yields no instance.
     """
+    global _WORKER_GENERATOR
     start_time = time.time()
-    if not output_files:
-        raise UserError("--output_file: no output file given")
+    output_files = list(output_files)
+    check_output_files(output_files, input_files, options)
     num_workers = max(1, int(num_workers))
     # The main process only validates the vocabulary: workers load jieba in
     # parallel while the main process imports TensorFlow.
     generator = InstanceGenerator(options, load_jieba=num_workers == 1)
+    for path in output_files + [summary_path(output_files)]:
+        script_utils.remove_stale_temporary_files(path)
     files = list(input_files)
     file_rng = random.Random("%d:files" % options.random_seed)
     file_rng.shuffle(files)
@@ -1443,22 +1874,6 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
     units = _windowed_shuffle(read_units(files, read_stats),
                               random.Random("%d:units" % options.random_seed))
     tasks = _group_tasks(units)
-
-    global _WORKER_GENERATOR
-    _WORKER_GENERATOR = generator  # inherited by forked workers
-    pool = _make_pool(num_workers, options) if num_workers > 1 else None
-    pending = collections.deque()
-    max_pending = 2 * num_workers + 2
-    task_iter = enumerate(tasks)
-    if pool is not None:
-        # Give the workers their first tasks before importing TensorFlow.
-        for task_number, task in task_iter:
-            want = log_examples if task_number == 0 else 0
-            pending.append(pool.apply_async(
-                _process_task_in_worker, ((task, want),)))
-            if len(pending) >= max_pending:
-                break
-    from tf_compat import tf  # pylint: disable=g-import-not-at-top
 
     stats = collections.Counter()
     notes_by_kind = collections.Counter()
@@ -1469,8 +1884,24 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
     written = [0]
 
     with contextlib.ExitStack() as stack:
-        temp_paths = [stack.enter_context(script_utils.atomic_output(path))
-                      for path in output_files]
+        temp_paths = [_start_output(stack, path) for path in output_files]
+        _WORKER_GENERATOR = generator  # inherited by forked workers
+        pool = None
+        if num_workers > 1:
+            pool = WorkerPool(num_workers, options)
+            stack.callback(pool.stop)
+        _raise_if_stopped()
+        max_pending = 2 * num_workers + 2
+        task_iter = enumerate(tasks)
+        if pool is not None:
+            # Give the workers their first tasks before importing TensorFlow.
+            for task_number, task in task_iter:
+                pool.submit((task, log_examples if task_number == 0 else 0))
+                if pool.pending >= max_pending:
+                    break
+        from tf_compat import tf  # pylint: disable=g-import-not-at-top
+        _raise_if_stopped()
+
         writers = [stack.enter_context(
             contextlib.closing(tf.io.TFRecordWriter(path)))
             for path in temp_paths]
@@ -1501,22 +1932,20 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
                             task_stats.get("documents", 0),
                             task_stats.get("instances", 0))
 
-        try:
-            for task_number, task in task_iter:
-                want = log_examples if task_number == 0 else 0
-                if pool is None:
-                    consume(process_task(generator, task, want))
-                    continue
-                pending.append(pool.apply_async(
-                    _process_task_in_worker, ((task, want),)))
-                while len(pending) >= max_pending:
-                    consume(pending.popleft().get())
-            while pending:
-                consume(pending.popleft().get())
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
+        for task_number, task in task_iter:
+            want = log_examples if task_number == 0 else 0
+            if pool is None:
+                consume(process_task(generator, task, want))
+            else:
+                pool.submit((task, want))
+                while pool.pending >= max_pending:
+                    consume(pool.next_result())
+            _raise_if_stopped()
+        if pool is not None:
+            while pool.pending:
+                consume(pool.next_result())
+                _raise_if_stopped()
+            pool.stop()
 
         shuffle_rng.shuffle(buffer)
         for record in buffer:
@@ -1528,6 +1957,7 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
         if not written[0]:
             raise UserError("the corpus yields no instance (documents too "
                             "short?): %s" % ", ".join(input_files))
+        _raise_if_stopped()
 
     progress.log()
     if read_stats.get("undecodable_lines"):
@@ -1574,7 +2004,34 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
 
 
 def main_with_flags(flags_values):
-    """Runs the pipeline from parsed flag values (the script's main)."""
+    """Runs the pipeline from parsed flag values (the script's main).
+
+    SIGTERM and SIGINT stop the run (see `stop_on_signals`): the workers are
+    terminated, the temporary files removed, and `Interrupted` raised.
+
+    Args:
+      flags_values: the parsed flags (absl's FLAGS or an object with the
+        same attributes).
+
+    Returns:
+      The summary dict.
+
+    Raises:
+      UserError: for bad flag values or input.
+      Interrupted: on SIGTERM or SIGINT.
+    """
+    with stop_on_signals():
+        return _main_with_flags(flags_values)
+
+
+def _main_with_flags(flags_values):
+    """`main_with_flags` without the signal handlers."""
+    if flags_values.num_workers < 0:
+        raise UserError("--num_workers must be 0 (all cores) or more, got %d"
+                        % flags_values.num_workers)
+    if flags_values.shuffle_buffer_size < 1:
+        raise UserError("--shuffle_buffer_size must be at least 1, got %d"
+                        % flags_values.shuffle_buffer_size)
     options = make_options(
         vocab_file=flags_values.vocab_file,
         spm_model_file=flags_values.spm_model_file,
@@ -1606,10 +2063,13 @@ if __name__ == "__main__":
     from absl import flags  # pylint: disable=g-import-not-at-top
 
     flags.DEFINE_string("input_file", None, "Input raw text file(s): comma-"
-                        "separated globs. UTF-8, one sentence per line, a "
-                        "blank line between documents.")
+                        "separated globs ('dir/*' for the files of a "
+                        "directory). UTF-8, one sentence per line, a blank "
+                        "line between documents.")
     flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-"
-                        "separated; instances are spread over them.")
+                        "separated; instances are spread over them. Each must "
+                        "differ from the inputs, the vocabulary and the "
+                        "others.")
     flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt.")
     flags.DEFINE_string("spm_model_file", None, "SentencePiece model; used "
                         "instead of --vocab_file when given.")
@@ -1637,15 +2097,22 @@ if __name__ == "__main__":
                       "its dictionary (e.g. names) with its HMM; false is "
                       "about 15% faster on Chinese text.")
     flags.DEFINE_integer("num_workers", 0, "Worker processes (default 0 = all "
-                         "cores). Output does not depend on it.")
+                         "cores; not negative). Output does not depend on "
+                         "it.")
     flags.DEFINE_integer("shuffle_buffer_size", 100000, "Instances held in "
-                         "the shuffle buffer (bounds memory).")
+                         "the shuffle buffer (at least 1; bounds memory).")
     flags.mark_flag_as_required("input_file")
     flags.mark_flag_as_required("output_file")
 
     def _main(argv):
         if len(argv) > 1:
             raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
-        main_with_flags(flags.FLAGS)
+        try:
+            main_with_flags(flags.FLAGS)
+        except Interrupted as interrupt:
+            sys.stderr.write("interrupted by %s: workers stopped, temporary "
+                             "files removed\n" % interrupt.signal_name)
+            sys.stderr.flush()
+            sys.exit(128 + interrupt.signum)
 
     script_utils.run(_main)

@@ -149,15 +149,27 @@ def _usage(program):
     return "\n".join(lines) + "\n"
 
 
-def temporary_name(path):
-    """The temporary file name ``atomic_output`` uses for ``path``."""
+def temporary_name(path, pid=None):
+    """The temporary file name ``atomic_output`` uses for ``path``.
+
+    Args:
+      path: the final output path.
+      pid: the process id in the name (default: this process).
+
+    Returns:
+      ``<directory>/.<base>.tmp-<pid>``, next to ``path``.
+    """
     directory, base = os.path.split(path)
-    return os.path.join(directory, ".%s.tmp-%d" % (base, os.getpid()))
+    return os.path.join(directory, ".%s.tmp-%d" % (
+        base, os.getpid() if pid is None else pid))
 
 
 @contextlib.contextmanager
 def atomic_output(path):
     """Yields a temporary path; renames it to ``path`` only on success.
+
+    The temporary file is removed if the body raises (including
+    KeyboardInterrupt and SystemExit) or if the final rename fails.
 
     Args:
       path: the final output path.
@@ -171,11 +183,127 @@ def atomic_output(path):
     tmp = temporary_name(path)
     try:
         yield tmp
+        os.rename(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _remove_file_quietly(tmp)
         raise
-    os.rename(tmp, path)
+
+
+def _remove_file_quietly(path):
+    """Removes the file ``path`` if it exists; never raises OSError."""
+    try:
+        if os.path.isfile(path) or os.path.islink(path):
+            os.remove(path)
+    except OSError:
+        pass
+
+
+def check_output_path(path, flag="--output_file"):
+    """Checks up front that ``atomic_output(path)`` can write ``path``.
+
+    Args:
+      path: the final output path.
+      flag: the flag named in the error.
+
+    Raises:
+      UserError: (one line naming the path) if ``path`` is a directory or
+        another existing non-regular file, if the nearest existing ancestor
+        of its directory is not a directory, or if that directory is not
+        writable.
+    """
+    if os.path.isdir(path):
+        raise UserError("%s: %s is a directory" % (flag, path))
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UserError("%s: %s exists and is not a regular file" % (
+            flag, path))
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError("%s: cannot create %s: %s is not a directory" % (
+            flag, path, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError("%s: cannot write %s: the directory %s is not "
+                        "writable" % (flag, path, parent))
+
+
+def process_is_running(pid):
+    """Whether a process with id ``pid`` exists on this machine (POSIX).
+
+    Args:
+      pid: a process id.
+
+    Returns:
+      False only when the system says there is no such process; True
+      otherwise (including a process of another user, an invalid id, or a
+      system without ``kill(pid, 0)``).
+    """
+    if os.name != "posix" or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True
+    return True
+
+
+def stale_temporary_files(path):
+    """Temporary files of ``path`` left by processes that no longer run.
+
+    Args:
+      path: a final output path.
+
+    Returns:
+      The sorted paths of regular files named ``temporary_name(path, pid)``
+      whose process ``pid`` is not running (a process killed with SIGKILL,
+      or a crashed machine, leaves them behind).
+    """
+    directory, base = os.path.split(path)
+    prefix = ".%s.tmp-" % base
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return []
+    stale = []
+    for name in sorted(names):
+        digits = name[len(prefix):]
+        if (not name.startswith(prefix) or not digits or
+                digits.strip("0123456789")):
+            continue
+        candidate = os.path.join(directory, name)
+        pid = int(digits)
+        if (pid != os.getpid() and os.path.isfile(candidate) and
+                not os.path.islink(candidate) and
+                not process_is_running(pid)):
+            stale.append(candidate)
+    return stale
+
+
+def remove_stale_temporary_files(path, log_fn=None):
+    """Removes ``stale_temporary_files(path)``, logging one line for each.
+
+    Args:
+      path: a final output path.
+      log_fn: logging function (default absl's info).
+
+    Returns:
+      The list of removed paths.
+    """
+    log = log_fn or absl_logging.info
+    removed = []
+    for stale in stale_temporary_files(path):
+        try:
+            os.remove(stale)
+        except OSError as error:
+            log("could not remove stale temporary file %s: %s", stale,
+                error.strerror)
+            continue
+        removed.append(stale)
+        log("removed stale temporary file %s (left by a process that is no "
+            "longer running)", stale)
+    return removed
 
 
 def write_text(path, text):

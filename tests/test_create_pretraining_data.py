@@ -5,8 +5,10 @@ import collections
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -652,3 +654,426 @@ def test_plain_jieba_fallback_agrees():
     plain = cpd._PlainJieba()  # pylint: disable=protected-access
     assert (plain.word_lengths(text) ==
             cpd.JiebaSegmenter().word_lengths(text))
+
+
+# ---------------------------------------------------------------------------
+# Output paths, flag values, signals and temporary files.
+# ---------------------------------------------------------------------------
+
+
+def _script_args(input_file, output_file, vocab_file, *extra):
+    return (["create_pretraining_data.py", "--input_file=%s" % input_file,
+             "--output_file=%s" % output_file, "--vocab_file=%s" % vocab_file,
+             "--dupe_factor=1", "--num_workers=1"] + list(extra))
+
+
+def _assert_one_line_error(result, expected):
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines()
+              if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert expected in errors[0], errors[0]
+    return errors[0]
+
+
+def _listing(directory):
+    return sorted(os.listdir(str(directory)))
+
+
+def test_output_that_is_an_input_is_refused_before_reading(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    with open(SAMPLE_ZH, "rb") as reader:
+        original = reader.read()
+    corpus.write_bytes(original)
+    # The vocabulary does not exist: the output check must come first.
+    result = _run_script(_script_args(corpus, corpus, tmp_path / "no.txt"))
+    _assert_one_line_error(
+        result, "--output_file: %s is also an input file" % corpus)
+    assert corpus.read_bytes() == original
+    assert _listing(tmp_path) == ["corpus.txt"]
+
+
+def test_output_checks_compare_real_files(tmp_path, monkeypatch):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(u"一句话。\n", encoding="utf-8")
+    summary_input = tmp_path / "old.tfrecord.json"
+    summary_input.write_text(u"二句话。\n", encoding="utf-8")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text(u"[CLS]\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    os.symlink(str(corpus), str(tmp_path / "link.txt"))
+    os.link(str(corpus), str(tmp_path / "hard.txt"))
+    options = cpd.make_options(vocab_file=str(vocab))
+    inputs = [str(corpus), str(summary_input)]
+
+    def refused(outputs, match):
+        with pytest.raises(cpd.UserError, match=match):
+            cpd.check_output_files([str(tmp_path / name) for name in outputs],
+                                   inputs, options)
+
+    refused(["link.txt"], "link.txt is also an input file")
+    refused(["hard.txt"], "hard.txt is also an input file")
+    refused(["sub/../corpus.txt"], "is also an input file")
+    refused(["vocab.txt"], "vocab.txt is also the --vocab_file")
+    refused(["a", "sub/../a"], "a and .*sub/../a are the same file")
+    refused(["b", "b"], "b is given twice")
+    refused(["c", "c.json"], "c.json and the JSON summary of .*c .*are the "
+            "same file")
+    refused(["old.tfrecord"], "the JSON summary of .*old.tfrecord .* is "
+            "also an input file")
+    cpd.check_output_files([str(tmp_path / "new.tfrecord")], inputs, options)
+    # Nothing is read before the outputs are refused.
+    monkeypatch.setattr(cpd, "InstanceGenerator", None)
+    monkeypatch.setattr(cpd, "read_units", None)
+    with pytest.raises(cpd.UserError, match="also an input file"):
+        cpd.create_pretraining_data([str(corpus)], [str(corpus)], options)
+
+
+def test_same_output_twice_leaves_nothing(tmp_path, zh_vocab):
+    output = tmp_path / "out.tfrecord"
+    result = _run_script(_script_args(SAMPLE_ZH, "%s,%s" % (output, output),
+                                      zh_vocab))
+    _assert_one_line_error(result, "--output_file: %s is given twice" % output)
+    assert _listing(tmp_path) == []
+
+
+def test_output_that_is_a_directory_leaves_nothing(tmp_path, zh_vocab):
+    output = tmp_path / "out"
+    output.mkdir()
+    result = _run_script(_script_args(SAMPLE_ZH, output, zh_vocab))
+    _assert_one_line_error(result, "--output_file: %s is a directory" % output)
+    assert _listing(tmp_path) == ["out"]
+    assert _listing(output) == []
+
+
+def test_output_under_a_regular_file_is_refused(tmp_path, zh_vocab):
+    blocker = tmp_path / "file"
+    blocker.write_text(u"x", encoding="utf-8")
+    output = blocker / "sub" / "out.tfrecord"
+    result = _run_script(_script_args(SAMPLE_ZH, output, zh_vocab))
+    _assert_one_line_error(
+        result, "--output_file: cannot create %s: %s is not a directory" % (
+            output, blocker))
+    assert _listing(tmp_path) == ["file"]
+
+
+def test_unwritable_output_directory_is_refused(tmp_path, zh_vocab,
+                                                monkeypatch):
+    # Tests run as root, for whom permission bits do not apply: the check is
+    # exercised with os.access answering for an unwritable directory.
+    locked = os.path.realpath(str(tmp_path / "locked"))
+    os.mkdir(locked)
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if os.path.realpath(path) == locked and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=1)
+    for output in (os.path.join(locked, "out.tfrecord"),
+                   os.path.join(locked, "new", "deeper", "out.tfrecord")):
+        with pytest.raises(cpd.UserError, match=(
+                "--output_file: cannot write .*out.tfrecord: the directory "
+                ".*locked is not writable")):
+            cpd.create_pretraining_data([SAMPLE_ZH], [output], options)
+    assert os.listdir(locked) == []
+
+
+def test_temporary_file_that_cannot_be_created_is_a_user_error(
+        tmp_path, zh_vocab):
+    import script_utils  # pylint: disable=g-import-not-at-top
+    output = str(tmp_path / "out.tfrecord")
+    # The temporary name of this process is taken by a directory.
+    os.mkdir(script_utils.temporary_name(output))
+    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=1)
+    with pytest.raises(cpd.UserError,
+                       match="--output_file: cannot write .*out.tfrecord: "):
+        cpd.create_pretraining_data([SAMPLE_ZH], [output], options)
+    assert _listing(tmp_path) == [".out.tfrecord.tmp-%d" % os.getpid()]
+
+
+@pytest.mark.parametrize("case", ["num_workers", "shuffle_buffer_size",
+                                  "vocab_dir", "spm_dir", "input_dir",
+                                  "input_glob_of_dirs"])
+def test_bad_flag_values_are_one_line_errors(tmp_path, zh_vocab, case):
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    (corpus_dir / "a.txt").write_text(u"一句话。\n", encoding="utf-8")
+    output = tmp_path / "out" / "data.tfrecord"
+    input_file, vocab, extra = SAMPLE_ZH, zh_vocab, []
+    if case == "num_workers":
+        extra = ["--num_workers=-1"]
+        expected = "--num_workers must be 0 (all cores) or more, got -1"
+    elif case == "shuffle_buffer_size":
+        extra = ["--shuffle_buffer_size=0"]
+        expected = "--shuffle_buffer_size must be at least 1, got 0"
+    elif case == "vocab_dir":
+        vocab = corpus_dir
+        expected = "--vocab_file: %s is a directory" % corpus_dir
+    elif case == "spm_dir":
+        extra = ["--spm_model_file=%s" % corpus_dir]
+        expected = "--spm_model_file: %s is a directory" % corpus_dir
+    elif case == "input_dir":
+        input_file = corpus_dir
+        expected = ("--input_file: %s is a directory (for the files in it, "
+                    "give '%s')" % (corpus_dir, corpus_dir / "*"))
+    else:
+        input_file = tmp_path / "corp*"
+        expected = ("--input_file: %s matches only directories (e.g. %s)"
+                    % (input_file, corpus_dir))
+    result = _run_script(_script_args(input_file, output, vocab, *extra))
+    _assert_one_line_error(result, expected)
+    assert not os.path.exists(str(output.parent))
+
+
+def test_stale_temporary_files_are_those_of_finished_processes(tmp_path):
+    import script_utils  # pylint: disable=g-import-not-at-top
+    finished = subprocess.Popen([sys.executable, "-c", ""])
+    finished.wait()
+    output = str(tmp_path / "x.tfrecord")
+    stale = script_utils.temporary_name(output, finished.pid)
+    kept = [script_utils.temporary_name(output),  # this process
+            script_utils.temporary_name(output, 1),  # init runs
+            stale + "0x", str(tmp_path / (".y.tfrecord.tmp-%d" %
+                                          finished.pid)),
+            str(tmp_path / ".x.tfrecord.tmp-"), output]
+    for path in [stale] + kept:
+        with open(path, "w") as writer:
+            writer.write("partial")
+    os.mkdir(script_utils.temporary_name(output, finished.pid + 1000000))
+    lines = []
+    removed = script_utils.remove_stale_temporary_files(
+        output, log_fn=lambda fmt, *args: lines.append(fmt % args))
+    assert removed == [stale]
+    assert not os.path.exists(stale)
+    assert all(os.path.exists(path) for path in kept)
+    assert len(lines) == 1 and stale in lines[0]
+
+
+def test_atomic_output_removes_the_temporary_file_if_the_rename_fails(
+        tmp_path):
+    import script_utils  # pylint: disable=g-import-not-at-top
+    occupied = tmp_path / "out"
+    occupied.mkdir()
+    (occupied / "keep").write_text(u"x", encoding="utf-8")
+    with pytest.raises(OSError):
+        with script_utils.atomic_output(str(occupied)) as temp:
+            with open(temp, "w") as writer:
+                writer.write("complete")
+    assert _listing(tmp_path) == ["out"]
+
+
+def _proc_stat(pid):
+    """(state, parent pid, process group) of a process, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as reader:
+            text = reader.read()
+    except (IOError, OSError):
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def _live_processes(predicate):
+    """Pids of running (not zombie) processes whose stat satisfies predicate."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            stat = _proc_stat(int(name))
+            if stat and stat[0] != "Z" and predicate(*stat):
+                pids.append(int(name))
+    return pids
+
+
+def _wait_until(condition, timeout, process=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        if process is not None and process.poll() is not None:
+            return condition()
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture(scope="module")
+def big_corpus(tmp_path_factory):
+    """The sample corpus 40 times over (about 0.9 MB): several seconds."""
+    with io.open(SAMPLE_ZH, encoding="utf-8") as reader:
+        text = reader.read().strip() + u"\n\n"
+    path = tmp_path_factory.mktemp("big") / "corpus.txt"
+    path.write_text(text * 40, encoding="utf-8")
+    return str(path)
+
+
+def _ignores_sigint(pid):
+    """Whether SIGINT is ignored by process `pid` (a worker set up)."""
+    try:
+        with open("/proc/%d/status" % pid) as reader:
+            for line in reader:
+                if line.startswith("SigIgn:"):
+                    return bool(int(line.split()[1], 16) &
+                                (1 << (signal.SIGINT - 1)))
+    except (IOError, OSError):
+        pass
+    return False
+
+
+def _start_two_workers(big_corpus, vocab, output, stderr_path,
+                       set_up=False):
+    """Starts the script in a process group of its own; waits for its temp
+    file and its two workers.
+
+    With `set_up`, also waits until both workers have set up their signals,
+    which they do right after asking for the parent-death signal.
+    """
+    with open(str(stderr_path), "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "create_pretraining_data.py",
+             "--input_file=%s" % big_corpus, "--output_file=%s" % output,
+             "--vocab_file=%s" % vocab, "--num_workers=2", "--dupe_factor=5"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
+            preexec_fn=os.setpgrp)
+    prefix = ".%s.tmp-" % os.path.basename(str(output))
+
+    def ready():
+        if not any(name.startswith(prefix) for name in
+                   os.listdir(os.path.dirname(str(output)))):
+            return False
+        workers = _live_processes(
+            lambda state, ppid, pgrp: ppid == process.pid)
+        return len(workers) >= 2 and (
+            not set_up or all(_ignores_sigint(pid) for pid in workers))
+
+    started = _wait_until(ready, timeout=120, process=process)
+    if not started:
+        _kill_group(process)
+        with open(str(stderr_path)) as reader:
+            pytest.fail("no temporary file and two workers: %s"
+                        % reader.read()[-2000:])
+    return process
+
+
+def _kill_group(process):
+    """SIGKILL to what is left of the process group the test started."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+requires_proc = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc; prctl")
+
+
+@requires_proc
+@pytest.mark.parametrize("signum,to_group", [(signal.SIGTERM, False),
+                                             (signal.SIGTERM, True),
+                                             (signal.SIGINT, True)])
+def test_signal_stops_the_workers_and_removes_temporary_files(
+        tmp_path, zh_vocab, big_corpus, signum, to_group):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / "data.tfrecord"
+    stderr_path = tmp_path / "stderr.txt"
+    process = _start_two_workers(big_corpus, zh_vocab, output, stderr_path)
+    try:
+        if to_group:  # as Ctrl-C in a terminal, or timeout(1), does
+            os.killpg(process.pid, signum)
+        else:
+            os.kill(process.pid, signum)
+        returncode = process.wait(timeout=60)
+        # The main process terminates and joins its workers before it exits.
+        left_running = _live_processes(
+            lambda state, ppid, pgrp: pgrp == process.pid)
+    finally:
+        _kill_group(process)
+    with open(str(stderr_path)) as reader:
+        stderr = reader.read()
+    name = signal.Signals(signum).name
+    assert returncode == 128 + signum, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == (
+        "interrupted by %s: workers stopped, temporary files removed" % name)
+    assert _listing(out_dir) == []
+    assert not left_running
+
+
+@requires_proc
+def test_workers_die_with_the_main_process_and_its_temp_file_is_removed(
+        tmp_path, zh_vocab, big_corpus):
+    import script_utils  # pylint: disable=g-import-not-at-top
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / "data.tfrecord"
+    process = _start_two_workers(big_corpus, zh_vocab, output,
+                                 tmp_path / "stderr.txt", set_up=True)
+    workers = _live_processes(lambda state, ppid, pgrp: ppid == process.pid)
+    try:
+        # Stopped workers cannot notice on their own that the main process is
+        # gone: only the kernel's parent-death signal (SIGKILL) ends them.
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+        workers_gone = _wait_until(
+            lambda: not [pid for pid in workers if _proc_stat(pid) and
+                         _proc_stat(pid)[0] != "Z"], timeout=10)
+    finally:
+        _kill_group(process)
+    assert workers_gone
+    left = script_utils.temporary_name(str(output), process.pid)
+    assert _listing(out_dir) == [os.path.basename(left)]
+    # A temporary file of a running process (this one) is not touched.
+    running = script_utils.temporary_name(str(output))
+    with open(running, "w") as writer:
+        writer.write("in use")
+    result = _run_script(_script_args(SAMPLE_ZH, output, zh_vocab))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "removed stale temporary file %s" % left in result.stderr
+    assert _listing(out_dir) == sorted([os.path.basename(running),
+                                        "data.tfrecord", "data.tfrecord.json"])
+
+
+@requires_proc
+def test_a_worker_killed_from_outside_is_reported(tmp_path, zh_vocab,
+                                                  big_corpus):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / "data.tfrecord"
+    stderr_path = tmp_path / "stderr.txt"
+    process = _start_two_workers(big_corpus, zh_vocab, output, stderr_path)
+    workers = _live_processes(lambda state, ppid, pgrp: ppid == process.pid)
+    try:
+        os.kill(workers[-1], signal.SIGKILL)
+        returncode = process.wait(timeout=60)
+        left_running = _live_processes(
+            lambda state, ppid, pgrp: pgrp == process.pid)
+    finally:
+        _kill_group(process)
+    with open(str(stderr_path)) as reader:
+        stderr = reader.read()
+    assert returncode == 1, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == (
+        "error: worker process %d stopped unexpectedly (killed by SIGKILL)"
+        % workers[-1])
+    assert _listing(out_dir) == []
+    assert not left_running
+
+
+def test_an_error_in_a_worker_reaches_the_caller(tmp_path):
+    vocab = _write_vocab(tmp_path / "vocab.txt",
+                         ["[PAD]", "[CLS]", "[SEP]", "[MASK]", u"一", u"二"])
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(u"一二一二\n二一二一\n\n一二三\n", encoding="utf-8")
+    options = cpd.make_options(vocab_file=vocab, dupe_factor=1)
+    output = str(tmp_path / "out" / "data.tfrecord")
+    with pytest.raises(cpd.UserError, match="is not in the vocabulary"):
+        cpd.create_pretraining_data([str(corpus)], [output], options,
+                                    num_workers=2)
+    assert not os.listdir(str(tmp_path / "out"))
