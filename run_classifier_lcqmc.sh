@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# LCQMC sentence-pair similarity with albert_tiny, the seed's recipe:
+# LCQMC sentence-pair similarity with albert_tiny, brightmart's settings:
 # max_seq_length 128, batch 64, learning rate 1e-4, 5 epochs; every saved
 # checkpoint is evaluated on dev once, the best is kept (model.ckpt-best) and
 # used for the test set. Dev and test accuracy are printed at the end.

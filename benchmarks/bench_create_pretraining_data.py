@@ -11,15 +11,15 @@ of the whole process tree) and `mb_per_cpu_s` do not depend on other load on
 the machine; `load_avg_1m` is the 1-minute load average at the end of the run
 (above the number of cores, other processes were competing for them).
 
-Example (the issue's setting, on a few MB of public Chinese text)::
+Example (the setting of benchmarks/RESULTS.md, on a few MB of public Chinese text)::
 
     python benchmarks/bench_create_pretraining_data.py \
         --input_file='/path/to/corpus_zh/*.txt' --max_mb=5 \
         --vocab_file=/path/to/bert-base-chinese-vocab.txt
 
 Without --vocab_file a vocab is built from the corpus with build_vocab.py.
-Reference figure (from the issue): brightmart's script, jieba WWM,
-seq 128, max_pred 20, dupe 10: 0.024 MB/s on this 2-core machine.
+For comparison: brightmart's script, jieba WWM, seq 128, max_pred 20,
+dupe 10, did 0.024 MB/s on a 2-vCPU machine (benchmarks/RESULTS.md).
 """
 
 from __future__ import absolute_import
