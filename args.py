@@ -93,6 +93,26 @@ port = 8765
 # Largest request body in bytes; bigger requests get HTTP 413.
 max_request_bytes = 1 << 20
 
+# Connections the kernel queues while the service is busy accepting (the
+# listen backlog; Linux caps it at net.core.somaxconn). Python's default of
+# 5 resets clients as soon as a few dozen connect at once.
+listen_backlog = 512
+
+# Connections handled at once (one thread each). A connection beyond this
+# gets HTTP 503 with Retry-After instead of a thread.
+max_connections = 512
+
+# Seconds SIGINT/SIGTERM waits for the predictions in progress to finish
+# before the model is closed (requests arriving meanwhile get HTTP 503; a
+# second signal stops waiting). Predictions still running then get 503.
+shutdown_timeout = 10.0
+
+# Run the pairs of requests that wait while the model is busy together, in
+# shared batches of up to batch_size pairs, sorted by length and run in
+# groups of similar length (same results; more pairs per session run under
+# concurrent load). False: every call runs its own batches.
+batch_requests = True
+
 # -- kept from the seed's args.py; not used by similarity.py --
 
 data_dir = os.path.join(_ROOT, "data")

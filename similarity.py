@@ -25,10 +25,21 @@ end of input (Ctrl-D) exits. Batch mode reads a UTF-8 TSV file (a<TAB>b, an
 optional third column such as a label is ignored) and writes
 "a<TAB>b<TAB>probability" lines to --output_file or stdout.
 
+An empty or whitespace-only sentence is an error everywhere, as in
+run_classifier.py: the library raises SimilarityError, batch mode stops
+with the file and line, interactive mode prints an error line and goes on,
+and the service answers 400.
+
 HTTP (127.0.0.1 only): ``GET /health``; ``POST /predict`` with
 ``{"pairs": [["a", "b"], ...]}`` answers ``{"probabilities": [...]}``.
-Malformed requests get 400 with ``{"error": "..."}``, bodies over
---max_request_bytes get 413. SIGINT/SIGTERM stop it cleanly.
+Malformed requests get 400 with ``{"error": "..."}`` naming the bad element
+(``pairs[3][1] is empty``), bodies over --max_request_bytes get 413. Up to
+--listen_backlog connections wait in the kernel's queue and
+--max_connections are handled at once; beyond that a client gets 503 with
+Retry-After, never a reset. Pairs of concurrent requests share batches
+(--batch_requests). SIGINT/SIGTERM drain: new requests get 503 while those
+in progress finish (at most --shutdown_timeout seconds), then the model is
+closed and what still waits for it gets 503.
 
 --model_dir may be a fine-tuning output directory of run_classifier.py
 (model.ckpt-best, else the latest checkpoint), a checkpoint prefix, or a
@@ -42,6 +53,8 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import collections
+import errno
 import glob
 import io
 import json
@@ -50,6 +63,9 @@ import signal
 import socket
 import sys
 import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 
 import numpy as np
 import six
@@ -69,6 +85,13 @@ BEST_CHECKPOINT = "model.ckpt-best"
 
 class SimilarityError(ValueError):
     """A problem with the model files, the settings or the input pairs."""
+
+
+class ModelClosedError(SimilarityError):
+    """The model was closed (or is closing) before a prediction could run.
+
+    Not a problem with the input: the HTTP service answers it with 503.
+    """
 
 
 def _first_match(directory, patterns):
@@ -136,8 +159,9 @@ class SimilarityPredictor(object):
 
     ``start_model()`` builds one graph and one session and keeps them;
     ``predict_sentences`` then only tokenizes and runs. Safe to call from
-    several threads (session runs are serialised by a lock). Use as a context
-    manager, or call ``close()``, to release the session.
+    several threads: session runs are serialised, and (with
+    ``batch_requests``) the pairs of calls waiting meanwhile share batches.
+    Use as a context manager, or call ``close()``, to release the session.
 
     Every argument left as None takes its value from the model (a
     SavedModel's assets.extra/export_info.json, files next to a checkpoint)
@@ -159,11 +183,16 @@ class SimilarityPredictor(object):
       num_threads: CPU threads of the session (0: TensorFlow's default).
       freeze_graph: run a copy of the graph with the weights as constants
         (fewer ops per run; the default).
+      batch_requests: when calls from several threads wait for the model,
+        run their pairs together in batches of up to ``batch_size``, grouped
+        by length (the default; results are the same). False: each call runs
+        only its own pairs.
     """
 
     def __init__(self, model_dir=None, ckpt_name=None, config_name=None, vocab_file=None,
                  do_lower_case=None, max_seq_len=None, batch_size=None, label=None,
-                 labels=None, gpu_memory_fraction=None, num_threads=None, freeze_graph=None):
+                 labels=None, gpu_memory_fraction=None, num_threads=None, freeze_graph=None,
+                 batch_requests=None):
         self.model_dir = model_dir if model_dir is not None else args.model_dir
         self._ckpt_name_required = ckpt_name is not None
         self.ckpt_name = ckpt_name if ckpt_name is not None else args.ckpt_name
@@ -178,6 +207,8 @@ class SimilarityPredictor(object):
                                     else args.gpu_memory_fraction)
         self.num_threads = int(num_threads if num_threads is not None else args.num_threads)
         self.freeze_graph = bool(freeze_graph if freeze_graph is not None else args.freeze_graph)
+        self.batch_requests = bool(batch_requests if batch_requests is not None
+                                   else args.batch_requests)
         if self.batch_size < 1:
             raise SimilarityError("batch_size must be >= 1, got %d" % self.batch_size)
         self.source = None          # "saved_model" or "checkpoint"
@@ -189,6 +220,10 @@ class SimilarityPredictor(object):
         self._label_index = None
         self._lock = threading.Lock()        # serialises session runs
         self._load_lock = threading.Lock()   # one start_model at a time
+        self._queue_lock = threading.Lock()  # guards _queue and _closed
+        self._queue = collections.deque()    # _Job objects with pairs not yet run
+        self._closed = False                 # close() was called (until start_model)
+        self._runner_busy = False            # a _run_shared caller is running batches
 
     # -- loading --
 
@@ -217,11 +252,13 @@ class SimilarityPredictor(object):
                     self._load_checkpoint()
             except (checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError,
                     modeling.ConfigError) as e:
-                self.close()
+                self._close_session()
                 raise SimilarityError(str(e))
             except Exception:
-                self.close()
+                self._close_session()
                 raise
+            with self._queue_lock:
+                self._closed = False
         tf.logging.info("Similarity model loaded from %s (%s): max_seq_len %d, batch %d, "
                         "label %r", self.model_path, self.source, self.max_seq_len,
                         self.batch_size, self.label)
@@ -407,7 +444,21 @@ class SimilarityPredictor(object):
         self.start_model()
 
     def close(self):
-        """Closes the session (``start_model`` may be called again)."""
+        """Closes the session.
+
+        Pairs still waiting fail at once with ModelClosedError; the batch
+        running (if any) finishes first, then the session is closed. Later
+        predictions raise ModelClosedError until ``start_model`` is called
+        again.
+        """
+        with self._queue_lock:
+            self._closed = True
+            waiting, self._queue = list(self._queue), collections.deque()
+            for job in waiting:
+                job.fail(ModelClosedError("the model was closed"))
+        self._close_session()
+
+    def _close_session(self):
         with self._lock:  # not while a batch is running
             session, self._session, self._run = self._session, None, None
         if session is not None:
@@ -448,33 +499,124 @@ class SimilarityPredictor(object):
           regression model), in input order.
 
         Raises:
-          SimilarityError: when a pair is not two strings.
+          SimilarityError: when a pair is not two strings or a sentence is
+            empty (or only whitespace).
+          ModelClosedError: when the model is closed before the pairs ran.
         """
         if self._run is None:
+            with self._queue_lock:
+                closed = self._closed
+            if closed:
+                raise ModelClosedError("the model was closed (start_model loads it again)")
             self.start_model()
         encoded = [self.encode(*_check_pair(pair, index)) for index, pair in enumerate(pairs)]
         if not encoded:
             return np.zeros([0, len(self.labels) if not self.is_regression else 1], np.float32)
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
-        results = [None] * len(encoded)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
-            width = max(len(encoded[i][0]) for i in chunk)
-            ids = np.zeros([len(chunk), width], np.int32)
-            mask = np.zeros([len(chunk), width], np.int32)
-            segments = np.zeros([len(chunk), width], np.int32)
-            for row, i in enumerate(chunk):
-                token_ids, segment_ids = encoded[i]
-                ids[row, :len(token_ids)] = token_ids
-                mask[row, :len(token_ids)] = 1
-                segments[row, :len(token_ids)] = segment_ids
+        job = _Job(encoded)
+        if self.batch_requests:
+            self._run_shared(job)
+        else:
+            self._run_alone(job)
+        return np.stack(job.results)
+
+    def _run_alone(self, job):
+        """Runs the pairs of ``job`` in batches of its own."""
+        while job.taken < len(job.order):
+            chunk = job.take(self.batch_size)
             with self._lock:
-                if self._run is None:
-                    raise SimilarityError("the model was closed")
-                probabilities = self._run(ids, mask, segments)
-            for row, i in enumerate(chunk):
-                results[i] = probabilities[row]
-        return np.stack(results)
+                with self._queue_lock:
+                    closing = self._closed
+                if closing or self._run is None:
+                    raise ModelClosedError("the model was closed")
+                self._run_batch([(job, i) for i in chunk])
+            if job.error is not None:
+                raise job.error
+
+    def _run_shared(self, job):
+        """Queues ``job`` and returns when all its pairs have run.
+
+        One caller at a time is the runner: it runs batches taken from the
+        queue (the oldest pairs first, its own or not) until its own pairs
+        are done, then hands the role to the oldest call still waiting. The
+        others sleep until their pairs are done or the role is theirs: the
+        pairs of calls that arrive while the model is busy run together.
+        """
+        with self._queue_lock:
+            if self._closed:
+                raise ModelClosedError("the model was closed")
+            self._queue.append(job)
+            job.runner = not self._runner_busy
+            self._runner_busy = True
+        if not job.runner:
+            job.wakeup.wait()
+        if job.runner:  # from the start, or handed over while waiting
+            try:
+                while not job.done:
+                    batch = self._next_batch()
+                    if not batch:  # cannot happen while job is queued; never spin
+                        job.fail(RuntimeError("similarity: pairs left the queue unrun"))
+                        break
+                    for run in _split_by_length(batch):
+                        with self._lock:
+                            self._run_batch(run)
+            finally:
+                self._hand_over()
+        if job.error is not None:
+            raise job.error
+
+    def _hand_over(self):
+        """Makes the oldest waiting call the runner (or no one, if none waits)."""
+        with self._queue_lock:
+            for waiting in self._queue:
+                if not waiting.done:
+                    waiting.runner = True
+                    waiting.wakeup.set()
+                    return
+            self._runner_busy = False
+
+    def _next_batch(self):
+        """Up to batch_size queued ``(job, index)`` pairs, oldest calls first.
+
+        A call with more pairs than fit goes to the back of the queue with
+        the rest, so that a large call does not hold back small ones.
+        """
+        batch = []
+        with self._queue_lock:
+            while self._queue and len(batch) < self.batch_size:
+                job = self._queue.popleft()
+                if job.done:
+                    continue
+                batch.extend((job, i) for i in job.take(self.batch_size - len(batch)))
+                if job.taken < len(job.order):
+                    self._queue.append(job)
+        return batch
+
+    def _run_batch(self, batch):
+        """One session run over ``batch`` (``(job, index)`` pairs; run lock held)."""
+        if self._run is None:
+            error = ModelClosedError("the model was closed")
+            for job, _ in batch:
+                job.fail(error)
+            return
+        width = max(len(job.encoded[i][0]) for job, i in batch)
+        ids = np.zeros([len(batch), width], np.int32)
+        mask = np.zeros([len(batch), width], np.int32)
+        segments = np.zeros([len(batch), width], np.int32)
+        for row, (job, i) in enumerate(batch):
+            token_ids, segment_ids = job.encoded[i]
+            ids[row, :len(token_ids)] = token_ids
+            mask[row, :len(token_ids)] = 1
+            segments[row, :len(token_ids)] = segment_ids
+        try:
+            probabilities = self._run(ids, mask, segments)
+        except BaseException as e:  # pylint: disable=broad-except
+            for job, _ in batch:
+                job.fail(e)  # each caller raises its own job's error
+            if not isinstance(e, Exception):
+                raise
+            return
+        for row, (job, i) in enumerate(batch):
+            job.put(i, probabilities[row])
 
     def predict_sentences(self, pairs):
         """Similarity of sentence pairs: the probability of ``label`` ("1").
@@ -488,7 +630,9 @@ class SimilarityPredictor(object):
           list of floats in input order (the raw score for a regression model).
 
         Raises:
-          SimilarityError: when a pair is not two strings.
+          SimilarityError: when a pair is not two strings or a sentence is
+            empty (or only whitespace).
+          ModelClosedError: when the model is closed before the pairs ran.
         """
         probabilities = self.predict_probabilities(pairs)
         column = 0 if self.is_regression else self._label_index
@@ -509,6 +653,92 @@ class SimilarityPredictor(object):
 BertSim = SimilarityPredictor
 
 
+def _split_by_length(batch, min_run=8, max_padding=0.1):
+    """Splits a batch that mixes several calls into runs of similar length.
+
+    Single-pair calls arrive in any order of length; padding them all to the
+    longest wastes a third of the work for LCQMC-like pairs. Sorted by
+    length, a new run starts when the next pair would pad the current one
+    (of at least ``min_run`` pairs) by more than ``max_padding``. A batch of
+    one call is already sorted and stays whole.
+
+    Args:
+      batch: ``(job, index)`` pairs.
+      min_run: fewest pairs a run is cut at.
+      max_padding: largest share of padding tokens a run grows to.
+
+    Returns:
+      list of batches.
+    """
+    if len(set(id(job) for job, _ in batch)) < 2:
+        return [batch]
+
+    def length(item):
+        job, index = item
+        return len(job.encoded[index][0])
+
+    runs, current, tokens = [], [], 0
+    for item in sorted(batch, key=length):
+        width = length(item)
+        if (len(current) >= min_run and
+                (len(current) + 1) * width > (1.0 + max_padding) * (tokens + width)):
+            runs.append(current)
+            current, tokens = [], 0
+        current.append(item)
+        tokens += width
+    runs.append(current)
+    return runs
+
+
+class _Job(object):
+    """The pairs of one predict call on their way through the batches.
+
+    Attributes:
+      encoded: ``(input_ids, segment_ids)`` of each pair.
+      order: pair indices sorted by length (the order they are batched in).
+      taken: how many of ``order`` have been put into a batch.
+      results: the probabilities of each pair (None until run).
+      missing: how many pairs have no result yet.
+      error: the exception that ended the call, if any.
+    """
+
+    def __init__(self, encoded):
+        self.encoded = encoded
+        self.order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+        self.taken = 0
+        self.results = [None] * len(encoded)
+        self.missing = len(encoded)
+        self.error = None
+        self.runner = False                # this call's thread runs the batches
+        self.wakeup = threading.Event()    # done, or the runner role handed over
+
+    @property
+    def done(self):
+        """Whether every pair has a result or the call failed."""
+        return self.missing == 0 or self.error is not None
+
+    def take(self, count):
+        """The next ``count`` (or fewer) pair indices to run."""
+        chunk = self.order[self.taken:self.taken + count]
+        self.taken += len(chunk)
+        return chunk
+
+    def put(self, index, probabilities):
+        """Stores the result of pair ``index``."""
+        first = self.results[index] is None
+        self.results[index] = probabilities
+        if first:
+            self.missing -= 1
+            if not self.missing:
+                self.wakeup.set()
+
+    def fail(self, error):
+        """Ends the call with ``error`` (the first error wins)."""
+        if self.error is None and self.missing:
+            self.error = error
+            self.wakeup.set()
+
+
 def _check_pair(pair, index):
     """(a, b) as text, or SimilarityError naming the pair."""
     if isinstance(pair, (six.string_types, bytes)) or not hasattr(pair, "__len__"):
@@ -527,6 +757,9 @@ def _check_pair(pair, index):
         if not isinstance(text, six.text_type):
             raise SimilarityError("pair %d, sentence %d: expected a string, got %s" %
                                   (index, position + 1, type(text).__name__))
+        if not text.strip():
+            raise SimilarityError("pair %d, sentence %d is empty%s" %
+                                  (index, position + 1, " (only whitespace)" if text else ""))
         texts.append(text)
     return texts
 
@@ -552,11 +785,18 @@ def parse_predict_request(body):
 
     Returns:
       list of (a, b) text pairs.
+
+    Raises:
+      RequestError: (status 400) naming the first bad element, e.g.
+        ``pairs[3][1] is empty``.
     """
     try:
         request = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise RequestError(400, "request body is not UTF-8")
+    except RecursionError:
+        raise RequestError(400, "malformed JSON: nested too deeply (expected "
+                                '{"pairs": [["a", "b"], ...]})')
     except ValueError as e:
         raise RequestError(400, "malformed JSON: %s" % e)
     if not isinstance(request, dict) or "pairs" not in request:
@@ -568,130 +808,397 @@ def parse_predict_request(body):
     for index, pair in enumerate(pairs):
         if not isinstance(pair, list) or len(pair) != 2:
             raise RequestError(400, "pairs[%d]: expected [sentence_a, sentence_b], got %s" %
-                               (index, json.dumps(pair, ensure_ascii=False)[:100]))
+                               (index, _json_excerpt(pair)))
         for position, text in enumerate(pair):
             if not isinstance(text, six.text_type):
                 raise RequestError(400, "pairs[%d][%d]: expected a string, got %s" %
-                                   (index, position, json.dumps(text)[:100]))
+                                   (index, position, _json_excerpt(text)))
+            if not text.strip():
+                raise RequestError(400, "pairs[%d][%d] is empty%s" %
+                                   (index, position, " (only whitespace)" if text else ""))
         out.append((pair[0], pair[1]))
     return out
 
 
-def make_server(predictor, port, max_request_bytes=None):
-    """A threading HTTP server on 127.0.0.1 answering /health and /predict.
+def _json_excerpt(value, limit=100):
+    """At most ``limit`` characters of ``value`` as JSON, for error messages."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (RecursionError, ValueError):
+        text = "a deeply nested %s" % type(value).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_RETRY_AFTER_SECONDS = 1
+
+
+def _refuse_connection(connection, message):
+    """Answers 503 on a raw accepted socket without a handler thread.
+
+    What the client already sent is read first (briefly), so that closing
+    the socket sends a normal end of stream rather than a reset.
+
+    Args:
+      connection: an accepted socket.
+      message: the error message of the JSON body.
+    """
+    body = json.dumps({"error": message}).encode("utf-8")
+    head = ("HTTP/1.0 503 Service Unavailable\r\n"
+            "Content-Type: application/json; charset=utf-8\r\n"
+            "Content-Length: %d\r\nRetry-After: %d\r\nConnection: close\r\n\r\n" %
+            (len(body), _RETRY_AFTER_SECONDS)).encode("ascii")
+    received = b""
+    deadline = time.monotonic() + 0.2
+    try:
+        while b"\r\n\r\n" not in received and len(received) < 65536:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            connection.settimeout(left)
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    except (OSError, socket.error):  # a timeout included: answer anyway
+        pass
+    try:
+        connection.settimeout(1.0)
+        connection.sendall(head + body)
+        connection.shutdown(socket.SHUT_WR)
+        connection.setblocking(False)
+        for _ in range(16):  # the rest of a small body, if it has arrived
+            if not connection.recv(65536):
+                break
+    except (OSError, socket.error):
+        pass
+    finally:
+        connection.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """JSON endpoints of SimilarityServer; every answer is a JSON object."""
+
+    server_version = "albert-similarity/1"
+    timeout = 60  # seconds a client may take to send its request
+
+    def _reply(self, status, payload, retry_after=None):
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if status == 503:
+            self.close_connection = True
+            retry_after = retry_after or _RETRY_AFTER_SECONDS
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        if retry_after:
+            self.send_header("Retry-After", str(retry_after))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        if self.path.split("?")[0] == "/health":
+            payload = self.server.status()
+            payload.update(self.server.predictor.info())
+            self._reply(200 if payload["status"] == "ok" else 503, payload)
+        else:
+            self._reply(404, {"error": "unknown path %s (GET /health, POST /predict)" %
+                                       self.path})
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        try:
+            status, payload = 200, {"probabilities": self._predict()}
+        except RequestError as e:
+            status, payload = e.status, {"error": str(e)}
+        except ModelClosedError as e:
+            status, payload = 503, {"error": "the service is shutting down (%s)" % e}
+        except SimilarityError as e:
+            status, payload = 400, {"error": str(e)}
+        except Exception as e:  # pylint: disable=broad-except
+            tf.logging.error("predict failed: %s", e)
+            status, payload = 500, {"error": "internal error: %s" % e}
+        self._reply(status, payload)  # a client gone by now: handle_error logs it
+
+    def _predict(self):
+        if self.path.split("?")[0] != "/predict":
+            raise RequestError(404, "unknown path %s (POST /predict)" % self.path)
+        pairs = parse_predict_request(self._read_body())
+        if not self.server.begin_prediction():
+            raise RequestError(503, "the service is shutting down")
+        try:
+            return self.server.predictor.predict_sentences(pairs)
+        finally:
+            self.server.end_prediction()
+
+    def _read_body(self):
+        length = self.headers.get("Content-Length")
+        if length is None:
+            self.close_connection = True
+            raise RequestError(411, "Content-Length required")
+        try:
+            length = int(length)
+            if length < 0:
+                raise ValueError()
+        except ValueError:
+            self.close_connection = True
+            raise RequestError(400, "bad Content-Length %r" % length)
+        limit = self.server.max_request_bytes
+        if length > limit:
+            # The body is not read: close the connection after the answer.
+            self.close_connection = True
+            raise RequestError(413, "request of %d bytes is larger than the limit of %d "
+                                    "bytes; send fewer pairs per request" % (length, limit))
+        try:
+            body = self.rfile.read(length)
+        except socket.timeout:
+            body = b""
+        if len(body) != length:
+            self.close_connection = True
+            raise RequestError(408 if not body else 400,
+                               "request body shorter than its Content-Length (%d of %d "
+                               "bytes)" % (len(body), length))
+        return body
+
+    def do_PUT(self):  # pylint: disable=invalid-name
+        self._reply(405, {"error": "method not allowed (GET /health, POST /predict)"})
+
+    do_DELETE = do_PUT
+
+    def log_message(self, fmt, *log_args):  # pylint: disable=arguments-differ
+        tf.logging.info("%s %s", self.address_string(), fmt % log_args)
+
+
+class SimilarityServer(ThreadingHTTPServer):
+    """The HTTP JSON service on 127.0.0.1: /health and /predict.
+
+    One thread per connection, at most ``max_connections`` at once (more get
+    503 with Retry-After); the kernel queues up to ``listen_backlog``
+    connections that wait to be accepted. ``stop`` drains: new predictions
+    get 503 while those in progress finish.
 
     Args:
       predictor: a started SimilarityPredictor.
-      port: TCP port (0: a free one; see ``server.server_address``).
+      port: TCP port (0: a free one; see ``server_address``).
       max_request_bytes: largest accepted body (default args.max_request_bytes).
+      listen_backlog: the listen queue length (default args.listen_backlog).
+      max_connections: connections handled at once (default
+        args.max_connections).
+
+    Raises:
+      SimilarityError: for a setting below 1.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, predictor, port, max_request_bytes=None, listen_backlog=None,
+                 max_connections=None):
+        self.predictor = predictor
+        self.max_request_bytes = int(max_request_bytes or args.max_request_bytes)
+        self.request_queue_size = int(listen_backlog if listen_backlog is not None
+                                      else args.listen_backlog)
+        self.max_connections = int(max_connections if max_connections is not None
+                                   else args.max_connections)
+        for name in ("max_request_bytes", "request_queue_size", "max_connections"):
+            if getattr(self, name) < 1:
+                raise SimilarityError("%s must be >= 1, got %d" % (
+                    "listen_backlog" if name == "request_queue_size" else name,
+                    getattr(self, name)))
+        self._state = threading.Condition()
+        self._connections = 0     # connections with a handler thread
+        self._predictions = 0     # predictions in progress
+        self._draining = False    # stop() has begun: new predictions get 503
+        self._stop_waiting = False
+        self._stop_thread = None
+        ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), _Handler)
+
+    # -- connections --
+
+    def process_request(self, request, client_address):
+        """Hands the connection to a new thread, or answers 503 when at the limit."""
+        with self._state:
+            full = self._connections >= self.max_connections
+            if not full:
+                self._connections += 1
+        if full:
+            tf.logging.warning("%s: %d connections open (--max_connections): answered 503",
+                               client_address[0], self.max_connections)
+            _refuse_connection(request, "too many connections (%d); retry shortly" %
+                               self.max_connections)
+            return
+        thread = threading.Thread(target=self._handle_connection,
+                                  args=(request, client_address))
+        thread.daemon = True
+        try:
+            thread.start()
+        except RuntimeError:  # the system cannot start more threads
+            self._connection_done()
+            _refuse_connection(request, "server busy; retry shortly")
+
+    def _handle_connection(self, request, client_address):
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # pylint: disable=broad-except
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._connection_done()
+
+    def _connection_done(self):
+        with self._state:
+            self._connections -= 1
+            self._state.notify_all()
+
+    def handle_error(self, request, client_address):
+        """Logs one line (a client that went away is not a traceback)."""
+        error = sys.exc_info()[1]
+        tf.logging.warning("%s: connection ended: %s: %s", client_address[0],
+                           type(error).__name__, error)
+
+    # -- predictions and stopping --
+
+    def begin_prediction(self):
+        """Counts a prediction in; False (answer 503) once stopping."""
+        with self._state:
+            if self._draining:
+                return False
+            self._predictions += 1
+            return True
+
+    def end_prediction(self):
+        """Counts a prediction out."""
+        with self._state:
+            self._predictions -= 1
+            self._state.notify_all()
+
+    def status(self):
+        """``{"status": "ok" or "stopping", "connections", "predictions"}``."""
+        with self._state:
+            return {"status": "stopping" if self._draining else "ok",
+                    "connections": self._connections,
+                    "predictions_in_progress": self._predictions}
+
+    def drain(self, timeout):
+        """Refuses new predictions and waits for those in progress.
+
+        Args:
+          timeout: longest wait in seconds.
+
+        Returns:
+          whether every prediction in progress finished.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._state:
+            self._draining = True
+            while self._predictions and not self._stop_waiting:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._state.wait(left)
+            return not self._predictions
+
+    def stop(self, timeout=None):
+        """Starts a graceful stop in the background (later calls: stop waiting).
+
+        The service drains (see ``drain``) for at most ``timeout`` seconds
+        (default args.shutdown_timeout), then ``serve_until_stopped``
+        returns. Safe to call from a signal handler.
+
+        Args:
+          timeout: longest wait for predictions in progress, in seconds.
+        """
+        if self._stop_thread is not None:
+            with self._state:
+                self._stop_waiting = True
+                self._state.notify_all()
+            return
+        timeout = args.shutdown_timeout if timeout is None else timeout
+
+        def _drain_then_shutdown():
+            start = time.monotonic()
+            tf.logging.info("stopping: new requests get 503; waiting up to %.1f s for the "
+                            "predictions in progress", timeout)
+            if not self.drain(timeout):
+                left = self.status()["predictions_in_progress"]
+                tf.logging.warning("stopping with %d prediction(s) still in progress after "
+                                   "%.1f s: they get 503", left, time.monotonic() - start)
+            self.shutdown()
+
+        self._stop_thread = threading.Thread(target=_drain_then_shutdown)
+        self._stop_thread.daemon = True
+        self._stop_thread.start()
+
+    def serve_until_stopped(self, poll_interval=0.2, close_wait=5.0):
+        """Serves until ``stop``; then closes the model and the socket.
+
+        After the drain the predictor is closed (what still waits for it
+        gets 503), open connections get up to ``close_wait`` seconds to be
+        answered, and connections still queued are answered 503 before the
+        socket closes.
+
+        Args:
+          poll_interval: seconds between checks for ``stop``.
+          close_wait: longest wait for open connections after the drain.
+        """
+        try:
+            self.serve_forever(poll_interval=poll_interval)
+        finally:
+            with self._state:
+                self._draining = True
+            self.predictor.close()
+            deadline = time.monotonic() + close_wait
+            with self._state:
+                while self._connections and time.monotonic() < deadline:
+                    self._state.wait(max(0.0, deadline - time.monotonic()))
+            self._refuse_queued()
+            self.server_close()
+
+    def _refuse_queued(self):
+        """Answers 503 to connections accepted by the kernel but not by us."""
+        try:
+            self.socket.setblocking(False)
+            while True:
+                connection, _ = self.socket.accept()
+                connection.setblocking(True)
+                _refuse_connection(connection, "the service is shutting down")
+        except (OSError, socket.error) as e:
+            if getattr(e, "errno", None) not in (errno.EAGAIN, errno.EWOULDBLOCK, None):
+                tf.logging.warning("closing the listening socket: %s", e)
+
+
+def make_server(predictor, port, max_request_bytes=None, listen_backlog=None,
+                max_connections=None):
+    """A SimilarityServer on 127.0.0.1 (see its Args).
 
     Returns:
-      a ``ThreadingHTTPServer`` (call ``serve_forever``; ``shutdown`` stops it).
+      the server (call ``serve_until_stopped`` or ``serve_forever``; ``stop``
+      drains and stops it).
     """
-    from http.server import BaseHTTPRequestHandler  # pylint: disable=g-import-not-at-top
-    from http.server import ThreadingHTTPServer  # pylint: disable=g-import-not-at-top
-
-    limit = int(max_request_bytes or args.max_request_bytes)
-
-    class Handler(BaseHTTPRequestHandler):
-        """JSON endpoints; every answer is a JSON object."""
-
-        server_version = "albert-similarity/1"
-        timeout = 60  # seconds a client may take to send its request
-
-        def _reply(self, status, payload):
-            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):  # pylint: disable=invalid-name
-            if self.path.split("?")[0] == "/health":
-                payload = {"status": "ok"}
-                payload.update(predictor.info())
-                self._reply(200, payload)
-            else:
-                self._reply(404, {"error": "unknown path %s (GET /health, POST /predict)" %
-                                           self.path})
-
-        def do_POST(self):  # pylint: disable=invalid-name
-            try:
-                if self.path.split("?")[0] != "/predict":
-                    raise RequestError(404, "unknown path %s (POST /predict)" % self.path)
-                pairs = parse_predict_request(self._read_body())
-                probabilities = predictor.predict_sentences(pairs)
-                self._reply(200, {"probabilities": probabilities})
-            except RequestError as e:
-                self._reply(e.status, {"error": str(e)})
-            except SimilarityError as e:
-                self._reply(400, {"error": str(e)})
-            except Exception as e:  # pylint: disable=broad-except
-                tf.logging.error("predict failed: %s", e)
-                self._reply(500, {"error": "internal error: %s" % e})
-
-        def _read_body(self):
-            length = self.headers.get("Content-Length")
-            if length is None:
-                self.close_connection = True
-                raise RequestError(411, "Content-Length required")
-            try:
-                length = int(length)
-                if length < 0:
-                    raise ValueError()
-            except ValueError:
-                self.close_connection = True
-                raise RequestError(400, "bad Content-Length %r" % length)
-            if length > limit:
-                # The body is not read: close the connection after the answer.
-                self.close_connection = True
-                raise RequestError(413, "request of %d bytes is larger than the limit of %d "
-                                        "bytes; send fewer pairs per request" % (length, limit))
-            try:
-                body = self.rfile.read(length)
-            except socket.timeout:
-                body = b""
-            if len(body) != length:
-                self.close_connection = True
-                raise RequestError(408 if not body else 400,
-                                   "request body shorter than its Content-Length (%d of %d "
-                                   "bytes)" % (len(body), length))
-            return body
-
-        def do_PUT(self):  # pylint: disable=invalid-name
-            self._reply(405, {"error": "method not allowed (GET /health, POST /predict)"})
-
-        do_DELETE = do_PUT
-
-        def log_message(self, fmt, *log_args):  # pylint: disable=arguments-differ
-            tf.logging.info("%s %s", self.address_string(), fmt % log_args)
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        allow_reuse_address = True
-
-    return Server(("127.0.0.1", port), Handler)
+    return SimilarityServer(predictor, port, max_request_bytes=max_request_bytes,
+                            listen_backlog=listen_backlog, max_connections=max_connections)
 
 
-def serve(predictor, port, max_request_bytes=None, out=None):
-    """Serves until SIGINT/SIGTERM, then shuts down cleanly.
+def serve(predictor, port, max_request_bytes=None, out=None, listen_backlog=None,
+          max_connections=None, shutdown_timeout=None):
+    """Serves until SIGINT/SIGTERM, then drains and shuts down cleanly.
+
+    On the first signal, new predictions get 503 and those in progress get
+    up to ``shutdown_timeout`` seconds to finish (a second signal stops
+    waiting); then the predictor is closed.
 
     Args:
-      predictor: a started SimilarityPredictor.
+      predictor: a started SimilarityPredictor (closed on return).
       port: TCP port on 127.0.0.1 (0: a free one).
       max_request_bytes: largest accepted request body.
       out: stream for the "serving on" line (default stdout).
+      listen_backlog: connections the kernel queues (default args.listen_backlog).
+      max_connections: connections handled at once (default args.max_connections).
+      shutdown_timeout: longest drain in seconds (default args.shutdown_timeout).
     """
-    server = make_server(predictor, port, max_request_bytes)
-    stopping = threading.Event()
+    server = make_server(predictor, port, max_request_bytes, listen_backlog, max_connections)
 
     def _stop(signum, frame):  # pylint: disable=unused-argument
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown).start()
+        server.stop(shutdown_timeout)
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     out = out or sys.stdout
@@ -699,9 +1206,8 @@ def serve(predictor, port, max_request_bytes=None, out=None):
               server.server_address[1])
     out.flush()
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve_until_stopped()
     finally:
-        server.server_close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     tf.logging.info("similarity service stopped")
@@ -754,6 +1260,20 @@ def _define_flags():
     flags.DEFINE_integer("port", args.port, "Port of --serve (0: any free port, printed).")
     flags.DEFINE_integer("max_request_bytes", args.max_request_bytes,
                          "Largest HTTP request body; bigger ones get 413.")
+    flags.DEFINE_integer("listen_backlog", args.listen_backlog,
+                         "Connections the kernel queues while --serve is busy accepting "
+                         "(capped by net.core.somaxconn on Linux).")
+    flags.DEFINE_integer("max_connections", args.max_connections,
+                         "Connections --serve handles at once (one thread each); more get "
+                         "503 with Retry-After.")
+    flags.DEFINE_float("shutdown_timeout", args.shutdown_timeout,
+                       "On SIGINT/SIGTERM, seconds to let predictions in progress finish "
+                       "(new requests get 503 meanwhile; a second signal stops waiting); "
+                       "what is still running then gets 503.")
+    flags.DEFINE_bool("batch_requests", args.batch_requests,
+                      "Run the pairs of concurrent requests together in shared batches of up "
+                      "to --batch_size, grouped by length (same results, more pairs per "
+                      "session run). --nobatch_requests: each request runs alone.")
 
 
 def _predictor_from_flags(flag_values):
@@ -768,7 +1288,8 @@ def _predictor_from_flags(flag_values):
         do_lower_case=given("do_lower_case"), max_seq_len=given("max_seq_len"),
         batch_size=flag_values.batch_size, label=flag_values.label,
         gpu_memory_fraction=flag_values.gpu_memory_fraction,
-        num_threads=flag_values.num_threads, freeze_graph=flag_values.freeze_graph)
+        num_threads=flag_values.num_threads, freeze_graph=flag_values.freeze_graph,
+        batch_requests=flag_values.batch_requests)
 
 
 def _format_probability(value):
@@ -779,7 +1300,8 @@ def read_pair_file(path):
     """Yields ``(line_number, a, b)`` of a TSV pair file.
 
     Raises:
-      SimilarityError: naming the file and line of a malformed line.
+      SimilarityError: naming the file and line of a malformed line or of an
+        empty (or whitespace-only) sentence.
     """
     try:
         for line_number, fields in classifier_utils.read_tsv(path):
@@ -788,6 +1310,10 @@ def read_pair_file(path):
                     "%s:%d: expected 2 tab-separated fields (sentence_a<TAB>sentence_b, "
                     "optionally a third such as a label), got %d" %
                     (path, line_number, len(fields)))
+            for position, name in ((0, "sentence_a"), (1, "sentence_b")):
+                if not fields[position].strip():
+                    raise SimilarityError("%s:%d: field %d (%s) is empty" %
+                                          (path, line_number, position + 1, name))
             yield line_number, fields[0], fields[1]
     except classifier_utils.DataError as e:
         raise SimilarityError(str(e))
@@ -835,7 +1361,8 @@ def run_interactive(predictor, stdin=None, stdout=None, stderr=None):
     """Interactive mode: pairs from stdin, one probability per line on stdout.
 
     A line with a tab is a pair ("a<TAB>b"); otherwise two consecutive
-    non-blank lines are a pair. End of input exits.
+    non-blank lines are a pair. A malformed pair or one with an empty
+    sentence gets an error line on stderr and is skipped. End of input exits.
 
     Args:
       predictor: a SimilarityPredictor.
@@ -872,6 +1399,8 @@ def run_interactive(predictor, stdin=None, stdout=None, stderr=None):
             elif len(fields) != 2:
                 problem = "expected sentence_a<TAB>sentence_b, got %d tab-separated fields" % (
                     len(fields))
+            elif not fields[0].strip() or not fields[1].strip():
+                problem = "sentence_%s is empty" % ("a" if not fields[0].strip() else "b")
             if problem:
                 stderr.write("error: %s; skipped (one sentence per line, or a<TAB>b)\n" % problem)
                 stderr.flush()
@@ -883,7 +1412,15 @@ def run_interactive(predictor, stdin=None, stdout=None, stderr=None):
             continue
         else:
             pair, pending = (pending, text), None
-        stdout.write(_format_probability(predictor.predict_sentences([pair])[0]) + "\n")
+        try:
+            probability = predictor.predict_sentences([pair])[0]
+        except ModelClosedError:
+            raise
+        except SimilarityError as e:
+            stderr.write("error: %s; skipped\n" % e)
+            stderr.flush()
+            continue
+        stdout.write(_format_probability(probability) + "\n")
         stdout.flush()
         count += 1
     if pending is not None:
@@ -902,13 +1439,21 @@ def main(argv):
         raise script_utils.UserError("give either --serve or --input_file, not both")
     if not 0 <= flag_values.port <= 65535:
         raise script_utils.UserError("--port must be in 0..65535, got %d" % flag_values.port)
-    if flag_values.max_request_bytes < 1:
-        raise script_utils.UserError("--max_request_bytes must be >= 1")
+    for name in ("max_request_bytes", "listen_backlog", "max_connections"):
+        if flag_values[name].value < 1:
+            raise script_utils.UserError("--%s must be >= 1, got %d" %
+                                         (name, flag_values[name].value))
+    if not flag_values.shutdown_timeout >= 0:
+        raise script_utils.UserError("--shutdown_timeout must be >= 0, got %s" %
+                                     flag_values.shutdown_timeout)
     try:
         predictor = _predictor_from_flags(flag_values).start_model()
         try:
             if flag_values.serve:
-                serve(predictor, flag_values.port, flag_values.max_request_bytes)
+                serve(predictor, flag_values.port, flag_values.max_request_bytes,
+                      listen_backlog=flag_values.listen_backlog,
+                      max_connections=flag_values.max_connections,
+                      shutdown_timeout=flag_values.shutdown_timeout)
             elif flag_values.input_file:
                 count = run_batch(predictor, flag_values.input_file, flag_values.output_file)
                 tf.logging.info("scored %d pairs%s", count,
