@@ -186,13 +186,13 @@ def in_thread(fn, *fn_args):
     """Starts fn(*fn_args) in a thread; returns (thread, outcome dict)."""
     outcome = {}
 
-    def target():
+    def call():
         try:
             outcome["value"] = fn(*fn_args)
         except Exception as e:  # pylint: disable=broad-except
             outcome["error"] = e
 
-    thread = threading.Thread(target=target)
+    thread = threading.Thread(target=call)
     thread.daemon = True
     thread.start()
     return thread, outcome
