@@ -27,19 +27,19 @@ _ROOT = os.path.dirname(os.path.abspath(__file__))
 # used when present, else the latest checkpoint), a checkpoint prefix, or a
 # SavedModel directory written by run_classifier.py --export_dir.
 # The default is where run_classifier_lcqmc.sh writes its model, so
-# `bash run_classifier_lcqmc.sh` then `python similarity.py` works. (The seed
-# used albert_lcqmc_checkpoints/: pass --model_dir=albert_lcqmc_checkpoints.)
+# `bash run_classifier_lcqmc.sh` then `python similarity.py` works. (brightmart's
+# args.py used albert_lcqmc_checkpoints/: pass --model_dir=albert_lcqmc_checkpoints.)
 model_dir = os.path.join(_ROOT, "lcqmc_output")
 
-# The seed's name for the fine-tuning output directory; model_dir is the
-# same place. Kept for compatibility (the seed restored its checkpoint from
-# here); similarity.py reads model_dir.
+# brightmart's name for the fine-tuning output directory; model_dir is the
+# same place. Kept for compatibility (brightmart's similarity.py restored its
+# checkpoint from here); similarity.py reads model_dir.
 output_dir = model_dir
 
 # A checkpoint prefix inside model_dir. When no such checkpoint exists (the
-# seed's "model.ckpt" is never written by run_classifier.py, which writes
-# model.ckpt-N and model.ckpt-best) the best or latest one in model_dir is
-# used.
+# "model.ckpt" of brightmart's args.py is never written by run_classifier.py,
+# which writes model.ckpt-N and model.ckpt-best) the best or latest one in
+# model_dir is used.
 ckpt_name = os.path.join(model_dir, "model.ckpt")
 
 # Model config JSON of a checkpoint. Used when model_dir holds no config of
@@ -113,7 +113,8 @@ shutdown_timeout = 10.0
 # concurrent load). False: every call runs its own batches.
 batch_requests = True
 
-# -- kept from the seed's args.py; not used by similarity.py --
+# -- kept from brightmart's args.py for scripts that import them; not used by
+# similarity.py --
 
 data_dir = os.path.join(_ROOT, "data")
 num_train_epochs = 10

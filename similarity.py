@@ -429,7 +429,7 @@ class SimilarityPredictor(object):
         self._run = self._session.make_callable(output, inputs)
 
     def set_mode(self, mode):
-        """Compatibility with the seed's BertSim: only prediction is served here.
+        """Compatibility with brightmart's BertSim: only prediction is served here.
 
         Args:
           mode: ``tf.estimator.ModeKeys.PREDICT`` ("infer"); it loads the model.
