@@ -1080,6 +1080,10 @@ def main(argv):
                                   flags_obj.num_cpu_devices)
     except ValueError as e:
         raise script_utils.UserError(str(e))
+    if strategy is not None:
+        tf.logging.info("Distribution: %s (%s), %d replicas in sync",
+                        flags_obj.distribution_strategy, type(strategy).__name__,
+                        strategy.num_replicas_in_sync)
     num_cpu_devices = (flags_obj.num_cpu_devices
                        if flags_obj.distribution_strategy == "mirrored" else None)
     sess_config = session_config(num_cpu_devices=num_cpu_devices,
