@@ -26,8 +26,6 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import glob
-import hashlib
 import io
 import json
 import os
@@ -37,8 +35,10 @@ import numpy as np
 import six
 
 import checkpoint_utils
+import feature_io
 import modeling
 import optimization
+import script_utils
 from tf_compat import tf
 from tf_compat import tpu_module
 
@@ -327,20 +327,13 @@ class DataProcessor(object):
         for index, (example, prediction) in enumerate(zip(examples, predictions)):
             item = example.item_id if example.item_id is not None else index
             lines.append("%s\t%s\n" % (item, self._format_prediction(prediction)))
-        _write_text_atomically(path, "".join(lines))
+        script_utils.write_text(path, "".join(lines))
         return path
 
     def _format_prediction(self, prediction):
         if self.is_regression:
             return "%.3f" % min(5.0, max(0.0, prediction))
         return prediction
-
-
-def _write_text_atomically(path, text):
-    tmp = "%s.tmp-%d" % (path, os.getpid())
-    with io.open(tmp, "w", encoding="utf-8") as writer:
-        writer.write(six.text_type(text))
-    os.rename(tmp, path)
 
 
 Columns = collections.namedtuple("Columns", ["text_a", "text_b", "label", "guid"])
@@ -591,7 +584,7 @@ class JsonProcessor(DataProcessor):
             record = collections.OrderedDict([("id", example.item_id), ("label", label)])
             record.update(self._submission_extra(label, descriptions))
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-        _write_text_atomically(path, "".join(lines))
+        script_utils.write_text(path, "".join(lines))
         return path
 
 
@@ -741,7 +734,7 @@ class CopaProcessor(JsonProcessor):
             record = collections.OrderedDict([
                 ("id", item_id), ("label", str(int(np.argmax(choice_scores))))])
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-        _write_text_atomically(path, "".join(lines))
+        script_utils.write_text(path, "".join(lines))
         return path
 
 
@@ -1006,25 +999,22 @@ def special_tokens_check(tokenizer):
                           " or ".join(missing)))
 
 
-def _int64_feature(values):
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+def feature_spec(max_seq_length, is_regression=False):
+    """The classification features: ``{name: (shape, dtype)}`` (see feature_io)."""
+    return collections.OrderedDict([
+        ("input_ids", ([max_seq_length], "int64")),
+        ("input_mask", ([max_seq_length], "int64")),
+        ("segment_ids", ([max_seq_length], "int64")),
+        ("label_ids", ([], "float32" if is_regression else "int64")),
+        ("is_real_example", ([], "int64")),
+    ])
 
 
-def _float_feature(values):
-    return tf.train.Feature(float_list=tf.train.FloatList(value=list(values)))
-
-
-def feature_to_example(feature, is_regression=False):
-    """InputFeatures -> tf.train.Example."""
-    label = (_float_feature([feature.label_id]) if is_regression
-             else _int64_feature([feature.label_id]))
-    return tf.train.Example(features=tf.train.Features(feature=collections.OrderedDict([
-        ("input_ids", _int64_feature(feature.input_ids)),
-        ("input_mask", _int64_feature(feature.input_mask)),
-        ("segment_ids", _int64_feature(feature.segment_ids)),
-        ("label_ids", label),
-        ("is_real_example", _int64_feature([int(feature.is_real_example)])),
-    ])))
+def feature_values(feature):
+    """InputFeatures -> ``{name: values}`` for feature_io."""
+    return {"input_ids": feature.input_ids, "input_mask": feature.input_mask,
+            "segment_ids": feature.segment_ids, "label_ids": feature.label_id,
+            "is_real_example": int(feature.is_real_example)}
 
 
 def write_features(examples, label_list, max_seq_length, tokenizer, output_file,
@@ -1043,42 +1033,16 @@ def write_features(examples, label_list, max_seq_length, tokenizer, output_file,
     Returns:
       the number of records written.
     """
-    tmp = "%s.tmp-%d" % (output_file, os.getpid())
-    count = 0
-    try:
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for example in examples:
-                feature = convert_single_example(example, label_list, max_seq_length,
-                                                 tokenizer, is_regression)
-                writer.write(feature_to_example(feature, is_regression).SerializeToString())
-                count += 1
-                if progress is not None:
-                    progress.update(1)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    os.rename(tmp, output_file)
-    return count
+    features = (feature_values(convert_single_example(example, label_list, max_seq_length,
+                                                      tokenizer, is_regression))
+                for example in examples)
+    return feature_io.write_records(output_file, features,
+                                    feature_spec(max_seq_length, is_regression), progress)
 
 
-def file_sha1(path):
-    """Hex SHA-1 of a file's content."""
-    digest = hashlib.sha1()
-    with io.open(path, "rb") as reader:
-        for chunk in iter(lambda: reader.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def tokenizer_fingerprint(tokenizer):
-    """What about a tokenizer changes its output: vocabulary content and casing."""
-    vocab_path = tokenizer.spm_model_file or tokenizer.vocab_file
-    return collections.OrderedDict([
-        ("mode", "sentencepiece" if tokenizer.spm_model_file else "wordpiece"),
-        ("vocab_sha1", file_sha1(vocab_path)),
-        ("do_lower_case", bool(tokenizer.do_lower_case)),
-    ])
+# Kept under their former names for callers of this module.
+file_sha1 = feature_io.file_sha1
+tokenizer_fingerprint = feature_io.tokenizer_fingerprint
 
 
 def feature_cache_key(task_name, split, data_file, max_seq_length, tokenizer, label_list,
@@ -1109,8 +1073,7 @@ def feature_cache_key(task_name, split, data_file, max_seq_length, tokenizer, la
         ("is_regression", bool(is_regression)),
         ("num_padding", int(num_padding)),
     ])
-    key = hashlib.sha1(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
-    return inputs, key
+    return inputs, feature_io.cache_key(inputs)
 
 
 def load_or_create_features(cache_dir, task_name, split, data_file, examples, label_list,
@@ -1143,80 +1106,33 @@ def load_or_create_features(cache_dir, task_name, split, data_file, examples, la
     inputs, key = feature_cache_key(task_name, split, data_file, max_seq_length, tokenizer,
                                     label_list, is_regression, num_padding)
     safe_task = re.sub(r"[^A-Za-z0-9_.-]", "_", task_name)
-    stem = os.path.join(cache_dir, "%s_%s_%s" % (safe_task, split, key[:16]))
-    record_file, info_file = stem + ".tf_record", stem + ".json"
-    if os.path.isfile(record_file) and os.path.isfile(info_file):
-        try:
-            with io.open(info_file, "r", encoding="utf-8") as reader:
-                info = json.load(reader)
-        except ValueError:
-            info = {}
-        if info.get("key") == key and info.get("num_records") == len(examples) + num_padding:
-            tf.logging.info("Reusing cached features %s (%d records)", record_file,
-                            info["num_records"])
-            return record_file, info["num_records"], True
-    for old in glob.glob(os.path.join(cache_dir, "%s_%s_*.tf_record" % (safe_task, split))):
-        if old != record_file:
-            os.remove(old)
-            old_info = old[:-len(".tf_record")] + ".json"
-            if os.path.exists(old_info):
-                os.remove(old_info)
+    record_file = os.path.join(cache_dir, "%s_%s_%s.tf_record" % (safe_task, split, key[:16]))
     all_examples = list(examples) + [PaddingInputExample() for _ in range(num_padding)]
-    count = write_features(all_examples, label_list, max_seq_length, tokenizer, record_file,
-                           is_regression, progress)
-    info = dict(inputs)
-    info.update({"key": key, "num_records": count, "data_file": os.path.abspath(data_file)})
-    _write_text_atomically(info_file, json.dumps(info, indent=2, sort_keys=True) + "\n")
-    tf.logging.info("Wrote %d %s features to %s", count, split, record_file)
-    return record_file, count, False
+
+    def write(path):
+        count = write_features(all_examples, label_list, max_seq_length, tokenizer, path,
+                               is_regression, progress)
+        return {"num_records": count, "data_file": os.path.abspath(data_file)}
+
+    info, reused = feature_io.cached_file(
+        record_file, inputs, write,
+        stale_pattern=os.path.join(cache_dir, "%s_%s_*.tf_record" % (safe_task, split)),
+        logger=tf.logging.info)
+    if not reused:
+        tf.logging.info("Wrote %d %s features to %s", info["num_records"], split, record_file)
+    return record_file, info["num_records"], reused
 
 
 def input_fn_builder(input_file, seq_length, is_training, drop_remainder, is_regression=False,
                      batch_size=None, seed=None, skip=0):
-    """An Estimator input_fn reading a feature TFRecord.
+    """An Estimator input_fn reading a classification feature TFRecord.
 
-    Args:
-      input_file: the TFRecord file.
-      seq_length: feature length.
-      is_training: repeat and shuffle.
-      drop_remainder: drop the last partial batch (TPU).
-      is_regression: float labels.
-      batch_size: batch size (TPUEstimator passes params["batch_size"]).
-      seed: shuffle seed.
-      skip: training only: records of the repeated file to skip first, so
-        that training resumed at step k continues where it stopped instead
-        of starting again at the beginning of the file.
-
-    Returns:
-      input_fn(params) -> tf.data.Dataset.
+    See ``feature_io.input_fn_builder`` for the arguments; ``seq_length`` and
+    ``is_regression`` give the features' ``feature_spec``.
     """
-    name_to_features = {
-        "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-        "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
-        "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-        "label_ids": tf.io.FixedLenFeature([], tf.float32 if is_regression else tf.int64),
-        "is_real_example": tf.io.FixedLenFeature([], tf.int64),
-    }
-
-    def _decode(record):
-        example = tf.io.parse_single_example(record, name_to_features)
-        for name in list(example):
-            if example[name].dtype == tf.int64:
-                example[name] = tf.cast(example[name], tf.int32)
-        return example
-
-    def input_fn(params):
-        size = (params or {}).get("batch_size", batch_size)
-        dataset = tf.data.TFRecordDataset(input_file)
-        if is_training:
-            dataset = dataset.repeat()
-            if skip:
-                dataset = dataset.skip(skip)
-            dataset = dataset.shuffle(buffer_size=10000, seed=seed)
-        dataset = dataset.map(_decode)
-        return dataset.batch(size, drop_remainder=drop_remainder)
-
-    return input_fn
+    return feature_io.input_fn_builder(input_file, feature_spec(seq_length, is_regression),
+                                       is_training, drop_remainder, batch_size=batch_size,
+                                       seed=seed, skip=skip)
 
 
 # ---------------------------------------------------------------------------

@@ -362,3 +362,462 @@ def check_resume_checkpoint(output_dir):
         else:
             advice = "delete it to start again, or use a new --output_dir"
         raise script_utils.UserError("%s; %s" % (e, advice))
+
+
+# ---------------------------------------------------------------------------
+# Fine-tuning drivers: flags, set-up, estimator.
+# ---------------------------------------------------------------------------
+
+BEST_PREFIX = "model.ckpt-best"
+INIT_REPORT_FILE = "init_checkpoint_report.txt"
+EVAL_HISTORY_FILE = "eval_history.json"
+EVAL_RESULTS_FILE = "eval_results.txt"
+
+
+def define_model_flags(flags_module, max_seq_length=128, init_help=None):
+    """The model, vocabulary and directory flags every fine-tuning script has.
+
+    --albert_config_file (alias --bert_config_file), --vocab_file,
+    --spm_model_file, --do_lower_case, --max_seq_length, --init_checkpoint,
+    --output_dir, --cached_dir.
+    """
+    flags_module.DEFINE_string("albert_config_file", None,
+                               "Model config JSON (alias --bert_config_file).")
+    flags_module.DEFINE_alias("bert_config_file", "albert_config_file")
+    flags_module.DEFINE_string("vocab_file", None, "WordPiece vocab.txt (Chinese models).")
+    flags_module.DEFINE_string("spm_model_file", None,
+                               "SentencePiece model (English ALBERT); replaces --vocab_file.")
+    flags_module.DEFINE_bool("do_lower_case", True,
+                             "Lower-case the input (True for all released models).")
+    flags_module.DEFINE_integer("max_seq_length", max_seq_length,
+                                "Tokens per example after WordPiece/SentencePiece, incl. "
+                                "[CLS] and [SEP].")
+    flags_module.DEFINE_string(
+        "init_checkpoint", None, init_help or
+        "Pretrained checkpoint (prefix, directory or 'checkpoint' file). Loaded "
+        "strictly: only the task head may be missing.")
+    flags_module.DEFINE_string("output_dir", None,
+                               "Where checkpoints, results and predictions are written.")
+    flags_module.DEFINE_string("cached_dir", None,
+                               "Where cached feature files go (default: --output_dir).")
+
+
+def define_training_flags(flags_module, do_predict_help, export_help, do_eval_help=None,
+                          learning_rate=5e-5, num_train_epochs=3.0, train_step=None,
+                          warmup_step=None, save_checkpoints_steps=1000):
+    """The run, training and TPU flags every fine-tuning script has.
+
+    --do_train, --do_predict (and --do_eval / --eval_batch_size when
+    ``do_eval_help`` is given), --export_dir, --train_batch_size,
+    --predict_batch_size, --learning_rate, --num_train_epochs, --train_step,
+    --warmup_proportion, --warmup_step, --optimizer, --random_seed,
+    --save_checkpoints_steps, --keep_checkpoint_max, --log_every_secs,
+    --verbose and Google's TPU flags.
+    """
+    flags_module.DEFINE_bool("do_train", False, "Fine-tune on the training set.")
+    if do_eval_help:
+        flags_module.DEFINE_bool("do_eval", False, do_eval_help)
+    flags_module.DEFINE_bool("do_predict", False, do_predict_help)
+    flags_module.DEFINE_string("export_dir", None, export_help)
+    flags_module.DEFINE_integer("train_batch_size", 32, "Training batch size.")
+    if do_eval_help:
+        flags_module.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
+    flags_module.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
+    flags_module.DEFINE_float("learning_rate", learning_rate, "Peak learning rate.")
+    flags_module.DEFINE_float("num_train_epochs", num_train_epochs,
+                              "Training epochs (used when --train_step is not given).")
+    flags_module.DEFINE_integer("train_step", train_step,
+                                "Training steps (overrides --num_train_epochs).")
+    flags_module.DEFINE_float("warmup_proportion", 0.1,
+                              "Share of the training steps with linear warmup (when "
+                              "--warmup_step is not given).")
+    flags_module.DEFINE_integer("warmup_step", warmup_step,
+                                "Warmup steps (overrides --warmup_proportion).")
+    flags_module.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
+    flags_module.DEFINE_integer("random_seed", 12345,
+                                "Seed of initialisation, dropout and shuffling.")
+    flags_module.DEFINE_integer("save_checkpoints_steps", save_checkpoints_steps,
+                                "Save (and evaluate) a checkpoint every N steps.")
+    flags_module.DEFINE_integer("keep_checkpoint_max", 5,
+                                "Step checkpoints to keep (0 keeps all); model.ckpt-best "
+                                "is extra.")
+    flags_module.DEFINE_float("log_every_secs", 30.0,
+                              "Seconds between two training progress lines (step/N, loss, "
+                              "examples/sec, ETA).")
+    script_utils.define_verbose_flag(flags_module)
+    script_utils.define_tpu_flags(flags_module)
+
+
+def check_training_flags(flags_obj, other_paths=()):
+    """The checks of ``define_training_flags``' flags, as one-line errors.
+
+    Args:
+        flags_obj: the parsed flags.
+        other_paths: (flag name, path) pairs the --export_dir must not replace.
+
+    Raises:
+        script_utils.UserError: for the first bad value.
+    """
+    error = script_utils.UserError
+    if not flags_obj.vocab_file and not flags_obj.spm_model_file:
+        raise error("give --vocab_file (WordPiece vocab.txt) or --spm_model_file")
+    names = ["train_batch_size", "predict_batch_size", "save_checkpoints_steps",
+             "iterations_per_loop", "num_tpu_cores"]
+    if "eval_batch_size" in flags_obj:
+        names.append("eval_batch_size")
+    for name in names:
+        if getattr(flags_obj, name) < 1:
+            raise error("--%s must be >= 1, got %d" % (name, getattr(flags_obj, name)))
+    if flags_obj.keep_checkpoint_max < 0:
+        raise error("--keep_checkpoint_max must be >= 0 (0 keeps all)")
+    if flags_obj.train_step is not None and flags_obj.train_step < 1:
+        raise error("--train_step must be >= 1")
+    if flags_obj.warmup_step is not None and flags_obj.warmup_step < 0:
+        raise error("--warmup_step must be >= 0")
+    if not 0 <= flags_obj.warmup_proportion <= 1:
+        raise error("--warmup_proportion must be in [0, 1]")
+    if (flags_obj.do_train and flags_obj.num_train_epochs <= 0 and
+            flags_obj.train_step is None):
+        raise error("--num_train_epochs must be > 0")
+    if flags_obj.log_every_secs < 0:
+        raise error("--log_every_secs must be >= 0")
+    check_export_dir(flags_obj.export_dir, flags_obj.output_dir,
+                     [("--cached_dir", flags_obj.cached_dir)] + list(other_paths))
+
+
+def load_model_setup(flags_obj, input_errors=()):
+    """The model config and tokenizer the flags name, checked against each other.
+
+    The layout comes from --init_checkpoint when the config does not say;
+    --max_seq_length must fit the config's positions; the vocabulary must
+    match vocab_size and hold [CLS] and [SEP]; the casing must match the
+    checkpoint's; a truncated --init_checkpoint is reported before training.
+
+    Args:
+        flags_obj: the parsed flags (define_model_flags and
+            define_training_flags).
+        input_errors: more exception types that are the user's input errors.
+
+    Returns:
+        (modeling.AlbertConfig, tokenization.FullTokenizer).
+
+    Raises:
+        script_utils.UserError: naming the file and the problem.
+    """
+    import modeling  # pylint: disable=g-import-not-at-top
+    import tokenization  # pylint: disable=g-import-not-at-top
+    errors = (modeling.ConfigError, checkpoint_utils.CheckpointError,
+              checkpoint_utils.CheckpointMismatchError, IOError, OSError,
+              ValueError) + tuple(input_errors)
+    try:
+        config = modeling.AlbertConfig.from_json_file(flags_obj.albert_config_file)
+        if flags_obj.init_checkpoint:
+            config = checkpoint_utils.config_for_checkpoint(config, flags_obj.init_checkpoint)
+    except errors as e:
+        raise script_utils.UserError(str(e))
+    if flags_obj.max_seq_length > config.max_position_embeddings:
+        raise script_utils.UserError(
+            "--max_seq_length=%d is longer than max_position_embeddings=%d of %s" %
+            (flags_obj.max_seq_length, config.max_position_embeddings,
+             flags_obj.albert_config_file))
+    try:
+        tokenizer = tokenization.FullTokenizer.from_files(
+            vocab_file=flags_obj.vocab_file, spm_model_file=flags_obj.spm_model_file,
+            do_lower_case=flags_obj.do_lower_case)
+        tokenization.check_vocab_matches_config(tokenizer, config,
+                                                flags_obj.albert_config_file)
+        missing = [t for t in ("[CLS]", "[SEP]") if t not in tokenizer.vocab]
+        if missing:
+            raise ValueError("the vocabulary (%s) has no %s token" %
+                             (tokenizer.vocab_file or tokenizer.spm_model_file,
+                              " or ".join(missing)))
+        tokenization.validate_case_matches_checkpoint(flags_obj.do_lower_case,
+                                                      flags_obj.init_checkpoint)
+        if flags_obj.init_checkpoint and flags_obj.do_train:
+            checkpoint_utils.check_checkpoint_complete(flags_obj.init_checkpoint)
+    except errors as e:
+        raise script_utils.UserError(str(e))
+    return config, tokenizer
+
+
+def training_steps(flags_obj, num_examples):
+    """(training steps, warmup steps) from --train_step or --num_train_epochs
+    and --warmup_step or --warmup_proportion."""
+    steps = flags_obj.train_step or max(
+        1, int(num_examples / flags_obj.train_batch_size * flags_obj.num_train_epochs))
+    warmup = (flags_obj.warmup_step if flags_obj.warmup_step is not None
+              else int(steps * flags_obj.warmup_proportion))
+    return steps, warmup
+
+
+def make_estimator(model_fn, flags_obj, predict_batch_size=None, eval_batch_size=None):
+    """An Estimator on CPU/GPU, a TPUEstimator with --use_tpu.
+
+    Args:
+        model_fn: the task's model_fn.
+        flags_obj: the parsed flags (RunConfig from script_utils).
+        predict_batch_size: TPU predict batch (default --predict_batch_size).
+        eval_batch_size: TPU eval batch.
+
+    Returns:
+        The estimator.
+    """
+    import tf_compat  # pylint: disable=g-import-not-at-top
+    run_config = script_utils.run_config_from_flags(flags_obj)
+    if not flags_obj.use_tpu:
+        return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
+    return tf_compat.tpu_module().TPUEstimator(
+        use_tpu=True, model_fn=model_fn, config=run_config,
+        train_batch_size=flags_obj.train_batch_size,
+        eval_batch_size=eval_batch_size,
+        predict_batch_size=predict_batch_size or flags_obj.predict_batch_size)
+
+
+def export_assets(tokenizer, config, info):
+    """What a SavedModel carries in ``assets.extra/``: the config, the
+    vocabulary (or SentencePiece model) and ``export_info.json``.
+
+    Args:
+        tokenizer: the run's tokenization.FullTokenizer.
+        config: the model's AlbertConfig.
+        info: task facts for export_info.json; the vocabulary's name, the
+            tokenizer kind and the casing are added.
+
+    Returns:
+        dict file name -> text or bytes.
+    """
+    import json  # pylint: disable=g-import-not-at-top
+    vocab = tokenizer.spm_model_file or tokenizer.vocab_file
+    info = dict(info)
+    info.update({"vocab_file": os.path.basename(vocab),
+                 "do_lower_case": bool(tokenizer.do_lower_case),
+                 "tokenizer": "sentencepiece" if tokenizer.spm_model_file else "wordpiece"})
+    with open(vocab, "rb") as reader:
+        vocab_bytes = reader.read()
+    return {"albert_config.json": config.to_json_string(),
+            os.path.basename(vocab): vocab_bytes,
+            "export_info.json": json.dumps(info, indent=2, sort_keys=True) + "\n"}
+
+
+# ---------------------------------------------------------------------------
+# Fine-tuning drivers: checkpoints, evaluation history, the training loop.
+# ---------------------------------------------------------------------------
+
+
+def fine_tuned_checkpoint(output_dir):
+    """The checkpoint to predict or export with: model.ckpt-best, else the
+    latest, else the highest step; checked to be complete.
+
+    Raises:
+        script_utils.UserError: when there is none.
+        checkpoint_utils.CheckpointError: when it is damaged.
+    """
+    best = os.path.join(output_dir, BEST_PREFIX)
+    latest = tf.train.latest_checkpoint(output_dir)
+    steps = checkpoint_utils.step_checkpoints(output_dir)
+    for candidate in (best if tf.gfile.Exists(best + ".index") else None, latest,
+                      steps[-1][1] if steps else None):
+        if candidate:
+            return checkpoint_utils.check_checkpoint_complete(candidate)
+    raise script_utils.UserError(
+        "%s: no fine-tuned checkpoint to predict or export with; run with --do_train "
+        "first" % output_dir)
+
+
+def check_output_dir_model(output_dir, config, head_problems=None):
+    """Refuses an --output_dir whose checkpoints belong to another model or task.
+
+    Args:
+        output_dir: the --output_dir flag.
+        config: the run's AlbertConfig.
+        head_problems: optional callable({name: shape}) -> list of problems
+            with the task head's variables.
+
+    Raises:
+        script_utils.UserError: naming the problems.
+    """
+    prefixes = [p for _, p in checkpoint_utils.step_checkpoints(output_dir)]
+    best = os.path.join(output_dir, BEST_PREFIX)
+    if tf.gfile.Exists(best + ".index"):
+        prefixes.append(best)
+    if not prefixes:
+        return
+    problems = checkpoint_utils.check_config_against_checkpoint(config, prefixes[-1])
+    if head_problems is not None:
+        problems += head_problems(dict(checkpoint_utils.list_variables(prefixes[-1])))
+    if problems:
+        raise script_utils.UserError(
+            "%s holds checkpoints of another model or task (%s); use a new --output_dir" %
+            (output_dir, "; ".join(problems)))
+
+
+class EvalHistory(object):
+    """Which checkpoints were evaluated (once each) and which is best.
+
+    Kept in ``eval_history.json`` in the output directory::
+
+        {"key": <what was evaluated>, "metric": <the metric that picks the best>,
+         "entries": [{"checkpoint", "step", "metrics"}, ...],
+         "best": {"step", "value", "metrics", "checkpoint", "copied_from"}}
+
+    and written for people as ``eval_results.txt`` (one block per checkpoint,
+    then the best). A different ``key`` (other evaluation data or settings)
+    starts a new history. The best checkpoint, by the highest ``metric`` (the
+    earlier one on a tie), is copied to ``model.ckpt-best``.
+    """
+
+    def __init__(self, output_dir, key, metric, title):
+        """Loads the history of ``output_dir`` if it is one for ``key``.
+
+        Args:
+            output_dir: the training directory.
+            key: a string naming what is evaluated (data and settings).
+            metric: the metric name that picks the best checkpoint.
+            title: the first line of eval_results.txt.
+        """
+        import json  # pylint: disable=g-import-not-at-top
+        self.output_dir = output_dir
+        self.key = key
+        self.metric = metric
+        self.title = title
+        self.path = os.path.join(output_dir, EVAL_HISTORY_FILE)
+        self.entries = []
+        self.best = None
+        if tf.gfile.Exists(self.path):
+            try:
+                with tf.gfile.GFile(self.path) as reader:
+                    data = json.loads(reader.read())
+            except ValueError:
+                data = {}
+            if data.get("key") == key and data.get("metric") == metric:
+                self.entries = data.get("entries", [])
+                self.best = data.get("best")
+        if self.best and not tf.gfile.Exists(os.path.join(output_dir, BEST_PREFIX + ".index")):
+            self.best = None
+
+    def evaluated(self, step):
+        """True when the checkpoint of ``step`` was evaluated already."""
+        return any(e["step"] == step for e in self.entries)
+
+    def add(self, checkpoint, step, metrics):
+        """Records a result, copies a new best to model.ckpt-best and saves.
+
+        Returns:
+            True when ``checkpoint`` is the new best.
+        """
+        self.entries.append({"checkpoint": os.path.basename(checkpoint), "step": int(step),
+                             "metrics": metrics})
+        self.entries.sort(key=lambda e: e["step"])
+        value = metrics.get(self.metric)
+        is_best = self.best is None or (value is not None and value > self.best["value"])
+        if is_best:
+            checkpoint_utils.copy_checkpoint(checkpoint,
+                                             os.path.join(self.output_dir, BEST_PREFIX))
+            self.best = {"step": int(step), "value": value, "metrics": metrics,
+                         "checkpoint": BEST_PREFIX,
+                         "copied_from": os.path.basename(checkpoint)}
+            tf.logging.info("New best %s = %s at step %d: copied to %s", self.metric, value,
+                            step, BEST_PREFIX)
+        self.save()
+        return is_best
+
+    def save(self):
+        """Writes eval_history.json and eval_results.txt."""
+        import json  # pylint: disable=g-import-not-at-top
+        data = {"key": self.key, "metric": self.metric, "entries": self.entries,
+                "best": self.best}
+        script_utils.write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        lines = ["# %s\n" % self.title]
+        blocks = [("[%s]" % e["checkpoint"], e["step"], e["metrics"]) for e in self.entries]
+        if self.best:
+            blocks.append(("[%s] (best by %s: step %d)" % (BEST_PREFIX, self.metric,
+                                                           self.best["step"]),
+                           self.best["step"], self.best["metrics"]))
+        for header, step, metrics in blocks:
+            lines.append("%s\n" % header)
+            lines.append("global_step = %d\n" % step)
+            lines.extend("%s = %s\n" % (k, metrics[k]) for k in sorted(metrics))
+        script_utils.write_text(os.path.join(self.output_dir, EVAL_RESULTS_FILE),
+                                "".join(lines))
+
+
+def read_eval_results(path):
+    """eval_results.txt as ``{block name: {key: value}}`` (numbers as floats).
+
+    Block names are the bracketed checkpoint names (``model.ckpt-100``,
+    ``model.ckpt-best``).
+    """
+    results = {}
+    block = None
+    with tf.gfile.GFile(path) as reader:
+        for line in reader:
+            line = line.strip()
+            if line.startswith("["):
+                block = line[1:line.index("]")]
+                results[block] = {}
+            elif " = " in line and block is not None:
+                key, value = line.split(" = ", 1)
+                try:
+                    results[block][key] = float(value)
+                except ValueError:
+                    results[block][key] = value
+    return results
+
+
+def evaluate_new_checkpoints(output_dir, history, evaluate, keep_checkpoint_max=0,
+                             include_step_zero=False, checkpoints=None):
+    """Evaluates every step checkpoint not evaluated yet, once, oldest first.
+
+    Args:
+        output_dir: the training directory.
+        history: its EvalHistory.
+        evaluate: callable(checkpoint prefix) -> dict of metrics.
+        keep_checkpoint_max: afterwards keep only this many step checkpoints
+            (0 keeps all).
+        include_step_zero: also evaluate model.ckpt-0 (the untrained model,
+            saved when training starts).
+        checkpoints: [(step, prefix)] to consider (default: the
+            model.ckpt-N files of output_dir).
+    """
+    if checkpoints is None:
+        checkpoints = checkpoint_utils.step_checkpoints(output_dir)
+    for step, prefix in checkpoints:
+        if (step > 0 or include_step_zero) and not history.evaluated(step):
+            history.add(prefix, step, evaluate(prefix))
+    if keep_checkpoint_max:
+        checkpoint_utils.prune_checkpoints(output_dir, keep_checkpoint_max)
+
+
+def train(estimator, output_dir, num_train_steps, make_input_fn, round_steps=None,
+          after_round=None, hooks=()):
+    """Trains to ``num_train_steps``, resuming from the latest checkpoint.
+
+    Args:
+        estimator: the task's estimator.
+        output_dir: its model directory.
+        num_train_steps: the last step.
+        make_input_fn: callable(start step) -> input_fn; a resumed round
+            should continue where the data stopped.
+        round_steps: with evaluation, train in rounds that end at each
+            multiple of this (the checkpoint steps), so each checkpoint can be
+            evaluated right after it is written.
+        after_round: callable() run after each round (e.g. evaluation).
+        hooks: training hooks (e.g. TrainingLogHook).
+
+    Returns:
+        The step reached.
+    """
+    latest = tf.train.latest_checkpoint(output_dir)
+    step = checkpoint_utils.global_step_of(latest) if latest else 0
+    if latest:
+        tf.logging.info("Resuming training from %s (step %d of %d)", latest, step,
+                        num_train_steps)
+    while step < num_train_steps:
+        target = num_train_steps
+        if round_steps:
+            target = min(num_train_steps, (step // round_steps + 1) * round_steps)
+        estimator.train(input_fn=make_input_fn(step), max_steps=target, hooks=list(hooks))
+        step = target
+        if after_round is not None:
+            after_round()
+    return step

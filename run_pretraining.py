@@ -51,10 +51,6 @@ PREDICTION_FEATURES = ("masked_lm_positions", "masked_lm_ids",
 METRIC_NAMES = ("masked_lm_accuracy", "masked_lm_loss",
                 "sentence_order_accuracy", "sentence_order_loss", "loss")
 DISTRIBUTION_STRATEGIES = ("none", "mirrored", "multi_worker")
-BEST_CHECKPOINT = "model.ckpt-best"
-EVAL_RESULTS_FILE = "eval_results.txt"
-EVAL_HISTORY_FILE = "eval_history.jsonl"
-INIT_REPORT_FILE = "init_checkpoint_report.txt"
 # Heads that may be absent from an init checkpoint (e.g. an encoder-only
 # export); they are then newly initialised and listed in the load report.
 HEAD_VARIABLES = r"^cls/"
@@ -803,72 +799,6 @@ def saved_checkpoints(output_dir):
     return sorted(out, key=lambda p: checkpoint_step(p) or -1)
 
 
-def read_eval_history(output_dir):
-    """The results of every checkpoint evaluated so far: {step: results}."""
-    path = os.path.join(output_dir, EVAL_HISTORY_FILE)
-    history = {}
-    if tf.gfile.Exists(path):
-        with tf.gfile.GFile(path) as reader:
-            for line in reader:
-                if line.strip():
-                    entry = json.loads(line)
-                    history[int(entry["global_step"])] = entry
-    return history
-
-
-
-def format_eval_results(results):
-    """The text of eval_results.txt: ``key = value`` lines, sorted."""
-    lines = []
-    for key in sorted(results):
-        value = results[key]
-        if isinstance(value, float):
-            lines.append("%s = %.6f" % (key, value))
-        else:
-            lines.append("%s = %s" % (key, value))
-    return "\n".join(lines) + "\n"
-
-
-def record_evaluation(output_dir, checkpoint, metrics):
-    """Writes eval_results.txt, the history, and the best checkpoint copy.
-
-    Args:
-        output_dir: model directory.
-        checkpoint: the evaluated checkpoint prefix.
-        metrics: dict of metric values (METRIC_NAMES at least) and
-            "global_step".
-
-    Returns:
-        The dict written to eval_results.txt (the metrics plus the current
-        best checkpoint).
-    """
-    step = int(metrics["global_step"])
-    entry = dict((k, float(v)) for k, v in metrics.items()
-                 if k != "global_step")
-    entry["global_step"] = step
-    entry["checkpoint"] = os.path.basename(checkpoint)
-    history = read_eval_history(output_dir)
-    history[step] = entry
-    script_utils.write_text(os.path.join(output_dir, EVAL_HISTORY_FILE),
-                "".join(json.dumps(history[s], sort_keys=True) + "\n"
-                        for s in sorted(history)))
-    # The highest accuracy wins; on a tie, the earlier checkpoint stays.
-    best = max(history.values(),
-               key=lambda e: (e["masked_lm_accuracy"], -e["global_step"]))
-    best_prefix = os.path.join(output_dir, BEST_CHECKPOINT)
-    if best is entry:
-        checkpoint_utils.copy_checkpoint(checkpoint, best_prefix)
-        tf.logging.info("New best checkpoint %s (masked_lm_accuracy %.4f) "
-                        "copied to %s", checkpoint, entry["masked_lm_accuracy"],
-                        best_prefix)
-    results = dict(entry)
-    results["best_checkpoint"] = "%s (%s, masked_lm_accuracy = %.6f)" % (
-        BEST_CHECKPOINT, best["checkpoint"], best["masked_lm_accuracy"])
-    script_utils.write_text(os.path.join(output_dir, EVAL_RESULTS_FILE),
-                format_eval_results(results))
-    return results
-
-
 def evaluate_checkpoint(estimator, input_fn, checkpoint, steps):
     """Evaluates one checkpoint; returns the metrics with ``loss`` exact.
 
@@ -879,10 +809,26 @@ def evaluate_checkpoint(estimator, input_fn, checkpoint, steps):
     metrics = estimator.evaluate(input_fn=input_fn, steps=steps,
                                  checkpoint_path=checkpoint,
                                  name=None)
-    metrics = dict(metrics)
-    metrics["loss"] = (float(metrics["masked_lm_loss"]) +
-                       float(metrics["sentence_order_loss"]))
+    metrics = dict((k, float(v)) for k, v in metrics.items() if k != "global_step")
+    metrics["loss"] = metrics["masked_lm_loss"] + metrics["sentence_order_loss"]
+    tf.logging.info("Eval of %s: %s", checkpoint, ", ".join(
+        "%s=%.4f" % (k, metrics[k]) for k in sorted(metrics)))
     return metrics
+
+
+def eval_history(output_dir, eval_files, eval_steps):
+    """The EvalHistory of ``output_dir`` for this evaluation data.
+
+    Its key names the evaluated files (with their sizes) and the number of
+    batches, so other evaluation data starts a new history; the best
+    checkpoint is the one with the highest masked_lm_accuracy.
+    """
+    key = "%s; %s batches" % (", ".join(
+        "%s (%d bytes)" % (os.path.basename(path), tf.gfile.Stat(path).length)
+        for path in eval_files), eval_steps)
+    return driver_utils.EvalHistory(
+        output_dir, key, "masked_lm_accuracy",
+        "pretraining eval on %s (best by masked_lm_accuracy)" % ", ".join(eval_files))
 
 
 # ---------------------------------------------------------------------------
@@ -1107,7 +1053,7 @@ def main(argv):
         use_einsum=flags_obj.use_einsum,
         loss_scale="dynamic" if flags_obj.use_fp16 else None,
         init_report_file=os.path.join(flags_obj.output_dir,
-                                      INIT_REPORT_FILE),
+                                      driver_utils.INIT_REPORT_FILE),
         verbose=flags_obj.verbose)
 
     def make_estimator(distributed):
@@ -1134,7 +1080,7 @@ def main(argv):
 
     try:
         _run(flags_obj, make_estimator, strategy, train_input_fn,
-             eval_input_fn, eval_steps)
+             eval_input_fn, eval_steps, eval_files)
     except (checkpoint_utils.CheckpointMismatchError,
             checkpoint_utils.CheckpointError) as e:
         raise script_utils.UserError(str(e))
@@ -1179,27 +1125,27 @@ def _is_chief():
 
 
 def _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn,
-         eval_steps):
+         eval_steps, eval_files):
     """Trains and evaluates (interleaved when both are asked for)."""
+    del strategy  # built into the estimator by make_estimator
     output_dir = flags_obj.output_dir
     examples_per_step = (flags_obj.train_batch_size *
                          flags_obj.gradient_accumulation_steps)
     # On TPU the loss lives inside the TPU loop; TPUEstimator logs it.
     hooks = [] if flags_obj.use_tpu else [
         driver_utils.TrainingLogHook(examples_per_step, flags_obj.num_train_steps,
-                        every_secs=flags_obj.log_every_secs)]
+                                     every_secs=flags_obj.log_every_secs)]
     multi_worker = flags_obj.distribution_strategy == "multi_worker"
 
-    def evaluate_new_checkpoints(estimator):
-        history = read_eval_history(output_dir)
-        for checkpoint in saved_checkpoints(output_dir):
-            if checkpoint_step(checkpoint) in history:
-                continue
-            metrics = evaluate_checkpoint(estimator, eval_input_fn, checkpoint,
-                                          eval_steps)
-            results = record_evaluation(output_dir, checkpoint, metrics)
-            tf.logging.info("Eval results of %s:\n%s", checkpoint,
-                            format_eval_results(results))
+    def evaluate_new_checkpoints():
+        estimator = make_estimator(distributed=False)
+        history = eval_history(output_dir, eval_files, eval_steps)
+        checkpoints = [(checkpoint_step(p), p) for p in saved_checkpoints(output_dir)]
+        driver_utils.evaluate_new_checkpoints(
+            output_dir, history,
+            lambda prefix: evaluate_checkpoint(estimator, eval_input_fn, prefix,
+                                               eval_steps),
+            include_step_zero=True, checkpoints=checkpoints)
 
     if train_input_fn is not None:
         estimator = make_estimator(distributed=True)
@@ -1215,33 +1161,19 @@ def _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn,
                     steps=eval_steps or 1,
                     start_delay_secs=10 ** 9, throttle_secs=10 ** 9))
         else:
-            step = _current_step(output_dir)
-            if tf.train.latest_checkpoint(output_dir):
-                tf.logging.info("Resuming training from %s (step %d of %d)",
-                                tf.train.latest_checkpoint(output_dir), step,
-                                flags_obj.num_train_steps)
-            interval = (flags_obj.save_checkpoints_steps
-                        if eval_input_fn is not None else None)
-            while step < flags_obj.num_train_steps:
-                target = flags_obj.num_train_steps
-                if interval:
-                    target = min(target, (step // interval + 1) * interval)
-                estimator.train(train_input_fn, max_steps=target, hooks=hooks)
-                step = _current_step(output_dir)
-                if eval_input_fn is not None:
-                    evaluate_new_checkpoints(make_estimator(distributed=False))
+            evaluating = eval_input_fn is not None
+            step = driver_utils.train(
+                estimator, output_dir, flags_obj.num_train_steps,
+                lambda unused_step: train_input_fn,
+                round_steps=flags_obj.save_checkpoints_steps if evaluating else None,
+                after_round=evaluate_new_checkpoints if evaluating else None,
+                hooks=hooks)
             tf.logging.info("Training done: global step %d", step)
     if eval_input_fn is not None and (not multi_worker or _is_chief()):
-        estimator = make_estimator(distributed=False)
-        evaluate_new_checkpoints(estimator)
+        evaluate_new_checkpoints()
         if not saved_checkpoints(output_dir):
             raise script_utils.UserError(
                 "%s holds no checkpoint to evaluate" % output_dir)
-
-
-def _current_step(output_dir):
-    latest = tf.train.latest_checkpoint(output_dir)
-    return checkpoint_step(latest) or 0 if latest else 0
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import print_function
 import argparse
 import bisect
 import collections
-import hashlib
 import io
 import json
 import os
@@ -44,8 +43,10 @@ import six
 
 import checkpoint_utils
 import classifier_utils
+import feature_io
 import modeling
 import optimization
+import script_utils
 import tokenization
 from tf_compat import tf
 from tf_compat import tpu_module
@@ -712,22 +713,28 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride
 # ---------------------------------------------------------------------------
 
 
-def _int64_feature(values):
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+def feature_spec(max_seq_length):
+    """The span features (Google's names): ``{name: (shape, dtype)}``."""
+    return collections.OrderedDict([
+        ("unique_ids", ([], "int64")),
+        ("input_ids", ([max_seq_length], "int64")),
+        ("input_mask", ([max_seq_length], "int64")),
+        ("segment_ids", ([max_seq_length], "int64")),
+        ("p_mask", ([max_seq_length], "int64")),
+        ("start_positions", ([], "int64")),
+        ("end_positions", ([], "int64")),
+        ("is_impossible", ([], "int64")),
+    ])
 
 
 def feature_to_tf_example(feature):
     """InputFeatures -> tf.train.Example (Google's feature names)."""
-    return tf.train.Example(features=tf.train.Features(feature=collections.OrderedDict([
-        ("unique_ids", _int64_feature([feature.unique_id])),
-        ("input_ids", _int64_feature(feature.input_ids)),
-        ("input_mask", _int64_feature(feature.input_mask)),
-        ("segment_ids", _int64_feature(feature.segment_ids)),
-        ("p_mask", _int64_feature(feature.p_mask)),
-        ("start_positions", _int64_feature([feature.start_position])),
-        ("end_positions", _int64_feature([feature.end_position])),
-        ("is_impossible", _int64_feature([int(feature.is_impossible)])),
-    ])))
+    values = {"unique_ids": feature.unique_id, "input_ids": feature.input_ids,
+              "input_mask": feature.input_mask, "segment_ids": feature.segment_ids,
+              "p_mask": feature.p_mask, "start_positions": feature.start_position,
+              "end_positions": feature.end_position,
+              "is_impossible": int(feature.is_impossible)}
+    return feature_io.to_example(values, feature_spec(len(feature.input_ids)))
 
 
 def feature_cache_key(data_file, tokenizer, max_seq_length, doc_stride, max_query_length,
@@ -736,16 +743,15 @@ def feature_cache_key(data_file, tokenizer, max_seq_length, doc_stride, max_quer
     inputs = collections.OrderedDict([
         ("format_version", FEATURE_FORMAT_VERSION),
         ("kind", "squad"),
-        ("data_sha1", classifier_utils.file_sha1(data_file)),
-        ("tokenizer", classifier_utils.tokenizer_fingerprint(tokenizer)),
+        ("data_sha1", feature_io.file_sha1(data_file)),
+        ("tokenizer", feature_io.tokenizer_fingerprint(tokenizer)),
         ("max_seq_length", int(max_seq_length)),
         ("doc_stride", int(doc_stride)),
         ("max_query_length", int(max_query_length)),
         ("is_training", bool(is_training)),
         ("version_2_with_negative", bool(version_2_with_negative)),
     ])
-    key = hashlib.sha1(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
-    return inputs, key
+    return inputs, feature_io.cache_key(inputs)
 
 
 def write_feature_files(examples, tokenizer, max_seq_length, doc_stride, max_query_length,
@@ -757,9 +763,8 @@ def write_feature_files(examples, tokenizer, max_seq_length, doc_stride, max_que
     Returns:
       (number of features, counts dict from convert_examples_to_features).
     """
-    tmp_record = "%s.tmp-%d" % (record_file, os.getpid())
-    tmp_meta = "%s.tmp-%d" % (meta_file, os.getpid())
-    try:
+    with script_utils.atomic_output(record_file) as tmp_record, \
+            script_utils.atomic_output(meta_file) as tmp_meta:
         with tf.io.TFRecordWriter(tmp_record) as writer, \
                 io.open(tmp_meta, "w", encoding="utf-8") as meta:
             def output_fn(feature):
@@ -768,13 +773,6 @@ def write_feature_files(examples, tokenizer, max_seq_length, doc_stride, max_que
             counts = convert_examples_to_features(
                 examples, tokenizer, max_seq_length, doc_stride, max_query_length,
                 is_training, output_fn, progress)
-    except BaseException:
-        for path in (tmp_record, tmp_meta):
-            if os.path.exists(path):
-                os.remove(path)
-        raise
-    os.rename(tmp_meta, meta_file)
-    os.rename(tmp_record, record_file)
     return counts.get("features", 0), counts
 
 
@@ -813,69 +811,29 @@ def load_or_create_features(data_file, examples, tokenizer, max_seq_length, doc_
         split = "train" if is_training else "predict"
         record_file = os.path.join(cache_dir, "squad_%s_%s.tf_record" % (split, key[:16]))
     stem = record_file[:-len(".tf_record")] if record_file.endswith(".tf_record") else record_file
-    meta_file, info_file = stem + ".meta.jsonl", stem + ".json"
-    if all(os.path.isfile(p) for p in (record_file, meta_file, info_file)):
-        try:
-            with io.open(info_file, "r", encoding="utf-8") as reader:
-                info = json.load(reader)
-        except ValueError:
-            info = {}
-        if info.get("key") == key:
-            if logger:
-                logger("Reusing cached features %s (%d features)" % (record_file,
-                                                                      info["num_features"]))
-            return record_file, meta_file, info["num_features"], True
-    directory = os.path.dirname(record_file)
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory)
-    count, counts = write_feature_files(examples, tokenizer, max_seq_length, doc_stride,
-                                        max_query_length, is_training, record_file, meta_file,
-                                        progress)
-    info = dict(inputs)
-    info.update({"key": key, "num_features": count, "num_examples": len(examples),
-                 "data_file": os.path.abspath(data_file), "counts": counts})
-    tmp = "%s.tmp-%d" % (info_file, os.getpid())
-    with io.open(tmp, "w", encoding="utf-8") as writer:
-        writer.write(json.dumps(info, indent=2, sort_keys=True) + "\n")
-    os.rename(tmp, info_file)
-    if logger:
-        logger("Wrote %d features of %d examples to %s (%s)" % (count, len(examples),
-                                                                record_file, counts))
-    return record_file, meta_file, count, False
+    meta_file = stem + ".meta.jsonl"
+
+    def write(path):
+        count, counts = write_feature_files(examples, tokenizer, max_seq_length, doc_stride,
+                                            max_query_length, is_training, path, meta_file,
+                                            progress)
+        if logger:
+            logger("Wrote %d features of %d examples to %s (%s)" % (count, len(examples),
+                                                                    path, counts))
+        return {"num_records": count, "num_features": count, "num_examples": len(examples),
+                "data_file": os.path.abspath(data_file), "counts": counts}
+
+    info, reused = feature_io.cached_file(record_file, inputs, write, extra_files=[meta_file],
+                                          logger=logger)
+    return record_file, meta_file, info["num_features"], reused
 
 
 def input_fn_builder(input_file, seq_length, is_training, drop_remainder, batch_size=None,
                      seed=None, skip=0):
-    """An Estimator input_fn over a feature TFRecord (see classifier_utils)."""
-    names = {
-        "unique_ids": tf.io.FixedLenFeature([], tf.int64),
-        "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-        "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
-        "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
-        "p_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
-        "start_positions": tf.io.FixedLenFeature([], tf.int64),
-        "end_positions": tf.io.FixedLenFeature([], tf.int64),
-        "is_impossible": tf.io.FixedLenFeature([], tf.int64),
-    }
-
-    def _decode(record):
-        example = tf.io.parse_single_example(record, names)
-        for name in list(example):
-            example[name] = tf.cast(example[name], tf.int32)
-        return example
-
-    def input_fn(params):
-        size = (params or {}).get("batch_size", batch_size)
-        dataset = tf.data.TFRecordDataset(input_file)
-        if is_training:
-            dataset = dataset.repeat()
-            if skip:
-                dataset = dataset.skip(skip)
-            dataset = dataset.shuffle(buffer_size=10000, seed=seed)
-        dataset = dataset.map(_decode)
-        return dataset.batch(size, drop_remainder=drop_remainder)
-
-    return input_fn
+    """An Estimator input_fn over a span feature TFRecord (see feature_io)."""
+    return feature_io.input_fn_builder(input_file, feature_spec(seq_length), is_training,
+                                       drop_remainder, batch_size=batch_size, seed=seed,
+                                       skip=skip)
 
 
 # ---------------------------------------------------------------------------

@@ -157,13 +157,6 @@ def run_script(args, timeout=240, env=None, script=SCRIPT):
 
 
 def read_eval_results(output_dir):
-    """eval_results.txt as a dict (numbers as floats where they parse)."""
-    results = {}
-    with open(os.path.join(output_dir, "eval_results.txt")) as reader:
-        for line in reader:
-            key, _, value = line.strip().partition(" = ")
-            try:
-                results[key] = float(value)
-            except ValueError:
-                results[key] = value
-    return results
+    """eval_results.txt as {checkpoint name: {key: value}} (see driver_utils)."""
+    import driver_utils  # pylint: disable=g-import-not-at-top
+    return driver_utils.read_eval_results(os.path.join(output_dir, "eval_results.txt"))

@@ -17,6 +17,7 @@ import pytest
 
 from tf_compat import tf
 
+import driver_utils
 import modeling
 import run_pretraining as rp
 import pretraining_testlib as lib
@@ -442,8 +443,10 @@ def test_tpu_train_graph_builds_with_cross_shard_optimizer():
 # --------------------------------------------------------------------------
 
 
-def test_record_evaluation_keeps_best_by_masked_lm_accuracy(tmp_path):
+def test_eval_history_keeps_best_by_masked_lm_accuracy(tmp_path):
     out = str(tmp_path)
+    eval_file = tmp_path / "dev.tfrecord"
+    eval_file.write_bytes(b"x" * 10)
     for step in (1, 2, 3):
         prefix = os.path.join(out, "model.ckpt-%d" % step)
         for suffix in (".index", ".meta", ".data-00000-of-00001"):
@@ -451,19 +454,25 @@ def test_record_evaluation_keeps_best_by_masked_lm_accuracy(tmp_path):
                 f.write("step %d" % step)
     metrics = {"masked_lm_loss": 1.0, "sentence_order_accuracy": 0.5,
                "sentence_order_loss": 0.7, "loss": 1.7}
-    for step, acc in ((1, 0.3), (2, 0.6), (3, 0.5)):
-        results = rp.record_evaluation(
-            out, os.path.join(out, "model.ckpt-%d" % step),
-            dict(metrics, masked_lm_accuracy=acc, global_step=step))
+    accuracies = {1: 0.3, 2: 0.6, 3: 0.5}
+    history = rp.eval_history(out, [str(eval_file)], 4)
+    driver_utils.evaluate_new_checkpoints(
+        out, history, lambda p: dict(metrics, masked_lm_accuracy=accuracies[
+            rp.checkpoint_step(p)]), include_step_zero=True)
     with open(os.path.join(out, "model.ckpt-best.index")) as f:
         assert f.read() == "step 2"
-    assert "model.ckpt-2" in results["best_checkpoint"]
-    assert results["global_step"] == 3
-    written = lib.read_eval_results(out)
+    results = driver_utils.read_eval_results(os.path.join(out, "eval_results.txt"))
+    assert sorted(results) == ["model.ckpt-1", "model.ckpt-2", "model.ckpt-3",
+                               "model.ckpt-best"]
     for key in rp.METRIC_NAMES:
-        assert key in written
-    assert written["masked_lm_accuracy"] == 0.5
-    assert sorted(rp.read_eval_history(out)) == [1, 2, 3]
+        assert key in results["model.ckpt-3"]
+    assert results["model.ckpt-3"]["masked_lm_accuracy"] == 0.5
+    assert results["model.ckpt-best"]["global_step"] == 2
+    # Reloaded, the history knows what was evaluated; other data starts anew.
+    again = rp.eval_history(out, [str(eval_file)], 4)
+    assert [e["step"] for e in again.entries] == [1, 2, 3]
+    assert again.best["step"] == 2
+    assert rp.eval_history(out, [str(eval_file)], 5).entries == []
 
 
 def test_saved_checkpoints_with_a_relative_output_dir(tmp_path, monkeypatch):

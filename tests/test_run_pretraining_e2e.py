@@ -99,14 +99,13 @@ def test_tiny_model_learns_mlm_and_sop(data, tmp_path):
                  eval_input_file=data["dev"], albert_config_file=None,
                  bert_config_file=data["google"], log_every_secs=1)
     log = _check(lib.run_script(args))
-    results = lib.read_eval_results(output_dir)
-    assert results["global_step"] == 500
     # Every checkpoint was evaluated on all 203 records; the best is kept.
     assert "Evaluating 203 records" in log
-    history = [json.loads(line) for line in
-               open(os.path.join(output_dir, "eval_history.jsonl"))]
-    assert [e["global_step"] for e in history] == [0, 250, 500]
-    untrained = history[0]
+    history = json.load(open(os.path.join(output_dir, "eval_history.json")))
+    assert history["metric"] == "masked_lm_accuracy"
+    assert [e["step"] for e in history["entries"]] == [0, 250, 500]
+    untrained, results = (history["entries"][0]["metrics"],
+                          history["entries"][-1]["metrics"])
     assert (results["masked_lm_accuracy"] >
             untrained["masked_lm_accuracy"] + MLM_MARGIN), (untrained, results)
     assert (results["sentence_order_accuracy"] >
@@ -117,14 +116,16 @@ def test_tiny_model_learns_mlm_and_sop(data, tmp_path):
         results["sentence_order_loss"], rtol=1e-5)
     # The best is the highest masked_lm_accuracy (the earlier on a tie): a
     # trained checkpoint, though not always the last one.
-    best_entry = max(history, key=lambda e: (e["masked_lm_accuracy"],
-                                             -e["global_step"]))
-    assert best_entry["global_step"] > 0
+    best_entry = max(history["entries"], key=lambda e: (
+        e["metrics"]["masked_lm_accuracy"], -e["step"]))
+    assert best_entry["step"] > 0
+    assert history["best"]["step"] == best_entry["step"]
     assert os.path.exists(os.path.join(output_dir, "model.ckpt-best.index"))
-    assert "(model.ckpt-%d," % best_entry["global_step"] in results[
-        "best_checkpoint"], results["best_checkpoint"]
+    written = lib.read_eval_results(output_dir)
+    assert written["model.ckpt-500"]["global_step"] == 500
+    assert written["model.ckpt-best"]["global_step"] == best_entry["step"]
     best = tf.train.load_checkpoint(os.path.join(output_dir, "model.ckpt-best"))
-    assert int(best.get_tensor("global_step")) == best_entry["global_step"]
+    assert int(best.get_tensor("global_step")) == best_entry["step"]
     # Progress lines with loss, learning rate and examples/sec.
     assert re.search(r"step \d+/500, loss [\d.]+, learning_rate [\d.e-]+, "
                      r"[\d.]+ examples/sec", log)
