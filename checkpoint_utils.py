@@ -547,11 +547,12 @@ def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
       CheckpointMismatchError: when model variables are missing or have the
         wrong shape and that is not allowed.
     """
-    prefix = check_checkpoint_complete(init_checkpoint)
+    original = check_checkpoint_complete(init_checkpoint)
+    prefix = _float32_view(original)
     ckpt_shapes = dict(list_variables(prefix))
     if variables is None:
         variables = [v for v in tf.global_variables() if not is_ignored_variable(_graph_name(v))]
-    assignment, report = build_assignment(variables, ckpt_shapes, prefix, allow_missing,
+    assignment, report = build_assignment(variables, ckpt_shapes, original, allow_missing,
                                           init_from_group0, name_map)
     if graph_layout is None:
         graph_layout = detect_dialect(_graph_name(v) for v in variables)
@@ -661,6 +662,84 @@ def prune_checkpoints(directory, keep, protect=()):
 _STALE_FILE_RE = re.compile(r"^(checkpoint|graph\.pbtxt|.+\.(meta|index|data-\d+-of-\d+))"
                             r"\.tmp([0-9a-f]{32})?$")
 _STALE_DIR_RE = re.compile(r"^.+\.ckpt(-\w+)?_temp(_[0-9a-f]{32})?$")
+
+
+def float_dtypes(path):
+    """The set of floating dtype names of a checkpoint's tensors ("float32", ...)."""
+    reader = tf.train.load_checkpoint(resolve_checkpoint(path))
+    return set(dtype.name for dtype in reader.get_variable_to_dtype_map().values()
+               if dtype.is_floating)
+
+
+def write_checkpoint(tensors, prefix):
+    """Writes ``{name: numpy array}`` as a checkpoint at ``prefix``.
+
+    The files are written under a temporary prefix in the same directory and
+    renamed into place when complete.
+
+    Args:
+      tensors: variable name -> numpy array.
+      prefix: the checkpoint prefix to write.
+
+    Returns:
+      The list of files written.
+    """
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    directory = os.path.dirname(prefix) or "."
+    tf.gfile.MakeDirs(directory)
+    tmp_prefix = os.path.join(directory, ".%s.tmp-%d" % (os.path.basename(prefix), os.getpid()))
+    with tf.Graph().as_default():
+        variables = []
+        for name in sorted(tensors):
+            value = np.asarray(tensors[name])
+            placeholder = tf.placeholder(tf.as_dtype(value.dtype), value.shape)
+            variables.append((tf.Variable(placeholder, name=name, trainable=False),
+                              placeholder, value))
+        with tf.Session() as session:
+            for variable, placeholder, value in variables:
+                session.run(variable.initializer, {placeholder: value})
+            tf.train.Saver([v for v, _, _ in variables], write_version=2).save(
+                session, tmp_prefix, write_meta_graph=False, write_state=False)
+    written = []
+    try:
+        for tmp in sorted(tf.gfile.Glob(tmp_prefix + ".*"), key=lambda f: f.endswith(".index")):
+            final = prefix + tmp[len(tmp_prefix):]
+            tf.gfile.Rename(tmp, final, overwrite=True)
+            written.append(final)
+    finally:
+        for leftover in tf.gfile.Glob(tmp_prefix + ".*"):
+            tf.gfile.Remove(leftover)
+    return written
+
+
+_FLOAT32_COPIES = {}
+
+
+def _float32_view(prefix):
+    """``prefix`` itself, or for a checkpoint with float16/bfloat16 tensors (an
+    ``export.py --dtype=float16`` checkpoint) a float32 copy in a temporary
+    directory removed at exit, so that it initialises float32 graphs."""
+    if not (float_dtypes(prefix) - {"float32", "float64"}):
+        return prefix
+    if prefix not in _FLOAT32_COPIES:
+        import atexit  # pylint: disable=g-import-not-at-top
+        import shutil  # pylint: disable=g-import-not-at-top
+        import tempfile  # pylint: disable=g-import-not-at-top
+        import numpy as np  # pylint: disable=g-import-not-at-top
+        reader = tf.train.load_checkpoint(prefix)
+        tensors = {}
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            value = reader.get_tensor(name)
+            if dtype.is_floating and dtype.name not in ("float32", "float64"):
+                value = np.asarray(value, dtype=np.float32)
+            tensors[name] = value
+        directory = tempfile.mkdtemp(prefix="albert_float32_")
+        atexit.register(shutil.rmtree, directory, True)
+        copy = os.path.join(directory, os.path.basename(prefix))
+        write_checkpoint(tensors, copy)
+        tf.logging.info("%s holds float16 tensors: loading them as float32", prefix)
+        _FLOAT32_COPIES[prefix] = copy
+    return _FLOAT32_COPIES[prefix]
 
 
 def remove_stale_temporaries(directory):

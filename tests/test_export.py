@@ -1,0 +1,145 @@
+# coding=utf-8
+"""export.py: the command line, inputs and outputs, and the minimal checkpoint."""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import checkpoint_utils
+import pretraining_testlib as lib
+from tf_compat import tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "export.py")
+
+
+def run_export(*args):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600)
+
+
+def one_line_error(result):
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A pretraining checkpoint of run_pretraining.py (3 steps, AdamW slots)."""
+    root = tmp_path_factory.mktemp("export")
+    records = lib.make_records(str(root / "train.tfrecord"), 64, seq_length=32,
+                               max_predictions=5, seed=1)
+    config = lib.write_config(str(root / "albert_config.json"), lib.tiny_config("google"))
+    vocab = root / "vocab.txt"
+    vocab.write_text(u"\n".join([u"[PAD]", u"[CLS]", u"[SEP]", u"[MASK]", u"[UNK]"] +
+                                [u"tok%d" % i for i in range(59)]) + u"\n")
+    out = str(root / "pretrain")
+    result = lib.run_script([
+        "--albert_config_file=%s" % config, "--input_file=%s" % records,
+        "--output_dir=%s" % out, "--do_train", "--max_seq_length=32",
+        "--max_predictions_per_seq=5", "--train_batch_size=8", "--num_train_steps=3",
+        "--num_warmup_steps=0", "--optimizer=adamw", "--save_checkpoints_steps=3"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The config and vocab sit beside the checkpoint, as in a released zip.
+    for path in (config, str(vocab)):
+        with open(path, "rb") as src, open(os.path.join(out, os.path.basename(path)),
+                                           "wb") as dst:
+            dst.write(src.read())
+    return {"root": root, "out": out, "records": records, "config": config,
+            "vocab": str(vocab)}
+
+
+def test_minimal_checkpoint_float32_and_float16(pretrained, tmp_path):
+    source = tf.train.load_checkpoint(tf.train.latest_checkpoint(pretrained["out"]))
+    names = source.get_variable_to_shape_map()
+    slots = [n for n in names if re.search(r"/adam_[mv]$", n)]
+    assert slots and "global_step" in names
+    model_names = set(n for n in names if n not in slots and n != "global_step")
+    for dtype in ("float32", "float16"):
+        output = str(tmp_path / ("min_" + dtype))
+        result = run_export("--format=checkpoint", "--checkpoint=%s" % pretrained["out"],
+                            "--output=%s" % output, "--dtype=%s" % dtype)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert sorted(os.listdir(output)) == [
+            "albert_config.json", "albert_model.ckpt.data-00000-of-00001",
+            "albert_model.ckpt.index", "vocab.txt"]
+        written = tf.train.load_checkpoint(os.path.join(output, "albert_model.ckpt"))
+        assert set(written.get_variable_to_shape_map()) == model_names
+        for name in model_names:
+            value = written.get_tensor(name)
+            assert value.dtype == np.dtype(dtype)
+            np.testing.assert_allclose(value.astype(np.float32), source.get_tensor(name),
+                                       rtol=1e-3 if dtype == "float16" else 0, atol=1e-4 if
+                                       dtype == "float16" else 0)
+        size = re.search(r"([\d.]+) MB -> ([\d.]+) MB; left out (\d+)", result.stderr)
+        assert size, result.stderr[-2000:]
+        assert float(size.group(2)) < float(size.group(1))
+        assert int(size.group(3)) == len(slots) + 1
+        config = json.load(open(os.path.join(output, "albert_config.json")))
+        assert config["embedding_layout"] == "google"
+    # The float16 checkpoint initialises training like a released one.
+    train_out = str(tmp_path / "continued")
+    result = lib.run_script([
+        "--albert_config_file=%s" % pretrained["config"], "--input_file=%s" %
+        pretrained["records"], "--output_dir=%s" % train_out, "--do_train",
+        "--max_seq_length=32", "--max_predictions_per_seq=5", "--train_batch_size=8",
+        "--num_train_steps=1", "--init_checkpoint=%s" % (tmp_path / "min_float16")])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"%d loaded, 0 newly initialised, 0 missing" % len(model_names),
+                     result.stderr), result.stderr[-3000:]
+    assert "holds float16 tensors: loading them as float32" in result.stderr
+
+
+def test_keep_global_step(pretrained, tmp_path):
+    output = str(tmp_path / "with_step")
+    result = run_export("--format=checkpoint", "--checkpoint=%s" % pretrained["out"],
+                        "--output=%s" % output, "--keep_global_step")
+    assert result.returncode == 0, result.stderr[-3000:]
+    reader = tf.train.load_checkpoint(os.path.join(output, "albert_model.ckpt"))
+    assert int(reader.get_tensor("global_step")) == 3
+
+
+def test_bad_inputs_are_one_line_and_write_nothing(pretrained, tmp_path):
+    base = ["--format=checkpoint", "--checkpoint=%s" % pretrained["out"]]
+    existing = tmp_path / "exists"
+    existing.mkdir()
+    line = one_line_error(run_export(*(base + ["--output=%s" % existing])))
+    assert "exists; choose a new path" in line
+    line = one_line_error(run_export(*(base + ["--output=%s" % pretrained["out"]])))
+    assert "is one of the inputs" in line
+    line = one_line_error(run_export("--format=checkpoint", "--checkpoint=%s" %
+                                     (tmp_path / "nothing"), "--output=%s" % (tmp_path / "o")))
+    assert "no such checkpoint" in line
+    other = lib.write_config(str(tmp_path / "other.json"),
+                             lib.tiny_config("google", intermediate_size=48))
+    line = one_line_error(run_export(*(base + ["--output=%s" % (tmp_path / "o2"),
+                                               "--albert_config_file=%s" % other])))
+    assert "does not match" in line and "intermediate" in line
+    line = one_line_error(run_export("--format=tflite", "--from_hf=%s" % tmp_path,
+                                     "--output=%s" % (tmp_path / "o3")))
+    assert "--from_hf writes a checkpoint" in line
+    result = run_export(*(base + ["--output=%s" % (tmp_path / "o4"), "--format=onnx"]))
+    assert result.returncode != 0 and "onnx" in result.stderr
+    assert sorted(os.listdir(str(tmp_path))) == ["exists", "other.json"]
+
+
+def test_help_lists_the_flags():
+    result = run_export("--help")
+    assert result.returncode == 0
+    for flag in ("--format", "--output", "--checkpoint", "--from_hf", "--dtype", "--quantize",
+                 "--kind", "--keep_global_step"):
+        assert flag in result.stdout
