@@ -39,6 +39,7 @@ from __future__ import print_function
 
 import glob
 import os
+import re
 import shutil
 
 from absl import flags
@@ -254,6 +255,43 @@ def export_checkpoint(prefix, config, output, vocab_file=None, spm_model_file=No
             "bytes_after": _size(_checkpoint_files(written)), "prefix": written}
 
 
+_SQUAD_V2_HEAD = re.compile(r"^(start_logits|end_logits|answer_class)/")
+_SQUAD_V1_HEAD = re.compile(r"^cls/squad/")
+_PRETRAINING_HEAD = re.compile(r"^cls/(predictions|seq_relationship)/")
+
+
+def detect_kind(prefix):
+    """What a checkpoint computes, from its variable names.
+
+    Returns:
+      (kind, num_labels, version_2_with_negative): kind is "squad" (run_squad),
+      "classifier" (run_classifier's output_weights/output_bias; num_labels
+      from their shape -- a run_multiple_choice model has one output and is
+      exported as the per-option scorer), "pretraining" (cls/predictions and
+      cls/seq_relationship) or "encoder".
+
+    Raises:
+      UserError: a run_ner.py model (a tagger has no TFLite kind here).
+    """
+    shapes = dict(checkpoint_utils.list_variables(prefix))
+    names = list(shapes)
+    if any(_SQUAD_V2_HEAD.search(n) for n in names):
+        return "squad", None, True
+    if any(_SQUAD_V1_HEAD.search(n) for n in names):
+        return "squad", None, False
+    if "output_bias" in shapes:
+        directory = os.path.dirname(prefix) or "."
+        if "crf/transitions" in shapes or os.path.isfile(os.path.join(directory,
+                                                                        "label_list.txt")):
+            raise UserError("%s is a run_ner.py tagger: TFLite export covers the encoder, the "
+                            "pretraining heads, classifiers and SQuAD; use --kind=encoder for "
+                            "its encoder" % prefix)
+        return "classifier", int(shapes["output_bias"][0]), False
+    if any(_PRETRAINING_HEAD.search(n) for n in names):
+        return "pretraining", None, False
+    return "encoder", None, False
+
+
 def _megabytes(size):
     return "%.2f MB" % (size / 1e6)
 
@@ -306,11 +344,21 @@ def main(argv):
         return 0
     if f.format == "tflite":
         import tflite_export  # pylint: disable=g-import-not-at-top
+        kind, num_labels, version_2 = detect_kind(prefix)
+        if f.kind in ("classifier", "squad") and f.kind != kind:
+            raise UserError("--kind=%s: %s has no %s head (its variables are those of a%s %s "
+                            "model)" % (f.kind, prefix, f.kind,
+                                        "n" if kind[0] in "aeiou" else "", kind))
+        if f.kind != "auto":
+            kind = f.kind
+        tf.logging.info("Exporting %s as a TFLite %s model%s", prefix, kind,
+                        " (detected)" if f.kind == "auto" else "")
         try:
             report = tflite_export.export_tflite(
-                f.kind, config, prefix, f.output, max_seq_length=f.max_seq_length,
+                kind, config, prefix, f.output, max_seq_length=f.max_seq_length,
                 batch_size=f.batch_size, quantize=f.quantize,
-                num_predictions=f.num_predictions)
+                num_predictions=f.num_predictions, num_labels=num_labels,
+                version_2_with_negative=version_2)
         except ValueError as e:
             raise UserError(str(e))
         tf.logging.info("Wrote %s: %s", f.output, report)

@@ -143,3 +143,103 @@ def test_help_lists_the_flags():
     for flag in ("--format", "--output", "--checkpoint", "--from_hf", "--dtype", "--quantize",
                  "--kind", "--keep_global_step"):
         assert flag in result.stdout
+
+
+def _encoder_outputs(prefix, config_file, ids):
+    """sequence_output of the checkpoint's encoder on ``ids`` (a fresh graph)."""
+    import modeling  # pylint: disable=g-import-not-at-top
+    config = checkpoint_utils.config_for_checkpoint(
+        modeling.AlbertConfig.from_json_file(config_file), prefix)
+    with tf.Graph().as_default():
+        ids_t = tf.constant(ids, tf.int32)
+        model = modeling.AlbertModel(config, False, ids_t, tf.ones_like(ids_t),
+                                     tf.zeros_like(ids_t))
+        checkpoint_utils.init_from_checkpoint(prefix, variables=tf.global_variables())
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            return session.run(model.get_sequence_output())
+
+
+def test_hf_round_trip_through_the_command_line(pretrained, tmp_path):
+    hf_dir = str(tmp_path / "hf")
+    result = run_export("--format=hf", "--checkpoint=%s" % pretrained["out"],
+                        "--output=%s" % hf_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {"config.json", "model.safetensors", "vocab.txt"} <= set(os.listdir(hf_dir))
+    hf_config = json.load(open(os.path.join(hf_dir, "config.json")))
+    assert hf_config["model_type"] == "albert"
+    assert hf_config["tokenizer_class"] == "BertTokenizer"
+    back = str(tmp_path / "back")
+    result = run_export("--from_hf=%s" % hf_dir, "--format=checkpoint", "--output=%s" % back)
+    assert result.returncode == 0, result.stderr[-3000:]
+    source = tf.train.load_checkpoint(tf.train.latest_checkpoint(pretrained["out"]))
+    written = tf.train.load_checkpoint(tf.train.latest_checkpoint(back) or
+                                       os.path.join(back, "albert_model.ckpt"))
+    model_names = [n for n in source.get_variable_to_shape_map()
+                   if not checkpoint_utils.is_ignored_variable(n) and n != "global_step"]
+    assert set(model_names) <= set(written.get_variable_to_shape_map())
+    for name in model_names:
+        np.testing.assert_array_equal(written.get_tensor(name), source.get_tensor(name))
+    # Nothing else was left beside the outputs.
+    assert sorted(os.listdir(str(tmp_path))) == ["back", "hf"]
+
+
+def test_brightmart_checkpoint_to_hf_is_refused_in_one_line(tmp_path):
+    import modeling  # pylint: disable=g-import-not-at-top
+    config = lib.write_config(str(tmp_path / "albert_config.json"),
+                              lib.tiny_config("brightmart"))
+    prefix = str(tmp_path / "ckpt" / "model.ckpt")
+    with tf.Graph().as_default():
+        ids = tf.zeros([1, 8], tf.int32)
+        modeling.AlbertModel(modeling.AlbertConfig.from_json_file(config), False, ids)
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            tf.train.Saver().save(session, prefix)
+    line = one_line_error(run_export("--format=hf", "--checkpoint=%s" % prefix,
+                                     "--albert_config_file=%s" % config,
+                                     "--output=%s" % (tmp_path / "hf")))
+    assert "brightmart" in line
+    assert not os.path.exists(str(tmp_path / "hf"))
+    assert not [n for n in os.listdir(str(tmp_path)) if n.startswith(".")]
+
+
+def test_tflite_detects_the_pretraining_heads_and_matches_the_graph(pretrained, tmp_path):
+    output = str(tmp_path / "albert.tflite")
+    result = run_export("--format=tflite", "--checkpoint=%s" % pretrained["out"],
+                        "--output=%s" % output, "--max_seq_length=16", "--num_predictions=3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "as a TFLite pretraining model (detected)" in result.stderr
+    assert sorted(os.listdir(str(tmp_path))) == ["albert.tflite"]
+    interpreter = tf.lite.Interpreter(model_path=output)
+    interpreter.allocate_tensors()
+    inputs = {d["name"]: d for d in interpreter.get_input_details()}
+    assert sorted(inputs) == ["input_ids", "input_mask", "masked_lm_positions", "segment_ids"]
+    assert list(inputs["input_ids"]["shape"]) == [1, 16]
+    assert list(inputs["masked_lm_positions"]["shape"]) == [1, 3]
+    # The encoder kind on the same checkpoint: sequence output equals the graph's.
+    output = str(tmp_path / "encoder.tflite")
+    result = run_export("--format=tflite", "--kind=encoder", "--checkpoint=%s" %
+                        pretrained["out"], "--output=%s" % output, "--max_seq_length=16")
+    assert result.returncode == 0, result.stderr[-3000:]
+    interpreter = tf.lite.Interpreter(model_path=output)
+    interpreter.allocate_tensors()
+    ids = np.random.RandomState(3).randint(5, 64, size=[1, 16]).astype(np.int32)
+    feeds = {"input_ids": ids, "input_mask": np.ones_like(ids),
+             "segment_ids": np.zeros_like(ids)}
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], feeds[detail["name"]])
+    interpreter.invoke()
+    outputs = {d["name"]: interpreter.get_tensor(d["index"])
+               for d in interpreter.get_output_details()}
+    expected = _encoder_outputs(tf.train.latest_checkpoint(pretrained["out"]),
+                                pretrained["config"], ids)
+    np.testing.assert_allclose(outputs["sequence_output"], expected, atol=1e-4, rtol=0)
+
+
+def test_tflite_kind_without_its_head_is_one_line(pretrained, tmp_path):
+    for kind in ("classifier", "squad"):
+        line = one_line_error(run_export("--format=tflite", "--kind=%s" % kind,
+                                         "--checkpoint=%s" % pretrained["out"],
+                                         "--output=%s" % (tmp_path / "x.tflite")))
+        assert "has no %s head" % kind in line and "pretraining model" in line
+    assert os.listdir(str(tmp_path)) == []
