@@ -292,6 +292,12 @@ def detect_kind(prefix):
     return "encoder", None, False
 
 
+def _log_conversion(report):
+    tf.logging.info("Wrote %s", report.summary())
+    for note in report.notes:
+        tf.logging.info("Note: %s", note)
+
+
 def _megabytes(size):
     return "%.2f MB" % (size / 1e6)
 
@@ -314,8 +320,8 @@ def main(argv):
                                                      os.path.join(staging, CHECKPOINT_NAME))
         except (ValueError, IOError, OSError) as e:
             raise UserError(str(e))
-        tf.logging.info("Wrote %s from %s: %s", os.path.join(f.output, CHECKPOINT_NAME),
-                        f.from_hf, report)
+        report.output = os.path.join(f.output, CHECKPOINT_NAME)
+        _log_conversion(report)
         return 0
     if not f.checkpoint:
         raise UserError("give --checkpoint (or --from_hf with --format=checkpoint)")
@@ -340,7 +346,8 @@ def main(argv):
                                                      spm_model_file, f.do_lower_case)
         except (ValueError, IOError, OSError) as e:
             raise UserError(str(e))
-        tf.logging.info("Wrote the Hugging Face directory %s: %s", f.output, report)
+        report.output = f.output
+        _log_conversion(report)
         return 0
     if f.format == "tflite":
         import tflite_export  # pylint: disable=g-import-not-at-top
@@ -361,7 +368,6 @@ def main(argv):
                 version_2_with_negative=version_2)
         except ValueError as e:
             raise UserError(str(e))
-        tf.logging.info("Wrote %s: %s", f.output, report)
         return 0
     import hub_export  # pylint: disable=g-import-not-at-top
     try:

@@ -747,7 +747,7 @@ def checkpoint_to_hf(checkpoint_prefix, albert_config, output_dir, vocab_file=No
                                 " and no ".join(_HEAD_DESCRIPTIONS[h]
                                                 for h in report.heads_absent),
                                 "them" if len(report.heads_absent) > 1 else "it"))
-    tf.logging.info("Hugging Face export: %s", report.summary())
+    tf.logging.debug("Hugging Face export: %s", report.summary())
     return report
 
 
@@ -971,7 +971,7 @@ def hf_to_checkpoint(hf_dir, output_prefix):
         _check_copied_vocab(report, hf_dir, directory, config)
     report.num_tensors = len(out)
     report.num_parameters = sum(int(v.size) for v in out.values())
-    tf.logging.info("Hugging Face import: %s", report.summary())
+    tf.logging.debug("Hugging Face import: %s", report.summary())
     return report
 
 
