@@ -198,12 +198,13 @@ class _Data(object):
                                 "--do_train" % (output_dir, LABEL_FILE))
         except ValueError as e:
             raise UserError("--labels: %s" % e)
+        known = set(self.labels)
         for split, examples in self.examples.items():
             for example in examples:
-                unknown = sorted(set(example.tags or ()) - set(self.labels))
-                if unknown:
-                    raise UserError("%s: tag %s is not in the label list (%s)" % (
-                        example.source, unknown[0], ", ".join(self.labels)))
+                for index, tag in enumerate(example.tags or ()):
+                    if tag not in known:
+                        raise UserError("%s: tag %s is not in the label list (%s)" % (
+                            example.token_source(index), tag, ", ".join(self.labels)))
         script_utils.write_text(saved, "".join(l + "\n" for l in self.labels))
 
     def features(self, split):
