@@ -80,3 +80,42 @@ def test_onednn_on_by_default_on_x86_and_user_setting_respected(setting):
     assert value == expected
     if is_tf2 and expected is not None:
         assert enabled == (expected == "1")
+
+
+# Reports TF_CPP_MIN_LOG_LEVEL after importing tf_compat as if __main__ were
+# the given file, with the given command-line arguments.
+LOG_LEVEL_PROBE = """
+import json, os, sys
+sys.path.insert(0, %r)
+main_file, argv = json.loads(sys.argv[1])
+if main_file:
+    sys.modules["__main__"].__file__ = main_file
+sys.argv[1:] = argv
+import tf_compat
+print(json.dumps(os.environ.get("TF_CPP_MIN_LOG_LEVEL")))
+""" % ROOT
+
+
+@pytest.mark.parametrize("main_file,argv,expected", [
+    (os.path.join(ROOT, "run_classifier.py"), ["--do_train"], "3"),
+    (os.path.join(ROOT, "benchmarks", "bench_tasks.py"), [], "3"),
+    (os.path.join(ROOT, "run_classifier.py"), ["--do_train", "--verbose"], None),
+    ("/tmp/my_notebook_code.py", [], None),
+    (None, [], None),
+])
+def test_cpp_log_level_hidden_only_for_the_project_scripts(main_file, argv, expected):
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    out = subprocess.run([sys.executable, "-c", LOG_LEVEL_PROBE, json.dumps([main_file, argv])],
+                         env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=300).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == expected
+
+
+def test_users_own_cpp_log_level_is_kept():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1")
+    out = subprocess.run([sys.executable, "-c", LOG_LEVEL_PROBE,
+                          json.dumps([os.path.join(ROOT, "export.py"), []])],
+                         env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=300).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == "1"
