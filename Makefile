@@ -3,19 +3,23 @@
 #   make test PYTHON=python3.11  Python 3.11 + TensorFlow 2.15.1 (.venv-py3.11/)
 #   make setup                   only build / refresh the environment
 #   make test-all                both runtimes, one after the other
+#   make test-fast               without the end-to-end modules (marked slow), for the edit loop
 #   make demo                    the whole pipeline on the sample data, offline (about 3 minutes)
 
 PYTHON ?= python3.7
 export PYTHON
 PYTEST_ARGS ?= -q
 
-.PHONY: setup test test-all changes demo clean
+.PHONY: setup test test-fast test-all changes demo clean
 
 setup:
 	@scripts/setup.sh >/dev/null
 
 test:
 	@scripts/test.sh $(PYTEST_ARGS)
+
+test-fast:
+	@scripts/test.sh $(PYTEST_ARGS) -m "not slow"
 
 test-all:
 	@PYTHON=python3.7 scripts/test.sh $(PYTEST_ARGS)
