@@ -35,7 +35,6 @@ import os
 import re
 
 from tf_compat import tf
-import tf_compat
 
 import checkpoint_utils
 import driver_utils
@@ -350,7 +349,7 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
                 loss_scale=loss_scale)
             del lr  # Logged by name ("learning_rate") by driver_utils.TrainingLogHook.
             if use_tpu:
-                return tf_compat.tpu_module().TPUEstimatorSpec(
+                return tf.estimator.tpu.TPUEstimatorSpec(
                     mode=mode, loss=total_loss, train_op=train_op,
                     scaffold_fn=scaffold_fn)
             return tf.estimator.EstimatorSpec(
@@ -366,7 +365,7 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
                            sop_log_probs, features["next_sentence_labels"],
                            is_real]
             if use_tpu:
-                return tf_compat.tpu_module().TPUEstimatorSpec(
+                return tf.estimator.tpu.TPUEstimatorSpec(
                     mode=mode, loss=total_loss,
                     eval_metrics=(metric_fn, metric_args),
                     scaffold_fn=scaffold_fn)
@@ -763,7 +762,7 @@ def build_estimator(model_fn, run_config, use_tpu=False, train_batch_size=32,
         per-shard size in ``params["batch_size"]``.
     """
     if use_tpu:
-        return tf_compat.tpu_module().TPUEstimator(
+        return tf.estimator.tpu.TPUEstimator(
             use_tpu=True, model_fn=model_fn, config=run_config,
             train_batch_size=train_batch_size,
             eval_batch_size=eval_batch_size)

@@ -441,13 +441,12 @@ def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
     Returns:
         A RunConfig.
     """
-    import tf_compat  # pylint: disable=g-import-not-at-top
     from tf_compat import tf  # pylint: disable=g-import-not-at-top
     if use_tpu:
-        tpu = tf_compat.tpu_module()
+        tpu = tf.estimator.tpu
         cluster = None
         if tpu_name:
-            cluster = tf_compat.cluster_resolver_module().TPUClusterResolver(
+            cluster = tf.distribute.cluster_resolver.TPUClusterResolver(
                 tpu_name, zone=tpu_zone, project=gcp_project)
         return tpu.RunConfig(
             cluster=cluster,

@@ -390,8 +390,7 @@ def no_remote_connections(monkeypatch):
 
 def test_tpu_flags_build_tpu_run_config(no_remote_connections, tmp_path):
     """--use_tpu --tpu_name=grpc://10.0.0.1:8470 as Google's script wires it."""
-    from tf_compat import tpu_module  # pylint: disable=g-import-not-at-top
-    tpu = tpu_module()
+    tpu = tf.estimator.tpu
     config = rp.build_run_config(
         str(tmp_path), use_tpu=True, tpu_name="grpc://10.0.0.1:8470",
         num_tpu_cores=8, iterations_per_loop=250, save_checkpoints_steps=500,
@@ -433,8 +432,7 @@ def test_tpu_train_graph_builds_with_cross_shard_optimizer():
                                    use_one_hot_embeddings=True)(
                                        ph, None, tf.estimator.ModeKeys.TRAIN,
                                        {"batch_size": 4})
-    from tf_compat import tpu_module  # pylint: disable=g-import-not-at-top
-    assert isinstance(spec, tpu_module().TPUEstimatorSpec)
+    assert isinstance(spec, tf.estimator.tpu.TPUEstimatorSpec)
     assert "CrossReplicaSum" in {op.type for op in graph.get_operations()}
 
 
