@@ -577,6 +577,39 @@ def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
     return report
 
 
+# Where the variables of a TF1 Hub module sit in a graph that applies it
+# (hub.Module's default name): a model fine-tuned from a module saves its
+# encoder as "module/bert/...".
+HUB_MODULE_SCOPE = "module/"
+
+
+def fine_tuned_saver(checkpoint, variables=None):
+    """A Saver that restores a fine-tuned checkpoint into an export graph.
+
+    The export graphs build the encoder as ``bert/...``; a model fine-tuned
+    from a TF1 Hub module saved it as ``module/bert/...`` (with the module's
+    unused ``module/cls/...`` heads). Each graph variable is read from its
+    own name, else from its name under ``module/``.
+
+    Args:
+      checkpoint: the fine-tuned checkpoint prefix.
+      variables: graph variables to restore (default: all global ones).
+
+    Returns:
+      tf.train.Saver.
+    """
+    if variables is None:
+        variables = tf.global_variables()
+    names = set(name for name, _ in list_variables(checkpoint))
+    var_list = {}
+    for var in variables:
+        name = _graph_name(var)
+        if name not in names and HUB_MODULE_SCOPE + name in names:
+            name = HUB_MODULE_SCOPE + name
+        var_list[name] = var
+    return tf.train.Saver(var_list)
+
+
 def estimator_restores_own_checkpoint(run_config):
     """True when an Estimator with ``run_config`` restores its model_dir's
     latest checkpoint, which then overrides any ``init_checkpoint`` (a

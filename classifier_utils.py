@@ -36,6 +36,7 @@ import six
 
 import checkpoint_utils
 import feature_io
+import hub_export
 import modeling
 import optimization
 import script_utils
@@ -1160,7 +1161,7 @@ ModelOutputs = collections.namedtuple(
 
 def create_model(albert_config, is_training, input_ids, input_mask, segment_ids, labels,
                  num_labels, use_one_hot_embeddings=False, classifier_dropout=0.1,
-                 is_regression=False):
+                 is_regression=False, hub_module_handle=None):
     """Builds the encoder and the classification (or regression) head.
 
     Args:
@@ -1173,14 +1174,15 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
       classifier_dropout: dropout probability on the pooled output when
         training.
       is_regression: squared-error loss; "probabilities" is the raw score.
+      hub_module_handle: take the encoder from this TF1 Hub module
+        (hub_export.encoder) instead of building AlbertModel.
 
     Returns:
       ModelOutputs (loss and per_example_loss are None without labels).
     """
-    model = modeling.AlbertModel(config=albert_config, is_training=is_training,
-                                 input_ids=input_ids, input_mask=input_mask,
-                                 token_type_ids=segment_ids,
-                                 use_one_hot_embeddings=use_one_hot_embeddings)
+    model = hub_export.encoder(hub_module_handle, albert_config, is_training, input_ids,
+                               input_mask, segment_ids,
+                               use_one_hot_embeddings=use_one_hot_embeddings)
     pooled = model.get_pooled_output()
     hidden_size = pooled.shape.as_list()[-1]
     output_weights = tf.get_variable(
@@ -1216,7 +1218,8 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
 def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_rate=5e-5,
                      num_train_steps=1, num_warmup_steps=0, use_tpu=False,
                      use_one_hot_embeddings=False, optimizer="adamw", classifier_dropout=0.1,
-                     is_regression=False, init_report_file=None, verbose=False):
+                     is_regression=False, init_report_file=None, verbose=False,
+                     hub_module_handle=None):
     """The Estimator model_fn (TPUEstimatorSpec when ``use_tpu``).
 
     Training initialises from ``init_checkpoint`` strictly: every encoder
@@ -1238,6 +1241,8 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
       is_regression: regression head.
       init_report_file: where the full load report is written.
       verbose: log every variable of the load report.
+      hub_module_handle: fine-tune the encoder of this TF1 Hub module (its
+        variables are the starting point; give no init_checkpoint).
 
     Returns:
       model_fn(features, labels, mode, params, config).
@@ -1250,7 +1255,7 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
         outputs = create_model(
             albert_config, is_training, features["input_ids"], features["input_mask"],
             features["segment_ids"], features["label_ids"], num_labels,
-            use_one_hot_embeddings, classifier_dropout, is_regression)
+            use_one_hot_embeddings, classifier_dropout, is_regression, hub_module_handle)
         scaffold_fn = None
         if (is_training and init_checkpoint and
                 not checkpoint_utils.estimator_restores_own_checkpoint(config)):
@@ -1438,7 +1443,7 @@ def export_saved_model(albert_config, num_labels, checkpoint, export_dir, is_reg
         outputs = create_model(albert_config, False, inputs["input_ids"], inputs["input_mask"],
                                inputs["segment_ids"], None, num_labels,
                                is_regression=is_regression)
-        saver = tf.train.Saver(tf.global_variables())
+        saver = checkpoint_utils.fine_tuned_saver(checkpoint)
         with tf.Session(graph=graph) as session:
             saver.restore(session, checkpoint)
             signature = tf.saved_model.signature_def_utils.predict_signature_def(

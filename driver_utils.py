@@ -374,19 +374,35 @@ EVAL_HISTORY_FILE = "eval_history.json"
 EVAL_RESULTS_FILE = "eval_results.txt"
 
 
-def define_model_flags(flags_module, max_seq_length=128, init_help=None):
+def define_model_flags(flags_module, max_seq_length=128, init_help=None, hub=False):
     """The model, vocabulary and directory flags every fine-tuning script has.
 
     --albert_config_file (alias --bert_config_file), --vocab_file,
     --spm_model_file, --do_lower_case, --max_seq_length, --init_checkpoint,
-    --output_dir, --cached_dir.
+    --output_dir, --cached_dir; with ``hub`` also --albert_hub_module_handle
+    (see ``hub_module_handle``).
     """
     flags_module.DEFINE_string("albert_config_file", None,
-                               "Model config JSON (alias --bert_config_file).")
+                               "Model config JSON (alias --bert_config_file)." +
+                               (" Not needed with --albert_hub_module_handle (the module's "
+                                "assets/albert_config.json)." if hub else ""))
     flags_module.DEFINE_alias("bert_config_file", "albert_config_file")
-    flags_module.DEFINE_string("vocab_file", None, "WordPiece vocab.txt (Chinese models).")
+    flags_module.DEFINE_string("vocab_file", None, "WordPiece vocab.txt (Chinese models)." +
+                               (" Not needed with --albert_hub_module_handle (the module's "
+                                "tokenization_info)." if hub else ""))
     flags_module.DEFINE_string("spm_model_file", None,
                                "SentencePiece model (English ALBERT); replaces --vocab_file.")
+    if hub:
+        flags_module.DEFINE_string(
+            HUB_FLAG, None,
+            "Fine-tune the encoder of this TF1 Hub module (a directory written by export.py "
+            "--format=hub or Google's, a file:// or http(s) URL that tensorflow_hub fetches "
+            "into TFHUB_CACHE_DIR) instead of --init_checkpoint: hub.Module(handle, "
+            "trainable=True, tags={'train'} when training), starting from the module's "
+            "variables. The tokenizer comes from its tokenization_info signature (vocab "
+            "and do_lower_case) and the config from its assets/albert_config.json unless "
+            "--vocab_file/--spm_model_file or --albert_config_file are given. Needs "
+            "tensorflow_hub with the TF1 Hub API (0.12 on TF 1.15, 0.15 on TF 2.x).")
     flags_module.DEFINE_bool("do_lower_case", True,
                              "Lower-case the input (True for all released models).")
     flags_module.DEFINE_integer("max_seq_length", max_seq_length,
@@ -448,6 +464,17 @@ def define_training_flags(flags_module, do_predict_help, export_help, do_eval_he
     script_utils.define_tpu_flags(flags_module)
 
 
+HUB_FLAG = "albert_hub_module_handle"
+
+
+def hub_module_handle(flags_obj):
+    """The --albert_hub_module_handle value, or None (also when the script
+    does not define the flag)."""
+    if HUB_FLAG not in flags_obj:
+        return None
+    return getattr(flags_obj, HUB_FLAG) or None
+
+
 def check_training_flags(flags_obj, other_paths=()):
     """The checks of ``define_training_flags``' flags, as one-line errors.
 
@@ -459,7 +486,11 @@ def check_training_flags(flags_obj, other_paths=()):
         script_utils.UserError: for the first bad value.
     """
     error = script_utils.UserError
-    if not flags_obj.vocab_file and not flags_obj.spm_model_file:
+    handle = hub_module_handle(flags_obj)
+    if handle and flags_obj.init_checkpoint:
+        raise error("give --init_checkpoint or --%s, not both (the module's variables are "
+                    "the starting point)" % HUB_FLAG)
+    if not flags_obj.vocab_file and not flags_obj.spm_model_file and not handle:
         raise error("give --vocab_file (WordPiece vocab.txt) or --spm_model_file")
     names = ["train_batch_size", "predict_batch_size", "save_checkpoints_steps",
              "iterations_per_loop", "num_tpu_cores"]
@@ -492,6 +523,10 @@ def load_model_setup(flags_obj, input_errors=()):
     --max_seq_length must fit the config's positions; the vocabulary must
     match vocab_size and hold [CLS] and [SEP]; the casing must match the
     checkpoint's; a truncated --init_checkpoint is reported before training.
+    With --albert_hub_module_handle the module is resolved (URLs fetched),
+    its assets/albert_config.json (or --albert_config_file) is checked
+    against its variables and the tokenizer is the one its
+    tokenization_info names (unless --vocab_file / --spm_model_file).
 
     Args:
         flags_obj: the parsed flags (define_model_flags and
@@ -509,8 +544,18 @@ def load_model_setup(flags_obj, input_errors=()):
     errors = (modeling.ConfigError, checkpoint_utils.CheckpointError,
               checkpoint_utils.CheckpointMismatchError, IOError, OSError,
               ValueError) + tuple(input_errors)
+    handle = hub_module_handle(flags_obj)
+    config_source = flags_obj.albert_config_file
+    tokenizer = None
     try:
-        config = modeling.AlbertConfig.from_json_file(flags_obj.albert_config_file)
+        if handle:
+            import hub_export  # pylint: disable=g-import-not-at-top
+            _, config, tokenizer = hub_export.load_module_setup(
+                handle, flags_obj.albert_config_file, flags_obj.vocab_file,
+                flags_obj.spm_model_file, flags_obj.do_lower_case)
+            config_source = config_source or "the module %s" % handle
+        else:
+            config = modeling.AlbertConfig.from_json_file(flags_obj.albert_config_file)
         if flags_obj.init_checkpoint:
             config = checkpoint_utils.config_for_checkpoint(config, flags_obj.init_checkpoint)
     except errors as e:
@@ -518,14 +563,13 @@ def load_model_setup(flags_obj, input_errors=()):
     if flags_obj.max_seq_length > config.max_position_embeddings:
         raise script_utils.UserError(
             "--max_seq_length=%d is longer than max_position_embeddings=%d of %s" %
-            (flags_obj.max_seq_length, config.max_position_embeddings,
-             flags_obj.albert_config_file))
+            (flags_obj.max_seq_length, config.max_position_embeddings, config_source))
     try:
-        tokenizer = tokenization.FullTokenizer.from_files(
-            vocab_file=flags_obj.vocab_file, spm_model_file=flags_obj.spm_model_file,
-            do_lower_case=flags_obj.do_lower_case)
-        tokenization.check_vocab_matches_config(tokenizer, config,
-                                                flags_obj.albert_config_file)
+        if tokenizer is None:
+            tokenizer = tokenization.FullTokenizer.from_files(
+                vocab_file=flags_obj.vocab_file, spm_model_file=flags_obj.spm_model_file,
+                do_lower_case=flags_obj.do_lower_case)
+        tokenization.check_vocab_matches_config(tokenizer, config, config_source)
         missing = [t for t in ("[CLS]", "[SEP]") if t not in tokenizer.vocab]
         if missing:
             raise ValueError("the vocabulary (%s) has no %s token" %

@@ -60,6 +60,7 @@ import six
 
 import checkpoint_utils
 import classifier_utils
+import hub_export
 import modeling
 import optimization
 import script_utils
@@ -799,7 +800,7 @@ def _flatten_options(input_ids, num_choices):
 
 def create_model(albert_config, is_training, input_ids, input_mask, segment_ids, option_mask,
                  labels, num_choices, dropout=0.1, use_one_hot_embeddings=False,
-                 use_einsum=True):
+                 use_einsum=True, hub_module_handle=None):
     """Builds the encoder and Google's RACE head (a score per option).
 
     Args:
@@ -815,6 +816,8 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
         (Google's --dropout_prob).
       use_one_hot_embeddings: one-hot embedding lookup (TPU).
       use_einsum: False builds the einsum-free (TFLite-friendly) graph.
+      hub_module_handle: take the encoder from this TF1 Hub module
+        (hub_export.encoder) instead of building AlbertModel.
 
     Returns:
       ModelOutputs(loss, per_example_loss, logits [B, num_choices],
@@ -823,9 +826,9 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
     batch, num_choices, length = _flatten_options(input_ids, num_choices)
     rows = [-1, length]
     flat_ids = tf.reshape(input_ids, rows)
-    model = modeling.AlbertModel(
-        config=albert_config, is_training=is_training, input_ids=flat_ids,
-        input_mask=tf.reshape(input_mask, rows), token_type_ids=tf.reshape(segment_ids, rows),
+    model = hub_export.encoder(
+        hub_module_handle, albert_config, is_training, flat_ids,
+        tf.reshape(input_mask, rows), tf.reshape(segment_ids, rows),
         use_one_hot_embeddings=use_one_hot_embeddings, use_einsum=use_einsum, scope="bert",
         # Only [CLS] of the last layer is needed: the pooled output is the same.
         output_positions=tf.zeros_like(flat_ids[:, :1]))
@@ -860,7 +863,8 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
 def model_fn_builder(albert_config, num_choices, init_checkpoint=None, learning_rate=1e-5,
                      num_train_steps=1, num_warmup_steps=0, use_tpu=False,
                      use_one_hot_embeddings=False, optimizer="adamw", dropout=0.1,
-                     init_report_file=None, verbose=False, gradient_accumulation_steps=1):
+                     init_report_file=None, verbose=False, gradient_accumulation_steps=1,
+                     hub_module_handle=None):
     """The Estimator model_fn (TPUEstimatorSpec when ``use_tpu``).
 
     Features: ``feature_spec``'s records (``option_mask`` may be absent:
@@ -884,6 +888,8 @@ def model_fn_builder(albert_config, num_choices, init_checkpoint=None, learning_
       init_report_file: where the full load report is written.
       verbose: log every variable of the load report.
       gradient_accumulation_steps: micro-batches per update.
+      hub_module_handle: fine-tune the encoder of this TF1 Hub module (its
+        variables are the starting point; give no init_checkpoint).
 
     Returns:
       model_fn(features, labels, mode, params, config).
@@ -896,7 +902,8 @@ def model_fn_builder(albert_config, num_choices, init_checkpoint=None, learning_
         outputs = create_model(
             albert_config, is_training, features["input_ids"], features["input_mask"],
             features["segment_ids"], features.get("option_mask"), features["label_ids"],
-            num_choices, dropout, use_one_hot_embeddings)
+            num_choices, dropout, use_one_hot_embeddings,
+            hub_module_handle=hub_module_handle)
         scaffold_fn = None
         if (is_training and init_checkpoint and
                 not checkpoint_utils.estimator_restores_own_checkpoint(config)):
@@ -985,7 +992,7 @@ def export_saved_model(albert_config, checkpoint, export_dir, num_choices=None, 
         outputs = create_model(albert_config, False, inputs["input_ids"], inputs["input_mask"],
                                inputs["segment_ids"], inputs["option_mask"], None, num_choices,
                                use_einsum=False)
-        saver = tf.train.Saver(tf.global_variables())
+        saver = checkpoint_utils.fine_tuned_saver(checkpoint)
         with tf.Session(graph=graph) as sess:
             saver.restore(sess, checkpoint)
             signature = tf.saved_model.signature_def_utils.predict_signature_def(

@@ -15,6 +15,11 @@ Example (LCQMC with albert_tiny)::
       --max_seq_length=128 --train_batch_size=64 --learning_rate=1e-4 \\
       --num_train_epochs=5
 
+From a TF1 Hub module (``export.py --format=hub`` or Google's), instead of
+the config, vocabulary and checkpoint flags: ``--albert_hub_module_handle=
+albert_tiny_hub`` (a directory or a URL); the tokenizer comes from the
+module's tokenization_info.
+
 Outputs in --output_dir: checkpoints; every saved checkpoint is evaluated
 once on the dev set (eval_results.txt, eval_history.json) and the best one by
 the task's metric is kept as model.ckpt-best; --do_predict writes
@@ -48,7 +53,8 @@ flags.DEFINE_string("data_dir", None, "Directory with the task's train/dev/test 
 driver_utils.define_model_flags(
     flags, max_seq_length=128,
     init_help="Pretrained checkpoint (prefix, directory or 'checkpoint' file). Loaded "
-              "strictly: only the classifier head may be missing.")
+              "strictly: only the classifier head may be missing.",
+    hub=True)
 driver_utils.define_training_flags(
     flags,
     do_eval_help="Evaluate each saved checkpoint once on the dev set; keep the best as "
@@ -73,7 +79,9 @@ def _check_flags(f):
     if not (f.do_train or f.do_eval or f.do_predict or f.export_dir):
         raise UserError("nothing to do: give at least one of --do_train, --do_eval, "
                         "--do_predict, --export_dir")
-    required = ["task_name", "albert_config_file", "output_dir"]
+    required = ["task_name", "output_dir"]
+    if not driver_utils.hub_module_handle(f):
+        required.insert(1, "albert_config_file")
     if f.do_train or f.do_eval or f.do_predict:
         required.append("data_dir")
     missing = ["--%s" % name for name in required if not getattr(f, name)]
@@ -242,7 +250,7 @@ def main(argv):
         use_one_hot_embeddings=f.use_tpu, optimizer=f.optimizer,
         classifier_dropout=f.classifier_dropout, is_regression=task.is_regression,
         init_report_file=os.path.join(f.output_dir, driver_utils.INIT_REPORT_FILE),
-        verbose=f.verbose)
+        verbose=f.verbose, hub_module_handle=driver_utils.hub_module_handle(f))
     driver_utils.check_output_dir_model(f.output_dir, config, _head_problems(num_labels))
     estimator = driver_utils.make_estimator(model_fn, f)
     # Evaluation runs predict (metrics are computed exactly in numpy): on TPU

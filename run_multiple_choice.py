@@ -28,6 +28,11 @@ Example (C3 with albert_tiny)::
       --output_dir=out/c3 --do_train --do_eval --do_predict --max_seq_length=512 \\
       --train_batch_size=16 --learning_rate=2e-5 --num_train_epochs=8
 
+From a TF1 Hub module (``export.py --format=hub`` or Google's), instead of
+the config, vocabulary and checkpoint flags: ``--albert_hub_module_handle=
+albert_tiny_hub`` (a directory or a URL); the tokenizer comes from the
+module's tokenization_info.
+
 Outputs in --output_dir: checkpoints; every saved checkpoint is evaluated once
 on dev (eval_results.txt, eval_history.json) and the best by accuracy is kept
 as model.ckpt-best; --do_predict writes the submission file (and
@@ -61,7 +66,8 @@ flags.DEFINE_string("data_dir", None, "Directory with the task's data files.")
 driver_utils.define_model_flags(
     flags, max_seq_length=512,
     init_help="Pretrained checkpoint (or one fine-tuned by Google's run_race.py); loaded "
-              "strictly: only the option-scoring head may be missing.")
+              "strictly: only the option-scoring head may be missing.",
+    hub=True)
 driver_utils.define_training_flags(
     flags,
     do_eval_help="Evaluate each saved checkpoint once on the dev set; keep the best as "
@@ -92,7 +98,9 @@ def _check_flags(f):
     if not (f.do_train or f.do_eval or f.do_predict or f.export_dir):
         raise UserError("nothing to do: give at least one of --do_train, --do_eval, "
                         "--do_predict, --export_dir")
-    required = ["albert_config_file", "output_dir"]
+    required = ["output_dir"]
+    if not driver_utils.hub_module_handle(f):
+        required.insert(0, "albert_config_file")
     if f.do_train or f.do_eval or f.do_predict:
         required.append("data_dir")
     missing = ["--%s" % name for name in required if not getattr(f, name)]
@@ -228,7 +236,7 @@ def main(argv):
         num_warmup_steps=num_warmup_steps, use_tpu=f.use_tpu,
         use_one_hot_embeddings=f.use_tpu, optimizer=f.optimizer, dropout=f.dropout_prob,
         init_report_file=os.path.join(f.output_dir, driver_utils.INIT_REPORT_FILE),
-        verbose=f.verbose)
+        verbose=f.verbose, hub_module_handle=driver_utils.hub_module_handle(f))
     driver_utils.check_output_dir_model(f.output_dir, config, mc.head_problems)
     estimator = driver_utils.make_estimator(model_fn, f)
     eval_estimator = (driver_utils.make_estimator(model_fn, f, f.eval_batch_size)

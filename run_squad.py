@@ -12,6 +12,11 @@ Example (CMRC2018 with albert_tiny)::
       --output_dir=out/cmrc2018 --do_train --do_predict --max_seq_length=512 \\
       --train_batch_size=32 --learning_rate=2e-4 --num_train_epochs=3
 
+From a TF1 Hub module (``export.py --format=hub`` or Google's), instead of
+the config, vocabulary and checkpoint flags: ``--albert_hub_module_handle=
+albert_tiny_hub`` (a directory or a URL); the tokenizer comes from the
+module's tokenization_info.
+
 Outputs in --output_dir: checkpoints; with --do_predict and a predict file
 that has answers, every saved checkpoint is scored once (eval_results.txt,
 eval_history.json) and the best by F1 is kept as model.ckpt-best; the
@@ -49,7 +54,8 @@ flags.DEFINE_string("predict_feature_file", None,
                     "when it was built from the same data and settings.")
 driver_utils.define_model_flags(
     flags, max_seq_length=384,
-    init_help="Pretrained checkpoint; loaded strictly (only the span head may be new).")
+    init_help="Pretrained checkpoint; loaded strictly (only the span head may be new).",
+    hub=True)
 driver_utils.define_training_flags(
     flags,
     do_predict_help="Predict (and, with answers, score) --predict_file.",
@@ -81,7 +87,9 @@ _INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
 def _check_flags(f):
     if not (f.do_train or f.do_predict or f.export_dir):
         raise UserError("nothing to do: give --do_train, --do_predict or --export_dir")
-    missing = ["--%s" % n for n in ("albert_config_file", "output_dir") if not getattr(f, n)]
+    required = ("output_dir",) if driver_utils.hub_module_handle(f) else (
+        "albert_config_file", "output_dir")
+    missing = ["--%s" % n for n in required if not getattr(f, n)]
     if f.do_train and not f.train_file:
         missing.append("--train_file (with --do_train)")
     if f.do_predict and not f.predict_file:
@@ -247,7 +255,7 @@ def main(argv):
         version_2_with_negative=v2, start_n_top=f.start_n_top, end_n_top=f.end_n_top,
         dropout_prob=f.dropout_prob, use_einsum=f.use_einsum,
         init_report_file=os.path.join(f.output_dir, driver_utils.INIT_REPORT_FILE),
-        verbose=f.verbose)
+        verbose=f.verbose, hub_module_handle=driver_utils.hub_module_handle(f))
     driver_utils.check_output_dir_model(f.output_dir, config, _head_problems(v2))
     estimator = driver_utils.make_estimator(model_fn, f)
 

@@ -44,6 +44,7 @@ import six
 import checkpoint_utils
 import classifier_utils
 import feature_io
+import hub_export
 import modeling
 import optimization
 import script_utils
@@ -848,10 +849,11 @@ def head_variable_patterns(version_2_with_negative):
     return [r"^cls/squad/"]
 
 
-def _encoder(albert_config, is_training, features, use_one_hot_embeddings, use_einsum):
-    model = modeling.AlbertModel(
-        config=albert_config, is_training=is_training, input_ids=features["input_ids"],
-        input_mask=features["input_mask"], token_type_ids=features["segment_ids"],
+def _encoder(albert_config, is_training, features, use_one_hot_embeddings, use_einsum,
+             hub_module_handle=None):
+    model = hub_export.encoder(
+        hub_module_handle, albert_config, is_training, features["input_ids"],
+        features["input_mask"], features["segment_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings, use_einsum=use_einsum)
     return model.get_sequence_output()
 
@@ -950,15 +952,16 @@ def _cross_entropy(log_probs, positions, length):
 
 def create_model(albert_config, is_training, features, version_2_with_negative=False,
                  use_one_hot_embeddings=False, use_einsum=True, start_n_top=5, end_n_top=5,
-                 dropout_prob=0.1):
-    """Encoder + span head.
+                 dropout_prob=0.1, hub_module_handle=None):
+    """Encoder + span head (the encoder of a TF1 Hub module with
+    ``hub_module_handle``).
 
     Returns:
       (loss or None, dict of prediction tensors): v1: start_logits,
       end_logits [B, L]; v2: see v2_outputs.
     """
     sequence_output = _encoder(albert_config, is_training, features, use_one_hot_embeddings,
-                               use_einsum)
+                               use_einsum, hub_module_handle)
     length = modeling.get_shape_list(sequence_output, expected_rank=3)[1]
     loss = None
     if not version_2_with_negative:
@@ -990,13 +993,15 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, nu
                      num_warmup_steps=0, use_tpu=False, use_one_hot_embeddings=False,
                      optimizer="adamw", version_2_with_negative=False, start_n_top=5,
                      end_n_top=5, dropout_prob=0.1, use_einsum=True, init_report_file=None,
-                     verbose=False):
+                     verbose=False, hub_module_handle=None):
     """The Estimator model_fn (TRAIN and PREDICT).
 
     Training initialises from ``init_checkpoint`` strictly (only the span
     head may be new) and reports the load in one line, once: not when the
     Estimator restores a checkpoint of its own output directory instead.
     ``init_report_file`` receives the full report; ``verbose`` logs it.
+    With ``hub_module_handle`` the encoder is that TF1 Hub module's, starting
+    from its variables (give no init_checkpoint).
     """
     tpu = tpu_module()
 
@@ -1005,7 +1010,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, nu
         is_training = mode == tf.estimator.ModeKeys.TRAIN
         loss, outputs = create_model(
             albert_config, is_training, features, version_2_with_negative,
-            use_one_hot_embeddings, use_einsum, start_n_top, end_n_top, dropout_prob)
+            use_one_hot_embeddings, use_einsum, start_n_top, end_n_top, dropout_prob,
+            hub_module_handle)
         scaffold_fn = None
         if (is_training and init_checkpoint and
                 not checkpoint_utils.estimator_restores_own_checkpoint(config)):
@@ -1088,7 +1094,7 @@ def export_saved_model(albert_config, checkpoint, export_dir, version_2_with_neg
                                   end_n_top=end_n_top)
         outputs = {name: tf.identity(tensor, name=name) for name, tensor in outputs.items()}
         with tf.Session(graph=graph) as session:
-            tf.train.Saver(tf.global_variables()).restore(session, checkpoint)
+            checkpoint_utils.fine_tuned_saver(checkpoint).restore(session, checkpoint)
             signature = tf.saved_model.signature_def_utils.predict_signature_def(
                 inputs=inputs, outputs=outputs)
             builder = tf.saved_model.builder.SavedModelBuilder(tmp_dir)
