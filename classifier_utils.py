@@ -41,7 +41,6 @@ import modeling
 import optimization
 import script_utils
 from tf_compat import tf
-from tf_compat import tpu_module
 
 # Bump when the feature layout or the conversion changes: old caches are then
 # never reused.
@@ -1247,7 +1246,7 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
     Returns:
       model_fn(features, labels, mode, params, config).
     """
-    tpu = tpu_module()
+    tpu = tf.estimator.tpu
 
     def model_fn(features, labels, mode, params, config=None):
         del labels, params

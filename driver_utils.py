@@ -606,11 +606,10 @@ def make_estimator(model_fn, flags_obj, predict_batch_size=None, eval_batch_size
     Returns:
         The estimator.
     """
-    import tf_compat  # pylint: disable=g-import-not-at-top
     run_config = script_utils.run_config_from_flags(flags_obj)
     if not flags_obj.use_tpu:
         return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
-    return tf_compat.tpu_module().TPUEstimator(
+    return tf.estimator.tpu.TPUEstimator(
         use_tpu=True, model_fn=model_fn, config=run_config,
         train_batch_size=flags_obj.train_batch_size,
         eval_batch_size=eval_batch_size,

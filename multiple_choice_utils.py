@@ -65,7 +65,6 @@ import modeling
 import optimization
 import script_utils
 from tf_compat import tf
-from tf_compat import tpu_module
 
 # Bump when the feature layout or the conversion changes, and put it in the
 # description of cached feature files: old caches are then never reused.
@@ -894,7 +893,7 @@ def model_fn_builder(albert_config, num_choices, init_checkpoint=None, learning_
     Returns:
       model_fn(features, labels, mode, params, config).
     """
-    tpu = tpu_module()
+    tpu = tf.estimator.tpu
 
     def model_fn(features, labels, mode, params, config=None):
         del labels, params

@@ -60,7 +60,6 @@ import script_utils
 import squad_utils
 import tokenization
 from tf_compat import tf
-from tf_compat import tpu_module
 
 OUTSIDE = "O"
 
@@ -1709,7 +1708,7 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
     Returns:
       model_fn(features, labels, mode, params, config).
     """
-    tpu = tpu_module()
+    tpu = tf.estimator.tpu
 
     def model_fn(features, labels, mode, params, config=None):
         del labels, params

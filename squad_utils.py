@@ -50,7 +50,6 @@ import optimization
 import script_utils
 import tokenization
 from tf_compat import tf
-from tf_compat import tpu_module
 
 FEATURE_FORMAT_VERSION = 1
 FIRST_UNIQUE_ID = 1000000000
@@ -1003,7 +1002,7 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, nu
     With ``hub_module_handle`` the encoder is that TF1 Hub module's, starting
     from its variables (give no init_checkpoint).
     """
-    tpu = tpu_module()
+    tpu = tf.estimator.tpu
 
     def model_fn(features, labels, mode, params, config=None):
         del labels, params

@@ -79,14 +79,4 @@ if IS_TF2:
     tf.logging.set_verbosity(_verbosity)
 
 
-def tpu_module():
-    """Returns the module holding TPUEstimator, TPUConfig and RunConfig."""
-    return tf.estimator.tpu
-
-
-def cluster_resolver_module():
-    """Returns the module holding TPUClusterResolver on this runtime."""
-    return tf.distribute.cluster_resolver
-
-
-__all__ = ["tf", "TF_VERSION", "IS_TF2", "tpu_module", "cluster_resolver_module"]
+__all__ = ["tf", "TF_VERSION", "IS_TF2"]
