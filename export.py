@@ -377,7 +377,7 @@ def main(argv):
                                                   use_einsum=f.use_einsum)
     except (ValueError, IOError, OSError) as e:
         raise UserError(str(e))
-    tf.logging.info("Wrote the TF Hub module %s: %s", f.output, report)
+    tf.logging.info("Wrote the TF Hub module %s: %s", f.output, hub_export.summarize(report))
     return 0
 
 

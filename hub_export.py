@@ -648,4 +648,9 @@ def load_module_setup(handle, config_file=None, vocab_file=None, spm_model_file=
 
 def summarize(report):
     """A report of ``export_hub_module`` as one readable line."""
-    return json.dumps(report, sort_keys=True)
+    return ("signatures %s; tags %s; %d variables (%s layout); assets %s; max |diff| against the "
+            "checkpoint %.2g; tensorflow_hub %s" % (
+                ", ".join(report["signatures"]),
+                ", ".join("{%s}" % ", ".join(t) for t in report["tags"]),
+                report["variables"], report["embedding_layout"], ", ".join(report["assets"]),
+                report["max_abs_difference"], report["tensorflow_hub"]))

@@ -243,3 +243,36 @@ def test_tflite_kind_without_its_head_is_one_line(pretrained, tmp_path):
                                          "--output=%s" % (tmp_path / "x.tflite")))
         assert "has no %s head" % kind in line and "pretraining model" in line
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_hub_module_through_the_command_line(pretrained, tmp_path):
+    import hub_export  # pylint: disable=g-import-not-at-top
+    try:
+        hub_export.tf1_hub()
+    except hub_export.HubUnsupportedError as e:
+        pytest.skip(str(e))
+    output = str(tmp_path / "hub")
+    result = run_export("--format=hub", "--checkpoint=%s" % pretrained["out"],
+                        "--output=%s" % output)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "signatures tokens, sop, mlm, tokenization_info" in result.stderr
+    assert sorted(os.listdir(output)) == ["assets", "saved_model.pb", "tfhub_module.pb",
+                                          "variables"]
+    assert sorted(os.listdir(os.path.join(output, "assets"))) == ["albert_config.json",
+                                                                   "vocab.txt"]
+    ids = np.random.RandomState(5).randint(5, 64, size=[1, 16]).astype(np.int32)
+    import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+    with tf.Graph().as_default():
+        module = hub.Module(output)
+        outputs = module(dict(input_ids=ids, input_mask=np.ones_like(ids),
+                              segment_ids=np.zeros_like(ids)), signature="tokens", as_dict=True)
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            sequence = session.run(outputs["sequence_output"])
+    expected = _encoder_outputs(tf.train.latest_checkpoint(pretrained["out"]),
+                                pretrained["config"], ids)
+    np.testing.assert_allclose(sequence, expected, atol=1e-5, rtol=0)
+    line = one_line_error(run_export("--format=hub", "--checkpoint=%s" % pretrained["out"],
+                                     "--output=%s" % output))
+    assert "exists" in line
+    assert sorted(os.listdir(str(tmp_path))) == ["hub"]
