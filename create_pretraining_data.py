@@ -46,6 +46,12 @@ complete. SIGTERM or SIGINT stops the workers and removes the temporary files
 (`stop_on_signals`); workers die with the main process, and a later run
 removes the temporary files of a run killed with SIGKILL.
 
+Two parts live in modules of their own: `example_encoder.py` writes the
+`tf.train.Example` bytes of an instance (`ExampleEncoder`), and
+`jieba_segmenter.py` gives jieba's word lengths for the CJK runs of a line
+(`word_lengths`, `JiebaSegmenter`). Their names (and `FEATURE_NAMES`,
+`init_jieba`) are still importable from this module.
+
 The command-line driver is at the end of this file; every function here can
 be used without flags.
 """
@@ -60,15 +66,12 @@ import ctypes
 import glob
 import itertools
 import json
-import logging as std_logging
-import math
 import multiprocessing
 import os
 import queue
 import random
 import re
 import signal
-import struct
 import sys
 import threading
 import time
@@ -76,8 +79,17 @@ import traceback
 
 from absl import logging
 
+from example_encoder import ExampleEncoder
+from jieba_segmenter import init_jieba
+from jieba_segmenter import word_lengths as _jieba_word_lengths
 import script_utils
 import tokenization
+
+# Names that lived here before their modules existed, still importable from
+# this module.
+from example_encoder import FEATURE_NAMES  # pylint: disable=unused-import
+from jieba_segmenter import JiebaSegmenter  # pylint: disable=unused-import
+from jieba_segmenter import PlainJieba as _PlainJieba  # pylint: disable=unused-import
 
 UserError = script_utils.UserError
 
@@ -91,10 +103,6 @@ UNIT_WINDOW = 512
 _ONES = b"\x01" * 65536
 # At most this many warnings of one kind name their file and line.
 MAX_WARNINGS_PER_KIND = 5
-
-FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids", "token_boundary",
-                 "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
-                 "next_sentence_labels")
 
 # CJK ideograph ranges whose characters the WordPiece tokenizer always turns
 # into exactly one token, unchanged by lower-casing and accent stripping
@@ -208,125 +216,6 @@ def feature_spec(max_seq_length, max_predictions_per_seq):
         "masked_lm_weights": tf.io.FixedLenFeature(pred, tf.float32),
         "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
     }
-
-
-# ---------------------------------------------------------------------------
-# tf.train.Example serialization without protobuf objects.
-# ---------------------------------------------------------------------------
-
-
-def _varint(value):
-    """Encodes a non-negative integer as a protobuf varint."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-class ExampleEncoder(object):
-    """Writes the wire format of a `tf.train.Example` directly.
-
-    Building `tf.train.Example` protos through the Python protobuf API costs
-    more than generating the instance; this encoder produces bytes that parse
-    to the same Example (checked by the tests) from cached headers and varint
-    tables. Features are written in the order of `FEATURE_NAMES`.
-    """
-
-    def __init__(self, max_value, max_seq_length, max_predictions_per_seq):
-        """Creates the encoder.
-
-        Args:
-          max_value: the largest id to encode (vocabulary size - 1 or more).
-          max_seq_length: padded length of the sequence features.
-          max_predictions_per_seq: padded length of the masked_lm features.
-        """
-        self._table = [_varint(value) for value in
-                       range(max(max_value, max_seq_length) + 1)]
-        self._seq = max_seq_length
-        self._pred = max_predictions_per_seq
-        # Values below 128 are one-byte varints equal to the value.
-        self._small_positions = max_seq_length <= 128
-        self._headers = {}
-        self._zeros = [b"\x00" * n for n in range(
-            max(max_seq_length, max_predictions_per_seq) + 1)]
-        self._mask_entries = {}
-        self._weight_entries = {}
-        self._label_entries = [
-            self._entry("next_sentence_labels", 3, bytes([label]))
-            for label in (0, 1)]
-
-    def _entry(self, name, field, payload):
-        """A Features map entry holding a packed list of values.
-
-        Args:
-          name: feature name.
-          field: 2 for FloatList, 3 for Int64List.
-          payload: the packed values.
-
-        Returns:
-          The encoded entry, as a field of `Features`.
-        """
-        header = self._headers.get((name, field, len(payload)))
-        if header is None:
-            key = name.encode("ascii")
-            value_list = (b"\x0a" + _varint(len(payload))) if payload else b""
-            feature_length = len(value_list) + len(payload)
-            feature_head = bytes([field << 3 | 2]) + _varint(feature_length)
-            entry_head = (b"\x0a" + _varint(len(key)) + key + b"\x12" +
-                          _varint(len(feature_head) + feature_length))
-            entry_length = len(entry_head) + len(feature_head) + len(
-                value_list) + len(payload)
-            header = (b"\x0a" + _varint(entry_length) + entry_head +
-                      feature_head + value_list)
-            self._headers[(name, field, len(payload))] = header
-        return header + payload
-
-    def _padded_ids(self, values, length):
-        """Packed varints of `values`, zero-padded to `length` values."""
-        table = self._table
-        return b"".join([table[value] for value in values]) + self._zeros[
-            length - len(values)]
-
-    def encode(self, instance):
-        """Returns the serialized `tf.train.Example` of a `TrainingInstance`."""
-        seq = self._seq
-        pred = self._pred
-        zeros = self._zeros
-        length = len(instance.input_ids)
-        num_predictions = len(instance.masked_lm_positions)
-        mask_entry = self._mask_entries.get(length)
-        if mask_entry is None:
-            mask_entry = self._entry("input_mask", 3,
-                                     b"\x01" * length + zeros[seq - length])
-            self._mask_entries[length] = mask_entry
-        weight_entry = self._weight_entries.get(num_predictions)
-        if weight_entry is None:
-            weights = [1.0] * num_predictions + [0.0] * (pred - num_predictions)
-            weight_entry = self._entry(
-                "masked_lm_weights", 2, struct.pack("<%df" % pred, *weights))
-            self._weight_entries[num_predictions] = weight_entry
-        if self._small_positions:
-            positions = (bytes(instance.masked_lm_positions) +
-                         zeros[pred - num_predictions])
-        else:
-            positions = self._padded_ids(instance.masked_lm_positions, pred)
-        features = b"".join([
-            self._entry("input_ids", 3,
-                        self._padded_ids(instance.input_ids, seq)),
-            mask_entry,
-            self._entry("segment_ids", 3,
-                        bytes(instance.segment_ids) + zeros[seq - length]),
-            self._entry("token_boundary", 3,
-                        bytes(instance.token_boundary) + zeros[seq - length]),
-            self._entry("masked_lm_positions", 3, positions),
-            self._entry("masked_lm_ids", 3,
-                        self._padded_ids(instance.masked_lm_ids, pred)),
-            weight_entry,
-            self._label_entries[instance.label],
-        ])
-        return b"\x0a" + _varint(len(features)) + features
 
 
 # ---------------------------------------------------------------------------
@@ -939,213 +828,6 @@ def _concat(segments):
         ids.extend(segment.ids)
         starts.extend(segment.starts)
     return ids, starts
-
-
-# ---------------------------------------------------------------------------
-# jieba.
-# ---------------------------------------------------------------------------
-
-
-def init_jieba():
-    """Loads jieba's dictionary once per process, with its log quietened."""
-    import jieba  # pylint: disable=g-import-not-at-top
-    jieba.setLogLevel(std_logging.WARNING)
-    if not jieba.dt.initialized:
-        jieba.initialize()
-
-
-class JiebaSegmenter(object):
-    """jieba's accurate-mode segmentation, computed faster, as word lengths.
-
-    Gives exactly the words of `jieba.lcut(text, HMM=hmm)` (checked by the
-    tests) for text made of CJK runs and spaces, from jieba's own dictionary
-    and HMM: for each block of characters jieba treats as Chinese, the
-    highest-probability path through the dictionary words (log-probabilities
-    computed once, ties going to the longer word as in jieba), with runs of
-    single characters that are not a dictionary word handed to jieba's HMM.
-    It saves jieba's per-block DAG dictionaries and generators, about a third
-    of its time. Characters outside jieba's Chinese range are words of their
-    own; whitespace is skipped.
-    """
-
-    def __init__(self):
-        import jieba  # pylint: disable=g-import-not-at-top
-        import jieba.finalseg  # pylint: disable=g-import-not-at-top
-        init_jieba()
-        self._freq = jieba.dt.FREQ
-        log_total = math.log(jieba.dt.total)
-        self._log_prob = dict((word, math.log(count) - log_total)
-                              for word, count in self._freq.items() if count)
-        self._missing = -log_total
-        self._hmm_cut = jieba.finalseg.cut
-        self._block_re = re.compile(jieba.re_han_default.pattern)
-        finalseg = jieba.finalseg
-        self._hmm_run_re = re.compile(u"[\u4E00-\u9FD5]+")
-        self._force_split = finalseg.Force_Split_Words
-        self._min_float = finalseg.MIN_FLOAT
-        self._start_p = finalseg.start_P
-        self._emit_p = finalseg.emit_P
-        self._trans = dict(
-            (before + after, finalseg.trans_P[before].get(
-                after, finalseg.MIN_FLOAT))
-            for before in "BMES" for after in "BMES")
-
-    def word_lengths(self, text, hmm=True):
-        """Lengths of the words of `text`, whitespace words left out.
-
-        Args:
-          text: a text string.
-          hmm: whether unknown words are found with jieba's HMM.
-
-        Returns:
-          A list of word lengths (in characters).
-        """
-        lengths = []
-        for block in self._block_re.split(text):
-            if not block:
-                continue
-            if self._block_re.match(block):
-                self._cut_block(block, lengths, hmm)
-            else:
-                lengths.extend([1 for char in block if not char.isspace()])
-        return lengths
-
-    def _cut_block(self, block, lengths, hmm):
-        """Appends the word lengths of one block of Chinese characters."""
-        freq = self._freq
-        log_prob = self._log_prob
-        size = len(block)
-        score = [0.0] * (size + 1)
-        route = [0] * size
-        for start in range(size - 1, -1, -1):
-            best = None
-            best_end = start
-            end = start
-            fragment = block[start]
-            while end < size and fragment in freq:
-                if freq[fragment]:
-                    value = log_prob[fragment] + score[end + 1]
-                    if best is None or value >= best:
-                        best = value
-                        best_end = end
-                end += 1
-                fragment = block[start:end + 1]
-            if best is None:
-                best = self._missing + score[start + 1]
-            score[start] = best
-            route[start] = best_end
-        position = 0
-        singles_start = -1
-        while position < size:
-            following = route[position] + 1
-            if hmm and following - position == 1:
-                if singles_start < 0:
-                    singles_start = position
-            else:
-                if singles_start >= 0:
-                    self._flush_singles(block[singles_start:position],
-                                        lengths)
-                    singles_start = -1
-                lengths.append(following - position)
-            position = following
-        if singles_start >= 0:
-            self._flush_singles(block[singles_start:], lengths)
-
-    def _flush_singles(self, run, lengths):
-        """A run of one-character words: jieba's HMM may join them."""
-        if len(run) == 1:
-            lengths.append(1)
-        elif self._freq.get(run):
-            lengths.extend([1] * len(run))
-        elif self._hmm_run_re.fullmatch(run) and not self._force_split:
-            self._hmm_lengths(run, lengths)
-        else:
-            lengths.extend([len(word) for word in self._hmm_cut(run)])
-
-    def _hmm_lengths(self, run, lengths):
-        """jieba's HMM (B/M/E/S Viterbi) on a run of Chinese characters.
-
-        The same sums in the same order and the same tie-breaking as jieba's
-        `finalseg`, with back-pointers instead of copied paths (jieba copies
-        the whole path at every character, quadratic in the run length).
-        """
-        minimum = self._min_float
-        emit_b, emit_m, emit_e, emit_s = [self._emit_p[state]
-                                          for state in "BMES"]
-        trans = self._trans
-        t_eb, t_sb = trans["EB"], trans["SB"]
-        t_mm, t_bm = trans["MM"], trans["BM"]
-        t_ss, t_es = trans["SS"], trans["ES"]
-        t_be, t_me = trans["BE"], trans["ME"]
-        first = run[0]
-        start = self._start_p
-        v_b = start["B"] + emit_b.get(first, minimum)
-        v_m = start["M"] + emit_m.get(first, minimum)
-        v_e = start["E"] + emit_e.get(first, minimum)
-        v_s = start["S"] + emit_s.get(first, minimum)
-        back = []
-        for char in run[1:]:
-            e_b = emit_b.get(char, minimum)
-            e_m = emit_m.get(char, minimum)
-            e_e = emit_e.get(char, minimum)
-            e_s = emit_s.get(char, minimum)
-            # Ties go to the later state letter, as max() over (prob, state).
-            x, y = v_e + t_eb + e_b, v_s + t_sb + e_b
-            n_b, p_b = (x, "E") if x > y else (y, "S")
-            x, y = v_m + t_mm + e_m, v_b + t_bm + e_m
-            n_m, p_m = (x, "M") if x >= y else (y, "B")
-            x, y = v_s + t_ss + e_s, v_e + t_es + e_s
-            n_s, p_s = (x, "S") if x >= y else (y, "E")
-            x, y = v_b + t_be + e_e, v_m + t_me + e_e
-            n_e, p_e = (x, "B") if x > y else (y, "M")
-            back.append((p_b, p_m, p_e, p_s))
-            v_b, v_m, v_e, v_s = n_b, n_m, n_e, n_s
-        state = "E" if v_e > v_s else "S"
-        states = [state]
-        slot = {"B": 0, "M": 1, "E": 2, "S": 3}
-        for pointers in reversed(back):
-            state = pointers[slot[state]]
-            states.append(state)
-        states.reverse()
-        begin = 0
-        following = 0
-        for index, state in enumerate(states):
-            if state == "B":
-                begin = index
-            elif state == "E":
-                lengths.append(index + 1 - begin)
-                following = index + 1
-            elif state == "S":
-                lengths.append(1)
-                following = index + 1
-        if following < len(run):
-            lengths.append(len(run) - following)
-
-
-_SEGMENTER = []
-
-
-class _PlainJieba(object):
-    """`jieba.lcut` itself, if jieba's internals are not as expected."""
-
-    def word_lengths(self, text, hmm=True):
-        """Lengths of the non-whitespace words of `jieba.lcut(text)`."""
-        import jieba  # pylint: disable=g-import-not-at-top
-        init_jieba()
-        return [len(word) for word in jieba.lcut(text, HMM=hmm)
-                if not word.isspace()]
-
-
-def _jieba_word_lengths(text, hmm=True):
-    """Word lengths of `text` by jieba (see `JiebaSegmenter`)."""
-    if not _SEGMENTER:
-        try:
-            _SEGMENTER.append(JiebaSegmenter())
-        except (AttributeError, KeyError, TypeError) as error:
-            logging.warning("jieba internals differ from jieba 0.42 (%s); "
-                            "using jieba.lcut, which is slower", error)
-            _SEGMENTER.append(_PlainJieba())
-    return _SEGMENTER[0].word_lengths(text, hmm)
 
 
 # ---------------------------------------------------------------------------

@@ -13,8 +13,13 @@
    shared the variables do not grow with the number of layers.
 3. Sentence-order prediction (SOP): a positive is two consecutive segments
    of one document in order, a negative is the same two segments swapped.
-   The script builds SOP pairs from a short built-in Chinese document and
-   checks those properties over many seeded draws.
+   The pairs come from the project's own pretraining data generator
+   (``create_pretraining_data.InstanceGenerator.create_instances``, the code
+   that writes the pretraining TFRecords) run over a short built-in Chinese
+   document, one seeded dupe pass per draw; the script checks those
+   properties, the [CLS] A [SEP] B [SEP] layout and the label balance over
+   many passes, so a generator that does not swap, inverts the labels or
+   unbalances them fails here.
 
 Only graphs are built; no variable is ever initialised and no session is run,
 so even xxlarge costs nothing but graph construction.
@@ -37,11 +42,14 @@ from __future__ import print_function
 
 import argparse
 import collections
+import io
 import math
 import os
-import random
+import shutil
 import sys
+import tempfile
 
+import create_pretraining_data
 import modeling
 from tf_compat import tf
 
@@ -478,79 +486,174 @@ def document_tokens(sentences):
     return tokens, offsets
 
 
-def make_sop_examples(sentences, rng, max_seq_length=SOP_MAX_SEQ_LENGTH,
-                      short_seq_prob=SOP_SHORT_SEQ_PROB):
-    """Builds sentence-order-prediction pairs from one document.
+def sop_vocab_tokens(sentences):
+    """A WordPiece vocabulary for a document: the specials and its characters.
 
-    Sentences accumulate into a chunk until it reaches the target length (the
-    maximum, or with probability ``short_seq_prob`` a random shorter one) or
-    the next sentence would not fit. A chunk of several sentences is cut at a
-    random sentence boundary; a chunk of one sentence is cut at a random
-    character inside it (never duplicated, never paired with another
-    document). A is the part before the cut, B the part after; with
-    probability 0.5 they are swapped and labelled 1. Pairs whose two segments
-    are identical carry no order signal and are not emitted. Segments are
-    kept whole (a lone over-long sentence is cut to the first
-    max_seq_length - 3 tokens), so every pair is checkable against the
-    document.
+    Every non-space character of the document is one token, so the
+    generator's tokens are the document's characters (``char_tokenize``).
+    """
+    chars = sorted(set(char_tokenize(u"".join(sentences))))
+    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars
+
+
+def make_sop_generator(sentences, seed, max_seq_length=SOP_MAX_SEQ_LENGTH,
+                       short_seq_prob=SOP_SHORT_SEQ_PROB):
+    """The pretraining data generator of create_pretraining_data.py, for SOP.
+
+    ``create_pretraining_data.InstanceGenerator`` with the script's defaults
+    (Chinese mode: jieba word starts, whole-word n-gram masking; sentence
+    order, not NSP), the given seed and lengths, and a vocabulary of the
+    document's characters (``sop_vocab_tokens``), written to a temporary
+    directory that is removed once the tokenizer has read it.
 
     Args:
-      sentences: The document, one sentence per item.
-      rng: random.Random; the only source of randomness.
+      sentences: The document, one sentence per item (one line each).
+      seed: --random_seed of the generator.
       max_seq_length: Length of [CLS] A [SEP] B [SEP].
       short_seq_prob: Probability of a shorter target length.
 
     Returns:
-      A list of SopExample.
-
-    Raises:
-      ValueError: if max_seq_length leaves no room for two segments.
+      (generator, unit): the InstanceGenerator and the document as its
+      prepared unit (unit index 0).
     """
-    max_num_tokens = max_seq_length - 3
-    if max_num_tokens < 2:
-        raise ValueError("max_seq_length must be at least 5, got %d" % max_seq_length)
-    tokens, offsets = document_tokens(sentences)
-    lengths = [len(char_tokenize(s)) for s in sentences]
-    target = max_num_tokens
-    if rng.random() < short_seq_prob:
-        target = rng.randint(2, max_num_tokens)
+    directory = tempfile.mkdtemp(prefix="test_changes_")
+    try:
+        vocab_file = os.path.join(directory, "vocab.txt")
+        with io.open(vocab_file, "w", encoding="utf-8", newline="\n") as writer:
+            writer.write(u"".join(token + u"\n" for token in sop_vocab_tokens(sentences)))
+        options = create_pretraining_data.make_options(
+            vocab_file=vocab_file, max_seq_length=max_seq_length,
+            short_seq_prob=short_seq_prob, random_seed=seed, dupe_factor=1)
+        generator = create_pretraining_data.InstanceGenerator(options)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    unit = generator.prepare_unit([s for s in sentences if s.strip()], 0)
+    return generator, unit
 
-    examples = []
 
-    def emit(chunk):
-        start = offsets[chunk[0]]
-        end = min(offsets[chunk[-1]] + lengths[chunk[-1]], start + max_num_tokens)
-        if len(chunk) >= 2:
-            cut = offsets[chunk[rng.randint(1, len(chunk) - 1)]]
-        elif end - start >= 2:
-            cut = rng.randint(start + 1, end - 1)
-        else:
-            return
-        tokens_a, tokens_b = tokens[start:cut], tokens[cut:end]
-        if tokens_a == tokens_b:
-            return
-        if rng.random() < 0.5:
-            examples.append(SopExample(tokens_b, tokens_a, SOP_LABEL_NEGATIVE,
-                                       (cut, end), (start, cut)))
-        else:
-            examples.append(SopExample(tokens_a, tokens_b, SOP_LABEL_POSITIVE,
-                                       (start, cut), (cut, end)))
+def _occurrences(document, segment):
+    """Start offsets of ``segment`` (a token list) in ``document``."""
+    size = len(segment)
+    if not size:
+        return []
+    return [start for start in range(len(document) - size + 1)
+            if document[start:start + size] == segment]
 
-    chunk, chunk_length = [], 0
-    for index, length in enumerate(lengths):
-        if not length:
-            continue
-        if chunk and chunk_length + length > max_num_tokens:
-            emit(chunk)
-            chunk, chunk_length = [], 0
-        chunk.append(index)
-        chunk_length += length
-        if chunk_length >= target:
-            emit(chunk)
-            chunk, chunk_length = [], 0
-    if chunk:
-        emit(chunk)
-    return examples
+
+def locate_segments(tokens_a, tokens_b, label, document):
+    """Where A and B are in the document's tokens.
+
+    A short segment can occur several times (e.g. a lone "。"); the spans
+    taken are, in this order of preference: adjacent in the order the label
+    claims (A then B for 0, B then A for 1), adjacent in the other order,
+    the first occurrences. A segment not in the document gets (-1, -1).
+
+    Args:
+      tokens_a, tokens_b: The two segments as the model sees them.
+      label: The SOP label of the pair.
+      document: The document's tokens (``document_tokens``).
+
+    Returns:
+      (span_a, span_b), each (start, end).
+    """
+    tokens_a, tokens_b = list(tokens_a), list(tokens_b)
+    starts_a = _occurrences(document, tokens_a)
+    starts_b = _occurrences(document, tokens_b)
+    if not starts_a or not starts_b:
+        span_a = (starts_a[0], starts_a[0] + len(tokens_a)) if starts_a else (-1, -1)
+        span_b = (starts_b[0], starts_b[0] + len(tokens_b)) if starts_b else (-1, -1)
+        return span_a, span_b
+    a_then_b = [(a, b) for a in starts_a for b in starts_b if a + len(tokens_a) == b]
+    b_then_a = [(a, b) for a in starts_a for b in starts_b if b + len(tokens_b) == a]
+    preferred = (b_then_a + a_then_b if label == SOP_LABEL_NEGATIVE else
+                 a_then_b + b_then_a)
+    a, b = (preferred or [(starts_a[0], starts_b[0])])[0]
+    return (a, a + len(tokens_a)), (b, b + len(tokens_b))
+
+
+def split_instance(generator, instance):
+    """The tokens of A and B of a generated instance, and layout problems.
+
+    A is segment 0 between [CLS] and the first [SEP], B segment 1 before the
+    last [SEP]; the token ids are those before masking.
+
+    Args:
+      generator: The InstanceGenerator that made the instance.
+      instance: A create_pretraining_data.TrainingInstance.
+
+    Returns:
+      (tokens_a, tokens_b, problems): problems lists every way the instance
+      is not [CLS] A [SEP] B [SEP] with segment ids 0 up to the first [SEP]
+      and 1 after it, within max_seq_length tokens.
+    """
+    tokens = generator.tokenizer.convert_ids_to_tokens(instance.original_ids)
+    segment_ids = list(instance.segment_ids)
+    len_a = segment_ids.count(0) - 2
+    tokens_a, tokens_b = tokens[1:1 + len_a], tokens[len_a + 2:-1]
+    problems = []
+    if len(tokens) > generator.options.max_seq_length:
+        problems.append("%d tokens, more than max_seq_length %d" %
+                        (len(tokens), generator.options.max_seq_length))
+    if segment_ids != [0] * (len_a + 2) + [1] * (len(tokens_b) + 1):
+        problems.append("segment ids are not 0 up to the first [SEP], then 1")
+    if (tokens[:1] != ["[CLS]"] or tokens[len_a + 1:len_a + 2] != ["[SEP]"] or
+            tokens[-1:] != ["[SEP]"] or "[CLS]" in tokens[1:] or
+            tokens.count("[SEP]") != 2):
+        problems.append("tokens are not [CLS] A [SEP] B [SEP]")
+    return tokens_a, tokens_b, problems
+
+
+def sop_examples(generator, instances, sentences):
+    """The SopExamples of generated instances and their layout problems.
+
+    Args:
+      generator: The InstanceGenerator that made the instances.
+      instances: create_pretraining_data.TrainingInstances.
+      sentences: The document they were made from.
+
+    Returns:
+      (examples, layout_problems): one SopExample per instance, its spans
+      found in the document (``locate_segments``), and the problems
+      ``split_instance`` reports, for all instances together.
+    """
+    document, _ = document_tokens(sentences)
+    examples, layout_problems = [], []
+    for instance in instances:
+        tokens_a, tokens_b, problems = split_instance(generator, instance)
+        layout_problems.extend(problems)
+        span_a, span_b = locate_segments(tokens_a, tokens_b, instance.label, document)
+        examples.append(SopExample(tokens_a, tokens_b, instance.label, span_a, span_b))
+    return examples, layout_problems
+
+
+def instance_key(instance):
+    """Everything the records hold of an instance, comparable with ==."""
+    return (tuple(instance.original_ids), tuple(instance.input_ids),
+            tuple(instance.segment_ids), tuple(instance.token_boundary),
+            tuple(instance.masked_lm_positions), instance.label)
+
+
+def generate_sop_instances(sentences, seed, draws, **kwargs):
+    """Runs the generator's SOP instance creation over the document.
+
+    One draw is one dupe pass: ``InstanceGenerator.create_instances(unit,
+    pass_index)`` for pass_index 0 .. draws - 1, each pass seeded by (seed,
+    pass, unit) as in create_pretraining_data.py.
+
+    Args:
+      sentences: The document.
+      seed: --random_seed of the generator.
+      draws: Number of passes.
+      **kwargs: max_seq_length, short_seq_prob (see make_sop_generator).
+
+    Returns:
+      (generator, instances): the instances of all passes, pass by pass.
+    """
+    generator, unit = make_sop_generator(sentences, seed, **kwargs)
+    instances = []
+    for pass_index in range(draws):
+        instances.extend(generator.create_instances(unit, pass_index)[0])
+    return generator, instances
 
 
 def swap_segments(example):
@@ -602,29 +705,28 @@ def is_swap_of_positive(example, sentences):
     return not sop_example_problems(swap_segments(example), sentences)
 
 
-def draw_sop_examples(sentences, seed, draws):
-    """``draws`` calls of make_sop_examples with one random.Random(seed)."""
-    rng = random.Random(seed)
-    examples = []
-    for _ in range(draws):
-        examples.extend(make_sop_examples(sentences, rng))
-    return examples
+def draw_sop_examples(sentences, seed, draws, **kwargs):
+    """SopExamples of ``draws`` generator passes (see generate_sop_instances)."""
+    generator, instances = generate_sop_instances(sentences, seed, draws, **kwargs)
+    return sop_examples(generator, instances, sentences)[0]
 
 
-def find_positive_and_its_swap(sentences, rng, max_draws):
-    """Draws pairs until one positive and its own swap have both been drawn.
+def find_positive_and_its_swap(sentences, seed, max_draws):
+    """Runs generator passes until one positive and its own swap both occur.
 
     Args:
       sentences: The document.
-      rng: random.Random.
-      max_draws: How many calls of make_sop_examples to try at most.
+      seed: --random_seed of the generator.
+      max_draws: How many passes to try at most.
 
     Returns:
       (positive, negative) with negative == swap_segments(positive), or None.
     """
+    generator, unit = make_sop_generator(sentences, seed)
     seen = {}
-    for _ in range(max_draws):
-        for example in make_sop_examples(sentences, rng):
+    for pass_index in range(max_draws):
+        instances = generator.create_instances(unit, pass_index)[0]
+        for example in sop_examples(generator, instances, sentences)[0]:
             positive = example if example.label == SOP_LABEL_POSITIVE else swap_segments(example)
             by_label = seen.setdefault((positive.span_a, positive.span_b), {})
             by_label.setdefault(example.label, example)
@@ -837,8 +939,8 @@ def run_sop_section(recorder, seed, draws):
 
     Args:
       recorder: CheckRecorder.
-      seed: Seed of the random.Random that draws the pairs.
-      draws: How many times the pairing runs over the document.
+      seed: --random_seed of the pretraining data generator.
+      draws: How many generator passes run over the document.
     """
     recorder.section = "3"
     print("=" * 78)
@@ -852,7 +954,12 @@ def run_sop_section(recorder, seed, draws):
         print(u"  %d. %s" % (number, sentence))
     print()
 
-    pair = find_positive_and_its_swap(sentences, random.Random(seed), SOP_DISPLAY_MAX_DRAWS)
+    print("Pairs made by create_pretraining_data.InstanceGenerator.create_instances "
+          "(max_seq_length=%d)," % SOP_MAX_SEQ_LENGTH)
+    print("one dupe pass over the document per draw.")
+    print()
+
+    pair = find_positive_and_its_swap(sentences, seed, SOP_DISPLAY_MAX_DRAWS)
     if recorder.check("a positive and its swapped negative are both drawn within %d draws" %
                       SOP_DISPLAY_MAX_DRAWS, pair is not None):
         positive, negative = pair
@@ -871,15 +978,14 @@ def run_sop_section(recorder, seed, draws):
     print("inside the sentence rather than paired with itself, so A == B cannot occur.")
     print()
 
-    examples = draw_sop_examples(sentences, seed, draws)
+    generator, instances = generate_sop_instances(sentences, seed, draws)
+    examples, layout_problems = sop_examples(generator, instances, sentences)
     negatives = [ex for ex in examples if ex.label == SOP_LABEL_NEGATIVE]
     num_negative = len(negatives)
     invalid = [(ex, sop_example_problems(ex, sentences)) for ex in examples]
     invalid = [(ex, p) for ex, p in invalid if p]
     equal_pairs = [ex for ex in examples if list(ex.tokens_a) == list(ex.tokens_b)]
     not_swaps = [ex for ex in negatives if not is_swap_of_positive(ex, sentences)]
-    layout_ok = all(sop_model_input(ex)[0].count("[SEP]") == 2 and
-                    len(sop_model_input(ex)[0]) <= SOP_MAX_SEQ_LENGTH for ex in examples)
     within_sentence = sum(1 for ex in examples if
                           "part" in _span_sentences(ex.span_a, offsets, len(tokens)))
     balance_ok, tolerance = label_balance_ok(num_negative, len(examples))
@@ -897,7 +1003,9 @@ def run_sop_section(recorder, seed, draws):
     recorder.check("every negative is exactly the swap of a positive", not not_swaps,
                    "%d negatives are not swaps" % len(not_swaps))
     recorder.check("input is [CLS] A [SEP] B [SEP] within %d tokens" % SOP_MAX_SEQ_LENGTH,
-                   layout_ok)
+                   not layout_problems,
+                   "%d problems, first: %s" % (len(layout_problems),
+                                               layout_problems[0] if layout_problems else ""))
     recorder.check("both labels occur",
                    0 < num_negative < len(examples),
                    "label 1 x %d of %d" % (num_negative, len(examples)))
@@ -906,7 +1014,9 @@ def run_sop_section(recorder, seed, draws):
                    "only %d pairs; raise --sop_draws" % len(examples))
     recorder.check("labels are balanced (about half are 1)", balance_ok,
                    "label 1 fraction %.3f, tolerance %.3f" % (fraction, tolerance))
-    recorder.check("same seed, same pairs", draw_sop_examples(sentences, seed, draws) == examples)
+    again = generate_sop_instances(sentences, seed, draws)[1]
+    recorder.check("same seed, same pairs",
+                   [instance_key(i) for i in again] == [instance_key(i) for i in instances])
     passed, total = recorder.section_summary("3")
     print("Section 3: %d of %d checks passed." % (passed, total))
     print()
@@ -945,16 +1055,16 @@ def parse_args(argv=None):
                      "unreadable configs."))
     parser.add_argument(
         "--random_seed", type=int, default=DEFAULT_RANDOM_SEED,
-        help="Seed of the random.Random that draws the sentence-order pairs "
-             "(default: %(default)s).")
+        help="--random_seed of the pretraining data generator that makes the "
+             "sentence-order pairs (default: %(default)s).")
     parser.add_argument(
         "--config_dir", default=DEFAULT_CONFIG_DIR,
         help="Directory holding the albert_config_*.json files "
              "(default: albert_config next to this script).")
     parser.add_argument(
         "--sop_draws", type=_positive_int, default=DEFAULT_SOP_DRAWS,
-        help="How many times the SOP pairing is run over the built-in document for the "
-             "label-balance check (default: %(default)s).")
+        help="How many passes of the pretraining data generator run over the built-in "
+             "document for the SOP checks (default: %(default)s).")
     parser.add_argument(
         "--quick", action="store_true",
         help="Skip the 24-layer builds (ALBERT-large sharing table and L=24 in the "

@@ -377,21 +377,6 @@ def test_encoder_matches_protobuf(zh_generator, zh_instances):
         assert parsed == expected
 
 
-def test_encoder_large_values():
-    encoder = cpd.ExampleEncoder(40000, 512, 3)
-    instance = cpd.TrainingInstance([39999, 300, 128, 5], [0, 0, 1, 1],
-                                    [1, 1, 0, 1], 1)
-    instance.masked_lm_positions = [1, 300]
-    instance.masked_lm_ids = [300, 39999]
-    from tf_compat import tf  # pylint: disable=g-import-not-at-top
-    parsed = tf.train.Example.FromString(encoder.encode(instance))
-    feature = parsed.features.feature
-    assert list(feature["input_ids"].int64_list.value)[:5] == [39999, 300,
-                                                               128, 5, 0]
-    assert list(feature["masked_lm_positions"].int64_list.value) == [1, 300, 0]
-    assert list(feature["masked_lm_weights"].float_list.value) == [1, 1, 0]
-
-
 def _run_pipeline(tmp_path, vocab, name, num_workers, **kwargs):
     options = cpd.make_options(vocab_file=vocab, dupe_factor=2,
                                random_seed=3, **kwargs)
@@ -631,29 +616,6 @@ def test_sentencepiece_chinese_mode(tmp_path):
             assert not sp_model.IsControl(token_id) or (
                 token_id == generator.mask_id)
     assert joined_words > 0
-
-
-@pytest.mark.parametrize("hmm", [True, False])
-def test_segmenter_equals_jieba(hmm):
-    import jieba  # pylint: disable=g-import-not-at-top
-    segmenter = cpd.JiebaSegmenter()
-    texts = [u" ".join(cpd._CJK_RUN_RE.findall(line))  # pylint: disable=protected-access
-             for line in io.open(SAMPLE_ZH, encoding="utf-8")]
-    texts += [u"林黛玉和贾宝玉在大观园里 说话", u"\u3400\u4e00\u9fd6\u9fa5 龘",
-              u"\U00020000中文 \u9fff", u"一", u"", u"  ",
-              u"南京市长江大桥欢迎您", u"他来到了网易杭研大厦",
-              u"".join(chr(0x4E00 + 37 * k % 20000) for k in range(300))]
-    for text in texts:
-        expected = [len(word) for word in jieba.lcut(text, HMM=hmm)
-                    if not word.isspace()]
-        assert segmenter.word_lengths(text, hmm) == expected, text
-
-
-def test_plain_jieba_fallback_agrees():
-    text = u"我们小区里住着好几只流浪猫 最有名的是一只橘色的大胖猫"
-    plain = cpd._PlainJieba()  # pylint: disable=protected-access
-    assert (plain.word_lengths(text) ==
-            cpd.JiebaSegmenter().word_lengths(text))
 
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,6 @@ script's own formulas.
 
 import json
 import os
-import random
 import re
 import subprocess
 import sys
@@ -185,6 +184,79 @@ def test_main_fails_with_too_few_sop_draws(tiny_main, capsys):
     assert "raise --sop_draws" in capsys.readouterr().out
 
 
+# Bugs put into create_pretraining_data.py's instance generator: (text in the
+# source, its replacement, a check that must then fail).
+GENERATOR_BUGS = {
+    "segments not swapped": (
+        "a_ids, a_starts, b_ids, b_starts = b_ids, b_starts, a_ids, a_starts",
+        "pass",
+        "label matches the order"),
+    "labels inverted": (
+        "instance = TrainingInstance(ids, segment_ids, boundary, label)",
+        "instance = TrainingInstance(ids, segment_ids, boundary, 1 - label)",
+        "label matches the order"),
+    "labels unbalanced": (
+        "elif rng.random() < 0.5:",
+        "elif rng.random() < 0.2:",
+        "labels are balanced"),
+}
+
+
+def _broken_generator_module(old, new):
+    """create_pretraining_data loaded from its source with one line changed."""
+    import types  # pylint: disable=g-import-not-at-top
+    path = os.path.join(ROOT, "create_pretraining_data.py")
+    with open(path, encoding="utf-8") as reader:
+        source = reader.read()
+    assert source.count(old) == 1, old
+    module = types.ModuleType("create_pretraining_data_broken")
+    module.__file__ = path
+    exec(compile(source.replace(old, new), path, "exec"), module.__dict__)  # pylint: disable=exec-used
+    return module
+
+
+@pytest.mark.parametrize("bug", sorted(GENERATOR_BUGS))
+def test_main_fails_when_the_generator_is_broken(tiny_main, monkeypatch, capsys, bug):
+    old, new, failing_check = GENERATOR_BUGS[bug]
+    monkeypatch.setattr(test_changes, "create_pretraining_data",
+                        _broken_generator_module(old, new))
+    assert tiny_main("--sop_draws", "200") == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "All 3 ALBERT changes checked" not in out
+    failed = [line for line in out.splitlines() if line.startswith("  [section 3]")]
+    assert any(failing_check in line for line in failed), out[-3000:]
+    assert not [line for line in out.splitlines() if line.startswith("  [section 1]") or
+                line.startswith("  [section 2]")]
+
+
+def test_script_fails_when_the_generator_does_not_swap(tmp_path):
+    """The command line too: exit status 1 with a patched generator."""
+    old, new, failing_check = GENERATOR_BUGS["segments not swapped"]
+    with open(str(tmp_path / "tiny.json"), "w") as f:
+        json.dump(TINY_CONFIG, f)
+    runner = tmp_path / "run_broken.py"
+    runner.write_text(u"""import sys
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {tests!r})
+import test_changes
+import test_test_changes as tests
+test_changes.create_pretraining_data = tests._broken_generator_module({old!r}, {new!r})
+test_changes.EMBEDDING_CONFIGS = ("tiny.json",)
+test_changes.HEADLINE_CONFIG = test_changes.HEADLINE_ZH_CONFIG = "tiny.json"
+test_changes.SHARING_MODELS = (("tiny.json", "tiny", {{}}, None),)
+test_changes.GROWTH_CONFIG = "tiny.json"
+test_changes.GROWTH_LAYERS = (1, 2)
+sys.exit(test_changes.main(sys.argv[1:]))
+""".format(root=ROOT, tests=os.path.join(ROOT, "tests"), old=old, new=new), encoding="utf-8")
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(runner), "--config_dir", str(tmp_path), "--sop_draws", "200"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "FAILED" in result.stdout and failing_check in result.stdout
+    assert "Traceback" not in result.stderr
+
+
 # ---------------------------------------------------------------------------
 # Embedding and sharing helpers.
 # ---------------------------------------------------------------------------
@@ -283,10 +355,7 @@ def _text(tokens):
 
 
 def test_sop_seeded_draws_give_both_labels_and_valid_pairs():
-    rng = random.Random(7)
-    examples = []
-    for _ in range(300):
-        examples.extend(test_changes.make_sop_examples(DOC, rng))
+    examples = test_changes.draw_sop_examples(DOC, 7, 150)
     labels = [ex.label for ex in examples]
     assert set(labels) == {0, 1}
     fraction = labels.count(1) / float(len(labels))
@@ -301,8 +370,54 @@ def test_sop_seeded_draws_give_both_labels_and_valid_pairs():
         assert not test_changes.sop_example_problems(ex, DOC)
 
 
+def test_sop_pairs_are_the_generators_instances():
+    """The pairs are create_pretraining_data's own instances, unchanged."""
+    import create_pretraining_data  # pylint: disable=g-import-not-at-top
+    generator, instances = test_changes.generate_sop_instances(DOC, 5, 20)
+    assert isinstance(generator, create_pretraining_data.InstanceGenerator)
+    assert not generator.options.random_next_sentence
+    assert generator.options.max_seq_length == test_changes.SOP_MAX_SEQ_LENGTH
+    assert all(isinstance(i, create_pretraining_data.TrainingInstance) for i in instances)
+    # Pass by pass, as create_instances gives them.
+    generator2, unit = test_changes.make_sop_generator(DOC, 5)
+    expected = []
+    for pass_index in range(20):
+        expected.extend(generator2.create_instances(unit, pass_index)[0])
+    assert ([test_changes.instance_key(i) for i in instances] ==
+            [test_changes.instance_key(i) for i in expected])
+    examples, problems = test_changes.sop_examples(generator, instances, DOC)
+    assert not problems
+    for instance, example in zip(instances, examples):
+        tokens = generator.tokenizer.convert_ids_to_tokens(instance.original_ids)
+        assert tokens == (["[CLS]"] + list(example.tokens_a) + ["[SEP]"] +
+                          list(example.tokens_b) + ["[SEP]"])
+        assert example.label == instance.label
+    assert any(instance.masked_lm_positions for instance in instances)
+
+
+def test_split_instance_reports_a_broken_layout():
+    generator, instances = test_changes.generate_sop_instances(DOC, 5, 3)
+    instance = instances[0]
+    assert not test_changes.split_instance(generator, instance)[2]
+    import copy  # pylint: disable=g-import-not-at-top
+    broken = copy.copy(instance)
+    broken.segment_ids = [0] * len(instance.segment_ids)
+    assert test_changes.split_instance(generator, broken)[2]
+    no_sep = copy.copy(instance)
+    no_sep.original_ids = instance.original_ids[:-1] + [instance.original_ids[1]]
+    assert test_changes.split_instance(generator, no_sep)[2]
+
+
+def test_locate_segments_prefers_the_labels_order():
+    document = list(u"甲。乙。甲")
+    # "。" occurs before and after "乙": the label's order is taken.
+    assert test_changes.locate_segments([u"乙"], [u"。"], 0, document) == ((2, 3), (3, 4))
+    assert test_changes.locate_segments([u"。"], [u"乙"], 1, document) == ((3, 4), (2, 3))
+    assert test_changes.locate_segments([u"丙"], [u"乙"], 0, document) == ((-1, -1), (2, 3))
+
+
 def test_sop_negative_is_the_swap_of_a_positive():
-    pair = test_changes.find_positive_and_its_swap(DOC, random.Random(3), 100)
+    pair = test_changes.find_positive_and_its_swap(DOC, 3, 100)
     assert pair is not None
     positive, negative = pair
     assert positive.label == 0 and negative.label == 1
@@ -320,10 +435,7 @@ def test_sop_same_seed_same_pairs_other_seed_other_pairs():
 
 def test_sop_never_pairs_equal_segments():
     doc = [u"好的。", u"好的。", u"好的。", u"好好", u"是"]
-    rng = random.Random(1)
-    examples = []
-    for _ in range(200):
-        examples.extend(test_changes.make_sop_examples(doc, rng, max_seq_length=9))
+    examples = test_changes.draw_sop_examples(doc, 1, 200, max_seq_length=9)
     assert examples
     for ex in examples:
         assert ex.tokens_a != ex.tokens_b
@@ -331,7 +443,7 @@ def test_sop_never_pairs_equal_segments():
 
 
 def test_sop_problems_detect_broken_pairs():
-    positive, negative = test_changes.find_positive_and_its_swap(DOC, random.Random(3), 100)
+    positive, negative = test_changes.find_positive_and_its_swap(DOC, 3, 100)
     assert not test_changes.sop_example_problems(positive, DOC)
     assert not test_changes.sop_example_problems(negative, DOC)
     # In document order but labelled "swapped".
