@@ -13,6 +13,7 @@
 #
 # Usage: make demo                # or: scripts/demo.sh   (PYTHON=python3.11 for the TF 2 leg)
 # Environment: DEMO_DIR [demo_output]  PRETRAIN_STEPS [3000]  FINETUNE_EPOCHS [4]
+#              SENTENCE_TASK [nsp]: nsp, or sop for sentence-order prediction (ALBERT's own task)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,6 +22,12 @@ PY="$VENV_DIR/bin/python"
 DEMO_DIR="${DEMO_DIR:-demo_output}"
 PRETRAIN_STEPS="${PRETRAIN_STEPS:-3000}"
 FINETUNE_EPOCHS="${FINETUNE_EPOCHS:-4}"
+SENTENCE_TASK="${SENTENCE_TASK:-nsp}"
+case "$SENTENCE_TASK" in
+  nsp) SENTENCE_FLAG=--random_next_sentence; SENTENCE_NAME="next-sentence prediction" ;;
+  sop) SENTENCE_FLAG=--norandom_next_sentence; SENTENCE_NAME="sentence-order prediction" ;;
+  *) echo "error: SENTENCE_TASK=$SENTENCE_TASK: use nsp or sop" >&2; exit 1 ;;
+esac
 DATA=data/lcqmc_sample
 START=$(date +%s)
 step() { echo; echo "=== [demo $(( $(date +%s) - START ))s] $*"; }
@@ -46,13 +53,13 @@ cat > "$DEMO_DIR/albert_config_demo.json" <<JSON
 }
 JSON
 
-step "2/5 pretraining data (whole-word masking with jieba, next-sentence prediction)"
+step "2/5 pretraining data (whole-word masking with jieba, $SENTENCE_NAME)"
 "$PY" create_pretraining_data.py --input_file="data/sample_zh.txt,$DATA/pretrain_questions.txt" \
   --output_file="$DEMO_DIR/pretrain.tfrecord" --vocab_file="$DEMO_DIR/vocab.txt" \
-  --max_seq_length=32 --max_predictions_per_seq=5 --dupe_factor=5 --random_next_sentence \
+  --max_seq_length=32 --max_predictions_per_seq=5 --dupe_factor=5 "$SENTENCE_FLAG" \
   --random_seed=12345
 
-step "3/5 pretraining ($PRETRAIN_STEPS steps, MLM + NSP)"
+step "3/5 pretraining ($PRETRAIN_STEPS steps, MLM + $(echo "$SENTENCE_TASK" | tr a-z A-Z))"
 "$PY" run_pretraining.py --albert_config_file="$DEMO_DIR/albert_config_demo.json" \
   --input_file="$DEMO_DIR/pretrain.tfrecord" --output_dir="$DEMO_DIR/pretrain" \
   --do_train --do_eval --max_eval_steps=20 \
@@ -60,7 +67,7 @@ step "3/5 pretraining ($PRETRAIN_STEPS steps, MLM + NSP)"
   --num_train_steps="$PRETRAIN_STEPS" --num_warmup_steps=$(( PRETRAIN_STEPS / 10 )) \
   --learning_rate=1e-3 --optimizer=adamw --save_checkpoints_steps="$PRETRAIN_STEPS" \
   --random_seed=12345
-echo "(on 1280 training instances; sentence_order_* is the next-sentence head here)"
+[ "$SENTENCE_TASK" = sop ] || echo "(sentence_order_* is the next-sentence head here)"
 cat "$DEMO_DIR/pretrain/eval_results.txt"
 
 step "4/5 fine-tuning on $DATA (LCQMC layout), starting from the pretrained checkpoint"
