@@ -11,17 +11,31 @@
   run's other paths before any training starts.
 * ``prepare_output_dir``: create the output directory and clear what an
   interrupted (killed) run left half-written in it.
+* ``fine_tuning_model_fn``: the model_fn every fine-tuning task shares
+  (strict initialisation from the pretrained checkpoint, optimizer, TRAIN and
+  PREDICT specs); the task gives its model and its predictions.
+* ``write_saved_model``: a SavedModel of a fine-tuned checkpoint, replacing
+  an older one only when complete; the task gives its signature.
+* ``train_from_flags``, ``check_best``, ``export_from_flags``: the training,
+  evaluation and export steps the fine-tuning scripts share.
+
+The functions take what they need as arguments (a parsed flags object where
+they say so); none reads the global flags.
 """
 
 from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import io
 import os
 import struct
 import time
 
+import six
+
 import checkpoint_utils
+import optimization
 import script_utils
 from tf_compat import tf
 
@@ -864,3 +878,198 @@ def train(estimator, output_dir, num_train_steps, make_input_fn, round_steps=Non
         if after_round is not None:
             after_round()
     return step
+
+
+def train_from_flags(estimator, flags_obj, num_train_steps, num_examples, input_fn,
+                     after_round=None):
+    """Trains with the --train_batch_size, --random_seed, --use_tpu,
+    --log_every_secs, --save_checkpoints_steps and --output_dir of
+    ``flags_obj``; a resumed round continues where the data stopped.
+
+    Args:
+        estimator: the task's estimator.
+        flags_obj: the parsed flags.
+        num_train_steps: the last step.
+        num_examples: training records (one pass of the data).
+        input_fn: callable(seed=, skip=) -> the training input_fn.
+        after_round: callable() run after each round of
+            --save_checkpoints_steps (evaluation), or None: one round.
+
+    Returns:
+        The step reached.
+    """
+    def make_input_fn(step):
+        # A new input pipeline starts where the previous one stopped.
+        consumed = (step * flags_obj.train_batch_size) % max(num_examples, 1)
+        return input_fn(seed=flags_obj.random_seed + step, skip=consumed)
+
+    hooks = [] if flags_obj.use_tpu else [TrainingLogHook(
+        flags_obj.train_batch_size, num_train_steps, every_secs=flags_obj.log_every_secs)]
+    return train(estimator, flags_obj.output_dir, num_train_steps, make_input_fn,
+                 round_steps=flags_obj.save_checkpoints_steps if after_round else None,
+                 after_round=after_round, hooks=hooks)
+
+
+def check_best(history, output_dir):
+    """Raises script_utils.UserError when no checkpoint of ``output_dir`` was
+    evaluated (``history.best`` is None)."""
+    if history.best is None:
+        raise script_utils.UserError("%s: no checkpoint to evaluate (model.ckpt-N); train "
+                                     "first with --do_train" % output_dir)
+
+
+def export_from_flags(export, checkpoint, export_dir):
+    """Runs ``export()`` (a task's export_saved_model) and logs it; its
+    ValueError (export_dir is not a SavedModel) becomes a UserError."""
+    try:
+        export()
+    except ValueError as e:
+        raise script_utils.UserError(str(e))
+    tf.logging.info("Exported %s to %s", checkpoint, export_dir)
+
+
+# ---------------------------------------------------------------------------
+# What the fine-tuning libraries share: model_fn and SavedModel export.
+# ---------------------------------------------------------------------------
+
+
+_MODE_ERROR = ("only TRAIN and PREDICT are used (evaluation runs predict and computes the "
+               "metrics exactly in numpy), got mode %s")
+
+
+def fine_tuning_model_fn(build, predictions, init_checkpoint=None, allow_missing=(),
+                         learning_rate=5e-5, num_train_steps=1, num_warmup_steps=0,
+                         use_tpu=False, optimizer="adamw", init_report_file=None,
+                         verbose=False, gradient_accumulation_steps=1,
+                         mode_error=_MODE_ERROR):
+    """The Estimator model_fn of a fine-tuning task (TPUEstimatorSpec when
+    ``use_tpu``), TRAIN and PREDICT.
+
+    Training initialises from ``init_checkpoint`` strictly (only the
+    variables matching ``allow_missing`` may be new) and reports the load in
+    one line, once: not when the Estimator restores a checkpoint of its own
+    output directory instead (on TPU, in the scaffold). The loss is named
+    ``total_loss`` for the progress line.
+
+    Args:
+        build: callable(features, is_training) -> (loss, outputs): builds the
+            task's model (loss may be None when not training).
+        predictions: callable(features, outputs) -> dict of the PREDICT
+            outputs.
+        init_checkpoint: pretrained checkpoint, or None.
+        allow_missing: regexes of the head variables the checkpoint may lack.
+        learning_rate, num_train_steps, num_warmup_steps, optimizer,
+            gradient_accumulation_steps: optimization.create_optimizer's.
+        use_tpu: build TPU specs.
+        init_report_file: where the full load report is written.
+        verbose: log every variable of the load report.
+        mode_error: message (with %s for the mode) of the ValueError raised
+            for another mode.
+
+    Returns:
+        model_fn(features, labels, mode, params, config).
+    """
+    tpu = tf.estimator.tpu
+
+    def model_fn(features, labels, mode, params, config=None):
+        del labels, params
+        is_training = mode == tf.estimator.ModeKeys.TRAIN
+        loss, outputs = build(features, is_training)
+        scaffold_fn = None
+        if (is_training and init_checkpoint and
+                not checkpoint_utils.estimator_restores_own_checkpoint(config)):
+            def _init():
+                checkpoint_utils.init_from_checkpoint(
+                    init_checkpoint, allow_missing=allow_missing, verbose=verbose,
+                    report_file=init_report_file)
+            if use_tpu:
+                def scaffold_fn():
+                    _init()
+                    return tf.train.Scaffold()
+            else:
+                _init()
+        if is_training:
+            tf.identity(loss, name="total_loss")  # read by the progress line
+            train_op = optimization.create_optimizer(
+                loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
+                optimizer=optimizer, gradient_accumulation_steps=gradient_accumulation_steps)
+            if use_tpu:
+                return tpu.TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op,
+                                            scaffold_fn=scaffold_fn)
+            return tf.estimator.EstimatorSpec(mode=mode, loss=loss, train_op=train_op)
+        if mode != tf.estimator.ModeKeys.PREDICT:
+            raise ValueError(mode_error % mode)
+        spec_predictions = predictions(features, outputs)
+        if use_tpu:
+            return tpu.TPUEstimatorSpec(mode=mode, predictions=spec_predictions,
+                                        scaffold_fn=scaffold_fn)
+        return tf.estimator.EstimatorSpec(mode=mode, predictions=spec_predictions)
+
+    return model_fn
+
+
+def write_saved_model(export_dir, build_signature, checkpoint, assets=None,
+                      make_saver=checkpoint_utils.fine_tuned_saver):
+    """Writes a SavedModel of a fine-tuned checkpoint.
+
+    The graph is built in a new tf.Graph, the checkpoint restored into it and
+    saved with the signature as ``serving_default`` (also named
+    ``predict``), tag ``serve``. It is written to ``<export_dir>.tmp-PID``
+    and renamed into place when complete, replacing an existing SavedModel.
+
+    Args:
+        export_dir: output directory.
+        build_signature: callable() -> (inputs, outputs), dicts name ->
+            tensor of the signature, building the graph.
+        checkpoint: fine-tuned checkpoint prefix.
+        assets: optional dict file name -> text or bytes, written to
+            ``<export_dir>/assets.extra/``.
+        make_saver: callable(checkpoint) -> the tf.train.Saver that restores
+            it (default checkpoint_utils.fine_tuned_saver).
+
+    Raises:
+        ValueError: when export_dir exists and holds something else than a
+            SavedModel.
+    """
+    export_dir = os.path.abspath(export_dir)
+    if os.path.isdir(export_dir) and os.listdir(export_dir) and not os.path.isfile(
+            os.path.join(export_dir, "saved_model.pb")):
+        raise ValueError("%s: export directory exists and is not a SavedModel; "
+                         "remove it or choose another --export_dir" % export_dir)
+    parent = os.path.dirname(export_dir)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent)
+    tmp_dir = "%s.tmp-%d" % (export_dir, os.getpid())
+    if os.path.isdir(tmp_dir):
+        tf.gfile.DeleteRecursively(tmp_dir)
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs, outputs = build_signature()
+        saver = make_saver(checkpoint)
+        with tf.Session(graph=graph) as session:
+            saver.restore(session, checkpoint)
+            signature = tf.saved_model.signature_def_utils.predict_signature_def(
+                inputs=dict(inputs), outputs=dict(outputs))
+            builder = tf.saved_model.builder.SavedModelBuilder(tmp_dir)
+            builder.add_meta_graph_and_variables(
+                session, [tf.saved_model.tag_constants.SERVING],
+                signature_def_map={"serving_default": signature, "predict": signature},
+                strip_default_attrs=True, saver=tf.train.Saver(tf.global_variables()))
+            builder.save()
+    if assets:
+        extra = os.path.join(tmp_dir, "assets.extra")
+        os.makedirs(extra)
+        for name, content in assets.items():
+            if isinstance(content, bytes):
+                with io.open(os.path.join(extra, name), "wb") as writer:
+                    writer.write(content)
+            else:
+                with io.open(os.path.join(extra, name), "w", encoding="utf-8") as writer:
+                    writer.write(six.text_type(content))
+    if os.path.isdir(export_dir):
+        old = "%s.old-%d" % (export_dir, os.getpid())
+        os.rename(export_dir, old)
+        os.rename(tmp_dir, export_dir)
+        tf.gfile.DeleteRecursively(old)
+    else:
+        os.rename(tmp_dir, export_dir)

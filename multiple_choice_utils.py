@@ -58,11 +58,10 @@ import re
 import numpy as np
 import six
 
-import checkpoint_utils
 import classifier_utils
+import driver_utils
 import hub_export
 import modeling
-import optimization
 import script_utils
 from tf_compat import tf
 
@@ -893,51 +892,24 @@ def model_fn_builder(albert_config, num_choices, init_checkpoint=None, learning_
     Returns:
       model_fn(features, labels, mode, params, config).
     """
-    tpu = tf.estimator.tpu
-
-    def model_fn(features, labels, mode, params, config=None):
-        del labels, params
-        is_training = mode == tf.estimator.ModeKeys.TRAIN
+    def build(features, is_training):
         outputs = create_model(
             albert_config, is_training, features["input_ids"], features["input_mask"],
             features["segment_ids"], features.get("option_mask"), features["label_ids"],
             num_choices, dropout, use_one_hot_embeddings,
             hub_module_handle=hub_module_handle)
-        scaffold_fn = None
-        if (is_training and init_checkpoint and
-                not checkpoint_utils.estimator_restores_own_checkpoint(config)):
-            def _init():
-                checkpoint_utils.init_from_checkpoint(
-                    init_checkpoint, allow_missing=head_variable_patterns(albert_config),
-                    verbose=verbose, report_file=init_report_file)
-            if use_tpu:
-                def scaffold_fn():
-                    _init()
-                    return tf.train.Scaffold()
-            else:
-                _init()
-        if is_training:
-            tf.identity(outputs.loss, name="total_loss")  # read by the progress line
-            train_op = optimization.create_optimizer(
-                outputs.loss, learning_rate, num_train_steps, num_warmup_steps,
-                use_tpu=use_tpu, optimizer=optimizer,
-                gradient_accumulation_steps=gradient_accumulation_steps)
-            if use_tpu:
-                return tpu.TPUEstimatorSpec(mode=mode, loss=outputs.loss, train_op=train_op,
-                                            scaffold_fn=scaffold_fn)
-            return tf.estimator.EstimatorSpec(mode=mode, loss=outputs.loss, train_op=train_op)
-        predictions = {"probabilities": outputs.probabilities,
-                       "label_ids": features["label_ids"],
-                       "is_real_example": features["is_real_example"]}
-        if mode == tf.estimator.ModeKeys.PREDICT:
-            if use_tpu:
-                return tpu.TPUEstimatorSpec(mode=mode, predictions=predictions,
-                                            scaffold_fn=scaffold_fn)
-            return tf.estimator.EstimatorSpec(mode=mode, predictions=predictions)
-        raise ValueError("only TRAIN and PREDICT are used (evaluation runs predict and "
-                         "computes the metrics exactly in numpy), got mode %s" % mode)
+        return outputs.loss, outputs
 
-    return model_fn
+    def predictions(features, outputs):
+        return {"probabilities": outputs.probabilities,
+                "label_ids": features["label_ids"],
+                "is_real_example": features["is_real_example"]}
+
+    return driver_utils.fine_tuning_model_fn(
+        build, predictions, init_checkpoint, head_variable_patterns(albert_config),
+        learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
+        optimizer=optimizer, init_report_file=init_report_file, verbose=verbose,
+        gradient_accumulation_steps=gradient_accumulation_steps)
 
 
 # ---------------------------------------------------------------------------
@@ -970,19 +942,7 @@ def export_saved_model(albert_config, checkpoint, export_dir, num_choices=None, 
       ValueError: when export_dir exists and holds something else than a
         SavedModel.
     """
-    export_dir = os.path.abspath(export_dir)
-    if os.path.isdir(export_dir) and os.listdir(export_dir) and not os.path.isfile(
-            os.path.join(export_dir, "saved_model.pb")):
-        raise ValueError("%s: export directory exists and is not a SavedModel; "
-                         "remove it or choose another --export_dir" % export_dir)
-    parent = os.path.dirname(export_dir)
-    if parent and not os.path.isdir(parent):
-        os.makedirs(parent)
-    tmp_dir = "%s.tmp-%d" % (export_dir, os.getpid())
-    if os.path.isdir(tmp_dir):
-        tf.gfile.DeleteRecursively(tmp_dir)
-    graph = tf.Graph()
-    with graph.as_default():
+    def build_signature():
         inputs = collections.OrderedDict(
             (name, tf.placeholder(tf.int32, [None, num_choices, None], name=name))
             for name in classifier_utils.SERVING_INPUTS)
@@ -991,35 +951,9 @@ def export_saved_model(albert_config, checkpoint, export_dir, num_choices=None, 
         outputs = create_model(albert_config, False, inputs["input_ids"], inputs["input_mask"],
                                inputs["segment_ids"], inputs["option_mask"], None, num_choices,
                                use_einsum=False)
-        saver = checkpoint_utils.fine_tuned_saver(checkpoint)
-        with tf.Session(graph=graph) as sess:
-            saver.restore(sess, checkpoint)
-            signature = tf.saved_model.signature_def_utils.predict_signature_def(
-                inputs=inputs, outputs={"probabilities": outputs.probabilities,
-                                        "logits": outputs.logits})
-            builder = tf.saved_model.builder.SavedModelBuilder(tmp_dir)
-            builder.add_meta_graph_and_variables(
-                sess, [tf.saved_model.tag_constants.SERVING],
-                signature_def_map={"serving_default": signature, "predict": signature},
-                strip_default_attrs=True, saver=tf.train.Saver(tf.global_variables()))
-            builder.save()
-    if assets:
-        extra = os.path.join(tmp_dir, "assets.extra")
-        os.makedirs(extra)
-        for name, content in assets.items():
-            if isinstance(content, bytes):
-                with io.open(os.path.join(extra, name), "wb") as writer:
-                    writer.write(content)
-            else:
-                with io.open(os.path.join(extra, name), "w", encoding="utf-8") as writer:
-                    writer.write(six.text_type(content))
-    if os.path.isdir(export_dir):
-        old = "%s.old-%d" % (export_dir, os.getpid())
-        os.rename(export_dir, old)
-        os.rename(tmp_dir, export_dir)
-        tf.gfile.DeleteRecursively(old)
-    else:
-        os.rename(tmp_dir, export_dir)
+        return inputs, {"probabilities": outputs.probabilities, "logits": outputs.logits}
+
+    driver_utils.write_saved_model(export_dir, build_signature, checkpoint, assets)
 
 
 # ---------------------------------------------------------------------------

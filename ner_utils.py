@@ -46,16 +46,14 @@ from __future__ import print_function
 import collections
 import io
 import json
-import os
 import re
 
 import numpy as np
 import six
 
-import checkpoint_utils
 import classifier_utils
+import driver_utils
 import modeling
-import optimization
 import script_utils
 import squad_utils
 import tokenization
@@ -1708,49 +1706,22 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
     Returns:
       model_fn(features, labels, mode, params, config).
     """
-    tpu = tf.estimator.tpu
-
-    def model_fn(features, labels, mode, params, config=None):
-        del labels, params
-        is_training = mode == tf.estimator.ModeKeys.TRAIN
+    def build(features, is_training):
         outputs = create_model(
             albert_config, is_training, features["input_ids"], features["input_mask"],
             features["segment_ids"], features["label_ids"], features["label_mask"],
             num_labels, use_crf, dropout, use_one_hot_embeddings)
-        scaffold_fn = None
-        if (is_training and init_checkpoint and
-                not checkpoint_utils.estimator_restores_own_checkpoint(config)):
-            def _init():
-                checkpoint_utils.init_from_checkpoint(
-                    init_checkpoint, allow_missing=head_variable_patterns(),
-                    verbose=verbose, report_file=init_report_file)
-            if use_tpu:
-                def scaffold_fn():
-                    _init()
-                    return tf.train.Scaffold()
-            else:
-                _init()
-        if is_training:
-            tf.identity(outputs.loss, name="total_loss")  # read by the progress line
-            train_op = optimization.create_optimizer(
-                outputs.loss, learning_rate, num_train_steps, num_warmup_steps,
-                use_tpu=use_tpu, optimizer=optimizer)
-            if use_tpu:
-                return tpu.TPUEstimatorSpec(mode=mode, loss=outputs.loss, train_op=train_op,
-                                            scaffold_fn=scaffold_fn)
-            return tf.estimator.EstimatorSpec(mode=mode, loss=outputs.loss, train_op=train_op)
-        if mode == tf.estimator.ModeKeys.PREDICT:
-            predictions = {"predicted_ids": outputs.predicted_ids,
-                           "label_ids": features["label_ids"],
-                           "label_mask": features["label_mask"]}
-            if use_tpu:
-                return tpu.TPUEstimatorSpec(mode=mode, predictions=predictions,
-                                            scaffold_fn=scaffold_fn)
-            return tf.estimator.EstimatorSpec(mode=mode, predictions=predictions)
-        raise ValueError("only TRAIN and PREDICT are used (evaluation runs predict and "
-                         "computes the metrics exactly in numpy), got mode %s" % mode)
+        return outputs.loss, outputs
 
-    return model_fn
+    def predictions(features, outputs):
+        return {"predicted_ids": outputs.predicted_ids,
+                "label_ids": features["label_ids"],
+                "label_mask": features["label_mask"]}
+
+    return driver_utils.fine_tuning_model_fn(
+        build, predictions, init_checkpoint, head_variable_patterns(), learning_rate,
+        num_train_steps, num_warmup_steps, use_tpu=use_tpu, optimizer=optimizer,
+        init_report_file=init_report_file, verbose=verbose)
 
 
 def export_saved_model(albert_config, num_labels, checkpoint, export_dir, use_crf=False,
@@ -1779,52 +1750,20 @@ def export_saved_model(albert_config, num_labels, checkpoint, export_dir, use_cr
       ValueError: when export_dir exists and holds something else than a
         SavedModel.
     """
-    export_dir = os.path.abspath(export_dir)
-    if os.path.isdir(export_dir) and os.listdir(export_dir) and not os.path.isfile(
-            os.path.join(export_dir, "saved_model.pb")):
-        raise ValueError("%s: export directory exists and is not a SavedModel; "
-                         "remove it or choose another --export_dir" % export_dir)
-    parent = os.path.dirname(export_dir)
-    if parent and not os.path.isdir(parent):
-        os.makedirs(parent)
-    tmp_dir = "%s.tmp-%d" % (export_dir, os.getpid())
-    if os.path.isdir(tmp_dir):
-        tf.gfile.DeleteRecursively(tmp_dir)
     names = tuple(classifier_utils.SERVING_INPUTS) + (("label_mask",) if use_crf else ())
-    graph = tf.Graph()
-    with graph.as_default():
+
+    def build_signature():
         inputs = collections.OrderedDict(
             (name, tf.placeholder(tf.int32, [None, None], name=name)) for name in names)
         outputs = create_model(albert_config, False, inputs["input_ids"], inputs["input_mask"],
                                inputs["segment_ids"], None, inputs.get("label_mask"),
                                num_labels, use_crf=use_crf, use_einsum=False)
-        signature_outputs = {"tag_ids": tf.identity(outputs.predicted_ids, name="tag_ids"),
-                             "logits": tf.identity(outputs.logits, name="tag_logits")}
-        with tf.Session(graph=graph) as sess:
-            tf.train.Saver(tf.global_variables()).restore(sess, checkpoint)
-            signature = tf.saved_model.signature_def_utils.predict_signature_def(
-                inputs=dict(inputs), outputs=signature_outputs)
-            builder = tf.saved_model.builder.SavedModelBuilder(tmp_dir)
-            builder.add_meta_graph_and_variables(
-                sess, [tf.saved_model.tag_constants.SERVING],
-                signature_def_map={"serving_default": signature, "predict": signature},
-                strip_default_attrs=True, saver=tf.train.Saver(tf.global_variables()))
-            builder.save()
-    if assets:
-        extra = os.path.join(tmp_dir, "assets.extra")
-        os.makedirs(extra)
-        for name, content in assets.items():
-            data = content if isinstance(content, bytes) else six.text_type(content).encode(
-                "utf-8")
-            with io.open(os.path.join(extra, name), "wb") as writer:
-                writer.write(data)
-    if os.path.isdir(export_dir):
-        old = "%s.old-%d" % (export_dir, os.getpid())
-        os.rename(export_dir, old)
-        os.rename(tmp_dir, export_dir)
-        tf.gfile.DeleteRecursively(old)
-    else:
-        os.rename(tmp_dir, export_dir)
+        return inputs, {"tag_ids": tf.identity(outputs.predicted_ids, name="tag_ids"),
+                        "logits": tf.identity(outputs.logits, name="tag_logits")}
+
+    driver_utils.write_saved_model(
+        export_dir, build_signature, checkpoint, assets,
+        make_saver=lambda _: tf.train.Saver(tf.global_variables()))
 
 
 # ---------------------------------------------------------------------------

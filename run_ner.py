@@ -356,22 +356,13 @@ def main(argv):
 
     try:
         if f.do_train:
-            def make_input_fn(step):
-                consumed = (step * f.train_batch_size) % len(train[1])
-                return data.input_fn(train[2], True, f.train_batch_size,
-                                     seed=f.random_seed + step, skip=consumed)
-
-            hooks = [] if f.use_tpu else [driver_utils.TrainingLogHook(
-                f.train_batch_size, num_train_steps, every_secs=f.log_every_secs)]
-            driver_utils.train(estimator, f.output_dir, num_train_steps, make_input_fn,
-                               round_steps=f.save_checkpoints_steps if f.do_eval else None,
-                               after_round=evaluate_new_checkpoints if f.do_eval else None,
-                               hooks=hooks)
+            driver_utils.train_from_flags(
+                estimator, f, num_train_steps, len(train[1]),
+                lambda **kw: data.input_fn(train[2], True, f.train_batch_size, **kw),
+                after_round=evaluate_new_checkpoints if f.do_eval else None)
         if f.do_eval:
             evaluate_new_checkpoints()
-            if history.best is None:
-                raise UserError("%s: no checkpoint to evaluate (model.ckpt-N); train first "
-                                "with --do_train" % f.output_dir)
+            driver_utils.check_best(history, f.output_dir)
             tf.logging.info("Best f1 = %s at step %d (%s)", history.best["value"],
                             history.best["step"], driver_utils.BEST_PREFIX)
         checkpoint = None
@@ -394,14 +385,11 @@ def main(argv):
         if f.export_dir:
             info = {"task": "ner", "labels": data.labels, "scheme": data.scheme,
                     "use_crf": bool(f.use_crf), "max_seq_length": f.max_seq_length}
-            try:
-                ner_utils.export_saved_model(config, num_labels, checkpoint, f.export_dir,
-                                             use_crf=f.use_crf,
-                                             assets=driver_utils.export_assets(
-                                                 tokenizer, config, info))
-            except ValueError as e:
-                raise UserError(str(e))
-            tf.logging.info("Exported %s to %s", checkpoint, f.export_dir)
+            driver_utils.export_from_flags(
+                lambda: ner_utils.export_saved_model(
+                    config, num_labels, checkpoint, f.export_dir, use_crf=f.use_crf,
+                    assets=driver_utils.export_assets(tokenizer, config, info)),
+                checkpoint, f.export_dir)
     except _INPUT_ERRORS as e:
         raise UserError(str(e))
     return 0

@@ -273,19 +273,12 @@ def main(argv):
                                                   f.keep_checkpoint_max)
 
         if f.do_train:
-            def make_input_fn(step):
-                consumed = (step * f.train_batch_size) % max(num_train_features, 1)
-                return squad_utils.input_fn_builder(
+            driver_utils.train_from_flags(
+                estimator, f, num_train_steps, num_train_features,
+                lambda **kw: squad_utils.input_fn_builder(
                     train_record, f.max_seq_length, is_training=True,
-                    drop_remainder=f.use_tpu, batch_size=f.train_batch_size,
-                    seed=f.random_seed + step, skip=consumed)
-
-            hooks = [] if f.use_tpu else [driver_utils.TrainingLogHook(
-                f.train_batch_size, num_train_steps, every_secs=f.log_every_secs)]
-            driver_utils.train(estimator, f.output_dir, num_train_steps, make_input_fn,
-                               round_steps=f.save_checkpoints_steps if history else None,
-                               after_round=score_new_checkpoints if history else None,
-                               hooks=hooks)
+                    drop_remainder=f.use_tpu, batch_size=f.train_batch_size, **kw),
+                after_round=score_new_checkpoints if history else None)
         checkpoint = None
         if f.do_predict:
             if history is not None:
@@ -307,13 +300,11 @@ def main(argv):
             info = {"task": "squad_v2" if v2 else "squad_v1",
                     "max_seq_length": f.max_seq_length, "doc_stride": f.doc_stride,
                     "max_query_length": f.max_query_length}
-            try:
-                squad_utils.export_saved_model(
+            driver_utils.export_from_flags(
+                lambda: squad_utils.export_saved_model(
                     config, checkpoint, f.export_dir, v2, f.start_n_top, f.end_n_top,
-                    assets=driver_utils.export_assets(tokenizer, config, info))
-            except ValueError as e:
-                raise UserError(str(e))
-            tf.logging.info("Exported %s to %s", checkpoint, f.export_dir)
+                    assets=driver_utils.export_assets(tokenizer, config, info)),
+                checkpoint, f.export_dir)
     except _INPUT_ERRORS as e:
         raise UserError(str(e))
     return 0

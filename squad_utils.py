@@ -41,12 +41,11 @@ import unicodedata
 import numpy as np
 import six
 
-import checkpoint_utils
 import classifier_utils
+import driver_utils
 import feature_io
 import hub_export
 import modeling
-import optimization
 import script_utils
 import tokenization
 from tf_compat import tf
@@ -1002,48 +1001,22 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, nu
     With ``hub_module_handle`` the encoder is that TF1 Hub module's, starting
     from its variables (give no init_checkpoint).
     """
-    tpu = tf.estimator.tpu
-
-    def model_fn(features, labels, mode, params, config=None):
-        del labels, params
-        is_training = mode == tf.estimator.ModeKeys.TRAIN
-        loss, outputs = create_model(
+    def build(features, is_training):
+        return create_model(
             albert_config, is_training, features, version_2_with_negative,
             use_one_hot_embeddings, use_einsum, start_n_top, end_n_top, dropout_prob,
             hub_module_handle)
-        scaffold_fn = None
-        if (is_training and init_checkpoint and
-                not checkpoint_utils.estimator_restores_own_checkpoint(config)):
-            def _init():
-                checkpoint_utils.init_from_checkpoint(
-                    init_checkpoint,
-                    allow_missing=head_variable_patterns(version_2_with_negative),
-                    verbose=verbose, report_file=init_report_file)
-            if use_tpu:
-                def scaffold_fn():
-                    _init()
-                    return tf.train.Scaffold()
-            else:
-                _init()
-        if is_training:
-            tf.identity(loss, name="total_loss")  # read by the progress line
-            train_op = optimization.create_optimizer(
-                loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
-                optimizer=optimizer)
-            if use_tpu:
-                return tpu.TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op,
-                                            scaffold_fn=scaffold_fn)
-            return tf.estimator.EstimatorSpec(mode=mode, loss=loss, train_op=train_op)
-        if mode != tf.estimator.ModeKeys.PREDICT:
-            raise ValueError("only TRAIN and PREDICT are supported, got %s" % mode)
+
+    def predictions(features, outputs):
         predictions = dict(outputs)
         predictions["unique_ids"] = features["unique_ids"]
-        if use_tpu:
-            return tpu.TPUEstimatorSpec(mode=mode, predictions=predictions,
-                                        scaffold_fn=scaffold_fn)
-        return tf.estimator.EstimatorSpec(mode=mode, predictions=predictions)
+        return predictions
 
-    return model_fn
+    return driver_utils.fine_tuning_model_fn(
+        build, predictions, init_checkpoint, head_variable_patterns(version_2_with_negative),
+        learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
+        optimizer=optimizer, init_report_file=init_report_file, verbose=verbose,
+        mode_error="only TRAIN and PREDICT are supported, got %s")
 
 
 def raw_result(row, version_2_with_negative):
@@ -1073,52 +1046,17 @@ def export_saved_model(albert_config, checkpoint, export_dir, version_2_with_neg
     Raises:
       ValueError: export_dir exists and is not a SavedModel.
     """
-    export_dir = os.path.abspath(export_dir)
-    if os.path.isdir(export_dir) and os.listdir(export_dir) and not os.path.isfile(
-            os.path.join(export_dir, "saved_model.pb")):
-        raise ValueError("%s: export directory exists and is not a SavedModel; remove it or "
-                         "choose another --export_dir" % export_dir)
-    parent = os.path.dirname(export_dir)
-    if parent and not os.path.isdir(parent):
-        os.makedirs(parent)
-    tmp_dir = "%s.tmp-%d" % (export_dir, os.getpid())
-    if os.path.isdir(tmp_dir):
-        tf.gfile.DeleteRecursively(tmp_dir)
     names = SERVING_INPUTS + (("p_mask",) if version_2_with_negative else ())
-    graph = tf.Graph()
-    with graph.as_default():
+
+    def build_signature():
         inputs = {name: tf.placeholder(tf.int32, [None, None], name=name) for name in names}
         _, outputs = create_model(albert_config, False, inputs, version_2_with_negative,
                                   use_einsum=False, start_n_top=start_n_top,
                                   end_n_top=end_n_top)
-        outputs = {name: tf.identity(tensor, name=name) for name, tensor in outputs.items()}
-        with tf.Session(graph=graph) as session:
-            checkpoint_utils.fine_tuned_saver(checkpoint).restore(session, checkpoint)
-            signature = tf.saved_model.signature_def_utils.predict_signature_def(
-                inputs=inputs, outputs=outputs)
-            builder = tf.saved_model.builder.SavedModelBuilder(tmp_dir)
-            builder.add_meta_graph_and_variables(
-                session, [tf.saved_model.tag_constants.SERVING],
-                signature_def_map={"serving_default": signature, "predict": signature},
-                strip_default_attrs=True, saver=tf.train.Saver(tf.global_variables()))
-            builder.save()
-    if assets:
-        extra = os.path.join(tmp_dir, "assets.extra")
-        os.makedirs(extra)
-        for name, content in assets.items():
-            if isinstance(content, bytes):
-                with io.open(os.path.join(extra, name), "wb") as writer:
-                    writer.write(content)
-            else:
-                with io.open(os.path.join(extra, name), "w", encoding="utf-8") as writer:
-                    writer.write(six.text_type(content))
-    if os.path.isdir(export_dir):
-        old = "%s.old-%d" % (export_dir, os.getpid())
-        os.rename(export_dir, old)
-        os.rename(tmp_dir, export_dir)
-        tf.gfile.DeleteRecursively(old)
-    else:
-        os.rename(tmp_dir, export_dir)
+        return inputs, {name: tf.identity(tensor, name=name)
+                        for name, tensor in outputs.items()}
+
+    driver_utils.write_saved_model(export_dir, build_signature, checkpoint, assets)
 
 
 # ---------------------------------------------------------------------------

@@ -253,3 +253,84 @@ def test_training_log_line():
     rate = float(lines[0].split(", ")[3].split()[0])
     assert 300 < rate <= 320
     assert lines[0].endswith("ETA 1m30s") or lines[0].endswith("ETA 1m29s")
+
+
+# ---------------------------------------------------------------------------
+# What the fine-tuning libraries share.
+# ---------------------------------------------------------------------------
+
+
+def _signature():
+    x = tf.placeholder(tf.float32, [None, 10], name="x")
+    w = tf.get_variable("w", [30, 10])
+    return {"x": x}, {"y": tf.identity(tf.matmul(x, w, transpose_b=True), name="y")}
+
+
+def test_write_saved_model_replaces_only_when_complete(tmp_path):
+    prefix = _save(str(tmp_path / "model.ckpt"))
+    export_dir = str(tmp_path / "export")
+    assets = {"a.txt": u"caf\u00e9\n", "b.bin": b"\x00\xff"}
+    driver_utils.write_saved_model(export_dir, _signature, prefix, assets)
+    assert os.path.isfile(os.path.join(export_dir, "saved_model.pb"))
+    with open(os.path.join(export_dir, "assets.extra", "a.txt"), "rb") as reader:
+        assert reader.read() == u"caf\u00e9\n".encode("utf-8")
+    with open(os.path.join(export_dir, "assets.extra", "b.bin"), "rb") as reader:
+        assert reader.read() == b"\x00\xff"
+    # A second export replaces the first; no temporary directory is left.
+    driver_utils.write_saved_model(export_dir, _signature, prefix)
+    assert not os.path.isdir(os.path.join(export_dir, "assets.extra"))
+    assert not [n for n in os.listdir(str(tmp_path)) if ".tmp-" in n or ".old-" in n]
+    with tf.Graph().as_default(), tf.Session() as session:
+        meta = tf.saved_model.loader.load(session, ["serve"], export_dir)
+        signature = meta.signature_def["serving_default"]
+        assert set(signature.inputs) == {"x"} and set(signature.outputs) == {"y"}
+        assert set(meta.signature_def) >= {"serving_default", "predict"}
+        y = session.run(signature.outputs["y"].name,
+                        {signature.inputs["x"].name: np.ones([1, 10], np.float32)})
+    expected = np.arange(300, dtype=np.float32).reshape([30, 10]).sum(axis=1)
+    np.testing.assert_allclose(y[0], expected)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "file.txt").write_text(u"x")
+    with pytest.raises(ValueError, match="export directory exists and is not a SavedModel; "
+                                         "remove it or choose another --export_dir"):
+        driver_utils.write_saved_model(str(other), _signature, prefix)
+
+
+def test_fine_tuning_model_fn_specs():
+    def build(features, is_training):
+        w = tf.get_variable("w", [1], initializer=tf.ones_initializer())
+        out = features["x"] * w
+        return (tf.reduce_mean(out) if is_training else None), {"out": out}
+
+    model_fn = driver_utils.fine_tuning_model_fn(
+        build, lambda features, outputs: {"out": outputs["out"], "id": features["id"]},
+        num_train_steps=10)
+    with tf.Graph().as_default():
+        tf.train.get_or_create_global_step()
+        features = {"x": tf.ones([2]), "id": tf.zeros([2], tf.int32)}
+        spec = model_fn(features, None, tf.estimator.ModeKeys.TRAIN, {})
+        assert spec.train_op is not None
+        tf.get_default_graph().get_tensor_by_name("total_loss:0")
+    with tf.Graph().as_default():
+        features = {"x": tf.ones([2]), "id": tf.zeros([2], tf.int32)}
+        spec = model_fn(features, None, tf.estimator.ModeKeys.PREDICT, {})
+        assert sorted(spec.predictions) == ["id", "out"]
+    with tf.Graph().as_default():
+        features = {"x": tf.ones([2]), "id": tf.zeros([2], tf.int32)}
+        with pytest.raises(ValueError, match="only TRAIN and PREDICT are used"):
+            model_fn(features, None, tf.estimator.ModeKeys.EVAL, {})
+
+
+def test_check_best_and_export_from_flags():
+    class History(object):
+        best = None
+
+    with pytest.raises(script_utils.UserError, match="out: no checkpoint to evaluate"):
+        driver_utils.check_best(History(), "out")
+
+    def fail():
+        raise ValueError("not a SavedModel")
+
+    with pytest.raises(script_utils.UserError, match="not a SavedModel"):
+        driver_utils.export_from_flags(fail, "ckpt", "export")
