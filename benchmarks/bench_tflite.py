@@ -3,8 +3,9 @@
 
 The model is albert_config/albert_config_tiny.json (4 layers, hidden 312,
 brightmart layout) with a 2-way classifier head, all with RANDOM weights
-(latency and size do not depend on the weight values; the decision agreement
-of a random head is a sensitivity measure, not an accuracy). The vocabulary is
+(latency and size do not depend on the weight values); the head's bias is
+centred so that the random model splits the dev pairs about evenly, which
+makes the decision agreement a sensitivity measure (not an accuracy). The vocabulary is
 a synthetic one of the config's 21,128 entries (special tokens + CJK
 characters), so the project's LCQMC-layout sample pairs
 (data/lcqmc_sample/dev.txt, 316 pairs) tokenize on it as on a real one.
@@ -90,16 +91,29 @@ def write_vocab(path, size):
         writer.write(u"\n".join(tokens) + u"\n")
 
 
-def make_checkpoint(work_dir, seed=1):
-    """A random-weight albert_tiny classifier checkpoint; returns its prefix."""
+def make_checkpoint(work_dir, vocab, seed=1):
+    """A random-weight albert_tiny classifier checkpoint; returns its prefix.
+
+    The head's bias is centred on the dev pairs (class 1 bias = minus the
+    median logit difference), so the random model splits them about half and
+    half and decision agreement is measured on real decisions (otherwise a
+    random head gives every pair the same class).
+    """
     config = modeling.AlbertConfig.from_json_file(CONFIG)
+    features = dev_features(vocab, 128)
     prefix = os.path.join(work_dir, "ckpt", "model.ckpt-1")
     with tf.Graph().as_default():
         tf.set_random_seed(seed)
-        ids = tf.placeholder(tf.int32, [None, None])
-        classifier_utils.create_model(config, False, ids, ids, ids, None, 2)
+        inputs = [tf.placeholder(tf.int32, [None, None]) for _ in range(3)]
+        model = classifier_utils.create_model(config, False, inputs[0], inputs[1], inputs[2],
+                                              None, 2)
+        bias = [v for v in tf.global_variables() if v.op.name == "output_bias"][0]
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
+            feed = dict(zip(inputs, [features[n] for n in tflite_export.SEQUENCE_INPUTS]))
+            logits = session.run(model.logits, feed)
+            shift = float(np.median(logits[:, 1] - logits[:, 0]))
+            session.run(bias.assign([0.0, -shift]))
             tf.train.Saver().save(session, prefix)
     return prefix
 
@@ -290,6 +304,11 @@ def export_all(prefix, vocab, seq, work_dir, num_check):
         row["agreement_vs_float_tflite"] = float(np.mean(
             got.argmax(-1) == outputs["tflite_none"].argmax(-1)))
         row["num_dev"] = len(dev_rows)
+        # How informative the agreement is: the TF graph's share of class 1
+        # and its median margin |p1 - p0| (a random head is near 0.5).
+        row["tf_class1_rate"] = float(np.mean(outputs["tf_graph"].argmax(-1) == 1))
+        row["tf_median_margin"] = float(np.median(np.abs(outputs["tf_graph"][:, 1] -
+                                                          outputs["tf_graph"][:, 0])))
     return rows, files, features_path
 
 
@@ -325,7 +344,7 @@ def main():
     try:
         vocab = os.path.join(work_dir, "vocab.txt")
         write_vocab(vocab, modeling.AlbertConfig.from_json_file(CONFIG).vocab_size)
-        prefix = make_checkpoint(work_dir)
+        prefix = make_checkpoint(work_dir, vocab)
         for seq in seqs:
             size_rows, files, features_path = export_all(prefix, vocab, seq, work_dir,
                                                          options.num_check)
@@ -396,17 +415,20 @@ def print_tables(setup, rows):
             print("%5d %-16s %14.1f %14.1f" % (row["seq"], row["engine"], row["rss_delta_mb"],
                                                row["rss_after_mb"]))
     print("\nfiles and accuracy on data/lcqmc_sample/dev.txt")
-    print("%5s %-22s %9s %14s %12s %13s %13s" % (
-        "seq", "quantize", "file_mb", "max|diff|_tf", "agree_tf", "agree_float", "num_dev"))
+    print("%5s %-22s %9s %14s %10s %12s %8s %10s %11s" % (
+        "seq", "quantize", "file_mb", "max|diff|_tf", "agree_tf", "agree_float", "num_dev",
+        "tf_class1", "tf_margin"))
     for row in rows:
         if row["table"] == "size":
-            print("%5d %-22s %9.2f %14s %12s %13s %13s" % (
+            print("%5d %-22s %9.2f %14s %10s %12s %8s %10s %11s" % (
                 row["seq"], row["quantize"], row["file_mb"],
                 "%.3g" % row["max_abs_diff_vs_tf"] if "max_abs_diff_vs_tf" in row else "-",
                 "%.4f" % row["agreement_vs_tf"] if "agreement_vs_tf" in row else "-",
                 "%.4f" % row["agreement_vs_float_tflite"]
                 if "agreement_vs_float_tflite" in row else "-",
-                row.get("num_dev", "-")))
+                row.get("num_dev", "-"),
+                "%.3f" % row["tf_class1_rate"] if "tf_class1_rate" in row else "-",
+                "%.4f" % row["tf_median_margin"] if "tf_median_margin" in row else "-"))
 
 
 if __name__ == "__main__":
