@@ -505,10 +505,13 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
             if shuffle:
                 dataset = dataset.shuffle(buffer_size=len(files), seed=seed)
             cycle_length = min(num_cpu_threads, len(files))
+            # Files read in parallel only when there are several: one file
+            # gives the same records without interleave's reader threads
+            # (TF 1.15 has crashed closing a session while they ran).
             dataset = dataset.interleave(
                 tf.data.TFRecordDataset, cycle_length=cycle_length,
                 block_length=1, num_parallel_calls=(
-                    cycle_length if shuffle else None))
+                    cycle_length if shuffle and cycle_length > 1 else None))
             if (input_context is not None and
                     input_context.num_input_pipelines > 1 and
                     len(files) < input_context.num_input_pipelines):
