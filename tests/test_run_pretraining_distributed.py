@@ -51,8 +51,45 @@ def _initial_checkpoint(tmp_path):
     return prefix
 
 
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+
+
 def _train(tmp_path, name, records, strategy_name, steps, batch,
            accumulation_steps=1, loss_scale=None):
+    """Trains `steps` updates with the Estimator in a fresh process; returns
+    the final values.
+
+    A process of its own keeps TensorFlow's process-wide state left by other
+    tests (thread pools, devices, loaded libraries) away from the replicas,
+    and a run that hangs ends at the timeout instead of stalling the suite.
+    """
+    out = str(tmp_path / (name + ".npz"))
+    arguments = json.dumps([str(tmp_path), name, records, strategy_name, steps, batch,
+                            accumulation_steps, loss_scale, out])
+    code = ("import json, sys; sys.path[:0] = [%r, %r]; "
+            "import test_run_pretraining_distributed as t; "
+            "t.train_here(*json.loads(sys.argv[1]))" % (ROOT, TESTS))
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run([sys.executable, "-c", code, arguments], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-5000:]
+    with np.load(out) as data:
+        return {key.replace("|", "/"): data[key] for key in data.files}
+
+
+def train_here(tmp_path, name, records, strategy_name, steps, batch, accumulation_steps,
+               loss_scale, out):
+    """The body of `_train`, run in its own process; writes the values to `out`."""
+    import pathlib  # pylint: disable=g-import-not-at-top
+    values = _train_in_process(pathlib.Path(tmp_path), name, records, strategy_name, steps,
+                               batch, accumulation_steps, loss_scale)
+    np.savez(out, **{key.replace("/", "|"): value for key, value in values.items()})
+
+
+def _train_in_process(tmp_path, name, records, strategy_name, steps, batch,
+                      accumulation_steps=1, loss_scale=None):
     """Trains `steps` updates with the Estimator; returns the final values.
 
     Every run starts from the same checkpoint (the graphs of one device and
