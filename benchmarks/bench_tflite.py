@@ -37,6 +37,9 @@ Usage::
 
     python benchmarks/bench_tflite.py
     python benchmarks/bench_tflite.py --calls=100 --seq_lengths=128 --json
+    python benchmarks/bench_tflite.py --checkpoint=demo_output/lcqmc/model.ckpt-best \
+        --albert_config_file=demo_output/albert_config_demo.json \
+        --vocab_file=demo_output/vocab.txt --seq_lengths=32   # a fine-tuned classifier
 """
 
 from __future__ import absolute_import
@@ -71,6 +74,7 @@ import tokenization  # pylint: disable=g-import-not-at-top
 
 CONFIG = os.path.join(ROOT, "albert_config", "albert_config_tiny.json")
 DEV = os.path.join(ROOT, "data", "lcqmc_sample", "dev.txt")
+MODEL_NAME = "albert_tiny classifier (random weights)"
 QUANTIZE = ("none", "dynamic", "float16")
 ENGINES = ("tf_graph",) + tuple("tflite_" + q for q in QUANTIZE)
 
@@ -318,6 +322,7 @@ def summarize(times):
 
 
 def main():
+    global CONFIG, DEV, MODEL_NAME  # pylint: disable=global-statement
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         tf.logging.set_verbosity(tf.logging.ERROR)
         print(json.dumps(worker(json.loads(sys.argv[2]))))
@@ -332,9 +337,23 @@ def main():
                         help="dev pairs export_tflite checks each file on")
     parser.add_argument("--skip_memory", action="store_true", help="skip the memory rows")
     parser.add_argument("--json", action="store_true", help="one JSON line per row")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a fine-tuned two-class run_classifier.py checkpoint prefix to "
+                             "measure instead of the random albert_tiny classifier (with "
+                             "--albert_config_file and --vocab_file)")
+    parser.add_argument("--albert_config_file", default=None, help="config of --checkpoint")
+    parser.add_argument("--vocab_file", default=None, help="vocab.txt of --checkpoint")
+    parser.add_argument("--dev_file", default=DEV,
+                        help="sentence pairs (a<TAB>b<TAB>label) the files are compared on")
     options = parser.parse_args()
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     tf.logging.set_verbosity(tf.logging.ERROR)
+    if options.checkpoint:
+        if not (options.albert_config_file and options.vocab_file):
+            parser.error("--checkpoint needs --albert_config_file and --vocab_file")
+        CONFIG = options.albert_config_file
+        MODEL_NAME = "classifier %s" % options.checkpoint
+    DEV = options.dev_file
     seqs = [int(s) for s in options.seq_lengths.split(",") if s.strip()]
     threads_list = [int(t) for t in options.threads.split(",") if t.strip()]
     load_at_start = os.getloadavg()[0]
@@ -342,9 +361,12 @@ def main():
     work_dir = tempfile.mkdtemp(prefix="bench_tflite_")
     rows = []
     try:
-        vocab = os.path.join(work_dir, "vocab.txt")
-        write_vocab(vocab, modeling.AlbertConfig.from_json_file(CONFIG).vocab_size)
-        prefix = make_checkpoint(work_dir, vocab)
+        if options.checkpoint:
+            vocab, prefix = options.vocab_file, options.checkpoint
+        else:
+            vocab = os.path.join(work_dir, "vocab.txt")
+            write_vocab(vocab, modeling.AlbertConfig.from_json_file(CONFIG).vocab_size)
+            prefix = make_checkpoint(work_dir, vocab)
         for seq in seqs:
             size_rows, files, features_path = export_all(prefix, vocab, seq, work_dir,
                                                          options.num_check)
@@ -393,9 +415,9 @@ def setup_info(load_at_start, started):
 
 
 def print_tables(setup, rows):
-    print("albert_tiny classifier (random weights), TF %s (%s), Python %s, %s, %s CPUs; "
+    print("%s, TF %s (%s), Python %s, %s, %s CPUs; "
           "%s, commit %s; load average %.2f at start, %.2f at end; %.0f s" % (
-              setup["tensorflow_full"], setup["converter"], setup["python"], setup["cpu"],
+              MODEL_NAME, setup["tensorflow_full"], setup["converter"], setup["python"], setup["cpu"],
               setup["cpus"], setup["date"], setup["commit"], setup["load_average_at_start"],
               setup["load_average_at_end"], setup["wall_s"]))
     print("\nlatency, batch 1 (threads limited by CPU affinity%s)" %
@@ -414,7 +436,7 @@ def print_tables(setup, rows):
         for row in memory:
             print("%5d %-16s %14.1f %14.1f" % (row["seq"], row["engine"], row["rss_delta_mb"],
                                                row["rss_after_mb"]))
-    print("\nfiles and accuracy on data/lcqmc_sample/dev.txt")
+    print("\nfiles and accuracy on %s" % os.path.relpath(DEV, ROOT))
     print("%5s %-22s %9s %14s %10s %12s %8s %10s %11s" % (
         "seq", "quantize", "file_mb", "max|diff|_tf", "agree_tf", "agree_float", "num_dev",
         "tf_class1", "tf_margin"))
