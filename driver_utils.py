@@ -910,6 +910,41 @@ def train_from_flags(estimator, flags_obj, num_train_steps, num_examples, input_
                  after_round=after_round, hooks=hooks)
 
 
+def train_and_select_from_flags(estimator, flags_obj, num_train_steps, num_examples,
+                                input_fn, history=None, evaluate=None):
+    """What every fine-tuning script does with its flags: --do_train trains
+    (train_from_flags), scoring each new checkpoint with ``evaluate`` after
+    every round under --do_eval (model.ckpt-0, saved when training starts, is
+    the untrained head); --do_eval then scores what is left, requires a best
+    checkpoint and logs it.
+
+    Args:
+        estimator, flags_obj, num_train_steps, num_examples, input_fn: as
+            for train_from_flags.
+        history: the run's EvalHistory (--do_eval), else None.
+        evaluate: callable(checkpoint) -> metrics (--do_eval), else None.
+
+    Returns:
+        The checkpoint to predict with or export (fine_tuned_checkpoint)
+        when --do_predict or --export_dir is given, else None.
+    """
+    def evaluate_new():
+        evaluate_new_checkpoints(flags_obj.output_dir, history, evaluate,
+                                 flags_obj.keep_checkpoint_max)
+
+    if flags_obj.do_train:
+        train_from_flags(estimator, flags_obj, num_train_steps, num_examples, input_fn,
+                         after_round=evaluate_new if flags_obj.do_eval else None)
+    if flags_obj.do_eval:
+        evaluate_new()
+        check_best(history, flags_obj.output_dir)
+        tf.logging.info("Best %s = %s at step %d (%s)", history.metric, history.best["value"],
+                        history.best["step"], BEST_PREFIX)
+    if flags_obj.do_predict or flags_obj.export_dir:
+        return fine_tuned_checkpoint(flags_obj.output_dir)
+    return None
+
+
 def check_best(history, output_dir):
     """Raises script_utils.UserError when no checkpoint of ``output_dir`` was
     evaluated (``history.best`` is None)."""

@@ -196,8 +196,8 @@ class _Staging(object):
         parent = os.path.dirname(os.path.abspath(self.output))
         if not os.path.isdir(parent):
             os.makedirs(parent)
-        self.path = os.path.join(parent, ".%s.tmp-%d" % (os.path.basename(self.output),
-                                                         os.getpid()))
+        self.path = script_utils.temporary_name(os.path.join(parent,
+                                                             os.path.basename(self.output)))
 
     def __enter__(self):
         if os.path.isdir(self.path):

@@ -262,24 +262,11 @@ def main(argv):
         # Read and check the test set before training, not after it.
         test_features = task.features("test", f.predict_batch_size)
 
-    def evaluate_new_checkpoints():
-        driver_utils.evaluate_new_checkpoints(f.output_dir, history, evaluate,
-                                              f.keep_checkpoint_max)
-
     try:
-        if f.do_train:
-            driver_utils.train_from_flags(
-                estimator, f, num_train_steps, len(train_examples),
-                lambda **kw: task.input_fn(train_file, True, f.train_batch_size, **kw),
-                after_round=evaluate_new_checkpoints if f.do_eval else None)
-        if f.do_eval:
-            evaluate_new_checkpoints()
-            driver_utils.check_best(history, f.output_dir)
-            tf.logging.info("Best eval_accuracy = %s at step %d (%s)", history.best["value"],
-                            history.best["step"], driver_utils.BEST_PREFIX)
-        checkpoint = None
-        if f.do_predict or f.export_dir:
-            checkpoint = driver_utils.fine_tuned_checkpoint(f.output_dir)
+        checkpoint = driver_utils.train_and_select_from_flags(
+            estimator, f, num_train_steps, len(train_examples or ()),
+            lambda **kw: task.input_fn(train_file, True, f.train_batch_size, **kw),
+            history, evaluate)
         if f.do_predict:
             examples, files, test_file = test_features
             tf.logging.info("Predicting %d test questions with %s", len(examples), checkpoint)

@@ -350,24 +350,11 @@ def main(argv):
                         checkpoint_utils.global_step_of(checkpoint), _format_metrics(metrics))
         return metrics
 
-    def evaluate_new_checkpoints():
-        driver_utils.evaluate_new_checkpoints(f.output_dir, history, evaluate,
-                                              f.keep_checkpoint_max)
-
     try:
-        if f.do_train:
-            driver_utils.train_from_flags(
-                estimator, f, num_train_steps, len(train[1]),
-                lambda **kw: data.input_fn(train[2], True, f.train_batch_size, **kw),
-                after_round=evaluate_new_checkpoints if f.do_eval else None)
-        if f.do_eval:
-            evaluate_new_checkpoints()
-            driver_utils.check_best(history, f.output_dir)
-            tf.logging.info("Best f1 = %s at step %d (%s)", history.best["value"],
-                            history.best["step"], driver_utils.BEST_PREFIX)
-        checkpoint = None
-        if f.do_predict or f.export_dir:
-            checkpoint = driver_utils.fine_tuned_checkpoint(f.output_dir)
+        checkpoint = driver_utils.train_and_select_from_flags(
+            estimator, f, num_train_steps, len(train[1]) if train else 0,
+            lambda **kw: data.input_fn(train[2], True, f.train_batch_size, **kw),
+            history, evaluate)
         if f.do_predict:
             examples = test[0]
             tf.logging.info("Tagging %d test sentences with %s", len(examples), checkpoint)

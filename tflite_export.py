@@ -86,6 +86,7 @@ import checkpoint_utils
 import classifier_utils
 import modeling
 import run_pretraining
+import script_utils
 import squad_utils
 
 KINDS = ("encoder", "pretraining", "classifier", "squad")
@@ -843,11 +844,6 @@ def compare_outputs(reference, candidate):
 # ---------------------------------------------------------------------------
 
 
-def _temporary_path(output_path):
-    directory, base = os.path.split(os.path.abspath(output_path))
-    return os.path.join(directory, ".%s.tmp-%d" % (base, os.getpid()))
-
-
 def _check_output_path(output_path):
     """The absolute output path, checked before any work is done.
 
@@ -995,7 +991,7 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
             frozen = freeze(session, list(outputs.values()))
     model = convert_graph_def(frozen, list(inputs), list(outputs), quantize)
 
-    tmp_path = _temporary_path(output_path)
+    tmp_path = script_utils.temporary_name(os.path.abspath(output_path))
     made = _make_directories(os.path.dirname(output_path))
     try:
         with open(tmp_path, "wb") as writer:

@@ -334,3 +334,29 @@ def test_check_best_and_export_from_flags():
 
     with pytest.raises(script_utils.UserError, match="not a SavedModel"):
         driver_utils.export_from_flags(fail, "ckpt", "export")
+
+
+def test_train_and_select_from_flags_without_training(tmp_path):
+    """No --do_train: nothing is trained; --do_eval with nothing to score is a
+    one-line error; --do_predict / --export_dir need a checkpoint, and none
+    is asked for without them."""
+    import types  # pylint: disable=g-import-not-at-top
+
+    def flags(**kw):
+        values = dict(do_train=False, do_eval=False, do_predict=False, export_dir=None,
+                      output_dir=str(tmp_path), keep_checkpoint_max=0)
+        values.update(kw)
+        return types.SimpleNamespace(**values)
+
+    class History(object):
+        best = None
+
+    def never(*args, **kwargs):
+        raise AssertionError("not expected to run")
+
+    assert driver_utils.train_and_select_from_flags(None, flags(), 1, 0, never) is None
+    with pytest.raises(script_utils.UserError, match="no checkpoint to evaluate"):
+        driver_utils.train_and_select_from_flags(None, flags(do_eval=True), 1, 0, never,
+                                                 History(), never)
+    with pytest.raises(script_utils.UserError, match="no fine-tuned checkpoint"):
+        driver_utils.train_and_select_from_flags(None, flags(do_predict=True), 1, 0, never)
