@@ -22,7 +22,7 @@ call each piece directly:
     ``{"id", "context", "question", "choices": [...], "label"}`` per line;
     the label is an index or the text of a choice.
 
-  Bad input raises ``DataError`` (a ``classifier_utils.DataError``) with one
+  Bad input raises ``DataError`` (a ``classifier_tasks.DataError``) with one
   line naming the file, the line or entry, and the problem.
 * Features: each option becomes ``[CLS] context [SEP] question+option [SEP]``
   (Google's merge: a ``_`` in the question is replaced by the option, else the
@@ -58,6 +58,7 @@ import re
 import numpy as np
 import six
 
+import classifier_tasks
 import classifier_utils
 import driver_utils
 import hub_export
@@ -83,7 +84,7 @@ PREDICTIONS_FILE = "predictions.jsonl"
 RACE_LEVELS = ("middle", "high")
 
 
-class DataError(classifier_utils.DataError):
+class DataError(classifier_tasks.DataError):
     """Malformed or inconsistent task data (the message names file and line or entry)."""
 
 
@@ -397,10 +398,10 @@ def read_jsonl_file(path, require_labels=True, max_options=DEFAULT_MAX_OPTIONS, 
     _check_max_options(max_options)
     examples = []
     try:
-        rows = list(classifier_utils.read_json_lines(path))
+        rows = list(classifier_tasks.read_json_lines(path))
     except DataError:
         raise
-    except classifier_utils.DataError as e:
+    except classifier_tasks.DataError as e:
         raise DataError(str(e))
     for offset, (line_number, obj) in enumerate(rows):
         where = "%s:%d" % (path, line_number)
@@ -657,7 +658,7 @@ def _padding_features(max_seq_length, num_choices):
 
 
 def convert_single_example(example, tokenizer, max_seq_length, max_qa_length, num_choices):
-    """Encodes one example (or a ``classifier_utils.PaddingInputExample``).
+    """Encodes one example (or a ``classifier_tasks.PaddingInputExample``).
 
     Args:
       example: MultipleChoiceExample or PaddingInputExample.
@@ -672,7 +673,7 @@ def convert_single_example(example, tokenizer, max_seq_length, max_qa_length, nu
     Raises:
       DataError: the example has more options than ``num_choices``.
     """
-    if isinstance(example, classifier_utils.PaddingInputExample):
+    if isinstance(example, classifier_tasks.PaddingInputExample):
         return _padding_features(max_seq_length, num_choices)
     if len(example.options) > num_choices:
         raise DataError("%s: %d options but records hold %d (num_choices)" %

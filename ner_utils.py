@@ -51,6 +51,7 @@ import re
 import numpy as np
 import six
 
+import classifier_tasks
 import classifier_utils
 import driver_utils
 import modeling
@@ -86,7 +87,7 @@ _COLUMN_RE = re.compile(r"[^ \t]+")
 _ITEM_RE = re.compile(r"[^ ]+")
 
 
-class DataError(classifier_utils.DataError):
+class DataError(classifier_tasks.DataError):
     """Malformed or inconsistent NER data (the message names file and line)."""
 
 

@@ -39,6 +39,8 @@ from absl import flags
 import numpy as np
 
 import checkpoint_utils
+import classifier_metrics
+import classifier_tasks
 import classifier_utils
 import driver_utils
 import modeling
@@ -48,7 +50,7 @@ from tf_compat import tf
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("task_name", None,
-                    "Task: %s." % ", ".join(classifier_utils.known_tasks()))
+                    "Task: %s." % ", ".join(classifier_tasks.known_tasks()))
 flags.DEFINE_string("data_dir", None, "Directory with the task's train/dev/test files.")
 driver_utils.define_model_flags(
     flags, max_seq_length=128,
@@ -71,7 +73,7 @@ flags.adopt_module_key_flags(script_utils)
 UserError = script_utils.UserError
 
 # Problems with the user's input, reported as one line.
-_INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
+_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError,
                  checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
 
 
@@ -101,9 +103,9 @@ class _Task(object):
 
     def __init__(self, task_name, data_dir, tokenizer, max_seq_length, cache_dir, use_tpu):
         try:
-            self.processor = classifier_utils.get_processor(task_name)
+            self.processor = classifier_tasks.get_processor(task_name)
             self.labels = self.processor.get_labels(data_dir)
-        except (ValueError, classifier_utils.DataError) as e:
+        except (ValueError, classifier_tasks.DataError) as e:
             raise UserError(str(e))
         self.data_dir = data_dir
         self.tokenizer = tokenizer
@@ -120,7 +122,7 @@ class _Task(object):
         try:
             data_file = self.processor.data_file(self.data_dir, split)
             examples = self.processor.get_examples(self.data_dir, split)
-        except classifier_utils.DataError as e:
+        except classifier_tasks.DataError as e:
             raise UserError(str(e))
         padding = (-len(examples)) % batch_size if self.use_tpu and split != "train" else 0
         tf.gfile.MakeDirs(self.cache_dir)
@@ -164,8 +166,8 @@ def _evaluator(estimator, input_fn, processor, num_labels):
     def evaluate(checkpoint):
         step = checkpoint_utils.global_step_of(checkpoint)
         probabilities, label_ids = _predict(estimator, input_fn, checkpoint)
-        metrics = classifier_utils.compute_metrics(probabilities, label_ids,
-                                                   processor.is_regression)
+        metrics = classifier_metrics.compute_metrics(probabilities, label_ids,
+                                                     processor.is_regression)
         tf.logging.info("Eval of %s (step %d): %s", checkpoint, step, _format_metrics(metrics))
         if not processor.is_regression and num_labels > 1 and step > 0:
             chance_loss = math.log(num_labels)
@@ -189,14 +191,14 @@ def _do_predict(estimator, task, test_features, checkpoint, batch_size, output_d
                            (len(probabilities), len(examples)))
     script_utils.write_text(
         os.path.join(output_dir, "test_results.tsv"),
-        "".join(classifier_utils.format_probabilities(r) for r in probabilities))
+        "".join(classifier_metrics.format_probabilities(r) for r in probabilities))
     processor = task.processor
     path = processor.write_submission(output_dir, examples, probabilities,
                                       processor.task_dir(task.data_dir))
     tf.logging.info("Wrote test_results.tsv and %s", path)
     if all(e.label is not None for e in examples):
-        metrics = classifier_utils.compute_metrics(probabilities, label_ids,
-                                                   processor.is_regression)
+        metrics = classifier_metrics.compute_metrics(probabilities, label_ids,
+                                                     processor.is_regression)
         text = "# %s test results of %s\n" % (processor.name, checkpoint)
         text += "".join("%s = %s\n" % (k.replace("eval_", "test_"), metrics[k])
                         for k in sorted(metrics))
@@ -226,7 +228,7 @@ def main(argv):
     f = FLAGS
     _check_flags(f)
     tf.logging.set_verbosity(tf.logging.INFO)
-    config, tokenizer = driver_utils.load_model_setup(f, (classifier_utils.DataError,))
+    config, tokenizer = driver_utils.load_model_setup(f, (classifier_tasks.DataError,))
     task = _Task(f.task_name, f.data_dir, tokenizer, f.max_seq_length,
                  f.cached_dir or f.output_dir, f.use_tpu)
     driver_utils.prepare_output_dir(f.output_dir)

@@ -51,7 +51,7 @@ from absl import flags
 import numpy as np
 
 import checkpoint_utils
-import classifier_utils
+import classifier_tasks
 import driver_utils
 import feature_io
 import modeling
@@ -90,7 +90,7 @@ flags.adopt_module_key_flags(driver_utils)  # listed in --help
 flags.adopt_module_key_flags(script_utils)
 
 UserError = script_utils.UserError
-_INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
+_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError,
                  checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
 
 
@@ -149,7 +149,7 @@ class _Task(object):
                                   self.middle_only)
             examples = mc.read_files(self.task, files, require_labels=(split != "test"),
                                      max_options=self.num_choices)
-        except (ValueError, classifier_utils.DataError) as e:
+        except (ValueError, classifier_tasks.DataError) as e:
             raise UserError(str(e))
         if not examples:
             raise UserError("%s: no questions in %s" % (split, ", ".join(files)))
@@ -165,7 +165,7 @@ class _Task(object):
         key = feature_io.cache_key(inputs)
         record_file = os.path.join(self.cache_dir, "%s_%s_%s.tf_record" %
                                    (self.task, split, key[:16]))
-        all_examples = list(examples) + [classifier_utils.PaddingInputExample()
+        all_examples = list(examples) + [classifier_tasks.PaddingInputExample()
                                          for _ in range(padding)]
         progress = script_utils.Progress("%s questions" % split, total=len(all_examples))
 
@@ -176,7 +176,7 @@ class _Task(object):
                                                 self.num_choices, progress)
                 count = feature_io.write_records(path, (x.as_dict() for x in features),
                                                  self.spec())
-            except (ValueError, classifier_utils.DataError) as e:
+            except (ValueError, classifier_tasks.DataError) as e:
                 raise UserError(str(e))
             tf.logging.info("Wrote %d %s features to %s", count, split, path)
             return {"num_records": count, "data_files": [os.path.abspath(p) for p in files]}
@@ -216,7 +216,7 @@ def main(argv):
     f = FLAGS
     _check_flags(f)
     tf.logging.set_verbosity(tf.logging.INFO)
-    config, tokenizer = driver_utils.load_model_setup(f, (classifier_utils.DataError,))
+    config, tokenizer = driver_utils.load_model_setup(f, (classifier_tasks.DataError,))
     task = _Task(f, tokenizer)
     driver_utils.prepare_output_dir(f.output_dir)
     if f.do_train:

@@ -46,7 +46,7 @@ from absl import flags
 import numpy as np
 
 import checkpoint_utils
-import classifier_utils
+import classifier_tasks
 import driver_utils
 import feature_io
 import modeling
@@ -93,7 +93,7 @@ flags.adopt_module_key_flags(driver_utils)  # listed in --help
 flags.adopt_module_key_flags(script_utils)
 
 UserError = script_utils.UserError
-_INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
+_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError,
                  checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
 LABEL_FILE = "label_list.txt"
 FEATURE_FORMAT_VERSION = 1
@@ -171,7 +171,7 @@ class _Data(object):
             try:
                 examples = ner_utils.read_examples(path, fmt, self.scheme, self.f.strict_tags,
                                                    labeled=None if split == "test" else True)
-            except (ValueError, classifier_utils.DataError) as e:
+            except (ValueError, classifier_tasks.DataError) as e:
                 raise UserError(str(e))
             if not examples:
                 raise UserError("%s: no sentences in the file" % path)
@@ -214,7 +214,7 @@ class _Data(object):
         try:
             features = ner_utils.convert_examples_to_features(
                 examples, self.tokenizer, self.labels, f.max_seq_length, f.doc_stride)
-        except (ValueError, classifier_utils.DataError) as e:
+        except (ValueError, classifier_tasks.DataError) as e:
             raise UserError(str(e))
         inputs = collections.OrderedDict([
             ("format_version", FEATURE_FORMAT_VERSION), ("kind", "ner"), ("split", split),
@@ -291,7 +291,7 @@ def main(argv):
     f = FLAGS
     _check_flags(f)
     tf.logging.set_verbosity(tf.logging.INFO)
-    config, tokenizer = driver_utils.load_model_setup(f, (classifier_utils.DataError,))
+    config, tokenizer = driver_utils.load_model_setup(f, (classifier_tasks.DataError,))
     data = _Data(f, tokenizer)
     # Every file the run needs is read and checked before training.
     for split, wanted in (("train", f.do_train), ("dev", f.do_eval), ("test", f.do_predict)):

@@ -34,7 +34,7 @@ import os
 from absl import flags
 
 import checkpoint_utils
-import classifier_utils
+import classifier_tasks
 import driver_utils
 import modeling
 import script_utils
@@ -80,7 +80,7 @@ flags.adopt_module_key_flags(driver_utils)  # listed in --help
 flags.adopt_module_key_flags(script_utils)
 
 UserError = script_utils.UserError
-_INPUT_ERRORS = (classifier_utils.DataError, modeling.ConfigError,
+_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError,
                  checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
 
 

@@ -72,6 +72,7 @@ import six
 
 import args
 import checkpoint_utils
+import classifier_tasks
 import classifier_utils
 import modeling
 import tokenization
@@ -482,7 +483,7 @@ class SimilarityPredictor(object):
         Returns:
           two lists of ints of the same length (at most max_seq_len).
         """
-        example = classifier_utils.InputExample("query", text_a, text_b)
+        example = classifier_tasks.InputExample("query", text_a, text_b)
         feature = classifier_utils.convert_single_example(
             example, None, self.max_seq_len, self.tokenizer)
         length = sum(feature.input_mask)
@@ -1304,7 +1305,7 @@ def read_pair_file(path):
         empty (or whitespace-only) sentence.
     """
     try:
-        for line_number, fields in classifier_utils.read_tsv(path):
+        for line_number, fields in classifier_tasks.read_tsv(path):
             if len(fields) not in (2, 3):
                 raise SimilarityError(
                     "%s:%d: expected 2 tab-separated fields (sentence_a<TAB>sentence_b, "
@@ -1315,7 +1316,7 @@ def read_pair_file(path):
                     raise SimilarityError("%s:%d: field %d (%s) is empty" %
                                           (path, line_number, position + 1, name))
             yield line_number, fields[0], fields[1]
-    except classifier_utils.DataError as e:
+    except classifier_tasks.DataError as e:
         raise SimilarityError(str(e))
 
 

@@ -41,7 +41,7 @@ import unicodedata
 import numpy as np
 import six
 
-import classifier_utils
+import classifier_tasks
 import driver_utils
 import feature_io
 import hub_export
@@ -54,7 +54,7 @@ FEATURE_FORMAT_VERSION = 1
 FIRST_UNIQUE_ID = 1000000000
 
 
-class DataError(classifier_utils.DataError):
+class DataError(classifier_tasks.DataError):
     """Bad input data (reported as one line naming the file and question)."""
 
 

@@ -67,6 +67,7 @@ if ROOT not in sys.path:
 from tf_compat import tf  # pylint: disable=g-import-not-at-top
 import tf_compat  # pylint: disable=g-import-not-at-top
 
+import classifier_tasks  # pylint: disable=g-import-not-at-top
 import classifier_utils  # pylint: disable=g-import-not-at-top
 import modeling  # pylint: disable=g-import-not-at-top
 import tflite_export  # pylint: disable=g-import-not-at-top
@@ -129,7 +130,7 @@ def dev_features(vocab, max_seq_length):
     with io.open(DEV, encoding="utf-8") as reader:
         for index, line in enumerate(reader):
             text_a, text_b, label = line.rstrip(u"\n").split(u"\t")
-            example = classifier_utils.InputExample("dev-%d" % index, text_a, text_b, label)
+            example = classifier_tasks.InputExample("dev-%d" % index, text_a, text_b, label)
             feature = classifier_utils.convert_single_example(example, ["0", "1"],
                                                               max_seq_length, tokenizer)
             rows["input_ids"].append(feature.input_ids)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import checkpoint_utils
-import classifier_utils
+import classifier_tasks
 import modeling
 import multiple_choice_utils as mc
 import tokenization
@@ -433,7 +433,7 @@ def test_too_many_options_padding_examples_and_bad_lengths(tokenizer):
     with pytest.raises(mc.DataError, match=r"f\.json: entry 3, question 1: 3 options but "
                                            r"records hold 2"):
         mc.convert_examples_to_features([example], tokenizer, 8, 3, 2)
-    padding = mc.convert_examples_to_features([classifier_utils.PaddingInputExample()],
+    padding = mc.convert_examples_to_features([classifier_tasks.PaddingInputExample()],
                                               tokenizer, 8, 3, 4)[0]
     assert not padding.is_real_example
     assert padding.input_ids == [0] * 32 and padding.option_mask == [0] * 4
@@ -448,7 +448,7 @@ def test_feature_dicts_parse_with_the_spec_and_stream(tmp_path, tokenizer):
     """as_dict() written as tf.train.Examples parses back with feature_spec."""
     write_c3(tmp_path)
     examples = mc.read_examples("c3", str(tmp_path), "train")
-    examples.append(classifier_utils.PaddingInputExample())
+    examples.append(classifier_tasks.PaddingInputExample())
     spec = mc.feature_spec(16, 4)
     record_file = str(tmp_path / "train.tf_record")
 

@@ -24,7 +24,7 @@ import time
 import numpy as np
 import pytest
 
-import classifier_utils
+import classifier_tasks
 import similarity
 from test_run_classifier import ROOT, SEQ, VOCAB, base_flags, run_script, save_pretrained
 from test_run_classifier import synthetic_pairs, tiny_config, write
@@ -57,7 +57,7 @@ def model(tmp_path_factory):
         "--save_checkpoints_steps=30", "--random_seed=3"]))
     assert result.returncode == 0, result.stderr[-5000:]
     ws["out"], ws["export"] = out, export
-    examples = classifier_utils.get_processor("lcqmc").get_test_examples(ws["data"])
+    examples = classifier_tasks.get_processor("lcqmc").get_test_examples(ws["data"])
     ws["pairs"] = [(e.text_a, e.text_b) for e in examples]
     ws["expected"] = np.loadtxt(os.path.join(out, "test_results.tsv"), delimiter="\t")[:, 1]
     return ws
