@@ -26,7 +26,7 @@ piece directly:
 * Writing (:func:`write_predictions`) in the input's own format; writing a
   file back with its own tags reproduces it byte for byte.
 * Features (:func:`convert_examples_to_features`): each token is mapped to
-  its WordPiece / SentencePiece sub-tokens with ``squad_utils``' exact
+  its WordPiece / SentencePiece sub-tokens with ``squad_features``' exact
   character alignment; the tag goes on a token's first sub-token; long
   sentences become overlapping windows whose predictions
   :func:`merge_window_predictions` puts back together, one per token.
@@ -56,7 +56,7 @@ import classifier_utils
 import driver_utils
 import modeling
 import script_utils
-import squad_utils
+import squad_features
 import tokenization
 from tf_compat import tf
 
@@ -1092,7 +1092,7 @@ def tokenize_tokens(tokenizer, tokens):
     """The sub-tokens of every token, with exact alignment.
 
     The tokens are joined with single spaces and tokenised by
-    ``squad_utils.tokenize_with_offsets``, so each token is split on its own
+    ``squad_features.tokenize_with_offsets``, so each token is split on its own
     (a word boundary between tokens, as when labelled characters are
     tokenised one by one) and every sub-token is traced to the token it came
     from. A token the tokenizer drops entirely (a space, a control or
@@ -1115,7 +1115,7 @@ def tokenize_tokens(tokenizer, tokens):
             owner.append(-1)
         parts.append(token)
         owner.extend([index] * len(token))
-    pieces, starts, _ = squad_utils.tokenize_with_offsets(tokenizer, u"".join(parts))
+    pieces, starts, _ = squad_features.tokenize_with_offsets(tokenizer, u"".join(parts))
     piece_token = []
     for start in starts:
         position = min(start, len(owner) - 1)
@@ -1241,9 +1241,9 @@ def convert_examples_to_features(examples, tokenizer, label_list, max_seq_length
     goes on its first sub-token. A sentence with more than max_seq_length - 2
     sub-tokens is split into windows of that many sub-tokens, each starting
     ``doc_stride`` sub-tokens after the previous one (the last reaches the
-    end), as ``squad_utils.doc_windows`` builds them; every sub-token is
+    end), as ``squad_features.doc_windows`` builds them; every sub-token is
     marked in exactly one window as having its maximum context there
-    (``squad_utils.max_context_windows``). Training uses every window's
+    (``squad_features.max_context_windows``). Training uses every window's
     labels; prediction takes each token from its maximum-context window.
 
     Args:
@@ -1286,8 +1286,8 @@ def convert_examples_to_features(examples, tokenizer, label_list, max_seq_length
                                     (example.token_source(index), tag, ", ".join(label_list)))
                 token_label[index] = label_map[tag]
         dropped = [index for index, first in enumerate(first_piece) if first < 0]
-        windows = squad_utils.doc_windows(len(ids), max_pieces, doc_stride)
-        best = squad_utils.max_context_windows(windows, len(ids))
+        windows = squad_features.doc_windows(len(ids), max_pieces, doc_stride)
+        best = squad_features.max_context_windows(windows, len(ids))
         for window_index, (start, length) in enumerate(windows):
             padding = max_seq_length - length - 2
             label_ids = [-1]

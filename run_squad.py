@@ -38,6 +38,10 @@ import classifier_tasks
 import driver_utils
 import modeling
 import script_utils
+import squad_data
+import squad_decoding
+import squad_features
+import squad_metrics
 import squad_utils
 from tf_compat import tf
 
@@ -72,7 +76,7 @@ flags.DEFINE_integer("end_n_top", 5, "v2: end positions searched per start.")
 flags.DEFINE_float("dropout_prob", 0.1, "v2: dropout in the answer-class layer.")
 flags.DEFINE_float("null_score_diff_threshold", 0.0,
                    "v2: answer \"\" when the null odds exceed this (choose it on other data).")
-flags.DEFINE_enum("metric", None, list(squad_utils.METRICS),
+flags.DEFINE_enum("metric", None, list(squad_metrics.METRICS),
                   "Metric (default: squad_v2 with --version_2_with_negative, cmrc2018 for "
                   "Chinese answers, else squad_v1).")
 flags.DEFINE_bool("use_einsum", True, "Use tf.einsum (False: TFLite-friendly graph).")
@@ -114,9 +118,9 @@ def _check_flags(f):
 def _features(f, path, tokenizer, is_training, record_file):
     """(examples, record file, meta file, number of features), cached."""
     try:
-        examples, stats = squad_utils.read_squad_examples(
+        examples, stats = squad_data.read_squad_examples(
             path, is_training, f.version_2_with_negative, logger=tf.logging.warning)
-    except squad_utils.DataError as e:
+    except squad_data.DataError as e:
         raise UserError(str(e))
     if is_training and not examples:
         raise UserError("%s: no usable training question (%r)%s" % (
@@ -126,7 +130,7 @@ def _features(f, path, tokenizer, is_training, record_file):
     progress = script_utils.Progress("%s questions" % ("train" if is_training else "predict"),
                                      total=len(examples))
     try:
-        record, meta, count, _ = squad_utils.load_or_create_features(
+        record, meta, count, _ = squad_features.load_or_create_features(
             path, examples, tokenizer, f.max_seq_length, f.doc_stride,
             f.max_query_length, is_training, f.version_2_with_negative,
             cache_dir=cache_dir, record_file=record_file, progress=progress,
@@ -151,18 +155,18 @@ class _Predictor(object):
         self.estimator = estimator
         self.examples, record, meta, _ = _features(f, f.predict_file, tokenizer, False,
                                                    f.predict_feature_file)
-        self.features = squad_utils.read_feature_meta(meta)
-        self.input_fn = squad_utils.input_fn_builder(
+        self.features = squad_features.read_feature_meta(meta)
+        self.input_fn = squad_features.input_fn_builder(
             record, f.max_seq_length, is_training=False, drop_remainder=False,
             batch_size=f.predict_batch_size)
         self.key = os.path.basename(record)
         self.gold = None
         # Scored against every reference text as written (also answers whose
         # offsets were unusable), like the official scripts.
-        gold = squad_utils.read_gold_answers(f.predict_file)
+        gold = squad_data.read_gold_answers(f.predict_file)
         if any(gold.values()) or any(e.is_impossible for e in self.examples):
             self.gold = gold
-        self.metric = f.metric or squad_utils.guess_metric(
+        self.metric = f.metric or squad_metrics.guess_metric(
             self.gold or {}, f.version_2_with_negative)
 
     def predict(self, checkpoint):
@@ -172,24 +176,24 @@ class _Predictor(object):
         v2 = f.version_2_with_negative
         for row in self.estimator.predict(self.input_fn, checkpoint_path=checkpoint,
                                           yield_single_examples=True):
-            results.append(squad_utils.raw_result(row, v2))
+            results.append(squad_decoding.raw_result(row, v2))
         null_odds = None
         if v2:
-            best_text, nbest, null_odds = squad_utils.decode_v2(
+            best_text, nbest, null_odds = squad_decoding.decode_v2(
                 self.examples, self.features, results, f.n_best_size,
                 f.max_answer_length, f.start_n_top, f.end_n_top)
-            predictions = squad_utils.apply_null_threshold(best_text, null_odds,
-                                                           f.null_score_diff_threshold)
+            predictions = squad_decoding.apply_null_threshold(best_text, null_odds,
+                                                              f.null_score_diff_threshold)
         else:
-            predictions, nbest = squad_utils.decode_v1(
+            predictions, nbest = squad_decoding.decode_v1(
                 self.examples, self.features, results, f.n_best_size, f.max_answer_length)
         metrics = None
         if self.gold is not None:
             if self.metric == "squad_v2" and v2:
-                metrics = squad_utils.evaluate_v2(self.gold, best_text, null_odds,
-                                                  f.null_score_diff_threshold)
+                metrics = squad_metrics.evaluate_v2(self.gold, best_text, null_odds,
+                                                    f.null_score_diff_threshold)
             else:
-                metrics = squad_utils.evaluate(self.gold, predictions, self.metric)
+                metrics = squad_metrics.evaluate(self.gold, predictions, self.metric)
         return predictions, nbest, null_odds, metrics
 
     def score(self, checkpoint):
@@ -275,7 +279,7 @@ def main(argv):
         if f.do_train:
             driver_utils.train_from_flags(
                 estimator, f, num_train_steps, num_train_features,
-                lambda **kw: squad_utils.input_fn_builder(
+                lambda **kw: squad_features.input_fn_builder(
                     train_record, f.max_seq_length, is_training=True,
                     drop_remainder=f.use_tpu, batch_size=f.train_batch_size, **kw),
                 after_round=score_new_checkpoints if history else None)

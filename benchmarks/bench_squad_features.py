@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Benchmark of SQuAD/CMRC2018 feature conversion (squad_utils).
+"""Benchmark of SQuAD/CMRC2018 feature conversion (squad_data, squad_features).
 
 Generates a synthetic CMRC2018-size training set (default 10,000 questions
 over 2,500 Chinese contexts of ~500 characters, with some English words and
@@ -36,7 +36,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import squad_utils  # pylint: disable=g-import-not-at-top,wrong-import-position
+import squad_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+import squad_features  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tokenization  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
@@ -121,17 +122,17 @@ def main(argv=None):
         tokenizer = tokenization.FullTokenizer(vocab_file=vocab, do_lower_case=True)
 
         t0, c0 = time.time(), time.process_time()
-        examples, _ = squad_utils.read_squad_examples(data, True)
+        examples, _ = squad_data.read_squad_examples(data, True)
         read_s, read_cpu = time.time() - t0, time.process_time() - c0
 
         t0, c0 = time.time(), time.process_time()
-        counts = squad_utils.convert_examples_to_features(
+        counts = squad_features.convert_examples_to_features(
             examples, tokenizer, args.max_seq_length, args.doc_stride, args.max_query_length,
             True, lambda feature: None)
         convert_s, convert_cpu = time.time() - t0, time.process_time() - c0
 
         t0, c0 = time.time(), time.process_time()
-        _, _, num_features, _ = squad_utils.load_or_create_features(
+        _, _, num_features, _ = squad_features.load_or_create_features(
             data, examples, tokenizer, args.max_seq_length, args.doc_stride,
             args.max_query_length, True, False, cache_dir=work)
         write_s, write_cpu = time.time() - t0, time.process_time() - c0

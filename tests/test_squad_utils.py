@@ -1,5 +1,7 @@
 # coding=utf-8
-"""Tests of squad_utils: reading, alignment, windows, decoding and metrics."""
+"""Tests of the SQuAD modules: reading (squad_data), alignment and windows
+(squad_features), decoding (squad_decoding), metrics and the scoring command
+(squad_metrics, also run as squad_utils.py)."""
 
 from __future__ import absolute_import
 from __future__ import division
@@ -14,7 +16,10 @@ import sys
 
 import pytest
 
-import squad_utils
+import squad_data
+import squad_decoding
+import squad_features
+import squad_metrics
 import tokenization
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,7 +71,7 @@ ALIGNMENT_TEXTS = [
 
 @pytest.mark.parametrize("text", ALIGNMENT_TEXTS)
 def test_offsets_match_the_tokenizer_and_cover_the_text(tokenizer, text):
-    tokens, starts, ends = squad_utils.tokenize_with_offsets(tokenizer, text)
+    tokens, starts, ends = squad_features.tokenize_with_offsets(tokenizer, text)
     assert tokens == tokenizer.tokenize(text)
     assert len(starts) == len(ends) == len(tokens)
     for token, start, end in zip(tokens, starts, ends):
@@ -82,14 +87,14 @@ def test_offsets_match_the_tokenizer_and_cover_the_text(tokenizer, text):
 
 @pytest.mark.parametrize("text", ALIGNMENT_TEXTS)
 def test_every_token_aligned_answer_round_trips(tokenizer, text):
-    tokens, starts, ends = squad_utils.tokenize_with_offsets(tokenizer, text)
+    tokens, starts, ends = squad_features.tokenize_with_offsets(tokenizer, text)
     rng = random.Random(len(text))
     for _ in range(50):
         first = rng.randrange(len(tokens))
         last = rng.randrange(first, min(len(tokens), first + 6))
         answer_start, answer_end = starts[first], ends[last]
         answer = text[answer_start:answer_end]
-        span = squad_utils.char_span_to_token_span(starts, ends, answer_start, answer_end)
+        span = squad_features.char_span_to_token_span(starts, ends, answer_start, answer_end)
         assert span == (first, last)
         assert text[starts[span[0]]:ends[span[1]]] == answer
 
@@ -101,7 +106,7 @@ def test_chinese_answers_round_trip_through_features(tokenizer):
     qas = [("q%d" % i, u"在哪里", [(a, context.index(a))], False) for i, a in enumerate(answers)]
     examples = _examples_from(squad_json([(context, qas)]), is_training=True)
     features = []
-    counts = squad_utils.convert_examples_to_features(
+    counts = squad_features.convert_examples_to_features(
         examples, tokenizer, max_seq_length=20, doc_stride=4, max_query_length=8,
         is_training=True, output_fn=features.append)
     assert counts.get("answers_not_whole", 0) == 0
@@ -125,11 +130,11 @@ def test_sentencepiece_alignment(tmp_path):
         hard_vocab_limit=False)
     sp_tokenizer = tokenization.FullTokenizer(spm_model_file=prefix + ".model")
     text = u"The cat  sat on the mat, Paris ``is'' the capital of Frañce."
-    tokens, starts, ends = squad_utils.tokenize_with_offsets(sp_tokenizer, text)
+    tokens, starts, ends = squad_features.tokenize_with_offsets(sp_tokenizer, text)
     assert tokens == sp_tokenizer.tokenize(text)
     for answer in (u"cat", u"Paris", u"capital of Frañce", u"The cat  sat"):
         start = text.index(answer)
-        span = squad_utils.char_span_to_token_span(starts, ends, start, start + len(answer))
+        span = squad_features.char_span_to_token_span(starts, ends, start, start + len(answer))
         assert text[starts[span[0]]:ends[span[1]]] == answer
 
 
@@ -139,9 +144,9 @@ def test_sentencepiece_alignment(tmp_path):
 
 
 def test_doc_windows_and_max_context_hand_built():
-    spans = squad_utils.doc_windows(10, 6, 3)
+    spans = squad_features.doc_windows(10, 6, 3)
     assert spans == [(0, 6), (3, 6), (6, 4)]
-    best = squad_utils.max_context_windows(spans, 10)
+    best = squad_features.max_context_windows(spans, 10)
     # Token 4: window 0 -> min(4, 1)=1; window 1 -> min(1, 4)=1; tie keeps the
     # earlier window (0). Token 5: window 0 -> 0, window 1 -> min(2,3)=2 -> 1.
     # Token 6: window 1 -> min(3, 2)=2 + .06; window 2 -> min(0, 3)=0 -> 1.
@@ -162,7 +167,7 @@ def test_every_answer_whole_in_a_training_window(tokenizer):
         paragraphs.append((context, qas))
     examples = _examples_from(squad_json(paragraphs), is_training=True)
     features = []
-    squad_utils.convert_examples_to_features(
+    squad_features.convert_examples_to_features(
         examples, tokenizer, max_seq_length=24, doc_stride=5, max_query_length=6,
         is_training=True, output_fn=features.append, keep_tokens=True)
     for index, example in enumerate(examples):
@@ -198,7 +203,7 @@ def _examples_from(text, is_training, v2=False, tmp=None):
     import tempfile
     directory = tmp or tempfile.mkdtemp()
     path = write(os.path.join(str(directory), "data.json"), text)
-    examples, _ = squad_utils.read_squad_examples(path, is_training, v2)
+    examples, _ = squad_data.read_squad_examples(path, is_training, v2)
     return examples
 
 
@@ -222,12 +227,12 @@ def test_bad_offsets_are_fixed_or_skipped_with_a_count(tmp_path):
         ("absent", u"q", [(u"上海", 0)], False)])])
     path = write(tmp_path / "d.json", text)
     messages = []
-    examples, stats = squad_utils.read_squad_examples(path, True, logger=messages.append)
+    examples, stats = squad_data.read_squad_examples(path, True, logger=messages.append)
     assert [(e.qas_id, e.start_char) for e in examples] == [("ok", 4), ("shifted", 7)]
     assert stats.offsets_fixed == 1 and stats.questions_skipped == 1
     assert any("absent" in m and path in m for m in messages)
     # For prediction the question is kept (it is scored on its texts).
-    examples, _ = squad_utils.read_squad_examples(path, False)
+    examples, _ = squad_data.read_squad_examples(path, False)
     assert [e.qas_id for e in examples] == ["ok", "shifted", "absent"]
 
 
@@ -242,8 +247,8 @@ def test_bad_offsets_are_fixed_or_skipped_with_a_count(tmp_path):
 ])
 def test_bad_files_give_one_line_errors(tmp_path, content, expected):
     path = write(tmp_path / "bad.json", content)
-    with pytest.raises(squad_utils.DataError) as info:
-        squad_utils.read_squad_examples(path, True)
+    with pytest.raises(squad_data.DataError) as info:
+        squad_data.read_squad_examples(path, True)
     message = str(info.value)
     assert path in message and expected in message and "\n" not in message
 
@@ -257,8 +262,8 @@ def test_decode_v1_picks_the_best_valid_span(tokenizer):
     context = u"北京是中国的首都"
     examples = _examples_from(squad_json([(context, [("q", u"首都", [], False)])]), False)
     features = []
-    squad_utils.convert_examples_to_features(examples, tokenizer, 16, 4, 4, False,
-                                             features.append)
+    squad_features.convert_examples_to_features(examples, tokenizer, 16, 4, 4, False,
+                                                features.append)
     assert len(features) == 1
     f = features[0]
     offset = min(f.token_start_char)  # position of 北
@@ -269,12 +274,12 @@ def test_decode_v1_picks_the_best_valid_span(tokenizer):
     end[offset + 4] = 4.0    # 国
     end[offset + 2] = 8.0    # 是 (before the start: invalid with 中)
     start[offset] = 1.0
-    result = squad_utils.RawResultV1(f.unique_id, start, end)
-    predictions, nbest = squad_utils.decode_v1(examples, features, [result], 5, 30)
+    result = squad_decoding.RawResultV1(f.unique_id, start, end)
+    predictions, nbest = squad_decoding.decode_v1(examples, features, [result], 5, 30)
     assert predictions["q"] == u"中国"
     assert abs(sum(e["probability"] for e in nbest["q"]) - 1.0) < 1e-6
     # Answers of one token only: start 是 (0) + end 是 (8) beats 中 (5 + 0).
-    predictions, _ = squad_utils.decode_v1(examples, features, [result], 16, 1)
+    predictions, _ = squad_decoding.decode_v1(examples, features, [result], 16, 1)
     assert predictions["q"] == u"是"
 
 
@@ -286,7 +291,7 @@ def test_decode_v1_picks_the_best_valid_span(tokenizer):
 def test_squad_v1_metrics_hand_computed():
     gold = {"a": [u"The Eiffel Tower", u"Eiffel tower"], "b": [u"in 1889"], "c": [u"Paris"]}
     predictions = {"a": u"eiffel tower!", "b": u"1889 exhibition"}
-    metrics = squad_utils.evaluate_v1(gold, predictions)
+    metrics = squad_metrics.evaluate_v1(gold, predictions)
     # a: EM 1 (articles/punctuation/case removed), F1 1.
     # b: gold tokens [in, 1889], pred [1889, exhibition]: P=1/2 R=1/2 F1=1/2.
     # c: missing: 0.
@@ -299,7 +304,7 @@ def test_squad_v2_metrics_hand_computed():
     gold = {"h1": [u"red apple"], "h2": [u"blue"], "n1": [], "n2": []}
     best_text = {"h1": u"red", "h2": u"blue", "n1": u"green", "n2": u"red"}
     odds = {"h1": -2.0, "h2": 1.0, "n1": 0.5, "n2": -1.0}
-    metrics = squad_utils.evaluate_v2(gold, best_text, odds, threshold=0.0)
+    metrics = squad_metrics.evaluate_v2(gold, best_text, odds, threshold=0.0)
     # threshold 0: h1 answered "red" (EM 0, F1 2/3), h2 null (0), n1 null (1),
     # n2 answered (0).
     assert metrics["exact"] == pytest.approx(100.0 * 1 / 4)
@@ -312,12 +317,12 @@ def test_squad_v2_metrics_hand_computed():
     assert metrics["oracle_threshold_tuned_on_this_data"] == pytest.approx(-2.0)
     assert metrics["oracle_f1_tuned_on_this_data"] == pytest.approx(100.0 * (2 / 3 + 2) / 4)
     # Without null odds the texts are final predictions.
-    metrics = squad_utils.evaluate_v2(gold, {"h1": u"red apple", "h2": u"", "n1": u"",
-                                            "n2": u"x"})
+    metrics = squad_metrics.evaluate_v2(gold, {"h1": u"red apple", "h2": u"", "n1": u"",
+                                              "n2": u"x"})
     assert metrics["exact"] == pytest.approx(50.0)
     # Threshold tuned on other data is applied here.
-    metrics = squad_utils.evaluate_v2(gold, best_text, odds,
-                                      tuning=(gold, best_text, odds))
+    metrics = squad_metrics.evaluate_v2(gold, best_text, odds,
+                                        tuning=(gold, best_text, odds))
     assert metrics["null_score_diff_threshold"] == pytest.approx(-2.0)
 
 
@@ -325,20 +330,21 @@ def test_cmrc2018_metrics_hand_computed():
     gold = {"a": [u"北京市", u"北京"], "b": [u"1980年", u"1980"], "c": [u"天安门 广场"],
             "d": [u"长城"]}
     predictions = {"a": u"北京", "b": u"在1980年，", "c": u"天安门广场！", "d": u"故宫"}
-    metrics = squad_utils.evaluate_cmrc2018(gold, predictions)
+    metrics = squad_metrics.evaluate_cmrc2018(gold, predictions)
     # a: EM 1 (second reference), F1 1.
     # b: segments gold [1980, 年], pred [在, 1980, 年]: common run 2, P 2/3 R 1 -> 0.8; EM 0.
     # c: punctuation and spaces removed: EM 1, F1 1. d: 0.
     assert metrics["exact_match"] == pytest.approx(50.0)
     assert metrics["f1"] == pytest.approx(100.0 * (1 + 0.8 + 1) / 4)
-    assert squad_utils.cmrc_segments(u"Hello, World 北京！") == [u"hello", u"world", u"北", u"京"]
+    assert squad_metrics.cmrc_segments(u"Hello, World 北京！") == [u"hello", u"world", u"北", u"京"]
 
 
-def test_evaluate_entry_point(tmp_path):
+@pytest.mark.parametrize("script", ["squad_metrics.py", "squad_utils.py"])
+def test_evaluate_entry_point(tmp_path, script):
     dataset = write(tmp_path / "dev.json", squad_json([(u"北京是首都", [
         ("a", u"q", [(u"北京", 0)], False), ("b", u"q", [(u"首都", 3)], False)])]))
     predictions = write(tmp_path / "pred.json", json.dumps({"a": u"北京", "b": u"是"}))
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "squad_utils.py"),
+    out = subprocess.run([sys.executable, os.path.join(ROOT, script),
                           "--dataset_file=%s" % dataset, "--prediction_file=%s" % predictions],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, cwd=ROOT)
@@ -346,7 +352,7 @@ def test_evaluate_entry_point(tmp_path):
     metrics = json.loads(out.stdout)
     assert metrics["metric"] == "cmrc2018" and metrics["exact_match"] == pytest.approx(50.0)
     bad = write(tmp_path / "bad.json", u"{")
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "squad_utils.py"),
+    out = subprocess.run([sys.executable, os.path.join(ROOT, script),
                           "--dataset_file=%s" % bad, "--prediction_file=%s" % predictions],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, cwd=ROOT)
