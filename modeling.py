@@ -19,12 +19,18 @@ parameters instead of V*H), cross-layer parameter sharing
 (``num_hidden_groups`` x ``inner_group_num`` as Google defines it, plus the
 sharing modes the ALBERT paper studies: all, attention-only, FFN-only, none),
 and the pooled output the sentence-order head reads.
+
+The model computes in float32, or with ``compute_dtype=tf.bfloat16`` (or
+inside ``compute_dtype_scope(tf.bfloat16)``, the scripts' ``--use_bf16``) its
+matrix products in bfloat16 with float32 variables. Training graphs use the
+hand-written gradients of ``fast_ops.py`` (same values, fewer passes).
 """
 
 from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import contextlib
 import copy
 import io
 import json
@@ -34,6 +40,7 @@ import numpy as np
 import six
 
 from tf_compat import tf
+import fast_ops
 import tf_compat
 
 EMBEDDING_LAYOUTS = ("google", "brightmart")
@@ -41,12 +48,37 @@ LN_TYPES = ("postln", "preln")
 SHARING_MODES = ("all", "attention", "ffn", "none")
 ACTIVATIONS = ("gelu", "gelu_new", "relu", "tanh", "swish", "linear")
 
-LAYER_NORM_EPSILON = 1e-12
+LAYER_NORM_EPSILON = fast_ops.LAYER_NORM_EPSILON
 ATTENTION_MASK_VALUE = -10000.0
 
 
 class ConfigError(ValueError):
     """A model configuration that cannot describe a valid ALBERT model."""
+
+
+COMPUTE_DTYPES = (tf.float32, tf.bfloat16)
+_compute_dtype_stack = [tf.float32]
+
+
+@contextlib.contextmanager
+def compute_dtype_scope(dtype):
+    """Models built inside compute their encoder in ``dtype`` (tf.float32 or
+    tf.bfloat16) unless ``AlbertModel`` is given a ``compute_dtype`` of its
+    own. The scripts' ``--use_bf16`` builds everything inside
+    ``compute_dtype_scope(tf.bfloat16)``."""
+    dtype = tf.as_dtype(dtype)
+    if dtype not in COMPUTE_DTYPES:
+        raise ValueError("compute dtype must be float32 or bfloat16, got %s" % dtype.name)
+    _compute_dtype_stack.append(dtype)
+    try:
+        yield dtype
+    finally:
+        _compute_dtype_stack.pop()
+
+
+def default_compute_dtype():
+    """The dtype set by the innermost ``compute_dtype_scope`` (float32 outside)."""
+    return _compute_dtype_stack[-1]
 
 
 # Fields of both reference config families and the defaults used when a
@@ -304,47 +336,6 @@ def gelu(x):
     return x * cdf
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
-_GELU_A = 0.044715
-
-
-@tf.custom_gradient
-def gelu_fused_gradient(x):
-    """``gelu`` with a hand-written gradient (for training graphs).
-
-    Same function, 0.5 (1 + tanh z) written as sigmoid(2z) with
-    z = c (x + a x^3); its derivative
-    s + x s (1 - s) (2c + 6ca x^2), s = sigmoid(2z), takes fewer passes over
-    the [tokens, intermediate] tensor than differentiating ``gelu`` op by op.
-    """
-    x2 = tf.square(x)
-    s = tf.sigmoid(x * (2.0 * _GELU_C + (2.0 * _GELU_C * _GELU_A) * x2))
-
-    def grad(dy):
-        slope = 2.0 * _GELU_C + (6.0 * _GELU_C * _GELU_A) * x2
-        # SigmoidGrad(y=s, dy=t) = t * s * (1 - s) in one pass.
-        return dy * (s + tf.raw_ops.SigmoidGrad(y=s, dy=x * slope))
-
-    return x * s, grad
-
-
-@tf.custom_gradient
-def _standardize(x):
-    """(x - mean) / sqrt(var + eps) over the last axis, with the closed-form
-    gradient rstd * (g - mean(g) - xhat * mean(g * xhat))."""
-    centered = x - tf.reduce_mean(x, axis=-1, keepdims=True)
-    rstd = tf.rsqrt(tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True) +
-                    LAYER_NORM_EPSILON)
-    xhat = centered * rstd
-
-    def grad(g):
-        mean_g = tf.reduce_mean(g, axis=-1, keepdims=True)
-        mean_gx = tf.reduce_mean(g * xhat, axis=-1, keepdims=True)
-        return (g - mean_g - xhat * mean_gx) * rstd
-
-    return xhat, grad
-
-
 def get_activation(name):
     """Maps an activation name to a function (None for linear).
 
@@ -419,6 +410,18 @@ def dropout(x, dropout_prob):
     return tf.nn.dropout(x, rate=dropout_prob)
 
 
+def compute_variable(name, shape, initializer, dtype=tf.float32):
+    """``tf.get_variable(name, shape)`` (float32, as in every checkpoint),
+    read as ``dtype``: a bfloat16 model computes with bfloat16 copies of its
+    float32 variables (what ``tf.tpu.bfloat16_scope`` does on a TPU), so
+    variables, gradients applied to them, optimizer slots and checkpoints stay
+    float32."""
+    variable = tf.get_variable(name, shape, initializer=initializer)
+    if dtype == tf.float32:
+        return variable
+    return tf.cast(variable, dtype)
+
+
 def layer_norm(x, name="LayerNorm", fused_gradient=False):
     """LayerNorm over the last axis with variables ``{name}/beta, gamma``.
 
@@ -432,7 +435,7 @@ def layer_norm(x, name="LayerNorm", fused_gradient=False):
         beta = tf.get_variable("beta", [width], initializer=tf.zeros_initializer())
         gamma = tf.get_variable("gamma", [width], initializer=tf.ones_initializer())
     if fused_gradient:
-        return _standardize(x) * gamma + beta
+        return fast_ops.standardize(x) * gamma + beta
     # Written out rather than with tf.nn.moments: TF 2.15's oneDNN graph
     # rewrite crashes (protobuf CHECK failure) on the moments pattern when the
     # batch or sequence dimension is dynamic.
@@ -445,12 +448,14 @@ def layer_norm(x, name="LayerNorm", fused_gradient=False):
 def dense(x, units, name, initializer, activation=None, use_bias=True):
     """A fully connected layer with variables ``{name}/kernel`` [in, units] and
     ``{name}/bias`` [units]; accepts any rank >= 2 (last axis is contracted).
+    Computes in ``x``'s dtype (float32 variables are read as bfloat16 for a
+    bfloat16 ``x``).
     """
     shape = get_shape_list(x)
     in_width = shape[-1]
     with tf.variable_scope(name):
-        kernel = tf.get_variable("kernel", [in_width, units], initializer=initializer)
-        bias = (tf.get_variable("bias", [units], initializer=tf.zeros_initializer())
+        kernel = compute_variable("kernel", [in_width, units], initializer, x.dtype)
+        bias = (compute_variable("bias", [units], tf.zeros_initializer(), x.dtype)
                 if use_bias else None)
     flat = x if len(shape) == 2 else tf.reshape(x, [-1, in_width])
     out = tf.matmul(flat, kernel)
@@ -477,43 +482,6 @@ def create_attention_mask_from_input_mask(input_mask, dtype=tf.float32):
     return (1.0 - mask)[:, tf.newaxis, tf.newaxis, :] * ATTENTION_MASK_VALUE
 
 
-def split_heads(x, batch_size, length, num_heads, head_size):
-    """[B*L, N*D] -> [B, N, L, D] by a split along N*D and a stack (same
-    values as reshape + transpose; on TensorFlow 1.15 the two copies, and
-    their gradient, an unstack and a concat, take less time than the 4-D
-    Transpose kernel with its 26-float rows)."""
-    x = tf.reshape(x, [batch_size, length, num_heads * head_size])
-    return tf.stack(tf.split(x, num_heads, axis=2), axis=1)
-
-
-def merge_heads(x, num_heads, head_size):
-    """[B, N, L, D] -> [B*L, N*D], the inverse of ``split_heads``."""
-    x = tf.concat(tf.unstack(x, num=num_heads, axis=1), axis=2)
-    return tf.reshape(x, [-1, num_heads * head_size])
-
-
-@tf.custom_gradient
-def softmax_context(scores, value):
-    """softmax(scores) @ value with a hand-written gradient (training graphs).
-
-    scores [B, N, F, T], value [B, N, T, D] -> context [B, N, F, D]. The
-    softmax gradient P * (dP - rowsum(dP * P)) takes its row sums as
-    rowsum(dC * C) over D instead of over T (the same number, since
-    dP = dC V^T and C = P V): two passes over the [B, N, F, T] tensors
-    instead of four.
-    """
-    probs = tf.nn.softmax(scores)
-    context = tf.matmul(probs, value)
-
-    def grad(d_context):
-        d_value = tf.matmul(probs, d_context, transpose_a=True)
-        d_probs = tf.matmul(d_context, value, transpose_b=True)
-        row_sums = tf.reduce_sum(d_context * context, axis=-1, keepdims=True)
-        return (d_probs - row_sums) * probs, d_value
-
-    return context, grad
-
-
 def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_size,
                     initializer, attention_dropout=0.0, use_einsum=True,
                     query_rows=None, query_length=None, fused_gradient=False):
@@ -524,7 +492,8 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
     projection.
 
     Args:
-      x: float Tensor [B*S, H].
+      x: float32 or bfloat16 Tensor [B*S, H]; the products are computed in
+        its dtype, the softmax in float32.
       attention_bias: additive bias broadcastable to [B, N, S, S], or None.
       batch_size: B (int or scalar Tensor).
       seq_length: S (int or scalar Tensor).
@@ -533,18 +502,18 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
       initializer: kernel initializer.
       attention_dropout: dropout on the attention probabilities.
       use_einsum: True: tf.einsum contractions (except in TF 1.x training
-        graphs, which split heads with ``split_heads``); False: transpose + batched matmul only (the
+        graphs, which split heads with ``fast_ops.split_heads``); False: transpose + batched matmul only (the
         TFLite-friendly path). Same weights, same result.
       query_rows: optional [B*Q, H] rows of ``x`` to compute the output for
         (queries only there; keys and values from all of ``x``).
       query_length: Q, required with ``query_rows``.
       fused_gradient: without attention dropout, compute softmax and context
-        through ``softmax_context`` (same values, cheaper gradient); on
-        TensorFlow 1.x also move heads with ``split_heads``/``merge_heads``
+        through ``fast_ops.softmax_context`` (same values, cheaper gradient);
+        on TensorFlow 1.x also move heads with ``fast_ops.split_heads``/``merge_heads``
         instead of transposes (TensorFlow 2's einsum is faster as it is).
 
     Returns:
-      float Tensor [B*S, N*D] ([B*Q, N*D] with ``query_rows``).
+      Tensor [B*S, N*D] ([B*Q, N*D] with ``query_rows``) in ``x``'s dtype.
     """
     width = num_heads * head_size
     with tf.variable_scope("self"):
@@ -563,7 +532,7 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
 
     def heads(t, length):  # [B*L, N*D] -> [B, N, L, D]
         if split:
-            return split_heads(t, batch_size, length, num_heads, head_size)
+            return fast_ops.split_heads(t, batch_size, length, num_heads, head_size)
         return tf.transpose(rows(t, length), [0, 2, 1, 3])
 
     if einsum:
@@ -572,18 +541,23 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
     else:
         scores = tf.matmul(heads(query * scale, query_length), heads(key, seq_length),
                            transpose_b=True)
+    if scores.dtype != tf.float32:  # the softmax and the mask in float32
+        scores = tf.cast(scores, tf.float32)
     if attention_bias is not None:
         scores += attention_bias
     if fused:
-        context = softmax_context(scores, heads(value, seq_length))
+        context = fast_ops.softmax_context(scores, heads(value, seq_length))
     else:
-        probs = dropout(tf.nn.softmax(scores), attention_dropout)
+        probs = tf.nn.softmax(scores)
+        if probs.dtype != value.dtype:
+            probs = tf.cast(probs, value.dtype)
+        probs = dropout(probs, attention_dropout)
         if einsum:
             return tf.reshape(tf.einsum("BNFT,BTND->BFND", probs, rows(value, seq_length)),
                               [-1, width])
         context = tf.matmul(probs, heads(value, seq_length))
     if split:
-        return merge_heads(context, num_heads, head_size)
+        return fast_ops.merge_heads(context, num_heads, head_size)
     # [B, N, F, D] -> [B*F, N*D]
     return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, width])
 
@@ -647,7 +621,7 @@ class AlbertModel(object):
 
     def __init__(self, config, is_training, input_ids, input_mask=None, token_type_ids=None,
                  use_one_hot_embeddings=False, use_einsum=True, scope=None,
-                 output_positions=None):
+                 output_positions=None, compute_dtype=None):
         """Builds the graph.
 
         Args:
@@ -667,6 +641,12 @@ class AlbertModel(object):
             them [B, Q, H]; ``get_sequence_output()`` is unavailable and the
             pooler reads the first row, so pass position 0 first when the
             pooled output is wanted (pretraining does: [CLS] + masked).
+          compute_dtype: tf.float32 or tf.bfloat16 (default: the enclosing
+            ``compute_dtype_scope``'s, else float32). With bfloat16 the
+            Transformer's matrix products and GELU run in
+            bfloat16 on bfloat16 copies of the float32 variables; embeddings,
+            the residual sums, LayerNorms and the attention softmax stay
+            float32, and every output of the model is float32.
 
         Raises:
           ValueError: if the sequence is longer than max_position_embeddings.
@@ -679,6 +659,10 @@ class AlbertModel(object):
         self.layout = config.resolved_embedding_layout
         self.use_einsum = use_einsum
         self.output_positions = output_positions
+        self.compute_dtype = tf.as_dtype(compute_dtype or default_compute_dtype())
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError("compute_dtype must be float32 or bfloat16, got %s" %
+                             self.compute_dtype.name)
         # Training graphs get the hand-written GELU/LayerNorm/attention
         # gradients (same values, fewer passes); inference/export graphs stay
         # plain ops.
@@ -703,16 +687,24 @@ class AlbertModel(object):
                 attention_bias = create_attention_mask_from_input_mask(input_mask)
                 self.all_encoder_layers = self._build_encoder(
                     self.embedding_output, attention_bias, batch_size, seq_length, initializer)
+            with tf.variable_scope("pooler"):
+                first_token = self.all_encoder_layers[-1][:, 0, :]
+                self.pooled_output = self._float32(dense(
+                    self._compute(first_token), config.hidden_size, "dense", initializer,
+                    activation=tf.tanh))
             self.sequence_output = self.all_encoder_layers[-1]
+            self.positions_output = None
             if output_positions is not None:
                 self.positions_output = self.sequence_output
                 self.sequence_output = None
-            with tf.variable_scope("pooler"):
-                last_layer = (self.sequence_output if output_positions is None
-                              else self.positions_output)
-                first_token = last_layer[:, 0, :]
-                self.pooled_output = dense(first_token, config.hidden_size, "dense",
-                                           initializer, activation=tf.tanh)
+
+    def _compute(self, x):
+        """``x`` in the compute dtype (the input of a matrix product)."""
+        return x if x.dtype == self.compute_dtype else tf.cast(x, self.compute_dtype)
+
+    @staticmethod
+    def _float32(x):
+        return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
 
     def _layer_norm(self, x, name):
         return layer_norm(x, name, fused_gradient=self.fused_gradients)
@@ -720,7 +712,7 @@ class AlbertModel(object):
     def _activation(self):
         act = get_activation(self.config.hidden_act)
         if act is gelu and self.fused_gradients:
-            return gelu_fused_gradient
+            return fast_ops.gelu
         return act
 
     # -- embeddings ---------------------------------------------------------
@@ -777,7 +769,8 @@ class AlbertModel(object):
         h_width = config.hidden_size
         x = embedding_output
         if x.shape.as_list()[-1] != h_width:
-            x = dense(x, h_width, "embedding_hidden_mapping_in", initializer)
+            x = self._float32(dense(self._compute(x), h_width, "embedding_hidden_mapping_in",
+                                    initializer))
         x2d = tf.reshape(x, [-1, h_width])
         outputs = []
         shapes = []
@@ -818,8 +811,10 @@ class AlbertModel(object):
             residual = tf.gather(x2d, rows)
             query_rows = residual if inp is x2d else tf.gather(inp, rows)
             query_length = get_shape_list(self.output_positions)[1]
-        context = attention_layer(inp, attention_bias, batch_size, seq_length, heads,
-                                  config.hidden_size // heads, initializer,
+        if query_rows is not None:
+            query_rows = self._compute(query_rows)
+        context = attention_layer(self._compute(inp), attention_bias, batch_size, seq_length,
+                                  heads, config.hidden_size // heads, initializer,
                                   config.attention_probs_dropout_prob, self.use_einsum,
                                   query_rows=query_rows, query_length=query_length,
                                   fused_gradient=self.fused_gradients)
@@ -843,17 +838,19 @@ class AlbertModel(object):
                 context, x2d = self._attention(inp, x2d, attention_bias, batch_size,
                                                seq_length, heads, rows, initializer)
                 with tf.variable_scope("output"):
-                    projected = dense(context, config.hidden_size, "dense", initializer)
+                    projected = self._float32(dense(context, config.hidden_size, "dense",
+                                                    initializer))
             projected = dropout(projected, config.hidden_dropout_prob)
             x2d = x2d + projected if pre else self._layer_norm(projected + x2d, "LayerNorm")
         with tf.variable_scope(base % (ffn_owner, inner), reuse=tf.AUTO_REUSE):
             inp = self._layer_norm(x2d, "LayerNorm_1") if pre else x2d
             with tf.variable_scope("ffn_1"):
                 with tf.variable_scope("intermediate"):
-                    hidden = dense(inp, config.intermediate_size, "dense", initializer,
-                                   activation=act)
+                    hidden = dense(self._compute(inp), config.intermediate_size, "dense",
+                                   initializer, activation=act)
                     with tf.variable_scope("output"):
-                        out = dense(hidden, config.hidden_size, "dense", initializer)
+                        out = self._float32(dense(hidden, config.hidden_size, "dense",
+                                                  initializer))
             out = dropout(out, config.hidden_dropout_prob)
             x2d = x2d + out if pre else self._layer_norm(out + x2d, "LayerNorm_1")
         return x2d
@@ -878,7 +875,8 @@ class AlbertModel(object):
                 context, x2d = self._attention(inp, x2d, attention_bias, batch_size,
                                                seq_length, heads, rows, initializer)
                 with tf.variable_scope("output"):
-                    projected = dense(context, config.hidden_size, "dense", initializer)
+                    projected = self._float32(dense(context, config.hidden_size, "dense",
+                                                    initializer))
                     projected = dropout(projected, config.hidden_dropout_prob)
                     if pre:
                         x2d = x2d + projected
@@ -891,10 +889,10 @@ class AlbertModel(object):
             else:
                 inp = x2d
             with tf.variable_scope("intermediate"):
-                hidden = dense(inp, config.intermediate_size, "dense", initializer,
-                               activation=act)
+                hidden = dense(self._compute(inp), config.intermediate_size, "dense",
+                               initializer, activation=act)
             with tf.variable_scope("output"):
-                out = dense(hidden, config.hidden_size, "dense", initializer)
+                out = self._float32(dense(hidden, config.hidden_size, "dense", initializer))
                 out = dropout(out, config.hidden_dropout_prob)
                 if pre:
                     x2d = x2d + out
