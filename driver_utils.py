@@ -36,6 +36,7 @@ import six
 
 import checkpoint_utils
 import optimization
+import precision
 import script_utils
 from tf_compat import tf
 
@@ -442,7 +443,7 @@ def define_training_flags(flags_module, do_predict_help, export_help, do_eval_he
     --predict_batch_size, --learning_rate, --num_train_epochs, --train_step,
     --warmup_proportion, --warmup_step, --optimizer, --random_seed,
     --save_checkpoints_steps, --keep_checkpoint_max, --log_every_secs,
-    --verbose and Google's TPU flags.
+    --use_bf16, --verbose and Google's TPU flags.
     """
     flags_module.DEFINE_bool("do_train", False, "Fine-tune on the training set.")
     if do_eval_help:
@@ -474,6 +475,9 @@ def define_training_flags(flags_module, do_predict_help, export_help, do_eval_he
     flags_module.DEFINE_float("log_every_secs", 30.0,
                               "Seconds between two training progress lines (step/N, loss, "
                               "examples/sec, ETA).")
+    precision.define_bf16_flag(
+        flags_module, "the encoder (training, evaluation and prediction; --export_dir "
+        "SavedModels stay float32)")
     script_utils.define_verbose_flag(flags_module)
     script_utils.define_tpu_flags(flags_module)
 
@@ -526,6 +530,10 @@ def check_training_flags(flags_obj, other_paths=()):
         raise error("--num_train_epochs must be > 0")
     if flags_obj.log_every_secs < 0:
         raise error("--log_every_secs must be >= 0")
+    if handle and precision.requested_dtype(flags_obj.use_bf16) != tf.float32:
+        raise error("--%s: a Hub module's graph computes in float32; fine-tune from "
+                    "--init_checkpoint to use bfloat16" % precision.FLAG)
+    precision.compute_dtype(flags_obj.use_bf16, flags_obj.use_tpu)
     check_export_dir(flags_obj.export_dir, flags_obj.output_dir,
                      [("--cached_dir", flags_obj.cached_dir)] + list(other_paths))
 
@@ -609,7 +617,8 @@ def training_steps(flags_obj, num_examples):
 
 
 def make_estimator(model_fn, flags_obj, predict_batch_size=None, eval_batch_size=None):
-    """An Estimator on CPU/GPU, a TPUEstimator with --use_tpu.
+    """An Estimator on CPU/GPU, a TPUEstimator with --use_tpu; the model is
+    built in bfloat16 with --use_bf16.
 
     Args:
         model_fn: the task's model_fn.
@@ -621,6 +630,7 @@ def make_estimator(model_fn, flags_obj, predict_batch_size=None, eval_batch_size
         The estimator.
     """
     run_config = script_utils.run_config_from_flags(flags_obj)
+    model_fn = precision.wrap_model_fn(model_fn, precision.requested_dtype(flags_obj.use_bf16))
     if not flags_obj.use_tpu:
         return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
     return tf.estimator.tpu.TPUEstimator(

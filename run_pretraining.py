@@ -40,6 +40,7 @@ import checkpoint_utils
 import driver_utils
 import modeling
 import optimization
+import precision
 import script_utils
 
 # Features read from the records. ``token_boundary`` (Google's generator and
@@ -257,7 +258,7 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
                      poly_power=1.0, start_warmup_step=0,
                      init_from_group0=False, gradient_accumulation_steps=1,
                      weight_decay_rate=0.01, use_einsum=True, loss_scale=None,
-                     init_report_file=None, verbose=False):
+                     init_report_file=None, verbose=False, compute_dtype=tf.float32):
     """Returns a `model_fn` for Estimator / TPUEstimator.
 
     Args:
@@ -284,6 +285,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
             is written (one summary line is logged, once: not when the
             Estimator restores a checkpoint of its own output directory).
         verbose: log every variable of the load report.
+        compute_dtype: tf.float32, or tf.bfloat16 for the encoder's matrix
+            products (--use_bf16; variables and the heads stay float32).
 
     Returns:
         model_fn(features, labels, mode, params, config).
@@ -304,7 +307,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
             input_mask=features["input_mask"],
             token_type_ids=features["segment_ids"],
             use_one_hot_embeddings=use_one_hot_embeddings,
-            use_einsum=use_einsum, output_positions=output_positions)
+            use_einsum=use_einsum, output_positions=output_positions,
+            compute_dtype=compute_dtype)
         mlm_loss, mlm_per_position, mlm_log_probs = get_masked_lm_output(
             albert_config, model.get_output_at_positions()[:, 1:, :],
             model.get_embedding_table(), model.get_embedding_projection(),
@@ -911,6 +915,7 @@ def define_flags():
                       "auto_mixed_precision graph rewrite, with dynamic loss "
                       "scaling (steps with inf/NaN gradients are skipped). "
                       "Refused when no GPU is visible.")
+    precision.define_bf16_flag(flags, "the encoder (training and evaluation)")
     flags.DEFINE_bool("use_einsum", True,
                       "False builds the einsum-free attention graph.")
     flags.DEFINE_float("weight_decay_rate", 0.01, "Decoupled weight decay.")
@@ -955,6 +960,8 @@ def _check_flags(flags_obj):
             "--use_tpu and --distribution_strategy=%s exclude each other (the "
             "TPU path shards over --num_tpu_cores itself)" %
             flags_obj.distribution_strategy)
+    if flags_obj.use_fp16 and precision.requested_dtype(flags_obj.use_bf16) != tf.float32:
+        raise script_utils.UserError("--use_fp16 and --use_bf16 exclude each other")
     if flags_obj.use_fp16 and not _gpu_available():
         raise script_utils.UserError(
             "--use_fp16 needs a GPU (float16 matmuls are slower than float32 "
@@ -991,6 +998,7 @@ def main(argv):
     flags_obj = FLAGS
     _check_flags(flags_obj)
     tf.logging.set_verbosity(tf.logging.INFO)
+    compute_dtype = precision.compute_dtype(flags_obj.use_bf16, flags_obj.use_tpu)
     config = _load_config(flags_obj)
     tf.logging.info("Model config (%s layout): %s",
                     config.resolved_embedding_layout,
@@ -1054,6 +1062,7 @@ def main(argv):
         weight_decay_rate=flags_obj.weight_decay_rate,
         use_einsum=flags_obj.use_einsum,
         loss_scale="dynamic" if flags_obj.use_fp16 else None,
+        compute_dtype=compute_dtype,
         init_report_file=os.path.join(flags_obj.output_dir,
                                       driver_utils.INIT_REPORT_FILE),
         verbose=flags_obj.verbose)
