@@ -16,11 +16,10 @@ from __future__ import print_function
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 
+import script_testlib
 from tf_compat import tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,16 +143,10 @@ def make_records(path, num_examples, seq_length=32, max_predictions=5,
 
 
 def run_script(args, timeout=240, env=None, script=SCRIPT):
-    """Runs run_pretraining.py in a subprocess; returns CompletedProcess."""
-    full_env = dict(os.environ)
-    full_env.pop("TF_CONFIG", None)
-    full_env.setdefault("CUDA_VISIBLE_DEVICES", "")
-    if env:
-        full_env.update(env)
-    return subprocess.run([sys.executable, script] + list(args), cwd=ROOT,
-                          env=full_env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True,
-                          timeout=timeout)
+    """Runs run_pretraining.py in a subprocess (without TF_CONFIG); returns
+    CompletedProcess."""
+    return script_testlib.run_script(script, args, env=env, unset=("TF_CONFIG",),
+                                     timeout=timeout)
 
 
 def read_eval_results(output_dir):

@@ -8,14 +8,14 @@ from __future__ import print_function
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import checkpoint_utils
 import pretraining_testlib as lib
+import script_testlib
+from script_testlib import one_line_error
 from tf_compat import tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,18 +23,7 @@ SCRIPT = os.path.join(ROOT, "export.py")
 
 
 def run_export(*args):
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=600)
-
-
-def one_line_error(result):
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
-    assert len(lines) == 1, result.stderr[-3000:]
-    return lines[0]
+    return script_testlib.run_script(SCRIPT, args, env={"CUDA_VISIBLE_DEVICES": ""})
 
 
 @pytest.fixture(scope="module")

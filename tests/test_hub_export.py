@@ -29,6 +29,8 @@ import hub_export
 import modeling
 import pretraining_testlib as lib
 import run_pretraining
+import script_testlib
+from script_testlib import one_line_error
 from tf_compat import tf
 
 try:
@@ -36,8 +38,6 @@ try:
 except hub_export.HubUnsupportedError as _unsupported:
     pytestmark = pytest.mark.skip(reason=str(_unsupported))
     hub = None
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FILLER = u"天地人山水火木金土日月星风云雨花草鱼鸟虫"
 MARKER = u"红"
@@ -59,19 +59,8 @@ def write(path, text):
 
 
 def run(script, *args, **env_overrides):
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    env.update(env_overrides)
-    return subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(args), cwd=ROOT,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=600)
-
-
-def one_line_error(result):
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
-    assert len(lines) == 1, result.stderr[-3000:]
-    return lines[0]
+    env = dict({"CUDA_VISIBLE_DEVICES": ""}, **env_overrides)
+    return script_testlib.run_script(script, args, env=env)
 
 
 def config_fields(layout):

@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 
 import modeling
+import script_testlib
+from script_testlib import one_line_error
 from tf_compat import tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,22 +50,8 @@ def write(path, text):
     return str(path)
 
 
-def run_script(*args, **kwargs):
-    env = dict(os.environ)
-    env.setdefault("CUDA_VISIBLE_DEVICES", "")
-    env.update(kwargs.get("env", {}))
-    return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=900)
-
-
-def one_line_error(result):
-    """The error line of a failed run (asserting it failed cleanly)."""
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
-    assert len(lines) == 1, result.stderr[-2000:]
-    return lines[0]
+def run_script(*args, env=None):
+    return script_testlib.run_script(SCRIPT, args, env=env, timeout=900)
 
 
 # ---------------------------------------------------------------------------

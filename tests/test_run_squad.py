@@ -25,6 +25,8 @@ import pytest
 import modeling
 import squad_utils
 import tokenization
+import script_testlib
+from script_testlib import one_line_error
 from tf_compat import tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,19 +51,7 @@ def write(path, text):
 
 
 def run_script(*args):
-    env = dict(os.environ)
-    env.setdefault("CUDA_VISIBLE_DEVICES", "")
-    return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=900)
-
-
-def one_line_error(result):
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
-    assert len(lines) == 1, result.stderr[-2000:]
-    return lines[0]
+    return script_testlib.run_script(SCRIPT, args, timeout=900)
 
 
 def synthetic_squad(seed, count, v2=False, with_answers=True):
