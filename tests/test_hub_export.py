@@ -384,9 +384,10 @@ def classifier_run(modules):
 
 
 def lcqmc_features(vocab, data, split):
+    import classifier_tasks  # pylint: disable=g-import-not-at-top
     import classifier_utils  # pylint: disable=g-import-not-at-top
     import tokenization  # pylint: disable=g-import-not-at-top
-    examples = classifier_utils.get_processor("lcqmc").get_examples(data, split)
+    examples = classifier_tasks.get_processor("lcqmc").get_examples(data, split)
     tokenizer = tokenization.FullTokenizer.from_files(vocab_file=vocab)
     features = [classifier_utils.convert_single_example(e, ["0", "1"], SEQ, tokenizer)
                 for e in examples]

@@ -215,10 +215,10 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 from tf_compat import tf
-import classifier_utils, tokenization
+import classifier_tasks, classifier_utils, tokenization
 export_dir, data_dir, vocab, seq = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 tokenizer = tokenization.FullTokenizer(vocab_file=vocab)
-examples = classifier_utils.get_processor("lcqmc").get_test_examples(data_dir)
+examples = classifier_tasks.get_processor("lcqmc").get_test_examples(data_dir)
 features = [classifier_utils.convert_single_example(e, ["0", "1"], seq, tokenizer)
             for e in examples]
 names = ("input_ids", "input_mask", "segment_ids")

@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 
 import modeling
+import squad_data
+import squad_features
 import squad_utils
 import tokenization
 import script_testlib
@@ -245,10 +247,10 @@ print(json.dumps({n: v.tolist() for n, v in zip(names, values)}))
 
 def test_export_reloads_in_a_fresh_process_with_the_same_logits(workspace, trained_v1):
     tokenizer = tokenization.FullTokenizer(vocab_file=workspace["vocab"])
-    examples, _ = squad_utils.read_squad_examples(workspace["dev"], False)
+    examples, _ = squad_data.read_squad_examples(workspace["dev"], False)
     features = []
-    squad_utils.convert_examples_to_features(examples[:3], tokenizer, SEQ, 8, 8, False,
-                                             features.append)
+    squad_features.convert_examples_to_features(examples[:3], tokenizer, SEQ, 8, 8, False,
+                                                features.append)
     inputs = {k: [getattr(f, k) for f in features]
               for k in ("input_ids", "input_mask", "segment_ids")}
     result = subprocess.run([sys.executable, "-c", _RELOAD, ROOT, trained_v1["export"],
@@ -296,10 +298,10 @@ def test_v2_learns_spans_and_answerability(workspace):
     assert "answer_class/dense_1/bias" not in shapes
     # The v2 export takes p_mask and returns the beams and the answer class.
     tokenizer = tokenization.FullTokenizer(vocab_file=ws["vocab"])
-    examples, _ = squad_utils.read_squad_examples(ws["dev_v2"], False, True)
+    examples, _ = squad_data.read_squad_examples(ws["dev_v2"], False, True)
     features = []
-    squad_utils.convert_examples_to_features(examples[:4], tokenizer, SEQ, 8, 8, False,
-                                             features.append)
+    squad_features.convert_examples_to_features(examples[:4], tokenizer, SEQ, 8, 8, False,
+                                                features.append)
     inputs = {k: [getattr(f, k) for f in features]
               for k in ("input_ids", "input_mask", "segment_ids", "p_mask")}
     reload = subprocess.run([sys.executable, "-c", _RELOAD, ROOT, export, json.dumps(inputs)],
