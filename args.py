@@ -84,6 +84,12 @@ num_threads = 0
 # models (the frozen copy briefly holds the weights twice).
 freeze_graph = True
 
+# Compute the encoder's matrix products in bfloat16 (checkpoints only; a
+# SavedModel's graph is float32). Faster only where the hardware has native
+# bfloat16 (CPUs with AMX or AVX512_BF16 on TensorFlow 2, Ampere GPUs); the
+# --use_bf16 flag checks that and also takes --use_bf16=force.
+use_bf16 = False
+
 # -- the HTTP service (--serve) --
 
 # Port of the JSON service; it listens on 127.0.0.1 only. 0 picks a free

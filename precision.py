@@ -25,6 +25,7 @@ from __future__ import print_function
 
 import io
 import os
+import sys
 
 from absl import flags
 
@@ -55,7 +56,7 @@ class _Parser(flags.ArgumentParser):
         return "true|false|force"
 
 
-def define_bf16_flag(flags_module=flags, what="the encoder"):
+def define_bf16_flag(flags_module=flags, what="the encoder", default="false"):
     """Defines --use_bf16: a boolean flag (``--use_bf16``, ``--nouse_bf16``)
     that also takes ``--use_bf16=force``."""
     help_text = (
@@ -65,8 +66,13 @@ def define_bf16_flag(flags_module=flags, what="the encoder"):
         "TensorFlow 2; GPU of compute capability >= 8.0 on TensorFlow 2), else stop "
         "with the reason; force: also where it is emulated (slower than float32); "
         "false: float32." % what)
-    flags_module.DEFINE_flag(flags.Flag(_Parser(), flags.ArgumentSerializer(), FLAG, "false",
-                                        help_text, boolean=True))
+    # Registered as the caller's flag (absl would name this module), so that
+    # the scripts' --help lists it with the caller's other flags.
+    caller = sys._getframe(1).f_globals.get("__name__")  # pylint: disable=protected-access
+    flags_module.DEFINE_flag(
+        flags.Flag(_Parser(), flags.ArgumentSerializer(), FLAG, default, help_text,
+                   boolean=True),
+        module_name=sys.argv[0] if caller == "__main__" else caller)
 
 
 def requested_dtype(value):

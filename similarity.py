@@ -188,12 +188,16 @@ class SimilarityPredictor(object):
         run their pairs together in batches of up to ``batch_size``, grouped
         by length (the default; results are the same). False: each call runs
         only its own pairs.
+      use_bf16: compute the encoder's matrix products in bfloat16 (a
+        checkpoint only; a SavedModel's graph is float32). Pays on hardware
+        with native bfloat16 (see precision.py); the CLI's --use_bf16 checks
+        that.
     """
 
     def __init__(self, model_dir=None, ckpt_name=None, config_name=None, vocab_file=None,
                  do_lower_case=None, max_seq_len=None, batch_size=None, label=None,
                  labels=None, gpu_memory_fraction=None, num_threads=None, freeze_graph=None,
-                 batch_requests=None):
+                 batch_requests=None, use_bf16=None):
         self.model_dir = model_dir if model_dir is not None else args.model_dir
         self._ckpt_name_required = ckpt_name is not None
         self.ckpt_name = ckpt_name if ckpt_name is not None else args.ckpt_name
@@ -210,6 +214,7 @@ class SimilarityPredictor(object):
         self.freeze_graph = bool(freeze_graph if freeze_graph is not None else args.freeze_graph)
         self.batch_requests = bool(batch_requests if batch_requests is not None
                                    else args.batch_requests)
+        self.use_bf16 = bool(use_bf16 if use_bf16 is not None else args.use_bf16)
         if self.batch_size < 1:
             raise SimilarityError("batch_size must be >= 1, got %d" % self.batch_size)
         self.source = None          # "saved_model" or "checkpoint"
@@ -345,9 +350,10 @@ class SimilarityPredictor(object):
         graph = tf.Graph()
         with graph.as_default():
             inputs = [tf.placeholder(tf.int32, [None, None], name=n) for n in _INPUT_NAMES]
-            outputs = classifier_utils.create_model(
-                config, False, inputs[0], inputs[1], inputs[2], None, num_labels,
-                is_regression=self.is_regression)
+            with modeling.compute_dtype_scope(tf.bfloat16 if self.use_bf16 else tf.float32):
+                outputs = classifier_utils.create_model(
+                    config, False, inputs[0], inputs[1], inputs[2], None, num_labels,
+                    is_regression=self.is_regression)
             saver = tf.train.Saver(tf.global_variables())
             graph.finalize()
         self._session = tf.Session(graph=graph, config=self._session_config())
@@ -360,6 +366,10 @@ class SimilarityPredictor(object):
 
     def _load_saved_model(self):
         export_dir = self.model_dir
+        if self.use_bf16:
+            raise SimilarityError(
+                "%s: a SavedModel's graph computes in float32; give the fine-tuning output "
+                "directory (its checkpoints) to use bfloat16" % export_dir)
         self.source, self.model_path = "saved_model", export_dir
         extra = os.path.join(export_dir, "assets.extra")
         info_file = os.path.join(extra, "export_info.json")
@@ -1271,6 +1281,10 @@ def _define_flags():
                        "On SIGINT/SIGTERM, seconds to let predictions in progress finish "
                        "(new requests get 503 meanwhile; a second signal stops waiting); "
                        "what is still running then gets 503.")
+    import precision  # pylint: disable=g-import-not-at-top
+    precision.define_bf16_flag(
+        flags, "the encoder of a checkpoint (not a SavedModel)",
+        default="true" if args.use_bf16 else "false")
     flags.DEFINE_bool("batch_requests", args.batch_requests,
                       "Run the pairs of concurrent requests together in shared batches of up "
                       "to --batch_size, grouped by length (same results, more pairs per "
@@ -1279,6 +1293,8 @@ def _define_flags():
 
 def _predictor_from_flags(flag_values):
     """A SimilarityPredictor with the flags the user set (others: model or args)."""
+
+    import precision  # pylint: disable=g-import-not-at-top
 
     def given(name):
         return flag_values[name].value if flag_values[name].present else None
@@ -1290,7 +1306,8 @@ def _predictor_from_flags(flag_values):
         batch_size=flag_values.batch_size, label=flag_values.label,
         gpu_memory_fraction=flag_values.gpu_memory_fraction,
         num_threads=flag_values.num_threads, freeze_graph=flag_values.freeze_graph,
-        batch_requests=flag_values.batch_requests)
+        batch_requests=flag_values.batch_requests,
+        use_bf16=precision.compute_dtype(flag_values.use_bf16) == tf.bfloat16)
 
 
 def _format_probability(value):
