@@ -81,8 +81,10 @@ flags.DEFINE_enum("kind", "auto", ["auto", "encoder", "pretraining", "classifier
                   "tflite: what the model computes (auto: a classifier or SQuAD head when the "
                   "checkpoint has one, else the pretraining heads when present, else the "
                   "encoder).")
-flags.DEFINE_enum("quantize", "none", ["none", "dynamic", "float16"],
-                  "tflite: weight quantization (dynamic: int8 weights).")
+flags.DEFINE_enum("quantize", "none", ["none", "dynamic", "float16", "bfloat16"],
+                  "tflite: weight quantization (dynamic: int8 weights; float16: float16 "
+                  "weights). bfloat16 is refused with the reason: TensorFlow Lite has no "
+                  "bfloat16 tensors or kernels.")
 flags.DEFINE_integer("max_seq_length", 128, "tflite: input length.")
 flags.DEFINE_integer("batch_size", 1, "tflite: input batch size.")
 flags.DEFINE_integer("num_predictions", 20, "tflite (pretraining): masked positions per input.")
@@ -309,6 +311,10 @@ def main(argv):
     tf.logging.set_verbosity(tf.logging.INFO)
     if not f.format:
         raise UserError("give --format (%s)" % ", ".join(FORMATS))
+    if f.quantize == "bfloat16":
+        raise UserError("--quantize=bfloat16: TensorFlow Lite has no bfloat16 tensors or "
+                        "kernels; --quantize=float16 halves the file (float16 weights) and "
+                        "--quantize=dynamic quarters it (int8 weights)")
     if f.from_hf:
         if f.format != "checkpoint":
             raise UserError("--from_hf writes a checkpoint: use --format=checkpoint")

@@ -121,6 +121,9 @@ def test_bad_inputs_are_one_line_and_write_nothing(pretrained, tmp_path):
     line = one_line_error(run_export("--format=tflite", "--from_hf=%s" % tmp_path,
                                      "--output=%s" % (tmp_path / "o3")))
     assert "--from_hf writes a checkpoint" in line
+    line = one_line_error(run_export("--format=tflite", "--checkpoint=%s" % pretrained["out"],
+                                     "--quantize=bfloat16", "--output=%s" % (tmp_path / "o5")))
+    assert "no bfloat16" in line and "--quantize=float16" in line
     result = run_export(*(base + ["--output=%s" % (tmp_path / "o4"), "--format=onnx"]))
     assert result.returncode != 0 and "onnx" in result.stderr
     assert sorted(os.listdir(str(tmp_path))) == ["exists", "other.json"]
