@@ -12,11 +12,19 @@ runs:
   (dense layers, attention scores and context, MLM output projection at the
   masked positions) and the peak is measured here with a large matmul.
 
+With ``--bf16`` the same graph with bfloat16 matrix products (run_pretraining
+``--use_bf16``) is timed too, interleaved, as implementation
+``albert_zh_bf16``; its MFU is against the peak bfloat16 matmul FLOP/s,
+measured the same way. On CPUs without AMX / AVX512_BF16 TensorFlow emulates
+bfloat16 and these rows show how much slower that is.
+
 Usage::
 
     python benchmarks/bench_pretraining.py                    # albert_tiny, seq 128
     python benchmarks/bench_pretraining.py --models=tiny,base --seq_lengths=128,512
     python benchmarks/bench_pretraining.py --json             # one JSON line per row
+    python benchmarks/bench_pretraining.py --models=tiny,base --bf16 --reference
+        # float32, bfloat16 and google-research/albert's float32, interleaved
     python benchmarks/bench_pretraining.py --reference --fetch_reference
         # also google-research/albert (TF 1.15; the albert-tensorflow
         # wheel from PyPI, kept in benchmarks/.reference/), interleaved with
@@ -103,13 +111,14 @@ def forward_flops_per_example(config, seq_length, max_predictions,
     return flops
 
 
-def measure_peak_matmul_flops(size=2048, seconds=3.0):
-    """float32 FLOP/s of a large TensorFlow matmul (and numpy's); the max."""
+def measure_peak_matmul_flops(size=2048, seconds=3.0, dtype=tf.float32):
+    """FLOP/s of a large TensorFlow matmul in ``dtype`` (and, for float32,
+    numpy's); the max."""
     rates = {}
     with tf.Graph().as_default():
-        a = tf.Variable(tf.random.normal([size, size]))
-        b = tf.Variable(tf.random.normal([size, size]))
-        product = tf.reduce_sum(tf.matmul(a, b))
+        a = tf.Variable(tf.cast(tf.random.normal([size, size]), dtype))
+        b = tf.Variable(tf.cast(tf.random.normal([size, size]), dtype))
+        product = tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32))
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             sess.run(product)
@@ -118,6 +127,8 @@ def measure_peak_matmul_flops(size=2048, seconds=3.0):
                 sess.run(product)
                 count += 1
             rates["tensorflow"] = 2.0 * size ** 3 * count / (time.time() - start)
+    if dtype != tf.float32:
+        return rates["tensorflow"], rates
     x = np.random.rand(size, size).astype(np.float32)
     np.dot(x, x)
     count, start = 0, time.time()
@@ -151,7 +162,7 @@ def random_batch(config, batch_size, seq_length, max_predictions, seed=0):
 
 
 def build_trainer(config, batch, optimizer, use_xla=False, threads=0,
-                  use_einsum=True, reference=None):
+                  use_einsum=True, reference=None, compute_dtype=tf.float32):
     """A callable running n training steps of the pretraining graph; with
     ``reference`` (the imported ``albert.run_pretraining`` module of
     google-research/albert), that implementation's graph instead."""
@@ -162,7 +173,8 @@ def build_trainer(config, batch, optimizer, use_xla=False, threads=0,
         if reference is None:
             model_fn = run_pretraining.model_fn_builder(
                 config, learning_rate=1e-4, num_train_steps=100000,
-                num_warmup_steps=0, optimizer=optimizer, use_einsum=use_einsum)
+                num_warmup_steps=0, optimizer=optimizer, use_einsum=use_einsum,
+                compute_dtype=compute_dtype)
         else:
             ref_config = reference.modeling.AlbertConfig.from_dict(
                 config.to_dict())
@@ -223,6 +235,8 @@ def import_reference(entry):
 
 
 WORKER_PREFIX = "BENCH "
+BF16 = "albert_zh_bf16"
+IMPLEMENTATIONS = ("albert_zh", BF16, "google")
 REFERENCE_NEEDS_TF1 = ("bench_pretraining.py: google-research/albert needs "
                        "TensorFlow 1.x (it imports tf.contrib)")
 
@@ -249,7 +263,8 @@ def worker_main(args):
                          args.max_predictions_per_seq)
     run = build_trainer(config, batch, args.optimizer, use_xla=args.use_xla,
                         threads=args.threads, use_einsum=bool(args.use_einsum),
-                        reference=reference)
+                        reference=reference,
+                        compute_dtype=tf.bfloat16 if args.worker_bf16 else tf.float32)
     run(args.warmup_steps)
     print(WORKER_PREFIX + runtime_name())
     sys.stdout.flush()
@@ -323,12 +338,16 @@ def spawn_workers(args, model, seq_length):
                                     args.reference] + common, google_env,
                          python=args.reference_python),
     }
+    if args.bf16:
+        workers[BF16] = Worker(BF16, ["--worker", "albert_zh", "--worker_bf16"] + common,
+                               ours_env)
     for worker in workers.values():
         worker.wait_ready()
     allocators = dict(
         (name, "bfc" if env.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in
          ("1", "true") else "malloc")
         for name, env in (("albert_zh", ours_env), ("google", google_env)))
+    allocators[BF16] = allocators["albert_zh"]
     return workers, allocators
 
 
@@ -378,6 +397,11 @@ def main(argv=None):
                              "TensorFlow 1.15, e.g. .venv/bin/python), so that "
                              "albert_zh on TensorFlow 2 is timed against it in "
                              "the same run; default: this interpreter")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time the graph with bfloat16 matrix products "
+                             "(run_pretraining --use_bf16), MFU against the peak "
+                             "bfloat16 matmul")
+    parser.add_argument("--worker_bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=["albert_zh", "google"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--worker_setting", help=argparse.SUPPRESS)
@@ -399,12 +423,18 @@ def main(argv=None):
     if args.peak_gflops:
         peaks["given"] = args.peak_gflops * 1e9
         peak = peaks["given"]
+    peak_bf16 = measure_peak_matmul_flops(dtype=tf.bfloat16)[0] if args.bf16 else None
     runtime = runtime_name()
     if not args.json:
         print("%s; peak float32 matmul %.1f GFLOP/s (%s)" % (
             runtime, peak / 1e9, ", ".join("%s %.1f" % (k, v / 1e9)
                                            for k, v in sorted(peaks.items()))))
-        print("%-12s %-9s %5s %5s %5s %-6s %12s %10s %6s" % (
+        if peak_bf16:
+            import precision  # pylint: disable=g-import-not-at-top
+            native, reason = precision.native_bfloat16()
+            print("peak bfloat16 matmul %.1f GFLOP/s (%s: %s)" % (
+                peak_bf16 / 1e9, "native" if native else "emulated", reason))
+        print("%-12s %-14s %5s %5s %5s %-6s %12s %10s %6s" % (
             "model", "impl", "seq", "batch", "pred", "opt", "examples/s",
             "GFLOP/s", "MFU"))
     rows = []
@@ -424,20 +454,27 @@ def main(argv=None):
                 trainers = {"albert_zh": build_trainer(
                     config, batch, args.optimizer, use_xla=args.use_xla,
                     threads=args.threads, use_einsum=bool(args.use_einsum))}
-                trainers["albert_zh"](args.warmup_steps)
+                if args.bf16:
+                    trainers[BF16] = build_trainer(
+                        config, batch, args.optimizer, use_xla=args.use_xla,
+                        threads=args.threads, use_einsum=bool(args.use_einsum),
+                        compute_dtype=tf.bfloat16)
+                for run in trainers.values():
+                    run(args.warmup_steps)
             step_times = dict((name, []) for name in trainers)
             for _ in range(args.repeats):
                 # Interleaved, so both see the same machine load.
                 for name, run in sorted(trainers.items()):
                     step_times[name].append(run(args.steps))
             medians = {}
-            for name in [n for n in ("albert_zh", "google") if n in trainers]:
+            for name in [n for n in IMPLEMENTATIONS if n in trainers]:
                 step = float(np.median(step_times[name]))
                 medians[name] = step
                 rate = args.batch_size / step
                 flops = 3 * forward_flops_per_example(
                     config, seq_length, args.max_predictions_per_seq,
-                    last_layer_at_positions=(name == "albert_zh")) * rate
+                    last_layer_at_positions=(name != "google")) * rate
+                name_peak = peak_bf16 if name == BF16 else peak
                 row = {"model": model, "implementation": name,
                        "seq_length": seq_length,
                        "batch_size": args.batch_size,
@@ -449,23 +486,27 @@ def main(argv=None):
                            round(args.batch_size / t, 2)
                            for t in step_times[name]],
                        "model_gflops_per_sec": round(flops / 1e9, 1),
-                       "peak_gflops_per_sec": round(peak / 1e9, 1),
-                       "mfu": round(flops / peak, 3),
+                       "peak_gflops_per_sec": round(name_peak / 1e9, 1),
+                       "mfu": round(flops / name_peak, 3),
                        "runtime": (workers[name].runtime if workers
                                    else runtime)}
                 if allocators:
                     row["host_allocator"] = allocators[name]
-                if name != "albert_zh":
+                if name == "google":
                     row["speedup_of_albert_zh"] = round(
                         step / medians["albert_zh"], 2)
+                    if BF16 in medians:
+                        row["speedup_of_albert_zh_bf16"] = round(step / medians[BF16], 2)
+                elif name == BF16:
+                    row["speedup_over_float32"] = round(medians["albert_zh"] / step, 2)
                 rows.append(row)
                 if args.json:
                     print(json.dumps(row, sort_keys=True))
                 else:
-                    print("%-12s %-9s %5d %5d %5d %-6s %12.2f %10.1f %5.1f%%" % (
+                    print("%-12s %-14s %5d %5d %5d %-6s %12.2f %10.1f %5.1f%%" % (
                         model, name, seq_length, args.batch_size,
                         args.max_predictions_per_seq, args.optimizer, rate,
-                        flops / 1e9, 100.0 * flops / peak))
+                        flops / 1e9, 100.0 * flops / name_peak))
             for worker in workers.values():
                 worker.close()
             if with_reference and not args.json:
@@ -476,6 +517,11 @@ def main(argv=None):
                           allocators["albert_zh"], workers["google"].runtime,
                           allocators["google"],
                           medians["google"] / medians["albert_zh"], args.repeats))
+            if BF16 in medians and not args.json:
+                print("%-12s bfloat16 / float32 speed ratio: %.2fx%s" % (
+                    model, medians["albert_zh"] / medians[BF16],
+                    "; bfloat16 / google float32: %.2fx" % (
+                        medians["google"] / medians[BF16]) if "google" in medians else ""))
             sys.stdout.flush()
     return rows
 
