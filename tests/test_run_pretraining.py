@@ -422,18 +422,28 @@ def test_tpu_master_without_name(no_remote_connections, tmp_path):
     assert config.tpu_config.num_shards == 2
 
 
-def test_tpu_train_graph_builds_with_cross_shard_optimizer():
-    """The TPU model_fn: TPUEstimatorSpec, one-hot lookups, CrossReplicaSum."""
+@pytest.mark.parametrize("compute_dtype", [tf.float32, tf.bfloat16])
+def test_tpu_train_graph_builds_with_cross_shard_optimizer(compute_dtype):
+    """The TPU model_fn: TPUEstimatorSpec, one-hot lookups, CrossReplicaSum;
+    with bfloat16 (--use_tpu --use_bf16) float32 variables and bfloat16
+    matrix products."""
     config = modeling.AlbertConfig.from_dict(lib.tiny_config("google"))
     graph = tf.Graph()
     with graph.as_default():
         ph = _placeholders()
         spec = rp.model_fn_builder(config, use_tpu=True,
-                                   use_one_hot_embeddings=True)(
+                                   use_one_hot_embeddings=True,
+                                   compute_dtype=compute_dtype)(
                                        ph, None, tf.estimator.ModeKeys.TRAIN,
                                        {"batch_size": 4})
     assert isinstance(spec, tf.estimator.tpu.TPUEstimatorSpec)
-    assert "CrossReplicaSum" in {op.type for op in graph.get_operations()}
+    ops = graph.get_operations()
+    assert "CrossReplicaSum" in {op.type for op in ops}
+    trainable = graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES)
+    assert {v.dtype.base_dtype for v in trainable} == {tf.float32}
+    encoder_products = {op.inputs[0].dtype for op in ops if op.type == "MatMul" and
+                        op.name.startswith("bert/encoder/transformer")}
+    assert encoder_products == {compute_dtype}
 
 
 # --------------------------------------------------------------------------
