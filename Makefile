@@ -4,13 +4,17 @@
 #   make setup                   only build / refresh the environment
 #   make test-all                both runtimes, one after the other
 #   make test-fast               without the end-to-end modules (marked slow), for the edit loop
+#   make lint                    formatting (yapf) and lint (flake8) checks, settings in setup.cfg
+#                                (in the Python 3.11 environment: LINT_PYTHON=python3.x to choose)
+#   make format                  reformat the code with yapf
 #   make demo                    the whole pipeline on the sample data, offline (about 3 minutes)
 
 PYTHON ?= python3.7
 export PYTHON
 PYTEST_ARGS ?= -q
+LINT_PYTHON ?= python3.11
 
-.PHONY: setup test test-fast test-all changes demo clean
+.PHONY: setup test test-fast test-all lint format changes demo clean
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -20,6 +24,12 @@ test:
 
 test-fast:
 	@scripts/test.sh $(PYTEST_ARGS) -m "not slow"
+
+lint:
+	@PYTHON=$(LINT_PYTHON) scripts/lint.sh
+
+format:
+	@PYTHON=$(LINT_PYTHON) scripts/lint.sh --fix
 
 test-all:
 	@PYTHON=python3.7 scripts/test.sh $(PYTEST_ARGS)

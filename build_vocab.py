@@ -41,8 +41,7 @@ import tokenization
 UserError = script_utils.UserError
 
 DEFAULT_NUM_UNUSED = 99
-ALBERT_CONTROL_SYMBOLS = (tokenization.CLS, tokenization.SEP,
-                          tokenization.MASK)
+ALBERT_CONTROL_SYMBOLS = (tokenization.CLS, tokenization.SEP, tokenization.MASK)
 
 
 def expand_inputs(patterns):
@@ -83,8 +82,7 @@ def iter_lines(files):
                     skipped += 1
                     if skipped <= 5:
                         logging.warning("%s:%d: not valid UTF-8 (%s); line "
-                                        "skipped", path, line_number,
-                                        error.reason)
+                                        "skipped", path, line_number, error.reason)
                     continue
                 if line:
                     yield line
@@ -166,8 +164,7 @@ def learn_word_pieces(word_counts, max_pieces, min_frequency=2):
             merged_symbols = []
             k = 0
             while k < len(symbols):
-                if (k + 1 < len(symbols) and symbols[k] == first and
-                        symbols[k + 1] == second):
+                if (k + 1 < len(symbols) and symbols[k] == first and symbols[k + 1] == second):
                     merged_symbols.append(merged)
                     k += 2
                 else:
@@ -186,8 +183,7 @@ def learn_word_pieces(word_counts, max_pieces, min_frequency=2):
     return pieces
 
 
-def build_wordpiece_vocab(word_counts, vocab_size,
-                          num_unused=DEFAULT_NUM_UNUSED, min_frequency=2,
+def build_wordpiece_vocab(word_counts, vocab_size, num_unused=DEFAULT_NUM_UNUSED, min_frequency=2,
                           cjk_continuation_forms=False):
     """Builds the list of vocabulary entries (see the module docstring).
 
@@ -219,8 +215,9 @@ def build_wordpiece_vocab(word_counts, vocab_size,
         other_words[word] = count
         for char in word[1:]:
             continuation["##" + char] += count
-    by_frequency = lambda counter: [token for token, _ in sorted(
-        counter.items(), key=lambda item: (-item[1], item[0]))]
+    by_frequency = lambda counter: [
+        token for token, _ in sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+    ]
     alphabet = by_frequency(initial) + by_frequency(continuation)
     fixed = 5
     if vocab_size < fixed + 1:
@@ -228,18 +225,18 @@ def build_wordpiece_vocab(word_counts, vocab_size,
                         "alone need %d entries" % (vocab_size, fixed))
     unused = max(0, min(num_unused, vocab_size - fixed - len(alphabet)))
     if unused < num_unused:
-        logging.warning("--vocab_size=%d leaves room for only %d [unused*] "
-                        "entries (asked for %d)", vocab_size, unused,
-                        num_unused)
+        logging.warning(
+            "--vocab_size=%d leaves room for only %d [unused*] "
+            "entries (asked for %d)", vocab_size, unused, num_unused)
     tokens = [tokenization.PAD]
     tokens += ["[unused%d]" % k for k in range(1, unused + 1)]
-    tokens += [tokenization.UNK, tokenization.CLS, tokenization.SEP,
-               tokenization.MASK]
+    tokens += [tokenization.UNK, tokenization.CLS, tokenization.SEP, tokenization.MASK]
     room = vocab_size - len(tokens)
     if len(alphabet) > room:
-        logging.warning("--vocab_size=%d is too small for all %d characters; "
-                        "the %d rarest become [UNK]", vocab_size,
-                        len(alphabet), len(alphabet) - room)
+        logging.warning(
+            "--vocab_size=%d is too small for all %d characters; "
+            "the %d rarest become [UNK]", vocab_size, len(alphabet),
+            len(alphabet) - room)
         alphabet = alphabet[:room]
     tokens += alphabet
     present = set(tokens)
@@ -254,32 +251,30 @@ def build_wordpiece_vocab(word_counts, vocab_size,
     return tokens
 
 
-def write_wordpiece_vocab(input_files, output_file, vocab_size,
-                          do_lower_case=True, num_unused=DEFAULT_NUM_UNUSED,
-                          min_frequency=2, cjk_continuation_forms=False):
+def write_wordpiece_vocab(input_files, output_file, vocab_size, do_lower_case=True,
+                          num_unused=DEFAULT_NUM_UNUSED, min_frequency=2,
+                          cjk_continuation_forms=False):
     """Counts the corpus and writes vocab.txt (one token per line).
 
     Returns:
       The list of tokens written.
     """
     counts = count_words(iter_lines(input_files), do_lower_case)
-    tokens = build_wordpiece_vocab(counts, vocab_size, num_unused,
-                                   min_frequency, cjk_continuation_forms)
+    tokens = build_wordpiece_vocab(counts, vocab_size, num_unused, min_frequency,
+                                   cjk_continuation_forms)
     with script_utils.atomic_output(output_file) as temp:
         with open(temp, "w", encoding="utf-8", newline="\n") as writer:
             for token in tokens:
                 writer.write(token + "\n")
-    logging.info("wrote %d tokens to %s (%d distinct words in the corpus)",
-                 len(tokens), output_file, len(counts))
+    logging.info("wrote %d tokens to %s (%d distinct words in the corpus)", len(tokens),
+                 output_file, len(counts))
     if len(tokens) < vocab_size:
-        logging.info("the corpus supports only %d entries (asked for %d)",
-                     len(tokens), vocab_size)
+        logging.info("the corpus supports only %d entries (asked for %d)", len(tokens), vocab_size)
     return tokens
 
 
-def train_sentencepiece(input_files, output_file, vocab_size,
-                        do_lower_case=True, model_type="unigram",
-                        character_coverage=0.9995, user_defined_symbols="",
+def train_sentencepiece(input_files, output_file, vocab_size, do_lower_case=True,
+                        model_type="unigram", character_coverage=0.9995, user_defined_symbols="",
                         input_sentence_size=0, num_threads=None):
     """Trains a SentencePiece model with ALBERT's special ids.
 
@@ -302,8 +297,7 @@ def train_sentencepiece(input_files, output_file, vocab_size,
       UserError: if the corpus is empty or training fails.
     """
     import sentencepiece as spm  # pylint: disable=g-import-not-at-top
-    prefix = output_file[:-len(".model")] if output_file.endswith(
-        ".model") else output_file
+    prefix = output_file[:-len(".model")] if output_file.endswith(".model") else output_file
     directory = os.path.dirname(prefix)
     if directory and not os.path.isdir(directory):
         os.makedirs(directory)
@@ -318,17 +312,14 @@ def train_sentencepiece(input_files, output_file, vocab_size,
                     writer.write(text + "\n")
                     num_lines += 1
         if not num_lines:
-            raise UserError("the corpus is empty: no text in %s"
-                            % ", ".join(input_files))
+            raise UserError("the corpus is empty: no text in %s" % ", ".join(input_files))
         temp_prefix = os.path.join(work_dir, "spm")
-        arguments = dict(
-            input=text_path, model_prefix=temp_prefix, vocab_size=vocab_size,
-            model_type=model_type, character_coverage=character_coverage,
-            pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
-            control_symbols=",".join(ALBERT_CONTROL_SYMBOLS),
-            input_sentence_size=input_sentence_size,
-            shuffle_input_sentence=True,
-            num_threads=num_threads or os.cpu_count() or 1)
+        arguments = dict(input=text_path, model_prefix=temp_prefix, vocab_size=vocab_size,
+                         model_type=model_type, character_coverage=character_coverage, pad_id=0,
+                         unk_id=1, eos_id=-1, bos_id=-1,
+                         control_symbols=",".join(ALBERT_CONTROL_SYMBOLS),
+                         input_sentence_size=input_sentence_size, shuffle_input_sentence=True,
+                         num_threads=num_threads or os.cpu_count() or 1)
         if user_defined_symbols:
             arguments["user_defined_symbols"] = user_defined_symbols
         if getattr(spm, "__version__", None):
@@ -345,19 +336,20 @@ def train_sentencepiece(input_files, output_file, vocab_size,
                 shutil.copyfile(temp_prefix + suffix, temp)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    logging.info("wrote %s and %s (%d pieces)", model_path, vocab_path,
-                 vocab_size)
+    logging.info("wrote %s and %s (%d pieces)", model_path, vocab_path, vocab_size)
     return model_path, vocab_path
 
 
 if __name__ == "__main__":
     from absl import flags  # pylint: disable=g-import-not-at-top
 
-    flags.DEFINE_string("input_file", None, "Corpus: comma-separated globs of "
-                        "UTF-8 text files, one sentence per line.")
-    flags.DEFINE_string("output_file", None, "wordpiece: the vocab.txt to "
-                        "write; sentencepiece: the .model to write (the "
-                        ".vocab goes beside it).")
+    flags.DEFINE_string(
+        "input_file", None, "Corpus: comma-separated globs of "
+        "UTF-8 text files, one sentence per line.")
+    flags.DEFINE_string(
+        "output_file", None, "wordpiece: the vocab.txt to "
+        "write; sentencepiece: the .model to write (the "
+        ".vocab goes beside it).")
     flags.DEFINE_enum("vocab_type", "wordpiece", ["wordpiece", "sentencepiece"],
                       "Kind of vocabulary to build.")
     flags.DEFINE_integer("vocab_size", 21128, "Number of entries / pieces.")
@@ -367,9 +359,10 @@ if __name__ == "__main__":
                          "of [unused*] entries after [PAD].")
     flags.DEFINE_integer("min_frequency", 2, "wordpiece: minimum frequency of "
                          "a learnt word piece.")
-    flags.DEFINE_bool("cjk_continuation_forms", False, "wordpiece: also add "
-                      "'##' + CJK character entries (as the Chinese BERT "
-                      "vocab has; this project's tokenizer never uses them).")
+    flags.DEFINE_bool(
+        "cjk_continuation_forms", False, "wordpiece: also add "
+        "'##' + CJK character entries (as the Chinese BERT "
+        "vocab has; this project's tokenizer never uses them).")
     flags.DEFINE_string("model_type", "unigram", "sentencepiece: unigram, "
                         "bpe, char or word.")
     flags.DEFINE_float("character_coverage", 0.9995, "sentencepiece: share of "
@@ -387,19 +380,15 @@ if __name__ == "__main__":
             raise UserError("unexpected arguments: %s" % " ".join(argv[1:]))
         files = expand_inputs(FLAGS.input_file)
         if FLAGS.vocab_type == "wordpiece":
-            write_wordpiece_vocab(
-                files, FLAGS.output_file, FLAGS.vocab_size,
-                do_lower_case=FLAGS.do_lower_case,
-                num_unused=FLAGS.num_unused,
-                min_frequency=FLAGS.min_frequency,
-                cjk_continuation_forms=FLAGS.cjk_continuation_forms)
+            write_wordpiece_vocab(files, FLAGS.output_file, FLAGS.vocab_size,
+                                  do_lower_case=FLAGS.do_lower_case, num_unused=FLAGS.num_unused,
+                                  min_frequency=FLAGS.min_frequency,
+                                  cjk_continuation_forms=FLAGS.cjk_continuation_forms)
         else:
-            train_sentencepiece(
-                files, FLAGS.output_file, FLAGS.vocab_size,
-                do_lower_case=FLAGS.do_lower_case,
-                model_type=FLAGS.model_type,
-                character_coverage=FLAGS.character_coverage,
-                user_defined_symbols=FLAGS.user_defined_symbols,
-                input_sentence_size=FLAGS.input_sentence_size)
+            train_sentencepiece(files, FLAGS.output_file, FLAGS.vocab_size,
+                                do_lower_case=FLAGS.do_lower_case, model_type=FLAGS.model_type,
+                                character_coverage=FLAGS.character_coverage,
+                                user_defined_symbols=FLAGS.user_defined_symbols,
+                                input_sentence_size=FLAGS.input_sentence_size)
 
     script_utils.run(_main)

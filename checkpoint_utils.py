@@ -66,8 +66,7 @@ def _prefix_exists(prefix):
 
 def _prefixes_in_directory(directory):
     names = tf.gfile.ListDirectory(directory)
-    prefixes = [os.path.join(directory, n[:-len(".index")])
-                for n in names if n.endswith(".index")]
+    prefixes = [os.path.join(directory, n[:-len(".index")]) for n in names if n.endswith(".index")]
     return sorted(prefixes)
 
 
@@ -250,8 +249,10 @@ def implied_config(variables):
         out["shared_layers"] = len(groups) == 1
         out["num_layer_scopes"] = len(groups)
     elif layout == "brightmart":
-        scopes = set(re.search(r"/encoder/(layer_[^/]+)/", n).group(1)
-                     for n in shapes if re.search(r"/encoder/(layer_[^/]+)/", n))
+        scopes = set(
+            re.search(r"/encoder/(layer_[^/]+)/", n).group(1)
+            for n in shapes
+            if re.search(r"/encoder/(layer_[^/]+)/", n))
         shared = scopes == set(["layer_shared"])
         # layer_shared means one group; layer_{i} scopes are ambiguous (one
         # per group, or one per layer without sharing).
@@ -337,12 +338,12 @@ class LoadReport(object):
 
     def __init__(self, checkpoint):
         self.checkpoint = checkpoint
-        self.loaded = []            # (graph name, checkpoint name, shape)
-        self.missing = []           # graph names absent from the checkpoint
-        self.allowed_missing = []   # missing but allowed (newly initialised)
+        self.loaded = []  # (graph name, checkpoint name, shape)
+        self.missing = []  # graph names absent from the checkpoint
+        self.allowed_missing = []  # missing but allowed (newly initialised)
         self.shape_mismatches = []  # (graph name, graph shape, checkpoint shape)
-        self.unexpected = []        # checkpoint model variables nothing loaded
-        self.ignored = []           # optimizer slots, global_step, ...
+        self.unexpected = []  # checkpoint model variables nothing loaded
+        self.ignored = []  # optimizer slots, global_step, ...
         self.dialect = None
 
     @property
@@ -350,8 +351,9 @@ class LoadReport(object):
         """Graph variables that keep their initial value, with the reason."""
         out = [(n, "not in checkpoint (allowed: new for this task)") for n in self.allowed_missing]
         out += [(n, "not in checkpoint") for n in self.missing]
-        out += [(n, "shape %s in graph, %s in checkpoint" % (g, c))
-                for n, g, c in self.shape_mismatches]
+        out += [
+            (n, "shape %s in graph, %s in checkpoint" % (g, c)) for n, g, c in self.shape_mismatches
+        ]
         return out
 
     @property
@@ -364,8 +366,8 @@ class LoadReport(object):
         return ("%s (%s layout): %d loaded, %d newly initialised, %d missing, "
                 "%d shape mismatches, %d unused in checkpoint, %d ignored" %
                 (self.checkpoint, self.dialect or "unknown", len(self.loaded),
-                 len(self.allowed_missing), len(self.missing), len(self.shape_mismatches),
-                 len(self.unexpected), len(self.ignored)))
+                 len(self.allowed_missing), len(self.missing), len(
+                     self.shape_mismatches), len(self.unexpected), len(self.ignored)))
 
     def lines(self):
         """The full report, one line per variable."""
@@ -402,8 +404,7 @@ class LoadReport(object):
                     writer.write("\n".join(lines) + "\n")
                 summary += "; every variable listed in %s" % report_file
             except tf.errors.OpError as e:
-                tf.logging.warning("%s: cannot write the load report: %s", report_file,
-                                   e.message)
+                tf.logging.warning("%s: cannot write the load report: %s", report_file, e.message)
         new = [name for name, _ in self.newly_initialized]
         if new and not verbose and len(new) <= _NEW_LISTED:
             summary += "; newly initialised: %s" % ", ".join(new)
@@ -444,8 +445,8 @@ def _graph_name(var):
     return re.sub(r"/replica_\d+$", "", name)
 
 
-def build_assignment(variables, ckpt_shapes, checkpoint, allow_missing=None,
-                     init_from_group0=False, name_map=None):
+def build_assignment(variables, ckpt_shapes, checkpoint, allow_missing=None, init_from_group0=False,
+                     name_map=None):
     """Matches graph variables to checkpoint variables without touching the graph.
 
     Args:
@@ -513,9 +514,8 @@ def _mismatch_message(report, graph_layout=None):
 
 
 def init_from_checkpoint(init_checkpoint, variables=None, allow_missing=None,
-                         allow_shape_mismatch=False, init_from_group0=False,
-                         graph_layout=None, name_map=None, log=True, verbose=False,
-                         report_file=None):
+                         allow_shape_mismatch=False, init_from_group0=False, graph_layout=None,
+                         name_map=None, log=True, verbose=False, report_file=None):
     """Initialises graph variables from a checkpoint and reports what happened.
 
     Must be called while building the graph (before variables are
@@ -700,8 +700,8 @@ _STALE_DIR_RE = re.compile(r"^.+\.ckpt(-\w+)?_temp(_[0-9a-f]{32})?$")
 def float_dtypes(path):
     """The set of floating dtype names of a checkpoint's tensors ("float32", ...)."""
     reader = tf.train.load_checkpoint(resolve_checkpoint(path))
-    return set(dtype.name for dtype in reader.get_variable_to_dtype_map().values()
-               if dtype.is_floating)
+    return set(
+        dtype.name for dtype in reader.get_variable_to_dtype_map().values() if dtype.is_floating)
 
 
 def write_checkpoint(tensors, prefix):
@@ -726,13 +726,14 @@ def write_checkpoint(tensors, prefix):
         for name in sorted(tensors):
             value = np.asarray(tensors[name])
             placeholder = tf.placeholder(tf.as_dtype(value.dtype), value.shape)
-            variables.append((tf.Variable(placeholder, name=name, trainable=False),
-                              placeholder, value))
+            variables.append((tf.Variable(placeholder, name=name,
+                                          trainable=False), placeholder, value))
         with tf.Session() as session:
             for variable, placeholder, value in variables:
                 session.run(variable.initializer, {placeholder: value})
-            tf.train.Saver([v for v, _, _ in variables], write_version=2).save(
-                session, tmp_prefix, write_meta_graph=False, write_state=False)
+            tf.train.Saver([v for v, _, _ in variables],
+                           write_version=2).save(session, tmp_prefix, write_meta_graph=False,
+                                                 write_state=False)
     written = []
     try:
         for tmp in sorted(tf.gfile.Glob(tmp_prefix + ".*"), key=lambda f: f.endswith(".index")):
@@ -850,8 +851,7 @@ def check_checkpoint_complete(path):
     if have < needed:
         shown = data_files[0] if len(data_files) == 1 else prefix + ".data-*"
         raise CheckpointError("%s is truncated: it holds %d bytes, its index needs %d "
-                              "(copy or download the checkpoint again)" %
-                              (shown, have, needed))
+                              "(copy or download the checkpoint again)" % (shown, have, needed))
     return prefix
 
 
@@ -897,8 +897,8 @@ def main(argv=None):
         prog="checkpoint_utils.py",
         description="Inspect ALBERT checkpoints (brightmart or Google layout).")
     sub = parser.add_subparsers(dest="command")
-    inspect = sub.add_parser(
-        "inspect", help="list variables with shapes, the dialect and the implied config")
+    inspect = sub.add_parser("inspect",
+                             help="list variables with shapes, the dialect and the implied config")
     inspect.add_argument("path", help="checkpoint prefix, directory, or 'checkpoint' file")
     inspect.add_argument("--config", default=None,
                          help="optional model config JSON to compare with the checkpoint")

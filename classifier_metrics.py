@@ -91,7 +91,7 @@ def compute_metrics(probabilities, label_ids, is_regression=False):
     metrics["num_examples"] = int(len(labels))
     if is_regression:
         scores = probabilities.reshape([-1])
-        mse = float(np.mean((scores - labels) ** 2)) if len(labels) else 0.0
+        mse = float(np.mean((scores - labels)**2)) if len(labels) else 0.0
         metrics["eval_loss"] = mse
         metrics["eval_mse"] = mse
         metrics["eval_pearson"] = pearson(scores, labels)

@@ -141,12 +141,14 @@ def read_json_lines(path):
 
 # Words that only appear in header rows (compared lower-cased).
 _HEADER_LABEL_NAMES = frozenset([
-    "label", "labels", "gold_label", "is_duplicate", "class", "category", "y", "target",
-    "score", "similarity", "quality"])
+    "label", "labels", "gold_label", "is_duplicate", "class", "category", "y", "target", "score",
+    "similarity", "quality"
+])
 _HEADER_TEXT_NAMES = frozenset([
-    "text", "text_a", "text_b", "sentence", "sentence1", "sentence2", "sentence_a",
-    "sentence_b", "query", "query1", "query2", "question", "question1", "question2",
-    "q1", "q2", "s1", "s2", "review", "content", "id", "qid", "guid", "index", "idx"])
+    "text", "text_a", "text_b", "sentence", "sentence1", "sentence2", "sentence_a", "sentence_b",
+    "query", "query1", "query2", "question", "question1", "question2", "q1", "q2", "s1", "s2",
+    "review", "content", "id", "qid", "guid", "index", "idx"
+])
 
 
 def _looks_like_header(fields, label_column):
@@ -264,8 +266,8 @@ class DataProcessor(object):
                 return float(label)
             except (TypeError, ValueError):
                 raise DataError("%s:%d: label %r is not a number" % (path, line_number, label))
-        label = label if isinstance(label, six.string_types) else (
-            None if label is None else json.dumps(label))
+        label = label if isinstance(
+            label, six.string_types) else (None if label is None else json.dumps(label))
         memo = self.__dict__.setdefault("_labels_memo", {})
         if data_dir not in memo:
             memo[data_dir] = self.get_labels(data_dir)
@@ -356,8 +358,8 @@ class TsvProcessor(DataProcessor):
         for line_number, fields in read_tsv(path):
             cols = self._columns_for(split, fields)
             if line_number == 1 and split not in self.never_header_splits:
-                if self.header == "always" or (
-                        self.header == "detect" and _looks_like_header(fields, cols.label)):
+                if self.header == "always" or (self.header == "detect" and
+                                               _looks_like_header(fields, cols.label)):
                     continue
             width = _width(cols)
             if len(fields) < width:
@@ -379,15 +381,13 @@ class TsvProcessor(DataProcessor):
                 raise DataError("%s:%d: %s" % (path, line_number, problem))
             label = None
             if cols.label is not None:
-                label = self._check_label(fields[cols.label].strip(), path, line_number,
-                                          data_dir)
+                label = self._check_label(fields[cols.label].strip(), path, line_number, data_dir)
             guid = fields[cols.guid].strip() if cols.guid is not None else None
-            yield InputExample(guid="%s-%d" % (split, line_number), text_a=text_a,
-                               text_b=text_b, label=label, item_id=guid,
-                               source="%s:%d" % (path, line_number))
+            yield InputExample(guid="%s-%d" % (split, line_number), text_a=text_a, text_b=text_b,
+                               label=label, item_id=guid, source="%s:%d" % (path, line_number))
         if skipped:
-            tf.logging.warning("%s: skipped %d malformed line(s), first: %s", path,
-                               len(skipped), skipped[0])
+            tf.logging.warning("%s: skipped %d malformed line(s), first: %s", path, len(skipped),
+                               skipped[0])
         if extra:
             tf.logging.warning(
                 "%s: %d line(s) have more than the %d tab-separated fields this task reads "
@@ -505,8 +505,7 @@ class JsonProcessor(DataProcessor):
     def _texts(self, obj, path, line_number):
         """[(text_a, text_b, label_or_None_for_the_line_label)] of one object."""
         text_a = self._field(obj, self.text_a_key, path, line_number)
-        text_b = (self._field(obj, self.text_b_key, path, line_number)
-                  if self.text_b_key else None)
+        text_b = (self._field(obj, self.text_b_key, path, line_number) if self.text_b_key else None)
         return [(text_a, text_b, None)]
 
     def _read_file(self, path, split, data_dir):
@@ -516,8 +515,7 @@ class JsonProcessor(DataProcessor):
             label = None
             if split != "test":
                 if self.label_key not in obj:
-                    raise DataError("%s:%d: missing field %r" %
-                                    (path, line_number, self.label_key))
+                    raise DataError("%s:%d: missing field %r" % (path, line_number, self.label_key))
                 raw = obj[self.label_key]
                 raw = raw if isinstance(raw, six.string_types) else json.dumps(raw)
                 if raw in self.dropped_labels:
@@ -549,8 +547,8 @@ class JsonProcessor(DataProcessor):
         if os.path.isfile(path):
             for _, obj in read_json_lines(path):
                 if "label" in obj:
-                    out[six.text_type(obj["label"])] = obj.get(
-                        "label_desc", obj.get("label_des", ""))
+                    out[six.text_type(obj["label"])] = obj.get("label_desc",
+                                                               obj.get("label_des", ""))
         return out
 
     def write_submission(self, output_dir, examples, probabilities, data_dir=None):
@@ -621,8 +619,9 @@ class XnliProcessor(CmnliProcessor):
 
     def _texts(self, obj, path, line_number):
         if self.text_b_key not in obj and "hypothesis" in obj:
-            return [(self._field(obj, "premise", path, line_number),
-                     self._field(obj, "hypothesis", path, line_number), None)]
+            return [(self._field(obj, "premise", path,
+                                 line_number), self._field(obj, "hypothesis", path,
+                                                           line_number), None)]
         return super(XnliProcessor, self)._texts(obj, path, line_number)
 
     def _check_label(self, label, path, line_number, data_dir=None):
@@ -714,8 +713,8 @@ class CopaProcessor(JsonProcessor):
             scores.setdefault(example.item_id, []).append(float(probs[1]))
         lines = []
         for item_id, choice_scores in scores.items():
-            record = collections.OrderedDict([
-                ("id", item_id), ("label", str(int(np.argmax(choice_scores))))])
+            record = collections.OrderedDict([("id", item_id),
+                                              ("label", str(int(np.argmax(choice_scores))))])
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
         script_utils.write_text(path, "".join(lines))
         return path
@@ -747,8 +746,7 @@ class MnliProcessor(GlueProcessor):
     glue_name = "MNLI-m"
     labels = ("contradiction", "entailment", "neutral")
     split_files = _glue_files("dev_matched.tsv", "test_matched.tsv")
-    columns = {"train": Columns(8, 9, -1), "dev": Columns(8, 9, -1),
-               "test": Columns(8, 9, None, 0)}
+    columns = {"train": Columns(8, 9, -1), "dev": Columns(8, 9, -1), "test": Columns(8, 9, None, 0)}
 
 
 class MnliMismatchedProcessor(MnliProcessor):
@@ -767,8 +765,7 @@ class MrpcProcessor(GlueProcessor):
     glue_name = "MRPC"
     metric = "eval_f1"
     split_files = _glue_files()
-    columns = {"train": Columns(3, 4, 0), "dev": Columns(3, 4, 0),
-               "test": Columns(3, 4, None, 0)}
+    columns = {"train": Columns(3, 4, 0), "dev": Columns(3, 4, 0), "test": Columns(3, 4, None, 0)}
 
 
 class ColaProcessor(GlueProcessor):
@@ -781,8 +778,11 @@ class ColaProcessor(GlueProcessor):
     metric = "eval_matthews_corr"
     split_files = _glue_files()
     never_header_splits = ("train", "dev")
-    columns = {"train": Columns(3, None, 1), "dev": Columns(3, None, 1),
-               "test": Columns(1, None, None, 0)}
+    columns = {
+        "train": Columns(3, None, 1),
+        "dev": Columns(3, None, 1),
+        "test": Columns(1, None, None, 0)
+    }
 
 
 class Sst2Processor(GlueProcessor):
@@ -792,8 +792,11 @@ class Sst2Processor(GlueProcessor):
     subdir = "SST-2"
     glue_name = "SST-2"
     split_files = _glue_files()
-    columns = {"train": Columns(0, None, 1), "dev": Columns(0, None, 1),
-               "test": Columns(1, None, None, 0)}
+    columns = {
+        "train": Columns(0, None, 1),
+        "dev": Columns(0, None, 1),
+        "test": Columns(1, None, None, 0)
+    }
 
 
 class StsbProcessor(GlueProcessor):
@@ -806,8 +809,7 @@ class StsbProcessor(GlueProcessor):
     is_regression = True
     metric = "eval_pearson"
     split_files = _glue_files()
-    columns = {"train": Columns(7, 8, -1), "dev": Columns(7, 8, -1),
-               "test": Columns(7, 8, None, 0)}
+    columns = {"train": Columns(7, 8, -1), "dev": Columns(7, 8, -1), "test": Columns(7, 8, None, 0)}
 
 
 class QqpProcessor(GlueProcessor):
@@ -820,8 +822,7 @@ class QqpProcessor(GlueProcessor):
     metric = "eval_f1"
     tolerate_malformed = True
     split_files = _glue_files()
-    columns = {"train": Columns(3, 4, 5), "dev": Columns(3, 4, 5),
-               "test": Columns(1, 2, None, 0)}
+    columns = {"train": Columns(3, 4, 5), "dev": Columns(3, 4, 5), "test": Columns(1, 2, None, 0)}
 
 
 class QnliProcessor(GlueProcessor):
@@ -832,8 +833,7 @@ class QnliProcessor(GlueProcessor):
     glue_name = "QNLI"
     labels = ("entailment", "not_entailment")
     split_files = _glue_files()
-    columns = {"train": Columns(1, 2, -1), "dev": Columns(1, 2, -1),
-               "test": Columns(1, 2, None, 0)}
+    columns = {"train": Columns(1, 2, -1), "dev": Columns(1, 2, -1), "test": Columns(1, 2, None, 0)}
 
 
 class RteProcessor(QnliProcessor):
@@ -851,8 +851,7 @@ class WnliProcessor(GlueProcessor):
     subdir = "WNLI"
     glue_name = "WNLI"
     split_files = _glue_files()
-    columns = {"train": Columns(1, 2, -1), "dev": Columns(1, 2, -1),
-               "test": Columns(1, 2, None, 0)}
+    columns = {"train": Columns(1, 2, -1), "dev": Columns(1, 2, -1), "test": Columns(1, 2, None, 0)}
 
 
 PROCESSORS = collections.OrderedDict([

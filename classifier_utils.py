@@ -64,8 +64,7 @@ def truncate_seq_pair(tokens_a, tokens_b, max_length):
         longer.pop()
 
 
-def convert_single_example(example, label_list, max_seq_length, tokenizer,
-                           is_regression=False):
+def convert_single_example(example, label_list, max_seq_length, tokenizer, is_regression=False):
     """Tokenizes one example into ``[CLS] a [SEP] (b [SEP])`` features.
 
     Args:
@@ -80,8 +79,8 @@ def convert_single_example(example, label_list, max_seq_length, tokenizer,
     """
     if isinstance(example, classifier_tasks.PaddingInputExample):
         zeros = [0] * max_seq_length
-        return InputFeatures(zeros, list(zeros), list(zeros),
-                             0.0 if is_regression else 0, is_real_example=False)
+        return InputFeatures(zeros, list(zeros), list(zeros), 0.0 if is_regression else 0,
+                             is_real_example=False)
     tokens_a = tokenizer.tokenize(example.text_a)
     tokens_b = tokenizer.tokenize(example.text_b) if example.text_b is not None else None
     if tokens_b is not None:
@@ -111,8 +110,7 @@ def special_tokens_check(tokenizer):
     missing = [t for t in ("[CLS]", "[SEP]") if t not in tokenizer.vocab]
     if missing:
         raise ValueError("the vocabulary (%s) has no %s token" %
-                         (tokenizer.vocab_file or tokenizer.spm_model_file,
-                          " or ".join(missing)))
+                         (tokenizer.vocab_file or tokenizer.spm_model_file, " or ".join(missing)))
 
 
 def feature_spec(max_seq_length, is_regression=False):
@@ -128,9 +126,13 @@ def feature_spec(max_seq_length, is_regression=False):
 
 def feature_values(feature):
     """InputFeatures -> ``{name: values}`` for feature_io."""
-    return {"input_ids": feature.input_ids, "input_mask": feature.input_mask,
-            "segment_ids": feature.segment_ids, "label_ids": feature.label_id,
-            "is_real_example": int(feature.is_real_example)}
+    return {
+        "input_ids": feature.input_ids,
+        "input_mask": feature.input_mask,
+        "segment_ids": feature.segment_ids,
+        "label_ids": feature.label_id,
+        "is_real_example": int(feature.is_real_example)
+    }
 
 
 def write_features(examples, label_list, max_seq_length, tokenizer, output_file,
@@ -149,8 +151,8 @@ def write_features(examples, label_list, max_seq_length, tokenizer, output_file,
     Returns:
       the number of records written.
     """
-    features = (feature_values(convert_single_example(example, label_list, max_seq_length,
-                                                      tokenizer, is_regression))
+    features = (feature_values(
+        convert_single_example(example, label_list, max_seq_length, tokenizer, is_regression))
                 for example in examples)
     return feature_io.write_records(output_file, features,
                                     feature_spec(max_seq_length, is_regression), progress)
@@ -223,8 +225,9 @@ def load_or_create_features(cache_dir, task_name, split, data_file, examples, la
                                     label_list, is_regression, num_padding)
     safe_task = re.sub(r"[^A-Za-z0-9_.-]", "_", task_name)
     record_file = os.path.join(cache_dir, "%s_%s_%s.tf_record" % (safe_task, split, key[:16]))
-    all_examples = list(examples) + [classifier_tasks.PaddingInputExample()
-                                    for _ in range(num_padding)]
+    all_examples = list(examples) + [
+        classifier_tasks.PaddingInputExample() for _ in range(num_padding)
+    ]
 
     def write(path):
         count = write_features(all_examples, label_list, max_seq_length, tokenizer, path,
@@ -247,9 +250,9 @@ def input_fn_builder(input_file, seq_length, is_training, drop_remainder, is_reg
     See ``feature_io.input_fn_builder`` for the arguments; ``seq_length`` and
     ``is_regression`` give the features' ``feature_spec``.
     """
-    return feature_io.input_fn_builder(input_file, feature_spec(seq_length, is_regression),
-                                       is_training, drop_remainder, batch_size=batch_size,
-                                       seed=seed, skip=skip)
+    return feature_io.input_fn_builder(input_file, feature_spec(seq_length,
+                                                                is_regression), is_training,
+                                       drop_remainder, batch_size=batch_size, seed=seed, skip=skip)
 
 
 # ---------------------------------------------------------------------------
@@ -275,9 +278,9 @@ ModelOutputs = collections.namedtuple(
     "ModelOutputs", ["loss", "per_example_loss", "logits", "probabilities", "pooled_output"])
 
 
-def create_model(albert_config, is_training, input_ids, input_mask, segment_ids, labels,
-                 num_labels, use_one_hot_embeddings=False, classifier_dropout=0.1,
-                 is_regression=False, hub_module_handle=None):
+def create_model(albert_config, is_training, input_ids, input_mask, segment_ids, labels, num_labels,
+                 use_one_hot_embeddings=False, classifier_dropout=0.1, is_regression=False,
+                 hub_module_handle=None):
     """Builds the encoder and the classification (or regression) head.
 
     Args:
@@ -296,16 +299,13 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
     Returns:
       ModelOutputs (loss and per_example_loss are None without labels).
     """
-    model = hub_export.encoder(hub_module_handle, albert_config, is_training, input_ids,
-                               input_mask, segment_ids,
-                               use_one_hot_embeddings=use_one_hot_embeddings)
+    model = hub_export.encoder(hub_module_handle, albert_config, is_training, input_ids, input_mask,
+                               segment_ids, use_one_hot_embeddings=use_one_hot_embeddings)
     pooled = model.get_pooled_output()
     hidden_size = pooled.shape.as_list()[-1]
-    output_weights = tf.get_variable(
-        "output_weights", [num_labels, hidden_size],
-        initializer=tf.truncated_normal_initializer(stddev=0.02))
-    output_bias = tf.get_variable("output_bias", [num_labels],
-                                  initializer=tf.zeros_initializer())
+    output_weights = tf.get_variable("output_weights", [num_labels, hidden_size],
+                                     initializer=tf.truncated_normal_initializer(stddev=0.02))
+    output_bias = tf.get_variable("output_bias", [num_labels], initializer=tf.zeros_initializer())
     with tf.variable_scope("loss"):
         x = pooled
         if uses_pooled_layer_norm(albert_config):
@@ -363,23 +363,26 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
     Returns:
       model_fn(features, labels, mode, params, config).
     """
+
     def build(features, is_training):
-        outputs = create_model(
-            albert_config, is_training, features["input_ids"], features["input_mask"],
-            features["segment_ids"], features["label_ids"], num_labels,
-            use_one_hot_embeddings, classifier_dropout, is_regression, hub_module_handle)
+        outputs = create_model(albert_config, is_training, features["input_ids"],
+                               features["input_mask"], features["segment_ids"],
+                               features["label_ids"], num_labels, use_one_hot_embeddings,
+                               classifier_dropout, is_regression, hub_module_handle)
         return outputs.loss, outputs
 
     def predictions(features, outputs):
-        return {"probabilities": outputs.probabilities,
-                "label_ids": features["label_ids"],
-                "is_real_example": features["is_real_example"]}
+        return {
+            "probabilities": outputs.probabilities,
+            "label_ids": features["label_ids"],
+            "is_real_example": features["is_real_example"]
+        }
 
-    return driver_utils.fine_tuning_model_fn(
-        build, predictions, init_checkpoint, head_variable_patterns(albert_config),
-        learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
-        optimizer=optimizer, init_report_file=init_report_file, verbose=verbose)
-
+    return driver_utils.fine_tuning_model_fn(build, predictions, init_checkpoint,
+                                             head_variable_patterns(albert_config), learning_rate,
+                                             num_train_steps, num_warmup_steps, use_tpu=use_tpu,
+                                             optimizer=optimizer, init_report_file=init_report_file,
+                                             verbose=verbose)
 
 
 # ---------------------------------------------------------------------------
@@ -413,13 +416,14 @@ def export_saved_model(albert_config, num_labels, checkpoint, export_dir, is_reg
       ValueError: when export_dir exists and holds something else than a
         SavedModel.
     """
+
     def build_signature():
-        inputs = {name: tf.placeholder(tf.int32, [None, None], name=name)
-                  for name in SERVING_INPUTS}
+        inputs = {n: tf.placeholder(tf.int32, [None, None], name=n) for n in SERVING_INPUTS}
         outputs = create_model(albert_config, False, inputs["input_ids"], inputs["input_mask"],
-                               inputs["segment_ids"], None, num_labels,
-                               is_regression=is_regression)
-        return inputs, {"probabilities": outputs.probabilities,
-                        "pooled_output": outputs.pooled_output}
+                               inputs["segment_ids"], None, num_labels, is_regression=is_regression)
+        return inputs, {
+            "probabilities": outputs.probabilities,
+            "pooled_output": outputs.pooled_output
+        }
 
     driver_utils.write_saved_model(export_dir, build_signature, checkpoint, assets)

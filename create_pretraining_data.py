@@ -87,9 +87,9 @@ import tokenization
 
 # Names that lived here before their modules existed, still importable from
 # this module.
-from example_encoder import FEATURE_NAMES  # pylint: disable=unused-import
-from jieba_segmenter import JiebaSegmenter  # pylint: disable=unused-import
-from jieba_segmenter import PlainJieba as _PlainJieba  # pylint: disable=unused-import
+from example_encoder import FEATURE_NAMES  # noqa: F401 pylint: disable=unused-import
+from jieba_segmenter import JiebaSegmenter  # noqa: F401 pylint: disable=unused-import
+from jieba_segmenter import PlainJieba as _PlainJieba  # noqa: F401 pylint: disable=unused-import
 
 UserError = script_utils.UserError
 
@@ -107,33 +107,30 @@ MAX_WARNINGS_PER_KIND = 5
 # CJK ideograph ranges whose characters the WordPiece tokenizer always turns
 # into exactly one token, unchanged by lower-casing and accent stripping
 # (compatibility ideographs are left out: NFD maps them to other characters).
-_CJK_RUN_RE = re.compile(
-    u"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002a6df\U0002a700-\U0002ceaf]+")
-
+_CJK_RUN_RE = re.compile(u"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002a6df\U0002a700-\U0002ceaf]+")
 
 # ---------------------------------------------------------------------------
 # Options.
 # ---------------------------------------------------------------------------
 
 
-class Options(collections.namedtuple("Options", [
-        "vocab_file", "spm_model_file", "do_lower_case", "do_whole_word_mask",
-        "non_chinese", "ngram", "favor_shorter_ngram", "max_seq_length",
-        "max_predictions_per_seq", "masked_lm_prob", "dupe_factor",
-        "short_seq_prob", "random_seed", "random_next_sentence",
-        "jieba_hmm"])):
+class Options(
+        collections.namedtuple("Options", [
+            "vocab_file", "spm_model_file", "do_lower_case", "do_whole_word_mask", "non_chinese",
+            "ngram", "favor_shorter_ngram", "max_seq_length", "max_predictions_per_seq",
+            "masked_lm_prob", "dupe_factor", "short_seq_prob", "random_seed",
+            "random_next_sentence", "jieba_hmm"
+        ])):
     """Settings of the data generator (the flags of the script).
 
     Build it with `make_options`, which fills in defaults and validates.
     """
 
 
-def make_options(vocab_file=None, spm_model_file=None, do_lower_case=True,
-                 do_whole_word_mask=True, non_chinese=False, ngram=3,
-                 favor_shorter_ngram=True, max_seq_length=128,
-                 max_predictions_per_seq=20, masked_lm_prob=0.15,
-                 dupe_factor=10, short_seq_prob=0.1, random_seed=12345,
-                 random_next_sentence=False, jieba_hmm=True):
+def make_options(vocab_file=None, spm_model_file=None, do_lower_case=True, do_whole_word_mask=True,
+                 non_chinese=False, ngram=3, favor_shorter_ngram=True, max_seq_length=128,
+                 max_predictions_per_seq=20, masked_lm_prob=0.15, dupe_factor=10,
+                 short_seq_prob=0.1, random_seed=12345, random_next_sentence=False, jieba_hmm=True):
     """Returns validated `Options` (arguments as the script's flags).
 
     Raises:
@@ -146,31 +143,25 @@ def make_options(vocab_file=None, spm_model_file=None, do_lower_case=True,
         raise UserError("--max_seq_length must be at least 5 ([CLS] A [SEP] "
                         "B [SEP]), got %d" % max_seq_length)
     if max_predictions_per_seq < 1:
-        raise UserError("--max_predictions_per_seq must be at least 1, got %d"
-                        % max_predictions_per_seq)
+        raise UserError("--max_predictions_per_seq must be at least 1, got %d" %
+                        max_predictions_per_seq)
     if not 0.0 <= masked_lm_prob <= 1.0:
-        raise UserError("--masked_lm_prob must be in [0, 1], got %g"
-                        % masked_lm_prob)
+        raise UserError("--masked_lm_prob must be in [0, 1], got %g" % masked_lm_prob)
     if not 0.0 <= short_seq_prob <= 1.0:
-        raise UserError("--short_seq_prob must be in [0, 1], got %g"
-                        % short_seq_prob)
+        raise UserError("--short_seq_prob must be in [0, 1], got %g" % short_seq_prob)
     if dupe_factor < 1:
-        raise UserError("--dupe_factor must be at least 1, got %d"
-                        % dupe_factor)
+        raise UserError("--dupe_factor must be at least 1, got %d" % dupe_factor)
     if ngram < 1:
         raise UserError("--ngram must be at least 1, got %d" % ngram)
-    return Options(
-        vocab_file=vocab_file, spm_model_file=spm_model_file,
-        do_lower_case=bool(do_lower_case),
-        do_whole_word_mask=bool(do_whole_word_mask),
-        non_chinese=bool(non_chinese), ngram=int(ngram),
-        favor_shorter_ngram=bool(favor_shorter_ngram),
-        max_seq_length=int(max_seq_length),
-        max_predictions_per_seq=int(max_predictions_per_seq),
-        masked_lm_prob=float(masked_lm_prob), dupe_factor=int(dupe_factor),
-        short_seq_prob=float(short_seq_prob), random_seed=int(random_seed),
-        random_next_sentence=bool(random_next_sentence),
-        jieba_hmm=bool(jieba_hmm))
+    return Options(vocab_file=vocab_file, spm_model_file=spm_model_file,
+                   do_lower_case=bool(do_lower_case), do_whole_word_mask=bool(do_whole_word_mask),
+                   non_chinese=bool(non_chinese), ngram=int(ngram),
+                   favor_shorter_ngram=bool(favor_shorter_ngram),
+                   max_seq_length=int(max_seq_length),
+                   max_predictions_per_seq=int(max_predictions_per_seq),
+                   masked_lm_prob=float(masked_lm_prob), dupe_factor=int(dupe_factor),
+                   short_seq_prob=float(short_seq_prob), random_seed=int(random_seed),
+                   random_next_sentence=bool(random_next_sentence), jieba_hmm=bool(jieba_hmm))
 
 
 def ngram_probabilities(ngram, favor_shorter_ngram=True):
@@ -240,8 +231,7 @@ class TrainingInstance(object):
     """
 
     __slots__ = ("original_ids", "input_ids", "segment_ids", "token_boundary",
-                 "masked_lm_positions", "masked_lm_ids", "label", "spans",
-                 "word_actions")
+                 "masked_lm_positions", "masked_lm_ids", "label", "spans", "word_actions")
 
     def __init__(self, original_ids, segment_ids, token_boundary, label):
         self.original_ids = original_ids
@@ -285,9 +275,8 @@ class PreparedUnit(object):
 
 def _is_special_token(token):
     """Whether a vocab entry is a control entry ([PAD], [unused3], <S>, ...)."""
-    return ((token.startswith("[") and token.endswith("]") and len(token) > 2)
-            or (token.startswith("<") and token.endswith(">") and
-                len(token) > 2))
+    return ((token.startswith("[") and token.endswith("]") and len(token) > 2) or
+            (token.startswith("<") and token.endswith(">") and len(token) > 2))
 
 
 def _all_cjk(text):
@@ -325,22 +314,20 @@ class InstanceGenerator(object):
         else:
             _check_readable_file("--vocab_file", options.vocab_file)
         try:
-            self.tokenizer = tokenization.FullTokenizer(
-                vocab_file=options.vocab_file,
-                do_lower_case=options.do_lower_case,
-                spm_model_file=options.spm_model_file)
+            self.tokenizer = tokenization.FullTokenizer(vocab_file=options.vocab_file,
+                                                        do_lower_case=options.do_lower_case,
+                                                        spm_model_file=options.spm_model_file)
         except (IOError, OSError, ValueError) as error:
             raise UserError(str(error))
         vocab = self.tokenizer.vocab
         for token in (tokenization.CLS, tokenization.SEP, tokenization.MASK):
             if token not in vocab:
-                raise UserError("the vocabulary %s has no %s token" % (
-                    options.spm_model_file or options.vocab_file, token))
+                raise UserError("the vocabulary %s has no %s token" %
+                                (options.spm_model_file or options.vocab_file, token))
         self.cls_id = vocab[tokenization.CLS]
         self.sep_id = vocab[tokenization.SEP]
         self.mask_id = vocab[tokenization.MASK]
-        self.unk_id = vocab.get(self.tokenizer.unk_token) if (
-            self.tokenizer.unk_token) else None
+        self.unk_id = vocab.get(self.tokenizer.unk_token) if (self.tokenizer.unk_token) else None
         self.vocab_size = len(vocab)
         self.max_num_tokens = options.max_seq_length - 3
 
@@ -357,19 +344,14 @@ class InstanceGenerator(object):
         for token_id in range(self.vocab_size):
             token = inv_vocab[token_id]
             if sentencepiece:
-                text = token[len(underline):] if token.startswith(
-                    underline) else token
-                starts = (token.startswith(underline) or not text or
-                          not all(("a" <= c <= "z") or ("A" <= c <= "Z")
-                                  for c in text))
-                real = not (sp_model.IsControl(token_id) or
-                            sp_model.IsUnknown(token_id) or
-                            sp_model.IsUnused(token_id) or
-                            _is_special_token(token))
+                text = token[len(underline):] if token.startswith(underline) else token
+                starts = (token.startswith(underline) or not text or not all(
+                    ("a" <= c <= "z") or ("A" <= c <= "Z") for c in text))
+                real = not (sp_model.IsControl(token_id) or sp_model.IsUnknown(token_id) or
+                            sp_model.IsUnused(token_id) or _is_special_token(token))
             else:
                 text = token
-                starts = not token.startswith(
-                    tokenization.WORDPIECE_CONTINUATION)
+                starts = not token.startswith(tokenization.WORDPIECE_CONTINUATION)
                 real = starts and not _is_special_token(token)
             self.starts_word.append(1 if starts else 0)
             self.cjk_text.append(text if _all_cjk(text) else None)
@@ -377,12 +359,11 @@ class InstanceGenerator(object):
                 self.replacement_ids.append(token_id)
         if not self.replacement_ids:
             raise UserError("the vocabulary %s holds no ordinary token to use "
-                            "as a random replacement" % (
-                                options.spm_model_file or options.vocab_file))
+                            "as a random replacement" %
+                            (options.spm_model_file or options.vocab_file))
         self.ngram_cumulative = []
         total = 0.0
-        for probability in ngram_probabilities(options.ngram,
-                                               options.favor_shorter_ngram):
+        for probability in ngram_probabilities(options.ngram, options.favor_shorter_ngram):
             total += probability
             self.ngram_cumulative.append(total)
         self.ngram_cumulative[-1] = 1.0
@@ -469,8 +450,7 @@ class InstanceGenerator(object):
         for match in _CJK_RUN_RE.finditer(line):
             begin, end = match.span()
             if begin > position:
-                other_ids, other_starts = self._tokenize_other(
-                    line[position:begin])
+                other_ids, other_starts = self._tokenize_other(line[position:begin])
                 ids.extend(other_ids)
                 starts.extend(other_starts)
             run = match.group()
@@ -493,8 +473,7 @@ class InstanceGenerator(object):
             starts.extend(other_starts)
         if runs:
             flags = []
-            for length in _jieba_word_lengths(" ".join(runs),
-                                              self.options.jieba_hmm):
+            for length in _jieba_word_lengths(" ".join(runs), self.options.jieba_hmm):
                 flags.append(1)
                 if length > 1:
                     flags.extend([0] * (length - 1))
@@ -520,8 +499,8 @@ class InstanceGenerator(object):
                 self._other_cache[text] = cached
         return cached
 
-    def prepare_unit(self, lines, index, is_document_start=True, source=None,
-                     first_line=1, document=None):
+    def prepare_unit(self, lines, index, is_document_start=True, source=None, first_line=1,
+                     document=None):
         """Tokenizes the lines of a unit and splits over-long lines.
 
         Args:
@@ -549,11 +528,10 @@ class InstanceGenerator(object):
             if len(ids) <= limit:
                 unit.segments.append(Segment(ids, starts))
                 continue
-            unit.notes.append((
-                "long_line",
-                "%s:%d: line of %d tokens is longer than max_seq_length - 3 = "
-                "%d; split into pieces at word boundaries" % (
-                    source, first_line + offset, len(ids), limit)))
+            unit.notes.append(
+                ("long_line", "%s:%d: line of %d tokens is longer than max_seq_length - 3 = "
+                 "%d; split into pieces at word boundaries" %
+                 (source, first_line + offset, len(ids), limit)))
             begin = 0
             while begin < len(ids):
                 end = min(begin + limit, len(ids))
@@ -563,8 +541,7 @@ class InstanceGenerator(object):
                         cut -= 1
                     if cut > begin + 1:
                         end = cut
-                unit.segments.append(
-                    Segment(ids[begin:end], [1] + starts[begin + 1:end]))
+                unit.segments.append(Segment(ids[begin:end], [1] + starts[begin + 1:end]))
                 begin = end
         return unit
 
@@ -585,8 +562,7 @@ class InstanceGenerator(object):
           number of chunks dropped because they hold a single token.
         """
         options = self.options
-        rng = random.Random("%d:%d:%d" % (options.random_seed, pass_index,
-                                          unit.index))
+        rng = random.Random("%d:%d:%d" % (options.random_seed, pass_index, unit.index))
         segments = unit.segments
         max_num_tokens = self.max_num_tokens
         instances = []
@@ -603,10 +579,8 @@ class InstanceGenerator(object):
         i = 0
         while i < len(segments):
             segment = segments[i]
-            if (len(chunk) >= 2 and
-                    length + len(segment.ids) > max_num_tokens):
-                put_back = self._emit(chunk, rng, other_units, unit,
-                                      instances)
+            if (len(chunk) >= 2 and length + len(segment.ids) > max_num_tokens):
+                put_back = self._emit(chunk, rng, other_units, unit, instances)
                 i -= put_back
                 chunk, length, target = [], 0, draw_target()
                 continue
@@ -633,23 +607,23 @@ class InstanceGenerator(object):
             a_end = 1
             ids, starts = chunk[0]
             cuts = [k for k in range(1, len(ids)) if starts[k]]
-            cut = (cuts[int(rng.random() * len(cuts))] if cuts else
-                   1 + int(rng.random() * (len(ids) - 1)))
+            cut = (cuts[int(rng.random() * len(cuts))] if cuts else 1 + int(rng.random() *
+                                                                            (len(ids) - 1)))
             a_ids, a_starts = ids[:cut], starts[:cut]
             b_ids, b_starts = ids[cut:], starts[cut:]
         label = 0
         if options.random_next_sentence:
             if other_units and rng.random() < 0.5:
                 other = other_units[rng.randrange(len(other_units))]
-                b_ids, b_starts = self._random_b(
-                    other, rng, max(1, self.max_num_tokens - len(a_ids)))
+                b_ids, b_starts = self._random_b(other, rng, max(1,
+                                                                 self.max_num_tokens - len(a_ids)))
                 put_back = len(chunk) - a_end
                 label = 1
         elif rng.random() < 0.5:
             a_ids, a_starts, b_ids, b_starts = b_ids, b_starts, a_ids, a_starts
             label = 1
-        a_ids, a_starts, b_ids, b_starts = self._truncate_pair(
-            a_ids, a_starts, b_ids, b_starts, rng)
+        a_ids, a_starts, b_ids, b_starts = self._truncate_pair(a_ids, a_starts, b_ids, b_starts,
+                                                               rng)
         if a_ids == b_ids:
             # Identical neighbours (a repeated line): the order is not
             # observable, so the pair teaches nothing; skip it.
@@ -737,15 +711,13 @@ class InstanceGenerator(object):
         # bounds[i]..bounds[i + 1] is unit i; [CLS] and [SEP] are units that
         # are never chosen.
         if options.do_whole_word_mask:
-            bounds = list(itertools.compress(range(length),
-                                             instance.token_boundary))
+            bounds = list(itertools.compress(range(length), instance.token_boundary))
         else:
             bounds = list(range(length))
         bounds.append(length)
         sep_index = bounds.index(sep_position)
         last_index = len(bounds) - 2
-        candidates = (list(range(1, sep_index)) +
-                      list(range(sep_index + 1, last_index)))
+        candidates = (list(range(1, sep_index)) + list(range(sep_index + 1, last_index)))
         # Units are visited in random order: a Fisher-Yates shuffle done
         # lazily, only as far as the budget needs.
         num_candidates = len(candidates)
@@ -800,8 +772,7 @@ class InstanceGenerator(object):
             else:
                 actions.append("random")
                 for position in range(begin, end):
-                    input_ids[position] = replacements[
-                        int(random_value() * num_replacements)]
+                    input_ids[position] = replacements[int(random_value() * num_replacements)]
         positions = list(itertools.compress(range(length), covered))
         instance.masked_lm_positions = positions
         instance.masked_lm_ids = [ids[k] for k in positions]
@@ -814,10 +785,8 @@ class InstanceGenerator(object):
         """A readable one-line rendering of an instance, for the log."""
         tokens = self.tokenizer.convert_ids_to_tokens(instance.input_ids)
         labels = self.tokenizer.convert_ids_to_tokens(instance.masked_lm_ids)
-        return "label=%d tokens=%s masked=%s" % (
-            instance.label, " ".join(tokens),
-            " ".join("%d:%s" % pair for pair in
-                     zip(instance.masked_lm_positions, labels)))
+        return "label=%d tokens=%s masked=%s" % (instance.label, " ".join(tokens), " ".join(
+            "%d:%s" % pair for pair in zip(instance.masked_lm_positions, labels)))
 
 
 def _concat(segments):
@@ -861,9 +830,8 @@ def expand_input_patterns(patterns):
         matches = sorted(path for path in found if os.path.isfile(path))
         if not matches:
             if os.path.isdir(pattern):
-                raise UserError(
-                    "--input_file: %s is a directory (for the files in it, "
-                    "give '%s')" % (pattern, os.path.join(pattern, "*")))
+                raise UserError("--input_file: %s is a directory (for the files in it, "
+                                "give '%s')" % (pattern, os.path.join(pattern, "*")))
             if found:
                 raise UserError("--input_file: %s matches only directories "
                                 "(e.g. %s), no file" % (pattern, sorted(found)[0]))
@@ -877,10 +845,11 @@ def expand_input_patterns(patterns):
     return files
 
 
-class RawUnit(collections.namedtuple(
-        "RawUnit", ["index", "source", "first_line", "lines",
-                    "is_document_start", "num_chars", "num_bytes",
-                    "document"])):
+class RawUnit(
+        collections.namedtuple("RawUnit", [
+            "index", "source", "first_line", "lines", "is_document_start", "num_chars", "num_bytes",
+            "document"
+        ])):
     """Lines of a document (or part of one) as read, before tokenization."""
 
 
@@ -911,12 +880,11 @@ def read_units(files, stats, max_unit_chars=MAX_UNIT_CHARS):
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as error:
-                    stats["undecodable_lines"] = stats.get(
-                        "undecodable_lines", 0) + 1
+                    stats["undecodable_lines"] = stats.get("undecodable_lines", 0) + 1
                     if stats["undecodable_lines"] <= MAX_WARNINGS_PER_KIND:
                         logging.warning("%s:%d: not valid UTF-8 (%s at byte "
-                                        "%d); line skipped", path, line_number,
-                                        error.reason, error.start)
+                                        "%d); line skipped", path, line_number, error.reason,
+                                        error.start)
                     line = None
                 if line is not None:
                     if line_number == 1:
@@ -926,9 +894,8 @@ def read_units(files, stats, max_unit_chars=MAX_UNIT_CHARS):
                         if any(item is not None for item in lines):
                             if is_document_start:
                                 document = index
-                            yield RawUnit(index, path, first_line, lines,
-                                          is_document_start, num_chars,
-                                          num_bytes, document)
+                            yield RawUnit(index, path, first_line, lines, is_document_start,
+                                          num_chars, num_bytes, document)
                             index += 1
                         lines, num_chars, is_document_start = [], 0, True
                         num_bytes = 0
@@ -942,17 +909,16 @@ def read_units(files, stats, max_unit_chars=MAX_UNIT_CHARS):
                 if num_chars >= max_unit_chars:
                     if is_document_start:
                         document = index
-                    yield RawUnit(index, path, first_line, lines,
-                                  is_document_start, num_chars, num_bytes,
-                                  document)
+                    yield RawUnit(index, path, first_line, lines, is_document_start, num_chars,
+                                  num_bytes, document)
                     index += 1
                     lines, num_chars, is_document_start = [], 0, False
                     num_bytes = 0
         if any(item is not None for item in lines):
             if is_document_start:
                 document = index
-            yield RawUnit(index, path, first_line, lines, is_document_start,
-                          num_chars, num_bytes, document)
+            yield RawUnit(index, path, first_line, lines, is_document_start, num_chars, num_bytes,
+                          document)
             index += 1
 
 
@@ -1071,10 +1037,10 @@ def process_task(generator, raw_units, want_samples=0):
       by pass), a dict of counts, a list of (kind, message) warnings and a
       list of instance descriptions.
     """
-    prepared = [generator.prepare_unit(raw.lines, raw.index,
-                                       raw.is_document_start, raw.source,
-                                       raw.first_line, raw.document)
-                for raw in raw_units]
+    prepared = [
+        generator.prepare_unit(raw.lines, raw.index, raw.is_document_start, raw.source,
+                               raw.first_line, raw.document) for raw in raw_units
+    ]
     stats = collections.Counter()
     notes = []
     stats["bytes"] += sum(raw.num_bytes for raw in raw_units)
@@ -1085,8 +1051,7 @@ def process_task(generator, raw_units, want_samples=0):
         stats["chars"] += unit.num_chars
         stats["corpus_tokens"] += sum(len(s.ids) for s in unit.segments)
         notes.extend(unit.notes)
-        stats["long_lines_split"] += sum(
-            1 for kind, _ in unit.notes if kind == "long_line")
+        stats["long_lines_split"] += sum(1 for kind, _ in unit.notes if kind == "long_line")
     records = []
     samples = []
     serialize = generator.serialize
@@ -1094,11 +1059,9 @@ def process_task(generator, raw_units, want_samples=0):
     usable = [unit for unit in prepared if unit.segments]
     for pass_index in range(generator.options.dupe_factor):
         for unit in usable:
-            others = ([other for other in usable
-                       if other.document != unit.document]
+            others = ([other for other in usable if other.document != unit.document]
                       if generator.options.random_next_sentence else ())
-            instances, too_short = generator.create_instances(
-                unit, pass_index, others)
+            instances, too_short = generator.create_instances(unit, pass_index, others)
             stats["chunks_too_short"] += too_short
             for instance in instances:
                 records.append(serialize(instance))
@@ -1108,8 +1071,7 @@ def process_task(generator, raw_units, want_samples=0):
                 stats["label_%d" % instance.label] += 1
                 if len(samples) < want_samples:
                     samples.append(generator.describe(instance))
-    stats["identical_pairs_skipped"] += (generator.identical_pairs_skipped -
-                                         identical_before)
+    stats["identical_pairs_skipped"] += (generator.identical_pairs_skipped - identical_before)
     return records, dict(stats), notes, samples
 
 
@@ -1141,8 +1103,7 @@ def _worker_main(connection, options, parent_pid):
         if reply is None:
             raw_units, want_samples = task
             try:
-                reply = ("ok", process_task(_WORKER_GENERATOR, raw_units,
-                                            want_samples))
+                reply = ("ok", process_task(_WORKER_GENERATOR, raw_units, want_samples))
             except Exception as error:  # pylint: disable=broad-except
                 reply = _failure_reply(error)
         try:
@@ -1162,9 +1123,7 @@ def _failure_reply(error):
 # Driver.
 # ---------------------------------------------------------------------------
 
-
-_Worker = collections.namedtuple(
-    "_Worker", ["process", "connection", "outbox", "sender"])
+_Worker = collections.namedtuple("_Worker", ["process", "connection", "outbox", "sender"])
 
 
 def _send_tasks(connection, outbox):
@@ -1216,9 +1175,8 @@ class WorkerPool(object):
         try:
             for _ in range(num_workers):
                 ours, theirs = context.Pipe()
-                process = context.Process(
-                    target=_worker_main, args=(theirs, options, os.getpid()),
-                    daemon=True)
+                process = context.Process(target=_worker_main, args=(theirs, options, os.getpid()),
+                                          daemon=True)
                 # With SIGTERM and SIGINT blocked while forking, their handler
                 # never runs inside an at-fork hook, where Python would print
                 # and ignore the exception it raises; the worker unblocks
@@ -1234,12 +1192,10 @@ class WorkerPool(object):
             # inherits a lock one of them holds.
             for index, worker in enumerate(self._workers):
                 outbox = queue.Queue()
-                sender = threading.Thread(target=_send_tasks,
-                                          args=(worker.connection, outbox))
+                sender = threading.Thread(target=_send_tasks, args=(worker.connection, outbox))
                 sender.daemon = True
                 sender.start()
-                self._workers[index] = worker._replace(outbox=outbox,
-                                                       sender=sender)
+                self._workers[index] = worker._replace(outbox=outbox, sender=sender)
         except BaseException:
             self.stop()
             raise
@@ -1269,8 +1225,8 @@ class WorkerPool(object):
             kind, value = worker.connection.recv()
         except (EOFError, OSError):
             worker.process.join(5)
-            raise UserError("worker process %d stopped unexpectedly (%s)" % (
-                worker.process.pid, _describe_exit(worker.process.exitcode)))
+            raise UserError("worker process %d stopped unexpectedly (%s)" %
+                            (worker.process.pid, _describe_exit(worker.process.exitcode)))
         self._received += 1
         if kind == "user_error":
             raise UserError(value)
@@ -1334,14 +1290,12 @@ class _ProgressLog(object):
         rate = self.bytes / elapsed
         eta = ""
         if 0 < self.bytes < 0.99 * self.total_bytes:
-            eta = ", ETA %s" % script_utils.format_seconds(
-                (self.total_bytes - self.bytes) / rate)
+            eta = ", ETA %s" % script_utils.format_seconds((self.total_bytes - self.bytes) / rate)
         logging.info(
             "%d documents, %.2f/%.2f MB (%.0f%%), %.3f MB/s, %d instances "
-            "(%.0f/s), elapsed %s%s", self.documents, self.bytes / 1e6,
-            self.total_bytes / 1e6, 100.0 * self.bytes / self.total_bytes,
-            rate / 1e6, self.instances, self.instances / elapsed,
-            script_utils.format_seconds(elapsed), eta)
+            "(%.0f/s), elapsed %s%s", self.documents, self.bytes / 1e6, self.total_bytes / 1e6,
+            100.0 * self.bytes / self.total_bytes, rate / 1e6, self.instances,
+            self.instances / elapsed, script_utils.format_seconds(elapsed), eta)
 
 
 def summary_path(output_files):
@@ -1391,8 +1345,7 @@ def check_output_files(output_files, input_files=(), options=None):
     read_keys = [(_file_identity(path), what) for path, what in read]
     summary = summary_path(output_files)
     written = [(path, path) for path in output_files]
-    written.append((summary, "the JSON summary of %s (%s)" % (
-        output_files[0], summary)))
+    written.append((summary, "the JSON summary of %s (%s)" % (output_files[0], summary)))
     seen = []
     for path, name in written:
         keys = _file_identity(path)
@@ -1400,8 +1353,7 @@ def check_output_files(output_files, input_files=(), options=None):
             if keys & other_keys:
                 if path == other_path and name == other_name:
                     raise UserError("--output_file: %s is given twice" % path)
-                raise UserError("--output_file: %s and %s are the same file"
-                                % (other_name, name))
+                raise UserError("--output_file: %s and %s are the same file" % (other_name, name))
         for other_keys, what in read_keys:
             if keys & other_keys:
                 raise UserError("--output_file: %s is also %s; it would be "
@@ -1425,8 +1377,7 @@ def _start_output(stack, path):
         with open(temp, "wb"):
             pass
     except OSError as error:
-        raise UserError("--output_file: cannot write %s: %s" % (
-            path, error.strerror or error))
+        raise UserError("--output_file: cannot write %s: %s" % (path, error.strerror or error))
     return temp
 
 
@@ -1510,8 +1461,7 @@ def stop_on_signals(signums=_STOP_SIGNALS):
 
 
 def create_pretraining_data(input_files, output_files, options, num_workers=1,
-                            shuffle_buffer_size=100000, log_examples=3,
-                            progress_interval=10.0):
+                            shuffle_buffer_size=100000, log_examples=3, progress_interval=10.0):
     """Runs the whole pipeline: corpus files -> TFRecord files + JSON summary.
 
     Before any work the output paths are checked (`check_output_files`),
@@ -1584,9 +1534,10 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
         from tf_compat import tf  # pylint: disable=g-import-not-at-top
         _raise_if_stopped()
 
-        writers = [stack.enter_context(
-            contextlib.closing(tf.io.TFRecordWriter(path)))
-            for path in temp_paths]
+        writers = [
+            stack.enter_context(contextlib.closing(tf.io.TFRecordWriter(path)))
+            for path in temp_paths
+        ]
 
         def write(record):
             slot = written[0] % len(writers)
@@ -1610,8 +1561,7 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
                 slot = int(shuffle_rng.random() * len(buffer))
                 write(buffer[slot])
                 buffer[slot] = record
-            progress.update(task_stats.get("bytes", 0),
-                            task_stats.get("documents", 0),
+            progress.update(task_stats.get("bytes", 0), task_stats.get("documents", 0),
                             task_stats.get("instances", 0))
 
         for task_number, task in task_iter:
@@ -1634,8 +1584,7 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
             write(record)
         buffer = []
         if not stats.get("documents"):
-            raise UserError("the corpus is empty: no text in %s" %
-                            ", ".join(input_files))
+            raise UserError("the corpus is empty: no text in %s" % ", ".join(input_files))
         if not written[0]:
             raise UserError("the corpus yields no instance (documents too "
                             "short?): %s" % ", ".join(input_files))
@@ -1676,12 +1625,11 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
         with open(temp, "w") as writer:
             json.dump(summary, writer, indent=2, ensure_ascii=False)
             writer.write("\n")
-    logging.info("wrote %d instances from %d documents (%.2f MB) to %s in "
-                 "%.1fs (%.3f MB/s, %.0f instances/s)", written[0],
-                 summary["documents"], total_bytes / 1e6,
-                 ", ".join(output_files), elapsed,
-                 total_bytes / 1e6 / max(elapsed, 1e-9),
-                 written[0] / max(elapsed, 1e-9))
+    logging.info(
+        "wrote %d instances from %d documents (%.2f MB) to %s in "
+        "%.1fs (%.3f MB/s, %.0f instances/s)", written[0], summary["documents"], total_bytes / 1e6,
+        ", ".join(output_files), elapsed, total_bytes / 1e6 / max(elapsed, 1e-9),
+        written[0] / max(elapsed, 1e-9))
     return summary
 
 
@@ -1709,78 +1657,77 @@ def main_with_flags(flags_values):
 def _main_with_flags(flags_values):
     """`main_with_flags` without the signal handlers."""
     if flags_values.num_workers < 0:
-        raise UserError("--num_workers must be 0 (all cores) or more, got %d"
-                        % flags_values.num_workers)
+        raise UserError("--num_workers must be 0 (all cores) or more, got %d" %
+                        flags_values.num_workers)
     if flags_values.shuffle_buffer_size < 1:
-        raise UserError("--shuffle_buffer_size must be at least 1, got %d"
-                        % flags_values.shuffle_buffer_size)
+        raise UserError("--shuffle_buffer_size must be at least 1, got %d" %
+                        flags_values.shuffle_buffer_size)
     options = make_options(
-        vocab_file=flags_values.vocab_file,
-        spm_model_file=flags_values.spm_model_file,
+        vocab_file=flags_values.vocab_file, spm_model_file=flags_values.spm_model_file,
         do_lower_case=flags_values.do_lower_case,
-        do_whole_word_mask=flags_values.do_whole_word_mask,
-        non_chinese=flags_values.non_chinese,
-        ngram=flags_values.ngram,
-        favor_shorter_ngram=flags_values.favor_shorter_ngram,
+        do_whole_word_mask=flags_values.do_whole_word_mask, non_chinese=flags_values.non_chinese,
+        ngram=flags_values.ngram, favor_shorter_ngram=flags_values.favor_shorter_ngram,
         max_seq_length=flags_values.max_seq_length,
         max_predictions_per_seq=flags_values.max_predictions_per_seq,
-        masked_lm_prob=flags_values.masked_lm_prob,
-        dupe_factor=flags_values.dupe_factor,
-        short_seq_prob=flags_values.short_seq_prob,
-        random_seed=flags_values.random_seed,
-        random_next_sentence=flags_values.random_next_sentence,
-        jieba_hmm=flags_values.jieba_hmm)
+        masked_lm_prob=flags_values.masked_lm_prob, dupe_factor=flags_values.dupe_factor,
+        short_seq_prob=flags_values.short_seq_prob, random_seed=flags_values.random_seed,
+        random_next_sentence=flags_values.random_next_sentence, jieba_hmm=flags_values.jieba_hmm)
     input_files = expand_input_patterns(flags_values.input_file)
-    output_files = [path.strip() for path in
-                    flags_values.output_file.split(",") if path.strip()]
+    output_files = [path.strip() for path in flags_values.output_file.split(",") if path.strip()]
     num_workers = flags_values.num_workers or os.cpu_count() or 1
-    logging.info("reading %d input files with %d workers", len(input_files),
-                 num_workers)
-    return create_pretraining_data(
-        input_files, output_files, options, num_workers=num_workers,
-        shuffle_buffer_size=flags_values.shuffle_buffer_size)
+    logging.info("reading %d input files with %d workers", len(input_files), num_workers)
+    return create_pretraining_data(input_files, output_files, options, num_workers=num_workers,
+                                   shuffle_buffer_size=flags_values.shuffle_buffer_size)
 
 
 if __name__ == "__main__":
     from absl import flags  # pylint: disable=g-import-not-at-top
 
-    flags.DEFINE_string("input_file", None, "Input raw text file(s): comma-"
-                        "separated globs ('dir/*' for the files of a "
-                        "directory). UTF-8, one sentence per line, a blank "
-                        "line between documents.")
-    flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-"
-                        "separated; instances are spread over them. Each must "
-                        "differ from the inputs, the vocabulary and the "
-                        "others.")
+    flags.DEFINE_string(
+        "input_file", None, "Input raw text file(s): comma-"
+        "separated globs ('dir/*' for the files of a "
+        "directory). UTF-8, one sentence per line, a blank "
+        "line between documents.")
+    flags.DEFINE_string(
+        "output_file", None, "Output TFRecord file(s), comma-"
+        "separated; instances are spread over them. Each must "
+        "differ from the inputs, the vocabulary and the "
+        "others.")
     flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt.")
     flags.DEFINE_string("spm_model_file", None, "SentencePiece model; used "
                         "instead of --vocab_file when given.")
     flags.DEFINE_bool("do_lower_case", True, "Lower-case the input text.")
-    flags.DEFINE_bool("do_whole_word_mask", True, "Mask whole words (jieba "
-                      "words for Chinese, WordPiece/SentencePiece words "
-                      "otherwise) instead of single tokens.")
-    flags.DEFINE_bool("non_chinese", False, "Text is English or another "
-                      "space-separated language: no jieba segmentation.")
+    flags.DEFINE_bool(
+        "do_whole_word_mask", True, "Mask whole words (jieba "
+        "words for Chinese, WordPiece/SentencePiece words "
+        "otherwise) instead of single tokens.")
+    flags.DEFINE_bool(
+        "non_chinese", False, "Text is English or another "
+        "space-separated language: no jieba segmentation.")
     flags.DEFINE_integer("ngram", 3, "Longest n-gram (in words) to mask.")
-    flags.DEFINE_bool("favor_shorter_ngram", True, "p(n) proportional to 1/n;"
-                      " false reverses the probabilities (favours longer).")
+    flags.DEFINE_bool(
+        "favor_shorter_ngram", True, "p(n) proportional to 1/n;"
+        " false reverses the probabilities (favours longer).")
     flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
     flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum number of "
                          "masked LM predictions per sequence.")
     flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
-    flags.DEFINE_integer("dupe_factor", 10, "Number of passes over the input "
-                         "(each with different chunking and masks).")
+    flags.DEFINE_integer(
+        "dupe_factor", 10, "Number of passes over the input "
+        "(each with different chunking and masks).")
     flags.DEFINE_float("short_seq_prob", 0.1, "Probability of a shorter "
                        "target sequence length.")
     flags.DEFINE_integer("random_seed", 12345, "Random seed.")
     flags.DEFINE_bool("random_next_sentence", False, "NSP instead of SOP: "
                       "label 1 = B from another document.")
-    flags.DEFINE_bool("jieba_hmm", True, "Let jieba find words missing from "
-                      "its dictionary (e.g. names) with its HMM; false is "
-                      "about 15% faster on Chinese text.")
-    flags.DEFINE_integer("num_workers", 0, "Worker processes (default 0 = all "
-                         "cores; not negative). Output does not depend on "
-                         "it.")
+    flags.DEFINE_bool(
+        "jieba_hmm", True, "Let jieba find words missing from "
+        "its dictionary (e.g. names) with its HMM; false is "
+        "about 15% faster on Chinese text.")
+    flags.DEFINE_integer(
+        "num_workers", 0, "Worker processes (default 0 = all "
+        "cores; not negative). Output does not depend on "
+        "it.")
     flags.DEFINE_integer("shuffle_buffer_size", 100000, "Instances held in "
                          "the shuffle buffer (at least 1; bounds memory).")
     flags.mark_flag_as_required("input_file")

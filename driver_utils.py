@@ -40,11 +40,9 @@ import precision
 import script_utils
 from tf_compat import tf
 
-
 # ---------------------------------------------------------------------------
 # Progress while training.
 # ---------------------------------------------------------------------------
-
 
 # Session runs at the start of each training call left out of the rate.
 _UNTIMED_RUNS = 2
@@ -57,8 +55,7 @@ class TrainingLogHook(tf.train.SessionRunHook):
     ``learning_rate:0`` when the model defines them.
     """
 
-    def __init__(self, examples_per_step, num_train_steps, every_secs=30.0,
-                 log_fn=None):
+    def __init__(self, examples_per_step, num_train_steps, every_secs=30.0, log_fn=None):
         """Builds the hook.
 
         Args:
@@ -117,8 +114,7 @@ class TrainingLogHook(tf.train.SessionRunHook):
             parts.append("learning_rate %.3g" % values["lr"])
         parts.append("%.1f examples/sec" % rate)
         if rate > 0 and step < self._num_train_steps:
-            remaining = ((self._num_train_steps - step) *
-                         self._examples_per_step / rate)
+            remaining = ((self._num_train_steps - step) * self._examples_per_step / rate)
             parts.append("ETA %s" % script_utils.format_seconds(remaining))
         return ", ".join(parts)
 
@@ -186,22 +182,19 @@ def check_tfrecord_file(path):
             header = reader.read(12)
             where = "%s: record %d at byte %d" % (path, count + 1, offset)
             if len(header) < 12:
-                raise RecordFileError(
-                    "%s: the file ends inside the record's header (truncated "
-                    "copy?)" % where)
+                raise RecordFileError("%s: the file ends inside the record's header (truncated "
+                                      "copy?)" % where)
             length_bytes = header[:8]
             (length,) = struct.unpack("<Q", length_bytes)
             (stored,) = struct.unpack("<I", header[8:])
             if masked_crc32c(length_bytes) != stored:
                 hint = (" (this is not a TFRecord file: is it a text file?)"
                         if count == 0 else " (the file is damaged)")
-                raise RecordFileError("%s: bad length checksum%s" %
-                                      (where, hint))
+                raise RecordFileError("%s: bad length checksum%s" % (where, hint))
             end = offset + 12 + length + 4
             if end > size:
-                raise RecordFileError(
-                    "%s: the record needs %d bytes but the file ends after %d "
-                    "(truncated copy?)" % (where, length + 16, size - offset))
+                raise RecordFileError("%s: the record needs %d bytes but the file ends after %d "
+                                      "(truncated copy?)" % (where, length + 16, size - offset))
             reader.seek(end)
             offset = end
             count += 1
@@ -297,30 +290,28 @@ def check_export_dir(export_dir, output_dir, other_paths=()):
         raise script_utils.UserError(
             "--export_dir=%s would replace --output_dir=%s (the SavedModel "
             "replaces the whole directory): use a directory of its own, e.g. "
-            "%s" % (export_dir, output_dir,
-                    os.path.join(output_dir.rstrip("/\\") or ".", "export")))
+            "%s" %
+            (export_dir, output_dir, os.path.join(output_dir.rstrip("/\\") or ".", "export")))
     for name, path in other_paths:
         if path and (_same_path(export_dir, path) or _is_inside(path, export_dir)):
             raise script_utils.UserError(
                 "--export_dir=%s would replace %s=%s: use a directory of its "
                 "own" % (export_dir, name, path))
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
-        raise script_utils.UserError(
-            "--export_dir=%s is an existing file, not a directory" % export_dir)
+        raise script_utils.UserError("--export_dir=%s is an existing file, not a directory" %
+                                     export_dir)
     if (os.path.isdir(export_dir) and os.listdir(export_dir) and
             not os.path.isfile(os.path.join(export_dir, "saved_model.pb"))):
-        raise script_utils.UserError(
-            "--export_dir=%s exists and is not a SavedModel; remove it or "
-            "choose another directory" % export_dir)
+        raise script_utils.UserError("--export_dir=%s exists and is not a SavedModel; remove it or "
+                                     "choose another directory" % export_dir)
     parent = os.path.dirname(os.path.abspath(export_dir))
     while parent and not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if parent and not os.path.isdir(parent):
-        raise script_utils.UserError(
-            "--export_dir=%s: %s is a file, not a directory" % (export_dir, parent))
+        raise script_utils.UserError("--export_dir=%s: %s is a file, not a directory" %
+                                     (export_dir, parent))
     if parent and not os.access(parent, os.W_OK | os.X_OK):
-        raise script_utils.UserError(
-            "--export_dir=%s: cannot write in %s" % (export_dir, parent))
+        raise script_utils.UserError("--export_dir=%s: cannot write in %s" % (export_dir, parent))
 
 
 def prepare_output_dir(output_dir, is_chief=True):
@@ -334,8 +325,7 @@ def prepare_output_dir(output_dir, is_chief=True):
         script_utils.UserError: when the directory cannot be created.
     """
     if tf.gfile.Exists(output_dir) and not tf.gfile.IsDirectory(output_dir):
-        raise script_utils.UserError("--output_dir=%s is a file, not a directory"
-                                     % output_dir)
+        raise script_utils.UserError("--output_dir=%s is a file, not a directory" % output_dir)
     try:
         tf.gfile.MakeDirs(output_dir)
     except tf.errors.OpError as e:
@@ -367,13 +357,11 @@ def check_resume_checkpoint(output_dir):
     try:
         return checkpoint_utils.check_checkpoint_complete(latest)
     except checkpoint_utils.CheckpointError as e:
-        earlier = [p for _, p in checkpoint_utils.step_checkpoints(output_dir)
-                   if p != latest]
+        earlier = [p for _, p in checkpoint_utils.step_checkpoints(output_dir) if p != latest]
         if earlier:
             advice = ("to resume from %s instead, delete %s.* and name %s in %s" %
                       (os.path.basename(earlier[-1]), os.path.basename(latest),
-                       os.path.basename(earlier[-1]),
-                       os.path.join(output_dir, "checkpoint")))
+                       os.path.basename(earlier[-1]), os.path.join(output_dir, "checkpoint")))
         else:
             advice = "delete it to start again, or use a new --output_dir"
         raise script_utils.UserError("%s; %s" % (e, advice))
@@ -397,14 +385,15 @@ def define_model_flags(flags_module, max_seq_length=128, init_help=None, hub=Fal
     --output_dir, --cached_dir; with ``hub`` also --albert_hub_module_handle
     (see ``hub_module_handle``).
     """
-    flags_module.DEFINE_string("albert_config_file", None,
-                               "Model config JSON (alias --bert_config_file)." +
-                               (" Not needed with --albert_hub_module_handle (the module's "
-                                "assets/albert_config.json)." if hub else ""))
+    flags_module.DEFINE_string(
+        "albert_config_file", None, "Model config JSON (alias --bert_config_file)." +
+        (" Not needed with --albert_hub_module_handle (the module's "
+         "assets/albert_config.json)." if hub else ""))
     flags_module.DEFINE_alias("bert_config_file", "albert_config_file")
-    flags_module.DEFINE_string("vocab_file", None, "WordPiece vocab.txt (Chinese models)." +
-                               (" Not needed with --albert_hub_module_handle (the module's "
-                                "tokenization_info)." if hub else ""))
+    flags_module.DEFINE_string(
+        "vocab_file", None, "WordPiece vocab.txt (Chinese models)." +
+        (" Not needed with --albert_hub_module_handle (the module's "
+         "tokenization_info)." if hub else ""))
     flags_module.DEFINE_string("spm_model_file", None,
                                "SentencePiece model (English ALBERT); replaces --vocab_file.")
     if hub:
@@ -420,9 +409,9 @@ def define_model_flags(flags_module, max_seq_length=128, init_help=None, hub=Fal
             "tensorflow_hub with the TF1 Hub API (0.12 on TF 1.15, 0.15 on TF 2.x).")
     flags_module.DEFINE_bool("do_lower_case", True,
                              "Lower-case the input (True for all released models).")
-    flags_module.DEFINE_integer("max_seq_length", max_seq_length,
-                                "Tokens per example after WordPiece/SentencePiece, incl. "
-                                "[CLS] and [SEP].")
+    flags_module.DEFINE_integer(
+        "max_seq_length", max_seq_length, "Tokens per example after WordPiece/SentencePiece, incl. "
+        "[CLS] and [SEP].")
     flags_module.DEFINE_string(
         "init_checkpoint", None, init_help or
         "Pretrained checkpoint (prefix, directory or 'checkpoint' file). Loaded "
@@ -459,9 +448,9 @@ def define_training_flags(flags_module, do_predict_help, export_help, do_eval_he
                               "Training epochs (used when --train_step is not given).")
     flags_module.DEFINE_integer("train_step", train_step,
                                 "Training steps (overrides --num_train_epochs).")
-    flags_module.DEFINE_float("warmup_proportion", 0.1,
-                              "Share of the training steps with linear warmup (when "
-                              "--warmup_step is not given).")
+    flags_module.DEFINE_float(
+        "warmup_proportion", 0.1, "Share of the training steps with linear warmup (when "
+        "--warmup_step is not given).")
     flags_module.DEFINE_integer("warmup_step", warmup_step,
                                 "Warmup steps (overrides --warmup_proportion).")
     flags_module.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "Optimizer.")
@@ -469,12 +458,12 @@ def define_training_flags(flags_module, do_predict_help, export_help, do_eval_he
                                 "Seed of initialisation, dropout and shuffling.")
     flags_module.DEFINE_integer("save_checkpoints_steps", save_checkpoints_steps,
                                 "Save (and evaluate) a checkpoint every N steps.")
-    flags_module.DEFINE_integer("keep_checkpoint_max", 5,
-                                "Step checkpoints to keep (0 keeps all); model.ckpt-best "
-                                "is extra.")
-    flags_module.DEFINE_float("log_every_secs", 30.0,
-                              "Seconds between two training progress lines (step/N, loss, "
-                              "examples/sec, ETA).")
+    flags_module.DEFINE_integer(
+        "keep_checkpoint_max", 5, "Step checkpoints to keep (0 keeps all); model.ckpt-best "
+        "is extra.")
+    flags_module.DEFINE_float(
+        "log_every_secs", 30.0, "Seconds between two training progress lines (step/N, loss, "
+        "examples/sec, ETA).")
     precision.define_bf16_flag(
         flags_module, "the encoder (training, evaluation and prediction; --export_dir "
         "SavedModels stay float32)")
@@ -510,8 +499,10 @@ def check_training_flags(flags_obj, other_paths=()):
                     "the starting point)" % HUB_FLAG)
     if not flags_obj.vocab_file and not flags_obj.spm_model_file and not handle:
         raise error("give --vocab_file (WordPiece vocab.txt) or --spm_model_file")
-    names = ["train_batch_size", "predict_batch_size", "save_checkpoints_steps",
-             "iterations_per_loop", "num_tpu_cores"]
+    names = [
+        "train_batch_size", "predict_batch_size", "save_checkpoints_steps", "iterations_per_loop",
+        "num_tpu_cores"
+    ]
     if "eval_batch_size" in flags_obj:
         names.append("eval_batch_size")
     for name in names:
@@ -525,8 +516,7 @@ def check_training_flags(flags_obj, other_paths=()):
         raise error("--warmup_step must be >= 0")
     if not 0 <= flags_obj.warmup_proportion <= 1:
         raise error("--warmup_proportion must be in [0, 1]")
-    if (flags_obj.do_train and flags_obj.num_train_epochs <= 0 and
-            flags_obj.train_step is None):
+    if (flags_obj.do_train and flags_obj.num_train_epochs <= 0 and flags_obj.train_step is None):
         raise error("--num_train_epochs must be > 0")
     if flags_obj.log_every_secs < 0:
         raise error("--log_every_secs must be >= 0")
@@ -572,9 +562,11 @@ def load_model_setup(flags_obj, input_errors=()):
     try:
         if handle:
             import hub_export  # pylint: disable=g-import-not-at-top
-            _, config, tokenizer = hub_export.load_module_setup(
-                handle, flags_obj.albert_config_file, flags_obj.vocab_file,
-                flags_obj.spm_model_file, flags_obj.do_lower_case)
+            _, config, tokenizer = hub_export.load_module_setup(handle,
+                                                                flags_obj.albert_config_file,
+                                                                flags_obj.vocab_file,
+                                                                flags_obj.spm_model_file,
+                                                                flags_obj.do_lower_case)
             config_source = config_source or "the module %s" % handle
         else:
             config = modeling.AlbertConfig.from_json_file(flags_obj.albert_config_file)
@@ -594,9 +586,9 @@ def load_model_setup(flags_obj, input_errors=()):
         tokenization.check_vocab_matches_config(tokenizer, config, config_source)
         missing = [t for t in ("[CLS]", "[SEP]") if t not in tokenizer.vocab]
         if missing:
-            raise ValueError("the vocabulary (%s) has no %s token" %
-                             (tokenizer.vocab_file or tokenizer.spm_model_file,
-                              " or ".join(missing)))
+            raise ValueError(
+                "the vocabulary (%s) has no %s token" %
+                (tokenizer.vocab_file or tokenizer.spm_model_file, " or ".join(missing)))
         tokenization.validate_case_matches_checkpoint(flags_obj.do_lower_case,
                                                       flags_obj.init_checkpoint)
         if flags_obj.init_checkpoint and flags_obj.do_train:
@@ -611,8 +603,8 @@ def training_steps(flags_obj, num_examples):
     and --warmup_step or --warmup_proportion."""
     steps = flags_obj.train_step or max(
         1, int(num_examples / flags_obj.train_batch_size * flags_obj.num_train_epochs))
-    warmup = (flags_obj.warmup_step if flags_obj.warmup_step is not None
-              else int(steps * flags_obj.warmup_proportion))
+    warmup = (flags_obj.warmup_step
+              if flags_obj.warmup_step is not None else int(steps * flags_obj.warmup_proportion))
     return steps, warmup
 
 
@@ -635,8 +627,7 @@ def make_estimator(model_fn, flags_obj, predict_batch_size=None, eval_batch_size
         return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
     return tf.estimator.tpu.TPUEstimator(
         use_tpu=True, model_fn=model_fn, config=run_config,
-        train_batch_size=flags_obj.train_batch_size,
-        eval_batch_size=eval_batch_size,
+        train_batch_size=flags_obj.train_batch_size, eval_batch_size=eval_batch_size,
         predict_batch_size=predict_batch_size or flags_obj.predict_batch_size)
 
 
@@ -656,14 +647,18 @@ def export_assets(tokenizer, config, info):
     import json  # pylint: disable=g-import-not-at-top
     vocab = tokenizer.spm_model_file or tokenizer.vocab_file
     info = dict(info)
-    info.update({"vocab_file": os.path.basename(vocab),
-                 "do_lower_case": bool(tokenizer.do_lower_case),
-                 "tokenizer": "sentencepiece" if tokenizer.spm_model_file else "wordpiece"})
+    info.update({
+        "vocab_file": os.path.basename(vocab),
+        "do_lower_case": bool(tokenizer.do_lower_case),
+        "tokenizer": "sentencepiece" if tokenizer.spm_model_file else "wordpiece"
+    })
     with open(vocab, "rb") as reader:
         vocab_bytes = reader.read()
-    return {"albert_config.json": config.to_json_string(),
-            os.path.basename(vocab): vocab_bytes,
-            "export_info.json": json.dumps(info, indent=2, sort_keys=True) + "\n"}
+    return {
+        "albert_config.json": config.to_json_string(),
+        os.path.basename(vocab): vocab_bytes,
+        "export_info.json": json.dumps(info, indent=2, sort_keys=True) + "\n"
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -772,40 +767,44 @@ class EvalHistory(object):
         Returns:
             True when ``checkpoint`` is the new best.
         """
-        self.entries.append({"checkpoint": os.path.basename(checkpoint), "step": int(step),
-                             "metrics": metrics})
+        self.entries.append({
+            "checkpoint": os.path.basename(checkpoint),
+            "step": int(step),
+            "metrics": metrics
+        })
         self.entries.sort(key=lambda e: e["step"])
         value = metrics.get(self.metric)
         is_best = self.best is None or (value is not None and value > self.best["value"])
         if is_best:
-            checkpoint_utils.copy_checkpoint(checkpoint,
-                                             os.path.join(self.output_dir, BEST_PREFIX))
-            self.best = {"step": int(step), "value": value, "metrics": metrics,
-                         "checkpoint": BEST_PREFIX,
-                         "copied_from": os.path.basename(checkpoint)}
-            tf.logging.info("New best %s = %s at step %d: copied to %s", self.metric, value,
-                            step, BEST_PREFIX)
+            checkpoint_utils.copy_checkpoint(checkpoint, os.path.join(self.output_dir, BEST_PREFIX))
+            self.best = {
+                "step": int(step),
+                "value": value,
+                "metrics": metrics,
+                "checkpoint": BEST_PREFIX,
+                "copied_from": os.path.basename(checkpoint)
+            }
+            tf.logging.info("New best %s = %s at step %d: copied to %s", self.metric, value, step,
+                            BEST_PREFIX)
         self.save()
         return is_best
 
     def save(self):
         """Writes eval_history.json and eval_results.txt."""
         import json  # pylint: disable=g-import-not-at-top
-        data = {"key": self.key, "metric": self.metric, "entries": self.entries,
-                "best": self.best}
+        data = {"key": self.key, "metric": self.metric, "entries": self.entries, "best": self.best}
         script_utils.write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
         lines = ["# %s\n" % self.title]
         blocks = [("[%s]" % e["checkpoint"], e["step"], e["metrics"]) for e in self.entries]
         if self.best:
-            blocks.append(("[%s] (best by %s: step %d)" % (BEST_PREFIX, self.metric,
-                                                           self.best["step"]),
-                           self.best["step"], self.best["metrics"]))
+            blocks.append(
+                ("[%s] (best by %s: step %d)" % (BEST_PREFIX, self.metric, self.best["step"]),
+                 self.best["step"], self.best["metrics"]))
         for header, step, metrics in blocks:
             lines.append("%s\n" % header)
             lines.append("global_step = %d\n" % step)
             lines.extend("%s = %s\n" % (k, metrics[k]) for k in sorted(metrics))
-        script_utils.write_text(os.path.join(self.output_dir, EVAL_RESULTS_FILE),
-                                "".join(lines))
+        script_utils.write_text(os.path.join(self.output_dir, EVAL_RESULTS_FILE), "".join(lines))
 
 
 def read_eval_results(path):
@@ -855,8 +854,8 @@ def evaluate_new_checkpoints(output_dir, history, evaluate, keep_checkpoint_max=
         checkpoint_utils.prune_checkpoints(output_dir, keep_checkpoint_max)
 
 
-def train(estimator, output_dir, num_train_steps, make_input_fn, round_steps=None,
-          after_round=None, hooks=()):
+def train(estimator, output_dir, num_train_steps, make_input_fn, round_steps=None, after_round=None,
+          hooks=()):
     """Trains to ``num_train_steps``, resuming from the latest checkpoint.
 
     Args:
@@ -877,8 +876,7 @@ def train(estimator, output_dir, num_train_steps, make_input_fn, round_steps=Non
     latest = tf.train.latest_checkpoint(output_dir)
     step = checkpoint_utils.global_step_of(latest) if latest else 0
     if latest:
-        tf.logging.info("Resuming training from %s (step %d of %d)", latest, step,
-                        num_train_steps)
+        tf.logging.info("Resuming training from %s (step %d of %d)", latest, step, num_train_steps)
     while step < num_train_steps:
         target = num_train_steps
         if round_steps:
@@ -908,20 +906,23 @@ def train_from_flags(estimator, flags_obj, num_train_steps, num_examples, input_
     Returns:
         The step reached.
     """
+
     def make_input_fn(step):
         # A new input pipeline starts where the previous one stopped.
         consumed = (step * flags_obj.train_batch_size) % max(num_examples, 1)
         return input_fn(seed=flags_obj.random_seed + step, skip=consumed)
 
-    hooks = [] if flags_obj.use_tpu else [TrainingLogHook(
-        flags_obj.train_batch_size, num_train_steps, every_secs=flags_obj.log_every_secs)]
+    hooks = [] if flags_obj.use_tpu else [
+        TrainingLogHook(flags_obj.train_batch_size, num_train_steps,
+                        every_secs=flags_obj.log_every_secs)
+    ]
     return train(estimator, flags_obj.output_dir, num_train_steps, make_input_fn,
                  round_steps=flags_obj.save_checkpoints_steps if after_round else None,
                  after_round=after_round, hooks=hooks)
 
 
-def train_and_select_from_flags(estimator, flags_obj, num_train_steps, num_examples,
-                                input_fn, history=None, evaluate=None):
+def train_and_select_from_flags(estimator, flags_obj, num_train_steps, num_examples, input_fn,
+                                history=None, evaluate=None):
     """What every fine-tuning script does with its flags: --do_train trains
     (train_from_flags), scoring each new checkpoint with ``evaluate`` after
     every round under --do_eval (model.ckpt-0, saved when training starts, is
@@ -938,6 +939,7 @@ def train_and_select_from_flags(estimator, flags_obj, num_train_steps, num_examp
         The checkpoint to predict with or export (fine_tuned_checkpoint)
         when --do_predict or --export_dir is given, else None.
     """
+
     def evaluate_new():
         evaluate_new_checkpoints(flags_obj.output_dir, history, evaluate,
                                  flags_obj.keep_checkpoint_max)
@@ -977,16 +979,14 @@ def export_from_flags(export, checkpoint, export_dir):
 # What the fine-tuning libraries share: model_fn and SavedModel export.
 # ---------------------------------------------------------------------------
 
-
 _MODE_ERROR = ("only TRAIN and PREDICT are used (evaluation runs predict and computes the "
                "metrics exactly in numpy), got mode %s")
 
 
 def fine_tuning_model_fn(build, predictions, init_checkpoint=None, allow_missing=(),
-                         learning_rate=5e-5, num_train_steps=1, num_warmup_steps=0,
-                         use_tpu=False, optimizer="adamw", init_report_file=None,
-                         verbose=False, gradient_accumulation_steps=1,
-                         mode_error=_MODE_ERROR):
+                         learning_rate=5e-5, num_train_steps=1, num_warmup_steps=0, use_tpu=False,
+                         optimizer="adamw", init_report_file=None, verbose=False,
+                         gradient_accumulation_steps=1, mode_error=_MODE_ERROR):
     """The Estimator model_fn of a fine-tuning task (TPUEstimatorSpec when
     ``use_tpu``), TRAIN and PREDICT.
 
@@ -1023,11 +1023,13 @@ def fine_tuning_model_fn(build, predictions, init_checkpoint=None, allow_missing
         scaffold_fn = None
         if (is_training and init_checkpoint and
                 not checkpoint_utils.estimator_restores_own_checkpoint(config)):
+
             def _init():
-                checkpoint_utils.init_from_checkpoint(
-                    init_checkpoint, allow_missing=allow_missing, verbose=verbose,
-                    report_file=init_report_file)
+                checkpoint_utils.init_from_checkpoint(init_checkpoint, allow_missing=allow_missing,
+                                                      verbose=verbose, report_file=init_report_file)
+
             if use_tpu:
+
                 def scaffold_fn():
                     _init()
                     return tf.train.Scaffold()
@@ -1097,9 +1099,10 @@ def write_saved_model(export_dir, build_signature, checkpoint, assets=None,
                 inputs=dict(inputs), outputs=dict(outputs))
             builder = tf.saved_model.builder.SavedModelBuilder(tmp_dir)
             builder.add_meta_graph_and_variables(
-                session, [tf.saved_model.tag_constants.SERVING],
-                signature_def_map={"serving_default": signature, "predict": signature},
-                strip_default_attrs=True, saver=tf.train.Saver(tf.global_variables()))
+                session, [tf.saved_model.tag_constants.SERVING], signature_def_map={
+                    "serving_default": signature,
+                    "predict": signature
+                }, strip_default_attrs=True, saver=tf.train.Saver(tf.global_variables()))
             builder.save()
     if assets:
         extra = os.path.join(tmp_dir, "assets.extra")

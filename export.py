@@ -56,18 +56,20 @@ CHECKPOINT_NAME = "albert_model.ckpt"
 CONFIG_NAME = "albert_config.json"
 
 flags.DEFINE_enum("format", None, list(FORMATS), "What to write.")
-flags.DEFINE_string("output", None,
-                    "The output: a directory (checkpoint, hub, hf) or a .tflite file. It must "
-                    "not exist yet.")
-flags.DEFINE_string("checkpoint", None,
-                    "The checkpoint to export: a prefix, a directory (model.ckpt-best, else the "
-                    "latest) or a 'checkpoint' file.")
-flags.DEFINE_string("from_hf", None,
-                    "A Hugging Face ALBERT directory (config.json, model.safetensors) to turn "
-                    "into a checkpoint of this project (with --format=checkpoint).")
-flags.DEFINE_string("albert_config_file", None,
-                    "Model config JSON (default: albert_config*.json / bert_config*.json / "
-                    "config.json beside the checkpoint). Alias --bert_config_file.")
+flags.DEFINE_string(
+    "output", None, "The output: a directory (checkpoint, hub, hf) or a .tflite file. It must "
+    "not exist yet.")
+flags.DEFINE_string(
+    "checkpoint", None,
+    "The checkpoint to export: a prefix, a directory (model.ckpt-best, else the "
+    "latest) or a 'checkpoint' file.")
+flags.DEFINE_string(
+    "from_hf", None, "A Hugging Face ALBERT directory (config.json, model.safetensors) to turn "
+    "into a checkpoint of this project (with --format=checkpoint).")
+flags.DEFINE_string(
+    "albert_config_file", None,
+    "Model config JSON (default: albert_config*.json / bert_config*.json / "
+    "config.json beside the checkpoint). Alias --bert_config_file.")
 flags.DEFINE_alias("bert_config_file", "albert_config_file")
 flags.DEFINE_string("vocab_file", None,
                     "WordPiece vocab.txt (default: vocab*.txt beside the checkpoint).")
@@ -77,25 +79,27 @@ flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (tokenizer settin
 flags.DEFINE_enum("dtype", "float32", ["float32", "float16"],
                   "checkpoint: the floating dtype of the written tensors.")
 flags.DEFINE_bool("keep_global_step", False, "checkpoint: keep the global_step variable.")
-flags.DEFINE_enum("kind", "auto", ["auto", "encoder", "pretraining", "classifier", "squad"],
-                  "tflite: what the model computes (auto: a classifier or SQuAD head when the "
-                  "checkpoint has one, else the pretraining heads when present, else the "
-                  "encoder).")
-flags.DEFINE_enum("quantize", "none", ["none", "dynamic", "float16", "bfloat16"],
-                  "tflite: weight quantization (dynamic: int8 weights; float16: float16 "
-                  "weights). bfloat16 is refused with the reason: TensorFlow Lite has no "
-                  "bfloat16 tensors or kernels.")
+flags.DEFINE_enum(
+    "kind", "auto", ["auto", "encoder", "pretraining", "classifier", "squad"],
+    "tflite: what the model computes (auto: a classifier or SQuAD head when the "
+    "checkpoint has one, else the pretraining heads when present, else the "
+    "encoder).")
+flags.DEFINE_enum(
+    "quantize", "none", ["none", "dynamic", "float16", "bfloat16"],
+    "tflite: weight quantization (dynamic: int8 weights; float16: float16 "
+    "weights). bfloat16 is refused with the reason: TensorFlow Lite has no "
+    "bfloat16 tensors or kernels.")
 flags.DEFINE_integer("max_seq_length", 128, "tflite: input length.")
 flags.DEFINE_integer("batch_size", 1, "tflite: input batch size.")
 flags.DEFINE_integer("num_predictions", 20, "tflite (pretraining): masked positions per input.")
-flags.DEFINE_bool("use_einsum", False,
-                  "hub: build the graph with einsum (False: the einsum-free graph that TF 1.15 "
-                  "and TFLite run everywhere).")
+flags.DEFINE_bool(
+    "use_einsum", False,
+    "hub: build the graph with einsum (False: the einsum-free graph that TF 1.15 "
+    "and TFLite run everywhere).")
 
 UserError = script_utils.UserError
 _INPUT_ERRORS = (checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError,
                  modeling.ConfigError)
-
 
 # ---------------------------------------------------------------------------
 # Inputs.
@@ -130,11 +134,11 @@ def find_inputs(checkpoint, config_file=None, vocab_file=None, spm_model_file=No
     except _INPUT_ERRORS as e:
         raise UserError(str(e))
     directory = os.path.dirname(prefix) or "."
-    config_file = config_file or _beside(directory, ["albert_config*.json", "bert_config*.json",
-                                                     "config.json"])
+    config_file = config_file or _beside(
+        directory, ["albert_config*.json", "bert_config*.json", "config.json"])
     if not config_file:
-        raise UserError("%s: no model config beside the checkpoint; give --albert_config_file"
-                        % directory)
+        raise UserError("%s: no model config beside the checkpoint; give --albert_config_file" %
+                        directory)
     try:
         config = modeling.AlbertConfig.from_json_file(config_file)
         config = checkpoint_utils.config_for_checkpoint(config, prefix)
@@ -186,8 +190,7 @@ def _copy_vocab(vocab_file, spm_model_file, directory):
             shutil.copyfile(path, os.path.join(directory, os.path.basename(path)))
             vocab_base = os.path.splitext(path)[0] + ".vocab"
             if path == spm_model_file and os.path.isfile(vocab_base):
-                shutil.copyfile(vocab_base, os.path.join(directory,
-                                                         os.path.basename(vocab_base)))
+                shutil.copyfile(vocab_base, os.path.join(directory, os.path.basename(vocab_base)))
 
 
 class _Staging(object):
@@ -198,8 +201,7 @@ class _Staging(object):
         parent = os.path.dirname(os.path.abspath(self.output))
         if not os.path.isdir(parent):
             os.makedirs(parent)
-        self.path = script_utils.temporary_name(os.path.join(parent,
-                                                             os.path.basename(self.output)))
+        self.path = script_utils.temporary_name(os.path.join(parent, os.path.basename(self.output)))
 
     def __enter__(self):
         if os.path.isdir(self.path):
@@ -220,8 +222,8 @@ class _Staging(object):
 # ---------------------------------------------------------------------------
 
 
-def export_checkpoint(prefix, config, output, vocab_file=None, spm_model_file=None,
-                      dtype="float32", keep_global_step=False):
+def export_checkpoint(prefix, config, output, vocab_file=None, spm_model_file=None, dtype="float32",
+                      keep_global_step=False):
     """Writes the model and head variables of ``prefix`` to ``output/albert_model.ckpt``.
 
     Optimizer slots (adam_m/v, lamb_m/v), loss-scale bookkeeping and (unless
@@ -252,9 +254,13 @@ def export_checkpoint(prefix, config, output, vocab_file=None, spm_model_file=No
         config.to_json_file(os.path.join(staging, CONFIG_NAME))
         _copy_vocab(vocab_file, spm_model_file, staging)
     written = os.path.join(output, CHECKPOINT_NAME)
-    return {"variables": len(tensors), "dropped": dropped,
-            "bytes_before": _size(_checkpoint_files(prefix)),
-            "bytes_after": _size(_checkpoint_files(written)), "prefix": written}
+    return {
+        "variables": len(tensors),
+        "dropped": dropped,
+        "bytes_before": _size(_checkpoint_files(prefix)),
+        "bytes_after": _size(_checkpoint_files(written)),
+        "prefix": written
+    }
 
 
 _SQUAD_V2_HEAD = re.compile(r"^(start_logits|end_logits|answer_class)/")
@@ -283,8 +289,7 @@ def detect_kind(prefix):
         return "squad", None, False
     if "output_bias" in shapes:
         directory = os.path.dirname(prefix) or "."
-        if "crf/transitions" in shapes or os.path.isfile(os.path.join(directory,
-                                                                        "label_list.txt")):
+        if "crf/transitions" in shapes or os.path.isfile(os.path.join(directory, "label_list.txt")):
             raise UserError("%s is a run_ner.py tagger: TFLite export covers the encoder, the "
                             "pretraining heads, classifiers and SQuAD; use --kind=encoder for "
                             "its encoder" % prefix)
@@ -331,18 +336,19 @@ def main(argv):
         return 0
     if not f.checkpoint:
         raise UserError("give --checkpoint (or --from_hf with --format=checkpoint)")
-    prefix, config, vocab_file, spm_model_file = find_inputs(
-        f.checkpoint, f.albert_config_file, f.vocab_file, f.spm_model_file)
-    check_output(f.output, [prefix, f.checkpoint, os.path.dirname(prefix), f.albert_config_file,
-                            vocab_file, spm_model_file])
+    prefix, config, vocab_file, spm_model_file = find_inputs(f.checkpoint, f.albert_config_file,
+                                                             f.vocab_file, f.spm_model_file)
+    check_output(f.output, [
+        prefix, f.checkpoint,
+        os.path.dirname(prefix), f.albert_config_file, vocab_file, spm_model_file
+    ])
     if f.format == "checkpoint":
-        report = export_checkpoint(prefix, config, f.output, vocab_file, spm_model_file,
-                                   f.dtype, f.keep_global_step)
+        report = export_checkpoint(prefix, config, f.output, vocab_file, spm_model_file, f.dtype,
+                                   f.keep_global_step)
         tf.logging.info("Wrote %s: %d variables (%s), %s -> %s; left out %d (optimizer slots%s)",
                         report["prefix"], report["variables"], f.dtype,
                         _megabytes(report["bytes_before"]), _megabytes(report["bytes_after"]),
-                        len(report["dropped"]),
-                        "" if f.keep_global_step else ", global_step")
+                        len(report["dropped"]), "" if f.keep_global_step else ", global_step")
         return 0
     if f.format == "hf":
         import hf_convert  # pylint: disable=g-import-not-at-top
@@ -360,18 +366,19 @@ def main(argv):
         kind, num_labels, version_2 = detect_kind(prefix)
         if f.kind in ("classifier", "squad") and f.kind != kind:
             raise UserError("--kind=%s: %s has no %s head (its variables are those of a%s %s "
-                            "model)" % (f.kind, prefix, f.kind,
-                                        "n" if kind[0] in "aeiou" else "", kind))
+                            "model)" %
+                            (f.kind, prefix, f.kind, "n" if kind[0] in "aeiou" else "", kind))
         if f.kind != "auto":
             kind = f.kind
         tf.logging.info("Exporting %s as a TFLite %s model%s", prefix, kind,
                         " (detected)" if f.kind == "auto" else "")
         try:
-            report = tflite_export.export_tflite(
-                kind, config, prefix, f.output, max_seq_length=f.max_seq_length,
-                batch_size=f.batch_size, quantize=f.quantize,
-                num_predictions=f.num_predictions, num_labels=num_labels,
-                version_2_with_negative=version_2)
+            report = tflite_export.export_tflite(kind, config, prefix, f.output,
+                                                 max_seq_length=f.max_seq_length,
+                                                 batch_size=f.batch_size, quantize=f.quantize,
+                                                 num_predictions=f.num_predictions,
+                                                 num_labels=num_labels,
+                                                 version_2_with_negative=version_2)
         except ValueError as e:
             raise UserError(str(e))
         return 0

@@ -61,8 +61,8 @@ def standardize(x):
     """(x - mean) / sqrt(var + eps) over the last axis of a float32 tensor,
     with the closed-form gradient rstd * (g - mean(g) - xhat * mean(g * xhat))."""
     centered = x - tf.reduce_mean(x, axis=-1, keepdims=True)
-    rstd = tf.rsqrt(tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True) +
-                    LAYER_NORM_EPSILON)
+    rstd = tf.rsqrt(
+        tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True) + LAYER_NORM_EPSILON)
     xhat = centered * rstd
 
     def grad(g):

@@ -61,8 +61,8 @@ def to_example(values, spec):
         value = values[name]
         if not isinstance(value, (list, tuple)):
             value = [value]
-        features[name] = (float_feature(value) if dtype == "float32"
-                          else int64_feature(int(v) for v in value))
+        features[name] = (float_feature(value) if dtype == "float32" else int64_feature(
+            int(v) for v in value))
     return tf.train.Example(features=tf.train.Features(feature=features))
 
 
@@ -121,8 +121,7 @@ def _read_json(path):
         return {}
 
 
-def cached_file(record_file, inputs, write, extra_files=(), stale_pattern=None,
-                logger=None):
+def cached_file(record_file, inputs, write, extra_files=(), stale_pattern=None, logger=None):
     """A feature file for ``inputs``: the cached one if it matches, else a new one.
 
     The description and its key are kept in ``<stem>.json`` next to the
@@ -143,8 +142,7 @@ def cached_file(record_file, inputs, write, extra_files=(), stale_pattern=None,
     Returns:
       (description dict, reused).
     """
-    stem = (record_file[:-len(".tf_record")] if record_file.endswith(".tf_record")
-            else record_file)
+    stem = (record_file[:-len(".tf_record")] if record_file.endswith(".tf_record") else record_file)
     info_file = stem + ".json"
     key = cache_key(inputs)
     files = [record_file, info_file] + list(extra_files)
@@ -182,8 +180,8 @@ def parse_spec(spec):
     return out
 
 
-def input_fn_builder(input_file, spec, is_training, drop_remainder, batch_size=None,
-                     seed=None, skip=0, shuffle_buffer=10000):
+def input_fn_builder(input_file, spec, is_training, drop_remainder, batch_size=None, seed=None,
+                     skip=0, shuffle_buffer=10000):
     """An Estimator input_fn reading a feature TFRecord.
 
     Args:

@@ -91,13 +91,25 @@ HF_LAYER_NORM_EPS = modeling.LAYER_NORM_EPSILON
 # This project's activation -> Hugging Face's ACT2FN name. ALBERT's GELU is
 # the tanh form, which Hugging Face calls "gelu_new" ("gelu" there is the
 # exact erf form).
-_ACT_TO_HF = {"gelu": "gelu_new", "gelu_new": "gelu_new", "relu": "relu",
-              "tanh": "tanh", "swish": "swish", "linear": "linear"}
+_ACT_TO_HF = {
+    "gelu": "gelu_new",
+    "gelu_new": "gelu_new",
+    "relu": "relu",
+    "tanh": "tanh",
+    "swish": "swish",
+    "linear": "linear"
+}
 # Hugging Face activation -> (this project's, exact?).
-_ACT_FROM_HF = {"gelu_new": ("gelu", True), "gelu_pytorch_tanh": ("gelu", True),
-                "gelu": ("gelu", False), "relu": ("relu", True), "tanh": ("tanh", True),
-                "swish": ("swish", True), "silu": ("swish", True),
-                "linear": ("linear", True)}
+_ACT_FROM_HF = {
+    "gelu_new": ("gelu", True),
+    "gelu_pytorch_tanh": ("gelu", True),
+    "gelu": ("gelu", False),
+    "relu": ("relu", True),
+    "tanh": ("tanh", True),
+    "swish": ("swish", True),
+    "silu": ("swish", True),
+    "linear": ("linear", True)
+}
 
 # Per layer: (TF name under group_{g}/inner_group_{k}/, HF name under
 # albert_layers.{k}., transposed).
@@ -126,34 +138,40 @@ SOP_HEAD = "SOP"
 # The TF-only names of the two pretraining heads (the decoder's weight is the
 # word table and has no name of its own).
 _HEAD_TF_NAMES = {
-    MLM_HEAD: ("cls/predictions/transform/dense/kernel",
-               "cls/predictions/transform/dense/bias",
+    MLM_HEAD: ("cls/predictions/transform/dense/kernel", "cls/predictions/transform/dense/bias",
                "cls/predictions/transform/LayerNorm/gamma",
-               "cls/predictions/transform/LayerNorm/beta",
-               "cls/predictions/output_bias"),
-    SOP_HEAD: ("cls/seq_relationship/output_weights",
-               "cls/seq_relationship/output_bias"),
+               "cls/predictions/transform/LayerNorm/beta", "cls/predictions/output_bias"),
+    SOP_HEAD: ("cls/seq_relationship/output_weights", "cls/seq_relationship/output_bias"),
 }
 _HEAD_HF_NAMES = {
-    MLM_HEAD: ("predictions.dense.weight", "predictions.dense.bias",
-               "predictions.LayerNorm.weight", "predictions.LayerNorm.bias",
-               "predictions.bias"),
+    MLM_HEAD: ("predictions.dense.weight", "predictions.dense.bias", "predictions.LayerNorm.weight",
+               "predictions.LayerNorm.bias", "predictions.bias"),
     SOP_HEAD: ("sop_classifier.classifier.weight", "sop_classifier.classifier.bias"),
 }
 # Hugging Face names written as copies of other tensors: name -> source.
-_TIED_HF_NAMES = {"predictions.decoder.weight": "albert.embeddings.word_embeddings.weight",
-                  "predictions.decoder.bias": "predictions.bias"}
+_TIED_HF_NAMES = {
+    "predictions.decoder.weight": "albert.embeddings.word_embeddings.weight",
+    "predictions.decoder.bias": "predictions.bias"
+}
 
 # Hugging Face entries that are buffers, not weights (older releases saved them).
 _HF_BUFFER_RE = re.compile(r"(^|\.)embeddings\.(position_ids|token_type_ids)$")
 
 # safetensors dtype -> numpy dtype (what numpy can hold).
-_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16,
-                       "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
-                       "U8": np.uint8, "BOOL": np.bool_}
+_SAFETENSORS_DTYPES = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_
+}
 
-TensorEntry = collections.namedtuple(
-    "TensorEntry", ["tf_name", "hf_name", "transposed", "tf_shape"])
+TensorEntry = collections.namedtuple("TensorEntry",
+                                     ["tf_name", "hf_name", "transposed", "tf_shape"])
 
 
 class ConversionError(ValueError):
@@ -194,19 +212,21 @@ class ConversionReport(object):
 
     def to_dict(self):
         """The report as a JSON-serialisable dict."""
-        return dict((key, getattr(self, key)) for key in (
-            "direction", "source", "output", "files", "num_tensors", "num_parameters",
-            "heads_written", "heads_absent", "ignored", "notes", "tokenizer",
-            "do_lower_case"))
+        return dict((key, getattr(self, key))
+                    for key in ("direction", "source", "output", "files", "num_tensors",
+                                "num_parameters", "heads_written", "heads_absent", "ignored",
+                                "notes", "tokenizer", "do_lower_case"))
 
     def summary(self):
         """One line: what was written, which heads, what was left out."""
-        parts = ["%s -> %s: %d tensors (%d parameters)" % (
-            self.source, self.output, self.num_tensors, self.num_parameters)]
+        parts = [
+            "%s -> %s: %d tensors (%d parameters)" %
+            (self.source, self.output, self.num_tensors, self.num_parameters)
+        ]
         parts.append("heads: %s" % (", ".join(self.heads_written) or "none"))
         if self.heads_absent:
-            parts.append("absent from the source: %s" % ", ".join(
-                _HEAD_DESCRIPTIONS[h] for h in self.heads_absent))
+            parts.append("absent from the source: %s" %
+                         ", ".join(_HEAD_DESCRIPTIONS[h] for h in self.heads_absent))
         if self.ignored:
             shown = ", ".join(self.ignored[:4])
             more = " and %d more" % (len(self.ignored) - 4) if len(self.ignored) > 4 else ""
@@ -218,9 +238,10 @@ class ConversionReport(object):
         return self.summary()
 
 
-_HEAD_DESCRIPTIONS = {MLM_HEAD: "MLM head (cls/predictions/*)",
-                      SOP_HEAD: "SOP head (cls/seq_relationship/*)"}
-
+_HEAD_DESCRIPTIONS = {
+    MLM_HEAD: "MLM head (cls/predictions/*)",
+    SOP_HEAD: "SOP head (cls/seq_relationship/*)"
+}
 
 # ---------------------------------------------------------------------------
 # The name map.
@@ -261,18 +282,18 @@ def tensor_name_map(albert_config, mlm_head=True, sop_head=True):
     v, e, h = config.vocab_size, config.embedding_size, config.hidden_size
     inter = config.intermediate_size
     entries = [
-        TensorEntry("bert/embeddings/word_embeddings",
-                    "albert.embeddings.word_embeddings.weight", False, [v, e]),
+        TensorEntry("bert/embeddings/word_embeddings", "albert.embeddings.word_embeddings.weight",
+                    False, [v, e]),
         TensorEntry("bert/embeddings/position_embeddings",
                     "albert.embeddings.position_embeddings.weight", False,
                     [config.max_position_embeddings, e]),
         TensorEntry("bert/embeddings/token_type_embeddings",
                     "albert.embeddings.token_type_embeddings.weight", False,
                     [config.type_vocab_size, e]),
-        TensorEntry("bert/embeddings/LayerNorm/gamma",
-                    "albert.embeddings.LayerNorm.weight", False, [e]),
-        TensorEntry("bert/embeddings/LayerNorm/beta",
-                    "albert.embeddings.LayerNorm.bias", False, [e]),
+        TensorEntry("bert/embeddings/LayerNorm/gamma", "albert.embeddings.LayerNorm.weight", False,
+                    [e]),
+        TensorEntry("bert/embeddings/LayerNorm/beta", "albert.embeddings.LayerNorm.bias", False,
+                    [e]),
     ]
     if e != h:
         entries += [
@@ -282,9 +303,12 @@ def tensor_name_map(albert_config, mlm_head=True, sop_head=True):
                         "albert.encoder.embedding_hidden_mapping_in.bias", False, [h]),
         ]
     layer_shapes = {
-        "attention_1/self/query/kernel": [h, h], "attention_1/self/key/kernel": [h, h],
-        "attention_1/self/value/kernel": [h, h], "attention_1/output/dense/kernel": [h, h],
-        "ffn_1/intermediate/dense/kernel": [h, inter], "ffn_1/intermediate/dense/bias": [inter],
+        "attention_1/self/query/kernel": [h, h],
+        "attention_1/self/key/kernel": [h, h],
+        "attention_1/self/value/kernel": [h, h],
+        "attention_1/output/dense/kernel": [h, h],
+        "ffn_1/intermediate/dense/kernel": [h, inter],
+        "ffn_1/intermediate/dense/bias": [inter],
         "ffn_1/intermediate/output/dense/kernel": [inter, h],
     }
     for group in range(_hf_num_groups(config)):
@@ -292,8 +316,9 @@ def tensor_name_map(albert_config, mlm_head=True, sop_head=True):
             tf_prefix = "bert/encoder/transformer/group_%d/inner_group_%d/" % (group, inner)
             hf_prefix = "albert.encoder.albert_layer_groups.%d.albert_layers.%d." % (group, inner)
             for tf_suffix, hf_suffix, transposed in _LAYER_TENSORS:
-                entries.append(TensorEntry(tf_prefix + tf_suffix, hf_prefix + hf_suffix,
-                                           transposed, layer_shapes.get(tf_suffix, [h])))
+                entries.append(
+                    TensorEntry(tf_prefix + tf_suffix, hf_prefix + hf_suffix, transposed,
+                                layer_shapes.get(tf_suffix, [h])))
     entries += [
         TensorEntry("bert/pooler/dense/kernel", "albert.pooler.weight", True, [h, h]),
         TensorEntry("bert/pooler/dense/bias", "albert.pooler.bias", False, [h]),
@@ -337,8 +362,8 @@ def _check_convertible_config(config):
     layers = config.num_hidden_layers
     groups = _hf_num_groups(config)
     for layer in range(layers):
-        ours = (layer if config.sharing_mode == "none" else
-                modeling.layer_group_index(layer, layers, config.num_hidden_groups))
+        ours = (layer if config.sharing_mode == "none" else modeling.layer_group_index(
+            layer, layers, config.num_hidden_groups))
         theirs = int(layer / (layers / groups))
         if ours != theirs:
             raise ConversionError(
@@ -354,14 +379,13 @@ _BRIGHTMART_REASON = (
     "the LayerNorm with a bias, so no Hugging Face ALBERT computes the same function; "
     "not converted (only Google-layout checkpoints convert exactly)")
 
-
 # ---------------------------------------------------------------------------
 # Hugging Face config.json and tokenizer files.
 # ---------------------------------------------------------------------------
 
 
-def hf_config_dict(albert_config, architectures=("AlbertForPreTraining",),
-                   tokenizer_class=None, token_ids=None):
+def hf_config_dict(albert_config, architectures=("AlbertForPreTraining",), tokenizer_class=None,
+                   token_ids=None):
     """The ``config.json`` of Hugging Face's ALBERT for ``albert_config``.
 
     Args:
@@ -424,9 +448,11 @@ def _wordpiece_files(vocab, do_lower_case, max_length):
     config["strip_accents"] = None
     config["model_max_length"] = max_length
     config.update(special)
-    token_ids = {"pad_token_id": vocab.get(tokenization.PAD),
-                 "bos_token_id": vocab.get(tokenization.CLS),
-                 "eos_token_id": vocab.get(tokenization.SEP)}
+    token_ids = {
+        "pad_token_id": vocab.get(tokenization.PAD),
+        "bos_token_id": vocab.get(tokenization.CLS),
+        "eos_token_id": vocab.get(tokenization.SEP)
+    }
     return config, special, token_ids
 
 
@@ -440,9 +466,9 @@ def _sentencepiece_files(vocab, unk_token, do_lower_case, max_length):
     special["pad_token"] = "<pad>"
     special["cls_token"] = tokenization.CLS
     # As Hugging Face's ALBERT: [MASK] swallows the space before it.
-    special["mask_token"] = collections.OrderedDict([
-        ("content", tokenization.MASK), ("lstrip", True), ("rstrip", False),
-        ("normalized", False), ("single_word", False)])
+    special["mask_token"] = collections.OrderedDict([("content", tokenization.MASK),
+                                                     ("lstrip", True), ("rstrip", False),
+                                                     ("normalized", False), ("single_word", False)])
     config = collections.OrderedDict()
     config["tokenizer_class"] = "AlbertTokenizer"
     config["do_lower_case"] = bool(do_lower_case)
@@ -450,9 +476,11 @@ def _sentencepiece_files(vocab, unk_token, do_lower_case, max_length):
     config["keep_accents"] = False
     config["model_max_length"] = max_length
     config.update(special)
-    token_ids = {"pad_token_id": vocab.get("<pad>"),
-                 "bos_token_id": vocab.get(tokenization.CLS),
-                 "eos_token_id": vocab.get(tokenization.SEP)}
+    token_ids = {
+        "pad_token_id": vocab.get("<pad>"),
+        "bos_token_id": vocab.get(tokenization.CLS),
+        "eos_token_id": vocab.get(tokenization.SEP)
+    }
     return config, special, token_ids
 
 
@@ -493,8 +521,7 @@ def read_safetensors_header(path):
                 raise ConversionError("%s: not a safetensors file (shorter than 8 bytes)" % path)
             (size,) = struct.unpack("<Q", head)
             if size > 100 * 1024 * 1024:
-                raise ConversionError("%s: not a safetensors file (header size %d)" %
-                                      (path, size))
+                raise ConversionError("%s: not a safetensors file (header size %d)" % (path, size))
             raw = reader.read(size)
     except (IOError, OSError) as e:
         raise ConversionError("%s: cannot read: %s" % (path, getattr(e, "strerror", None) or e))
@@ -578,8 +605,8 @@ def _vocabulary(vocab_file, spm_model_file, config):
     if not vocab_file and not spm_model_file:
         return None, None, None, None
     try:
-        tokenizer = tokenization.FullTokenizer.from_files(
-            vocab_file=vocab_file, spm_model_file=spm_model_file)
+        tokenizer = tokenization.FullTokenizer.from_files(vocab_file=vocab_file,
+                                                          spm_model_file=spm_model_file)
     except (ValueError, IOError, OSError) as e:
         raise ConversionError(str(e).split("\n")[0])
     try:
@@ -648,18 +675,20 @@ def checkpoint_to_hf(checkpoint_prefix, albert_config, output_dir, vocab_file=No
         present = [n for n in names if n in shapes]
         if present and len(present) != len(names):
             missing = [n for n in names if n not in shapes]
-            raise ConversionError("%s: the %s is incomplete: %s missing" % (
-                prefix, _HEAD_DESCRIPTIONS[head], ", ".join(missing)))
+            raise ConversionError("%s: the %s is incomplete: %s missing" %
+                                  (prefix, _HEAD_DESCRIPTIONS[head], ", ".join(missing)))
         heads[head] = bool(present)
     entries = tensor_name_map(config, mlm_head=heads[MLM_HEAD], sop_head=heads[SOP_HEAD])
     missing = [entry.tf_name for entry in entries if entry.tf_name not in shapes]
     if missing:
-        raise ConversionError("%s: %d model variable(s) missing: %s" % (
-            prefix, len(missing), ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")))
+        raise ConversionError("%s: %d model variable(s) missing: %s" %
+                              (prefix, len(missing), ", ".join(missing[:6]) +
+                               (" ..." if len(missing) > 6 else "")))
     for entry in entries:
         if list(shapes[entry.tf_name]) != entry.tf_shape:
-            raise ConversionError("%s: variable %s has shape %s, the config implies %s" % (
-                prefix, entry.tf_name, list(shapes[entry.tf_name]), entry.tf_shape))
+            raise ConversionError(
+                "%s: variable %s has shape %s, the config implies %s" %
+                (prefix, entry.tf_name, list(shapes[entry.tf_name]), entry.tf_shape))
 
     kind, vocab_path, vocab, unk_token = _vocabulary(vocab_file, spm_model_file, config)
     reader = tf.train.load_checkpoint(prefix)
@@ -673,8 +702,8 @@ def checkpoint_to_hf(checkpoint_prefix, albert_config, output_dir, vocab_file=No
         # No mapping in the TF model; Hugging Face always applies one.
         tensors["albert.encoder.embedding_hidden_mapping_in.weight"] = np.eye(
             config.hidden_size, dtype=np.float32)
-        tensors["albert.encoder.embedding_hidden_mapping_in.bias"] = np.zeros(
-            [config.hidden_size], np.float32)
+        tensors["albert.encoder.embedding_hidden_mapping_in.bias"] = np.zeros([config.hidden_size],
+                                                                              np.float32)
         report.notes.append("embedding_size == hidden_size: the E->H mapping Hugging Face "
                             "always applies is written as the identity")
     num_parameters = sum(int(v.size) for v in tensors.values())
@@ -682,8 +711,10 @@ def checkpoint_to_hf(checkpoint_prefix, albert_config, output_dir, vocab_file=No
         for name, source in sorted(_TIED_HF_NAMES.items()):
             tensors[name] = tensors[source]
     used = set(entry.tf_name for entry in entries)
-    report.ignored = [name for name, _ in variables
-                      if name not in used and not checkpoint_utils.is_ignored_variable(name)]
+    report.ignored = [
+        name for name, _ in variables
+        if name not in used and not checkpoint_utils.is_ignored_variable(name)
+    ]
     report.heads_written = [h for h in (MLM_HEAD, SOP_HEAD) if heads[h]]
     report.heads_absent = [h for h in (MLM_HEAD, SOP_HEAD) if not heads[h]]
     if heads[MLM_HEAD] and heads[SOP_HEAD]:
@@ -709,8 +740,8 @@ def checkpoint_to_hf(checkpoint_prefix, albert_config, output_dir, vocab_file=No
             tok_config, special, token_ids = _wordpiece_files(vocab, do_lower_case, max_length)
             vocab_name = HF_VOCAB_NAME
         else:
-            tok_config, special, token_ids = _sentencepiece_files(
-                vocab, unk_token, do_lower_case, max_length)
+            tok_config, special, token_ids = _sentencepiece_files(vocab, unk_token, do_lower_case,
+                                                                  max_length)
             vocab_name = HF_SPM_NAME
         tokenizer_class = tok_config["tokenizer_class"]
         written = [(vocab_name, None), (HF_TOKENIZER_CONFIG_NAME, tok_config),
@@ -736,17 +767,16 @@ def checkpoint_to_hf(checkpoint_prefix, albert_config, output_dir, vocab_file=No
         if os.path.isfile(path):
             os.remove(path)
     config_path = os.path.join(output_dir, HF_CONFIG_NAME)
-    _write_text(config_path, _json_text(hf_config_dict(
-        config, architectures, tokenizer_class, token_ids)))
+    _write_text(config_path,
+                _json_text(hf_config_dict(config, architectures, tokenizer_class, token_ids)))
     report.files.append(config_path)
     report.num_tensors = len(tensors)
     report.num_parameters = num_parameters
     if report.heads_absent:
         report.notes.append("the checkpoint has no %s: Hugging Face will initialise %s "
-                            "randomly if asked for it" % (
-                                " and no ".join(_HEAD_DESCRIPTIONS[h]
-                                                for h in report.heads_absent),
-                                "them" if len(report.heads_absent) > 1 else "it"))
+                            "randomly if asked for it" %
+                            (" and no ".join(_HEAD_DESCRIPTIONS[h] for h in report.heads_absent),
+                             "them" if len(report.heads_absent) > 1 else "it"))
     tf.logging.debug("Hugging Face export: %s", report.summary())
     return report
 
@@ -794,8 +824,10 @@ def _weight_files(hf_dir):
             if not os.path.isfile(path):
                 raise ConversionError("%s: shard %s is missing" % (index, path))
         return files
-    others = [n for n in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
-              if os.path.isfile(os.path.join(hf_dir, n))]
+    others = [
+        n for n in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
+        if os.path.isfile(os.path.join(hf_dir, n))
+    ]
     found = " (found %s)" % ", ".join(others) if others else ""
     raise ConversionError("%s: no %s%s; only safetensors weights are read (re-save the model "
                           "with save_pretrained(..., safe_serialization=True))" %
@@ -822,12 +854,21 @@ def _config_from_hf(data, config_path, report):
         report.notes.append("layer_norm_eps is %g in the Hugging Face config; this project's "
                             "LayerNorm uses 1e-12" % eps)
     fields = {}
-    defaults = {"vocab_size": 30000, "embedding_size": 128, "hidden_size": 4096,
-                "num_hidden_layers": 12, "num_hidden_groups": 1, "num_attention_heads": 64,
-                "intermediate_size": 16384, "inner_group_num": 1,
-                "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
-                "max_position_embeddings": 512, "type_vocab_size": 2,
-                "initializer_range": 0.02}
+    defaults = {
+        "vocab_size": 30000,
+        "embedding_size": 128,
+        "hidden_size": 4096,
+        "num_hidden_layers": 12,
+        "num_hidden_groups": 1,
+        "num_attention_heads": 64,
+        "intermediate_size": 16384,
+        "inner_group_num": 1,
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "max_position_embeddings": 512,
+        "type_vocab_size": 2,
+        "initializer_range": 0.02
+    }
     for key, default in sorted(defaults.items()):
         fields[key] = data.get(key, default)
     fields["hidden_act"] = our_act
@@ -890,8 +931,8 @@ def hf_to_checkpoint(hf_dir, output_prefix):
         present = [n for n in names if n in tensors]
         if present and len(present) != len(names):
             missing = [n for n in names if n not in tensors]
-            raise ConversionError("%s: the %s is incomplete: tensor(s) %s missing" % (
-                weights_name, head, ", ".join(missing)))
+            raise ConversionError("%s: the %s is incomplete: tensor(s) %s missing" %
+                                  (weights_name, head, ", ".join(missing)))
         heads[head] = bool(present)
     entries = tensor_name_map(config, mlm_head=heads[MLM_HEAD], sop_head=heads[SOP_HEAD])
     wanted = [(e, hf(e.hf_name)) for e in entries]
@@ -904,20 +945,20 @@ def hf_to_checkpoint(hf_dir, output_prefix):
     missing = [name for _, name in wanted if name not in tensors]
     missing += [name for name in wanted_extra if name not in tensors]
     if missing:
-        raise ConversionError("%s: %d tensor(s) missing: %s" % (
-            weights_name, len(missing), ", ".join(missing[:6]) + (" ..." if len(missing) > 6
-                                                                  else "")))
+        raise ConversionError("%s: %d tensor(s) missing: %s" %
+                              (weights_name, len(missing), ", ".join(missing[:6]) +
+                               (" ..." if len(missing) > 6 else "")))
     for entry, name in wanted:
         shape = list(tensors[name].shape)
         if shape != _hf_shape(entry):
-            raise ConversionError("%s: tensor %s has shape %s, config.json implies %s" % (
-                weights_name, name, shape, _hf_shape(entry)))
+            raise ConversionError("%s: tensor %s has shape %s, config.json implies %s" %
+                                  (weights_name, name, shape, _hf_shape(entry)))
     h = config.hidden_size
     if wanted_extra:
         weight, bias = tensors[wanted_extra[0]], tensors[wanted_extra[1]]
         if list(weight.shape) != [h, h] or list(bias.shape) != [h]:
-            raise ConversionError("%s: tensor %s has shape %s, config.json implies %s" % (
-                weights_name, wanted_extra[0], list(weight.shape), [h, h]))
+            raise ConversionError("%s: tensor %s has shape %s, config.json implies %s" %
+                                  (weights_name, wanted_extra[0], list(weight.shape), [h, h]))
         if not (np.array_equal(weight, np.eye(h, dtype=weight.dtype)) and not np.any(bias)):
             raise ConversionError(
                 "%s: embedding_size == hidden_size but %s is not the identity with a zero "
@@ -952,21 +993,21 @@ def hf_to_checkpoint(hf_dir, output_prefix):
     state_file = os.path.join(directory, "checkpoint")
     if not os.path.exists(state_file):
         base = os.path.basename(output_prefix)
-        _write_text(state_file, 'model_checkpoint_path: "%s"\nall_model_checkpoint_paths: '
-                                '"%s"\n' % (base, base))
+        _write_text(
+            state_file, 'model_checkpoint_path: "%s"\nall_model_checkpoint_paths: '
+            '"%s"\n' % (base, base))
         report.files.append(state_file)
     vocab_path = os.path.join(hf_dir, HF_VOCAB_NAME)
     spm_path = os.path.join(hf_dir, HF_SPM_NAME)
-    for kind, source, name in (("wordpiece", vocab_path, HF_VOCAB_NAME),
-                               ("sentencepiece", spm_path, HF_SPM_NAME)):
+    for kind, source, name in (("wordpiece", vocab_path, HF_VOCAB_NAME), ("sentencepiece", spm_path,
+                                                                          HF_SPM_NAME)):
         if os.path.isfile(source):
             destination = os.path.join(directory, name)
             _copy_file(source, destination)
             report.files.append(destination)
             report.tokenizer = report.tokenizer or kind
     if report.tokenizer is None:
-        report.notes.append("%s has no vocab.txt or spiece.model: no vocabulary written" %
-                            hf_dir)
+        report.notes.append("%s has no vocab.txt or spiece.model: no vocabulary written" % hf_dir)
     else:
         _check_copied_vocab(report, hf_dir, directory, config)
     report.num_tensors = len(out)
@@ -988,8 +1029,7 @@ def _check_copied_vocab(report, hf_dir, directory, config):
             report.notes.append("%s: unreadable; casing unknown" % tok_config)
     name = HF_VOCAB_NAME if report.tokenizer == "wordpiece" else HF_SPM_NAME
     try:
-        tokenizer = tokenization.FullTokenizer.from_files(
-            vocab_file=os.path.join(directory, name))
+        tokenizer = tokenization.FullTokenizer.from_files(vocab_file=os.path.join(directory, name))
         tokenization.check_vocab_matches_config(tokenizer, config)
     except (ValueError, IOError, OSError) as e:
         report.notes.append(str(e).split("\n")[0])

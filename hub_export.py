@@ -46,7 +46,6 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
-import json
 import os
 import shutil
 import tempfile
@@ -154,17 +153,20 @@ def _build_graph(config, is_training, inputs, mlm_positions, has_mlm, has_sop, u
     """AlbertModel and run_pretraining's heads; returns the output tensors."""
     import run_pretraining  # pylint: disable=g-import-not-at-top
     model_class = _PlainGradientAlbertModel if is_training else modeling.AlbertModel
-    model = model_class(config=config, is_training=is_training,
-                        input_ids=inputs["input_ids"], input_mask=inputs["input_mask"],
-                        token_type_ids=inputs["segment_ids"], use_one_hot_embeddings=False,
-                        use_einsum=use_einsum)
-    outputs = {"sequence_output": model.get_sequence_output(),
-               "pooled_output": model.get_pooled_output()}
+    model = model_class(config=config, is_training=is_training, input_ids=inputs["input_ids"],
+                        input_mask=inputs["input_mask"], token_type_ids=inputs["segment_ids"],
+                        use_one_hot_embeddings=False, use_einsum=use_einsum)
+    outputs = {
+        "sequence_output": model.get_sequence_output(),
+        "pooled_output": model.get_pooled_output()
+    }
     if has_mlm:
         zeros = tf.zeros_like(mlm_positions)
-        _, _, log_probs = run_pretraining.get_masked_lm_output(
-            config, outputs["sequence_output"], model.get_embedding_table(),
-            model.get_embedding_projection(), mlm_positions, zeros, tf.cast(zeros, tf.float32))
+        _, _, log_probs = run_pretraining.get_masked_lm_output(config, outputs["sequence_output"],
+                                                               model.get_embedding_table(),
+                                                               model.get_embedding_projection(),
+                                                               mlm_positions, zeros,
+                                                               tf.cast(zeros, tf.float32))
         # The head returns log-probabilities; Google's module gives the logits
         # they are computed from.
         if log_probs.op.type != "LogSoftmax":
@@ -183,8 +185,7 @@ def _module_fn_builder(config, has_mlm, has_sop, use_einsum, vocab_assets, confi
     hub = tf1_hub("write")
 
     def module_fn(is_training):
-        inputs = {name: tf.placeholder(tf.int32, [None, None], name=name)
-                  for name in INPUT_NAMES}
+        inputs = {name: tf.placeholder(tf.int32, [None, None], name=name) for name in INPUT_NAMES}
         mlm_positions = tf.placeholder(tf.int32, [None, None], name="mlm_positions")
         outputs = _build_graph(config, is_training, inputs, mlm_positions, has_mlm, has_sop,
                                use_einsum)
@@ -206,9 +207,9 @@ def _module_fn_builder(config, has_mlm, has_sop, use_einsum, vocab_assets, confi
             vocab_tensor = vocab_tensor if vocab_tensor is not None else tensor
         config_tensor = tf.constant(config_asset, dtype=tf.string, name="albert_config_file")
         tf.add_to_collection(tf.GraphKeys.ASSET_FILEPATHS, config_tensor)
-        hub.add_signature(name="tokenization_info", inputs={},
-                          outputs=dict(vocab_file=vocab_tensor,
-                                       do_lower_case=tf.constant(bool(do_lower_case))))
+        hub.add_signature(
+            name="tokenization_info", inputs={},
+            outputs=dict(vocab_file=vocab_tensor, do_lower_case=tf.constant(bool(do_lower_case))))
 
     return module_fn
 
@@ -237,18 +238,16 @@ def _check_vocabulary(config, vocab_file, spm_model_file):
 
 
 def _check_output_dir(output_dir):
-    if os.path.exists(output_dir) and (not os.path.isdir(output_dir) or
-                                       os.listdir(output_dir)):
-        raise HubError("%s exists and is not an empty directory; choose a new output" %
-                       output_dir)
+    if os.path.exists(output_dir) and (not os.path.isdir(output_dir) or os.listdir(output_dir)):
+        raise HubError("%s exists and is not an empty directory; choose a new output" % output_dir)
 
 
 def _reference_outputs(config, prefix, feeds, has_mlm, has_sop, use_einsum):
     """The checkpoint's inference graph evaluated on ``feeds`` (numpy)."""
     with tf.Graph().as_default():
         inputs = {name: tf.constant(feeds[name]) for name in INPUT_NAMES}
-        outputs = _build_graph(config, False, inputs, tf.constant(feeds["mlm_positions"]),
-                               has_mlm, has_sop, use_einsum)
+        outputs = _build_graph(config, False, inputs, tf.constant(feeds["mlm_positions"]), has_mlm,
+                               has_sop, use_einsum)
         checkpoint_utils.init_from_checkpoint(prefix, log=False)
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
@@ -278,8 +277,7 @@ def module_outputs(module_dir, feeds, tags=INFERENCE_TAGS, signatures=None):
         outputs = {}
         for signature in signatures:
             wanted = module.get_input_info_dict(signature)
-            inputs = {name: tf.constant(np.asarray(feeds[name], dtype=np.int32))
-                      for name in wanted}
+            inputs = {name: tf.constant(np.asarray(feeds[name], dtype=np.int32)) for name in wanted}
             outputs.update(module(inputs, signature=signature, as_dict=True))
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
@@ -295,10 +293,14 @@ def sample_inputs(config, batch_size=2, seq_length=8, num_positions=3, seed=0):
     input_mask[-1, seq_length // 2:] = 0
     segment_ids = np.zeros((batch_size, seq_length), dtype=np.int32)
     segment_ids[:, seq_length // 2:] = min(1, config.type_vocab_size - 1)
-    positions = np.stack([rng.choice(seq_length, num_positions, replace=False)
-                          for _ in range(batch_size)])
-    return {"input_ids": input_ids.astype(np.int32), "input_mask": input_mask,
-            "segment_ids": segment_ids, "mlm_positions": positions.astype(np.int32)}
+    positions = np.stack(
+        [rng.choice(seq_length, num_positions, replace=False) for _ in range(batch_size)])
+    return {
+        "input_ids": input_ids.astype(np.int32),
+        "input_mask": input_mask,
+        "segment_ids": segment_ids,
+        "mlm_positions": positions.astype(np.int32)
+    }
 
 
 def export_hub_module(albert_config, checkpoint_prefix, output_dir, vocab_file=None,
@@ -345,8 +347,7 @@ def export_hub_module(albert_config, checkpoint_prefix, output_dir, vocab_file=N
         raise HubMismatchError(_first_line(e))
     problems = checkpoint_utils.check_config_against_checkpoint(config, prefix)
     if problems:
-        raise HubMismatchError("%s does not match the config: %s" %
-                               (prefix, "; ".join(problems)))
+        raise HubMismatchError("%s does not match the config: %s" % (prefix, "; ".join(problems)))
     vocab_assets = _check_vocabulary(config, vocab_file, spm_model_file)
     output_dir = output_dir.rstrip("/\\") or output_dir
     _check_output_dir(output_dir)
@@ -362,11 +363,14 @@ def export_hub_module(albert_config, checkpoint_prefix, output_dir, vocab_file=N
         os.makedirs(os.path.dirname(config_asset))
         config.to_json_file(config_asset)
         module_fn = _module_fn_builder(config, has_mlm, has_sop, use_einsum,
-                                       [os.path.abspath(p) for p in vocab_assets],
-                                       config_asset, do_lower_case)
+                                       [os.path.abspath(p) for p in vocab_assets], config_asset,
+                                       do_lower_case)
         spec = hub.create_module_spec(
-            module_fn, tags_and_args=[(set(TRAIN_TAGS), {"is_training": True}),
-                                      (set(INFERENCE_TAGS), {"is_training": False})])
+            module_fn, tags_and_args=[(set(TRAIN_TAGS), {
+                "is_training": True
+            }), (set(INFERENCE_TAGS), {
+                "is_training": False
+            })])
         written = os.path.join(scratch, "module")
         with tf.Graph().as_default():
             module = hub.Module(spec, name="module")
@@ -375,8 +379,7 @@ def export_hub_module(albert_config, checkpoint_prefix, output_dir, vocab_file=N
                 for part in (variable if isinstance(variable, list) else [variable]):
                     by_graph_name[part.op.name] = inner_name
             report = checkpoint_utils.init_from_checkpoint(
-                prefix, variables=[v for v in tf.global_variables()
-                                   if v.op.name in by_graph_name],
+                prefix, variables=[v for v in tf.global_variables() if v.op.name in by_graph_name],
                 name_map=by_graph_name.get, log=False)
             with tf.Session() as session:
                 session.run(tf.global_variables_initializer())
@@ -393,21 +396,26 @@ def export_hub_module(albert_config, checkpoint_prefix, output_dir, vocab_file=N
         os.rename(written, output_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    signatures = [s for s in SIGNATURES
-                  if s not in ("sop", "mlm") or (has_sop if s == "sop" else has_mlm)]
+    signatures = [
+        s for s in SIGNATURES if s not in ("sop", "mlm") or (has_sop if s == "sop" else has_mlm)
+    ]
     if not (has_mlm and has_sop):
-        tf.logging.warning("%s has no %s head: the module has the signatures %s", prefix,
-                           " or ".join(n for n, h in (("masked-LM", has_mlm),
-                                                      ("sentence-order", has_sop)) if not h),
-                           ", ".join(signatures))
-    return {"module": output_dir, "signatures": signatures,
-            "tags": [sorted(TRAIN_TAGS), sorted(INFERENCE_TAGS)],
-            "variables": len(report.loaded),
-            "assets": sorted(os.listdir(os.path.join(output_dir, "assets"))),
-            "embedding_layout": config.resolved_embedding_layout,
-            "do_lower_case": bool(do_lower_case), "use_einsum": bool(use_einsum),
-            "tensorflow_hub": getattr(hub, "__version__", "?"),
-            "max_abs_difference": difference}
+        tf.logging.warning(
+            "%s has no %s head: the module has the signatures %s", prefix, " or ".join(
+                n for n, h in (("masked-LM", has_mlm), ("sentence-order", has_sop)) if not h),
+            ", ".join(signatures))
+    return {
+        "module": output_dir,
+        "signatures": signatures,
+        "tags": [sorted(TRAIN_TAGS), sorted(INFERENCE_TAGS)],
+        "variables": len(report.loaded),
+        "assets": sorted(os.listdir(os.path.join(output_dir, "assets"))),
+        "embedding_layout": config.resolved_embedding_layout,
+        "do_lower_case": bool(do_lower_case),
+        "use_einsum": bool(use_einsum),
+        "tensorflow_hub": getattr(hub, "__version__", "?"),
+        "max_abs_difference": difference
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -492,8 +500,7 @@ def tokenization_info(handle):
                            "--vocab_file or --spm_model_file" % handle)
         info = module(signature="tokenization_info", as_dict=True)
         with tf.Session() as session:
-            vocab_file, do_lower_case = session.run([info["vocab_file"],
-                                                     info["do_lower_case"]])
+            vocab_file, do_lower_case = session.run([info["vocab_file"], info["do_lower_case"]])
     if isinstance(vocab_file, bytes):
         vocab_file = vocab_file.decode("utf-8")
     return vocab_file, bool(do_lower_case)
@@ -534,8 +541,7 @@ def albert_outputs(handle, is_training, input_ids, input_mask, segment_ids):
     hub = tf1_hub("read")
     module = hub.Module(_local_path(handle), trainable=True,
                         tags=set(TRAIN_TAGS) if is_training else set(INFERENCE_TAGS))
-    inputs = dict(input_ids=tf.cast(input_ids, tf.int32),
-                  input_mask=tf.cast(input_mask, tf.int32),
+    inputs = dict(input_ids=tf.cast(input_ids, tf.int32), input_mask=tf.cast(input_mask, tf.int32),
                   segment_ids=tf.cast(segment_ids, tf.int32))
     return module(inputs=inputs, signature="tokens", as_dict=True)
 
@@ -559,8 +565,8 @@ class HubAlbertModel(object):
         self.handle = handle
         self.pooled_output = outputs["pooled_output"]
         self.sequence_output = outputs["sequence_output"]
-        tf.logging.info("Encoder: Hub module %s (tags %s), initialised from its variables",
-                        handle, sorted(TRAIN_TAGS) if is_training else sorted(INFERENCE_TAGS))
+        tf.logging.info("Encoder: Hub module %s (tags %s), initialised from its variables", handle,
+                        sorted(TRAIN_TAGS) if is_training else sorted(INFERENCE_TAGS))
 
     def get_pooled_output(self):
         return self.pooled_output
@@ -569,8 +575,8 @@ class HubAlbertModel(object):
         return self.sequence_output
 
 
-def encoder(hub_module_handle, config, is_training, input_ids, input_mask=None,
-            token_type_ids=None, **albert_model_args):
+def encoder(hub_module_handle, config, is_training, input_ids, input_mask=None, token_type_ids=None,
+            **albert_model_args):
     """The encoder of a fine-tuning graph: a Hub module's, or AlbertModel.
 
     Args:
@@ -587,8 +593,7 @@ def encoder(hub_module_handle, config, is_training, input_ids, input_mask=None,
       an object with ``get_pooled_output()`` and ``get_sequence_output()``.
     """
     if hub_module_handle:
-        return HubAlbertModel(hub_module_handle, is_training, input_ids, input_mask,
-                              token_type_ids)
+        return HubAlbertModel(hub_module_handle, is_training, input_ids, input_mask, token_type_ids)
     return modeling.AlbertModel(config=config, is_training=is_training, input_ids=input_ids,
                                 input_mask=input_mask, token_type_ids=token_type_ids,
                                 **albert_model_args)
@@ -618,8 +623,8 @@ def load_module_setup(handle, config_file=None, vocab_file=None, spm_model_file=
         one line each.
     """
     path = resolve_module(handle)
-    config = (modeling.AlbertConfig.from_json_file(config_file) if config_file
-              else module_config(path))
+    config = (modeling.AlbertConfig.from_json_file(config_file)
+              if config_file else module_config(path))
     if config is None:
         raise HubError("%s: the module has no assets/%s; give --albert_config_file" %
                        (handle, CONFIG_ASSET))
@@ -636,21 +641,21 @@ def load_module_setup(handle, config_file=None, vocab_file=None, spm_model_file=
     vocab_file = None if is_hub_vocab_placeholder(vocab_file) else vocab_file
     spm_model_file = None if is_hub_vocab_placeholder(spm_model_file) else spm_model_file
     if vocab_file or spm_model_file:
-        tokenizer = tokenization.FullTokenizer.from_files(
-            vocab_file=vocab_file, spm_model_file=spm_model_file, do_lower_case=do_lower_case)
+        tokenizer = tokenization.FullTokenizer.from_files(vocab_file=vocab_file,
+                                                          spm_model_file=spm_model_file,
+                                                          do_lower_case=do_lower_case)
     else:
         tokenizer = tokenizer_from_module(path)
         tf.logging.info("Tokenizer from the module's tokenization_info: %s, do_lower_case=%s",
-                        tokenizer.spm_model_file or tokenizer.vocab_file,
-                        tokenizer.do_lower_case)
+                        tokenizer.spm_model_file or tokenizer.vocab_file, tokenizer.do_lower_case)
     return path, config, tokenizer
 
 
 def summarize(report):
     """A report of ``export_hub_module`` as one readable line."""
-    return ("signatures %s; tags %s; %d variables (%s layout); assets %s; max |diff| against the "
-            "checkpoint %.2g; tensorflow_hub %s" % (
-                ", ".join(report["signatures"]),
-                ", ".join("{%s}" % ", ".join(t) for t in report["tags"]),
-                report["variables"], report["embedding_layout"], ", ".join(report["assets"]),
-                report["max_abs_difference"], report["tensorflow_hub"]))
+    return (
+        "signatures %s; tags %s; %d variables (%s layout); assets %s; max |diff| against the "
+        "checkpoint %.2g; tensorflow_hub %s" %
+        (", ".join(report["signatures"]), ", ".join("{%s}" % ", ".join(t) for t in report["tags"]),
+         report["variables"], report["embedding_layout"], ", ".join(
+             report["assets"]), report["max_abs_difference"], report["tensorflow_hub"]))

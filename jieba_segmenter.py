@@ -77,8 +77,8 @@ class JiebaSegmenter(object):
         init_jieba()
         self._freq = jieba.dt.FREQ
         log_total = math.log(jieba.dt.total)
-        self._log_prob = dict((word, math.log(count) - log_total)
-                              for word, count in self._freq.items() if count)
+        self._log_prob = dict(
+            (word, math.log(count) - log_total) for word, count in self._freq.items() if count)
         self._missing = -log_total
         self._hmm_cut = jieba.finalseg.cut
         self._block_re = re.compile(jieba.re_han_default.pattern)
@@ -88,10 +88,9 @@ class JiebaSegmenter(object):
         self._min_float = finalseg.MIN_FLOAT
         self._start_p = finalseg.start_P
         self._emit_p = finalseg.emit_P
-        self._trans = dict(
-            (before + after, finalseg.trans_P[before].get(
-                after, finalseg.MIN_FLOAT))
-            for before in "BMES" for after in "BMES")
+        self._trans = dict((before + after, finalseg.trans_P[before].get(after, finalseg.MIN_FLOAT))
+                           for before in "BMES"
+                           for after in "BMES")
 
     def word_lengths(self, text, hmm=True):
         """Lengths of the words of `text`, whitespace words left out.
@@ -146,8 +145,7 @@ class JiebaSegmenter(object):
                     singles_start = position
             else:
                 if singles_start >= 0:
-                    self._flush_singles(block[singles_start:position],
-                                        lengths)
+                    self._flush_singles(block[singles_start:position], lengths)
                     singles_start = -1
                 lengths.append(following - position)
             position = following
@@ -173,8 +171,7 @@ class JiebaSegmenter(object):
         the whole path at every character, quadratic in the run length).
         """
         minimum = self._min_float
-        emit_b, emit_m, emit_e, emit_s = [self._emit_p[state]
-                                          for state in "BMES"]
+        emit_b, emit_m, emit_e, emit_s = [self._emit_p[state] for state in "BMES"]
         trans = self._trans
         t_eb, t_sb = trans["EB"], trans["SB"]
         t_mm, t_bm = trans["MM"], trans["BM"]
@@ -232,8 +229,7 @@ class PlainJieba(object):
         """Lengths of the non-whitespace words of `jieba.lcut(text)`."""
         import jieba  # pylint: disable=g-import-not-at-top
         init_jieba()
-        return [len(word) for word in jieba.lcut(text, HMM=hmm)
-                if not word.isspace()]
+        return [len(word) for word in jieba.lcut(text, HMM=hmm) if not word.isspace()]
 
 
 # The segmenter of this process, made on first use.
@@ -257,7 +253,8 @@ def word_lengths(text, hmm=True):
         try:
             _SEGMENTER.append(JiebaSegmenter())
         except (AttributeError, KeyError, TypeError) as error:
-            logging.warning("jieba internals differ from jieba 0.42 (%s); "
-                            "using jieba.lcut, which is slower", error)
+            logging.warning(
+                "jieba internals differ from jieba 0.42 (%s); "
+                "using jieba.lcut, which is slower", error)
             _SEGMENTER.append(PlainJieba())
     return _SEGMENTER[0].word_lengths(text, hmm)

@@ -71,8 +71,8 @@ class DecoupledAdamOptimizerBase(tf.train.Optimizer):
     `optimization.AdamWeightDecayOptimizer`.
     """
 
-    def __init__(self, learning_rate, weight_decay_rate, beta_1, beta_2,
-                 epsilon, exclude_from_weight_decay, slot_names, name):
+    def __init__(self, learning_rate, weight_decay_rate, beta_1, beta_2, epsilon,
+                 exclude_from_weight_decay, slot_names, name):
         """Builds the optimizer.
 
         Args:
@@ -92,8 +92,7 @@ class DecoupledAdamOptimizerBase(tf.train.Optimizer):
             ValueError: if a hyperparameter is out of range or `slot_names` is
                 not a pair of distinct non-empty strings.
         """
-        super(DecoupledAdamOptimizerBase, self).__init__(
-            use_locking=False, name=name)
+        super(DecoupledAdamOptimizerBase, self).__init__(use_locking=False, name=name)
         if not 0.0 <= beta_1 < 1.0:
             raise ValueError("beta_1 must be in [0, 1), got %r" % (beta_1,))
         if not 0.0 <= beta_2 < 1.0:
@@ -101,14 +100,11 @@ class DecoupledAdamOptimizerBase(tf.train.Optimizer):
         if epsilon < 0.0:
             raise ValueError("epsilon must be >= 0, got %r" % (epsilon,))
         if weight_decay_rate < 0.0:
-            raise ValueError(
-                "weight_decay_rate must be >= 0, got %r" % (weight_decay_rate,))
+            raise ValueError("weight_decay_rate must be >= 0, got %r" % (weight_decay_rate,))
         slot_names = tuple(slot_names)
-        if (len(slot_names) != 2 or not all(slot_names) or
-                slot_names[0] == slot_names[1]):
-            raise ValueError(
-                "slot_names must be two distinct non-empty names, got %r" %
-                (slot_names,))
+        if (len(slot_names) != 2 or not all(slot_names) or slot_names[0] == slot_names[1]):
+            raise ValueError("slot_names must be two distinct non-empty names, got %r" %
+                             (slot_names,))
         self.learning_rate = learning_rate
         self.weight_decay_rate = weight_decay_rate
         self.beta_1 = beta_1
@@ -149,12 +145,9 @@ class DecoupledAdamOptimizerBase(tf.train.Optimizer):
         root_scope = tf.VariableScope(reuse=False, name="")
         with tf.variable_scope(root_scope, auxiliary_name_scope=False):
             moments = tuple(
-                tf.get_variable(
-                    name="%s/%s" % (param_name, slot_name),
-                    shape=param.shape,
-                    dtype=param.dtype.base_dtype,
-                    trainable=False,
-                    initializer=tf.zeros_initializer())
+                tf.get_variable(name="%s/%s" %
+                                (param_name, slot_name), shape=param.shape, dtype=param.dtype.
+                                base_dtype, trainable=False, initializer=tf.zeros_initializer())
                 for slot_name in self.slot_names)
         self._moment_slots[param_name] = moments
         return moments
@@ -212,13 +205,13 @@ class DecoupledAdamOptimizerBase(tf.train.Optimizer):
             ValueError: if no pair has both a gradient and a variable.
         """
         grads_and_vars = list(grads_and_vars)
-        pairs = [(grad, param) for grad, param in grads_and_vars
+        pairs = [(grad, param)
+                 for grad, param in grads_and_vars
                  if grad is not None and param is not None]
         if not pairs:
             raise ValueError(
                 "No gradients provided for any variable: %s" %
-                [variable_name(param) for _, param in grads_and_vars
-                 if param is not None])
+                [variable_name(param) for _, param in grads_and_vars if param is not None])
         with tf.name_scope(name, self.get_name()) as scope_name:
             assignments = []
             for grad, param in pairs:
@@ -269,17 +262,9 @@ class LAMBOptimizer(DecoupledAdamOptimizerBase):
     `slot_names=BRIGHTMART_LAMB_SLOT_NAMES`.
     """
 
-    def __init__(self,
-                 learning_rate,
-                 weight_decay_rate=0.0,
-                 beta_1=0.9,
-                 beta_2=0.999,
-                 epsilon=1e-6,
-                 exclude_from_weight_decay=None,
-                 exclude_from_layer_adaptation=None,
-                 layer_adaptation_for_all=False,
-                 slot_names=ADAM_SLOT_NAMES,
-                 name="LAMBOptimizer"):
+    def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+                 exclude_from_weight_decay=None, exclude_from_layer_adaptation=None,
+                 layer_adaptation_for_all=False, slot_names=ADAM_SLOT_NAMES, name="LAMBOptimizer"):
         """Builds the optimizer.
 
         Args:
@@ -305,30 +290,22 @@ class LAMBOptimizer(DecoupledAdamOptimizerBase):
                 `layer_adaptation_for_all` and `exclude_from_layer_adaptation`
                 are given.
         """
-        super(LAMBOptimizer, self).__init__(
-            learning_rate=learning_rate,
-            weight_decay_rate=weight_decay_rate,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            exclude_from_weight_decay=exclude_from_weight_decay,
-            slot_names=slot_names,
-            name=name)
-        if (layer_adaptation_for_all and
-                exclude_from_layer_adaptation is not None):
-            raise ValueError(
-                "layer_adaptation_for_all=True applies the trust ratio to "
-                "every variable; do not also pass "
-                "exclude_from_layer_adaptation")
+        super(LAMBOptimizer,
+              self).__init__(learning_rate=learning_rate, weight_decay_rate=weight_decay_rate,
+                             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                             exclude_from_weight_decay=exclude_from_weight_decay,
+                             slot_names=slot_names, name=name)
+        if (layer_adaptation_for_all and exclude_from_layer_adaptation is not None):
+            raise ValueError("layer_adaptation_for_all=True applies the trust ratio to "
+                             "every variable; do not also pass "
+                             "exclude_from_layer_adaptation")
         self.layer_adaptation_for_all = bool(layer_adaptation_for_all)
         if layer_adaptation_for_all:
             self.exclude_from_layer_adaptation = []
         elif exclude_from_layer_adaptation is None:
-            self.exclude_from_layer_adaptation = list(
-                self.exclude_from_weight_decay)
+            self.exclude_from_layer_adaptation = list(self.exclude_from_weight_decay)
         else:
-            self.exclude_from_layer_adaptation = list(
-                exclude_from_layer_adaptation)
+            self.exclude_from_layer_adaptation = list(exclude_from_layer_adaptation)
 
     def _use_layer_adaptation(self, param_name):
         """Returns True when the trust ratio applies to `param_name`."""

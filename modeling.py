@@ -113,8 +113,8 @@ _FIELD_DEFAULTS = (
 )
 
 _INT_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers",
-               "num_hidden_groups", "num_attention_heads", "intermediate_size",
-               "inner_group_num", "max_position_embeddings", "type_vocab_size")
+               "num_hidden_groups", "num_attention_heads", "intermediate_size", "inner_group_num",
+               "max_position_embeddings", "type_vocab_size")
 
 
 class AlbertConfig(object):
@@ -235,17 +235,14 @@ class AlbertConfig(object):
                 raise self._error("%s must be a number in [0, 1), got %r" % (name, value))
         if (not isinstance(self.initializer_range, (float,) + six.integer_types) or
                 self.initializer_range <= 0):
-            raise self._error("initializer_range must be > 0, got %r" %
-                              (self.initializer_range,))
+            raise self._error("initializer_range must be > 0, got %r" % (self.initializer_range,))
         if self.hidden_size % self.num_attention_heads != 0:
-            raise self._error(
-                "hidden_size (%d) is not a multiple of num_attention_heads (%d)" %
-                (self.hidden_size, self.num_attention_heads))
+            raise self._error("hidden_size (%d) is not a multiple of num_attention_heads (%d)" %
+                              (self.hidden_size, self.num_attention_heads))
         if self.num_hidden_layers % self.num_hidden_groups != 0:
-            raise self._error(
-                "num_hidden_layers (%d) is not divisible by num_hidden_groups (%d): "
-                "every group must own the same number of layers" %
-                (self.num_hidden_layers, self.num_hidden_groups))
+            raise self._error("num_hidden_layers (%d) is not divisible by num_hidden_groups (%d): "
+                              "every group must own the same number of layers" %
+                              (self.num_hidden_layers, self.num_hidden_groups))
         if self.hidden_act not in ACTIVATIONS:
             raise self._error("unknown hidden_act %r; expected one of %s" %
                               (self.hidden_act, ", ".join(ACTIVATIONS)))
@@ -482,9 +479,9 @@ def create_attention_mask_from_input_mask(input_mask, dtype=tf.float32):
     return (1.0 - mask)[:, tf.newaxis, tf.newaxis, :] * ATTENTION_MASK_VALUE
 
 
-def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_size,
-                    initializer, attention_dropout=0.0, use_einsum=True,
-                    query_rows=None, query_length=None, fused_gradient=False):
+def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_size, initializer,
+                    attention_dropout=0.0, use_einsum=True, query_rows=None, query_length=None,
+                    fused_gradient=False):
     """Multi-head self-attention on a [B*S, H] input.
 
     Creates ``self/{query,key,value}/{kernel,bias}`` ([H, N*D]) in the
@@ -502,8 +499,9 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
       initializer: kernel initializer.
       attention_dropout: dropout on the attention probabilities.
       use_einsum: True: tf.einsum contractions (except in TF 1.x training
-        graphs, which split heads with ``fast_ops.split_heads``); False: transpose + batched matmul only (the
-        TFLite-friendly path). Same weights, same result.
+        graphs, which split heads with ``fast_ops.split_heads``); False:
+        transpose + batched matmul only (the TFLite-friendly path). Same
+        weights, same result.
       query_rows: optional [B*Q, H] rows of ``x`` to compute the output for
         (queries only there; keys and values from all of ``x``).
       query_length: Q, required with ``query_rows``.
@@ -527,7 +525,7 @@ def attention_layer(x, attention_bias, batch_size, seq_length, num_heads, head_s
     split = fused and not tf_compat.IS_TF2
     einsum = use_einsum and not split
 
-    def rows(t, length):   # [B*L, N*D] -> [B, L, N, D]
+    def rows(t, length):  # [B*L, N*D] -> [B, L, N, D]
         return tf.reshape(t, [batch_size, length, num_heads, head_size])
 
     def heads(t, length):  # [B*L, N*D] -> [B, N, L, D]
@@ -620,8 +618,8 @@ class AlbertModel(object):
     """
 
     def __init__(self, config, is_training, input_ids, input_mask=None, token_type_ids=None,
-                 use_one_hot_embeddings=False, use_einsum=True, scope=None,
-                 output_positions=None, compute_dtype=None):
+                 use_one_hot_embeddings=False, use_einsum=True, scope=None, output_positions=None,
+                 compute_dtype=None):
         """Builds the graph.
 
         Args:
@@ -685,13 +683,13 @@ class AlbertModel(object):
                                        use_one_hot_embeddings, initializer)
             with tf.variable_scope("encoder"):
                 attention_bias = create_attention_mask_from_input_mask(input_mask)
-                self.all_encoder_layers = self._build_encoder(
-                    self.embedding_output, attention_bias, batch_size, seq_length, initializer)
+                self.all_encoder_layers = self._build_encoder(self.embedding_output, attention_bias,
+                                                              batch_size, seq_length, initializer)
             with tf.variable_scope("pooler"):
                 first_token = self.all_encoder_layers[-1][:, 0, :]
-                self.pooled_output = self._float32(dense(
-                    self._compute(first_token), config.hidden_size, "dense", initializer,
-                    activation=tf.tanh))
+                self.pooled_output = self._float32(
+                    dense(self._compute(first_token), config.hidden_size, "dense", initializer,
+                          activation=tf.tanh))
             self.sequence_output = self.all_encoder_layers[-1]
             self.positions_output = None
             if output_positions is not None:
@@ -725,27 +723,25 @@ class AlbertModel(object):
             return tf.reshape(out, get_shape_list(ids) + [table.shape.as_list()[-1]])
         return tf.nn.embedding_lookup(table, ids)
 
-    def _build_embeddings(self, input_ids, token_type_ids, seq_length, use_one_hot,
-                          initializer):
+    def _build_embeddings(self, input_ids, token_type_ids, seq_length, use_one_hot, initializer):
         config = self.config
         e_width = config.embedding_size
         h_width = config.hidden_size
-        self.embedding_table = tf.get_variable(
-            "word_embeddings", [config.vocab_size, e_width], initializer=initializer)
+        self.embedding_table = tf.get_variable("word_embeddings", [config.vocab_size, e_width],
+                                               initializer=initializer)
         word = self._lookup(self.embedding_table, input_ids, config.vocab_size, use_one_hot)
         if self.layout == "brightmart":
-            self.embedding_projection = tf.get_variable(
-                "word_embeddings_2", [e_width, h_width], initializer=initializer)
-            word = tf.reshape(tf.matmul(tf.reshape(word, [-1, e_width]),
-                                        self.embedding_projection),
+            self.embedding_projection = tf.get_variable("word_embeddings_2", [e_width, h_width],
+                                                        initializer=initializer)
+            word = tf.reshape(tf.matmul(tf.reshape(word, [-1, e_width]), self.embedding_projection),
                               get_shape_list(input_ids) + [h_width])
             width = h_width
         else:
             self.embedding_projection = None
             width = e_width
         self.word_embedding_output = word
-        type_table = tf.get_variable("token_type_embeddings",
-                                     [config.type_vocab_size, width], initializer=initializer)
+        type_table = tf.get_variable("token_type_embeddings", [config.type_vocab_size, width],
+                                     initializer=initializer)
         # Token types: one-hot matmul (tiny vocabulary; exact and TPU friendly).
         type_emb = self._lookup(type_table, token_type_ids, config.type_vocab_size, True)
         position_table = tf.get_variable("position_embeddings",
@@ -763,14 +759,13 @@ class AlbertModel(object):
 
     # -- encoder ------------------------------------------------------------
 
-    def _build_encoder(self, embedding_output, attention_bias, batch_size, seq_length,
-                       initializer):
+    def _build_encoder(self, embedding_output, attention_bias, batch_size, seq_length, initializer):
         config = self.config
         h_width = config.hidden_size
         x = embedding_output
         if x.shape.as_list()[-1] != h_width:
-            x = self._float32(dense(self._compute(x), h_width, "embedding_hidden_mapping_in",
-                                    initializer))
+            x = self._float32(
+                dense(self._compute(x), h_width, "embedding_hidden_mapping_in", initializer))
         x2d = tf.reshape(x, [-1, h_width])
         outputs = []
         shapes = []
@@ -785,8 +780,8 @@ class AlbertModel(object):
                     rows = flat_position_rows(self.output_positions, batch_size, seq_length)
                     out_shape = [batch_size, get_shape_list(self.output_positions)[1], h_width]
                 if self.layout == "google":
-                    x2d = self._google_block(x2d, attention_bias, batch_size, seq_length,
-                                             att_owner, ffn_owner, inner, initializer, rows)
+                    x2d = self._google_block(x2d, attention_bias, batch_size, seq_length, att_owner,
+                                             ffn_owner, inner, initializer, rows)
                 else:
                     x2d = self._brightmart_block(x2d, attention_bias, batch_size, seq_length,
                                                  att_owner, ffn_owner, initializer, rows)
@@ -813,8 +808,8 @@ class AlbertModel(object):
             query_length = get_shape_list(self.output_positions)[1]
         if query_rows is not None:
             query_rows = self._compute(query_rows)
-        context = attention_layer(self._compute(inp), attention_bias, batch_size, seq_length,
-                                  heads, config.hidden_size // heads, initializer,
+        context = attention_layer(self._compute(inp), attention_bias, batch_size, seq_length, heads,
+                                  config.hidden_size // heads, initializer,
                                   config.attention_probs_dropout_prob, self.use_einsum,
                                   query_rows=query_rows, query_length=query_length,
                                   fused_gradient=self.fused_gradients)
@@ -835,11 +830,11 @@ class AlbertModel(object):
         with tf.variable_scope(base % (att_owner, inner), reuse=tf.AUTO_REUSE):
             inp = self._layer_norm(x2d, "LayerNorm") if pre else x2d
             with tf.variable_scope("attention_1"):
-                context, x2d = self._attention(inp, x2d, attention_bias, batch_size,
-                                               seq_length, heads, rows, initializer)
+                context, x2d = self._attention(inp, x2d, attention_bias, batch_size, seq_length,
+                                               heads, rows, initializer)
                 with tf.variable_scope("output"):
-                    projected = self._float32(dense(context, config.hidden_size, "dense",
-                                                    initializer))
+                    projected = self._float32(
+                        dense(context, config.hidden_size, "dense", initializer))
             projected = dropout(projected, config.hidden_dropout_prob)
             x2d = x2d + projected if pre else self._layer_norm(projected + x2d, "LayerNorm")
         with tf.variable_scope(base % (ffn_owner, inner), reuse=tf.AUTO_REUSE):
@@ -849,14 +844,13 @@ class AlbertModel(object):
                     hidden = dense(self._compute(inp), config.intermediate_size, "dense",
                                    initializer, activation=act)
                     with tf.variable_scope("output"):
-                        out = self._float32(dense(hidden, config.hidden_size, "dense",
-                                                  initializer))
+                        out = self._float32(dense(hidden, config.hidden_size, "dense", initializer))
             out = dropout(out, config.hidden_dropout_prob)
             x2d = x2d + out if pre else self._layer_norm(out + x2d, "LayerNorm_1")
         return x2d
 
-    def _brightmart_block(self, x2d, attention_bias, batch_size, seq_length, att_owner,
-                          ffn_owner, initializer, rows=None):
+    def _brightmart_block(self, x2d, attention_bias, batch_size, seq_length, att_owner, ffn_owner,
+                          initializer, rows=None):
         """One brightmart block (see ``_google_block`` for ``rows``)."""
         config = self.config
         heads = config.num_attention_heads
@@ -872,11 +866,11 @@ class AlbertModel(object):
                         inp = self._layer_norm(x2d, "LayerNorm")
                 else:
                     inp = x2d
-                context, x2d = self._attention(inp, x2d, attention_bias, batch_size,
-                                               seq_length, heads, rows, initializer)
+                context, x2d = self._attention(inp, x2d, attention_bias, batch_size, seq_length,
+                                               heads, rows, initializer)
                 with tf.variable_scope("output"):
-                    projected = self._float32(dense(context, config.hidden_size, "dense",
-                                                    initializer))
+                    projected = self._float32(
+                        dense(context, config.hidden_size, "dense", initializer))
                     projected = dropout(projected, config.hidden_dropout_prob)
                     if pre:
                         x2d = x2d + projected
@@ -889,8 +883,8 @@ class AlbertModel(object):
             else:
                 inp = x2d
             with tf.variable_scope("intermediate"):
-                hidden = dense(self._compute(inp), config.intermediate_size, "dense",
-                               initializer, activation=act)
+                hidden = dense(self._compute(inp), config.intermediate_size, "dense", initializer,
+                               activation=act)
             with tf.variable_scope("output"):
                 out = self._float32(dense(hidden, config.hidden_size, "dense", initializer))
                 out = dropout(out, config.hidden_dropout_prob)

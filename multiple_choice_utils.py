@@ -213,8 +213,7 @@ def _text(value, where, name):
     if value is None:
         raise DataError("%s: missing field %r" % (where, name))
     if isinstance(value, bool) or not isinstance(value, six.string_types + (int, float)):
-        raise DataError("%s: field %r must be a text, got %s" %
-                        (where, name, type(value).__name__))
+        raise DataError("%s: field %r must be a text, got %s" % (where, name, type(value).__name__))
     value = six.text_type(value)
     if not value.strip():
         raise DataError("%s: empty %s" % (where, name))
@@ -294,16 +293,16 @@ def read_c3_file(path, require_labels=True, max_options=DEFAULT_MAX_OPTIONS, fir
             label = None
             if answer is None or (isinstance(answer, six.string_types) and not answer.strip()):
                 if require_labels:
-                    raise DataError("%s: missing field 'answer'" % qwhere
-                                    if answer is None else "%s: empty answer" % qwhere)
+                    raise DataError("%s: missing field 'answer'" %
+                                    qwhere if answer is None else "%s: empty answer" % qwhere)
             else:
                 label = _choice_index(options, six.text_type(answer))
                 if label is None:
                     raise DataError("%s: answer %r is not among the choices %s" %
                                     (qwhere, answer, json.dumps(options, ensure_ascii=False)))
             example_id = item["id"] if item.get("id") is not None else index
-            examples.append(MultipleChoiceExample(example_id, context, question, options, label,
-                                                  qwhere))
+            examples.append(
+                MultipleChoiceExample(example_id, context, question, options, label, qwhere))
             index += 1
     return examples
 
@@ -353,9 +352,10 @@ def read_race_file(path, require_labels=True, max_options=DEFAULT_MAX_OPTIONS):
             raise DataError("%s: field 'answers' must be a list" % location)
         if len(options) != len(questions) or (answers is not None and
                                               len(answers) != len(questions)):
-            raise DataError("%s: %d questions, %d option lists and %s answers; they must "
-                            "match" % (location, len(questions), len(options),
-                                       "no" if answers is None else len(answers)))
+            raise DataError(
+                "%s: %d questions, %d option lists and %s answers; they must "
+                "match" %
+                (location, len(questions), len(options), "no" if answers is None else len(answers)))
         article_id = obj.get("id")
         if article_id is None or six.text_type(article_id) == "":
             article_id = os.path.basename(location)
@@ -366,8 +366,9 @@ def read_race_file(path, require_labels=True, max_options=DEFAULT_MAX_OPTIONS):
             label = None
             if answers is not None:
                 label = _answer_letter(answers[number], len(choices), where)
-            examples.append(MultipleChoiceExample(
-                "%s-%d" % (article_id, number), context, question, choices, label, where))
+            examples.append(
+                MultipleChoiceExample("%s-%d" % (article_id, number), context, question, choices,
+                                      label, where))
     return examples
 
 
@@ -429,8 +430,7 @@ def read_jsonl_file(path, require_labels=True, max_options=DEFAULT_MAX_OPTIONS, 
         example_id = obj.get("id")
         if example_id is None:
             example_id = first_index + offset
-        examples.append(MultipleChoiceExample(example_id, context, question, options, label,
-                                              where))
+        examples.append(MultipleChoiceExample(example_id, context, question, options, label, where))
     return examples
 
 
@@ -481,19 +481,22 @@ def data_files(task, data_dir, split, high_only=False, middle_only=False):
             if single:
                 return [single]
         for prefix in ("", "c3-"):
-            found = [p for p in (os.path.join(data_dir, "%s%s-%s.json" % (prefix, kind, split))
-                                 for kind in ("d", "m")) if os.path.isfile(p)]
+            found = [
+                p for p in (os.path.join(data_dir, "%s%s-%s.json" % (prefix, kind, split))
+                            for kind in ("d", "m")) if os.path.isfile(p)
+            ]
             if found:
                 return found
-        expected = ("test1.1.json, test1.0.json or test.json" if split == "test"
-                    else "d-%s.json and/or m-%s.json" % (split, split))
+        expected = ("test1.1.json, test1.0.json or test.json"
+                    if split == "test" else "d-%s.json and/or m-%s.json" % (split, split))
         raise DataError("%s: no C3 %s file (expected %s)" % (data_dir, split, expected))
     if task == "race":
         if high_only and middle_only:
             raise ValueError("high_only and middle_only exclude each other")
-        levels = [level for level in RACE_LEVELS
-                  if not (high_only and level == "middle") and
-                  not (middle_only and level == "high")]
+        levels = [
+            level for level in RACE_LEVELS
+            if not (high_only and level == "middle") and not (middle_only and level == "high")
+        ]
         root = os.path.join(_race_root(data_dir), split)
         paths = []
         for level in levels:
@@ -536,8 +539,7 @@ def read_files(task, paths, require_labels=True, max_options=DEFAULT_MAX_OPTIONS
         elif task == "race":
             found = read_race_file(path, require_labels, max_options)
         else:
-            found = read_jsonl_file(path, require_labels, max_options,
-                                    first_index=len(examples))
+            found = read_jsonl_file(path, require_labels, max_options, first_index=len(examples))
         examples.extend(found)
     if not examples:
         raise DataError("%s: no questions in the file%s" %
@@ -644,8 +646,7 @@ def truncate_option_tokens(context_tokens, qa_tokens, max_seq_length, max_qa_len
 
 def encode_option(context_tokens, qa_tokens, max_seq_length, max_qa_length):
     """``[CLS] context [SEP] qa [SEP]`` tokens (unpadded) and their segment ids."""
-    context, qa = truncate_option_tokens(context_tokens, qa_tokens, max_seq_length,
-                                         max_qa_length)
+    context, qa = truncate_option_tokens(context_tokens, qa_tokens, max_seq_length, max_qa_length)
     tokens = ["[CLS]"] + context + ["[SEP]"] + qa + ["[SEP]"]
     segment_ids = [0] * (len(context) + 2) + [1] * (len(qa) + 1)
     return tokens, segment_ids
@@ -681,8 +682,8 @@ def convert_single_example(example, tokenizer, max_seq_length, max_qa_length, nu
     context_tokens = tokenizer.tokenize(example.context)
     input_ids, input_mask, segment_ids = [], [], []
     for qa in example.qa_texts():
-        tokens, segments = encode_option(context_tokens, tokenizer.tokenize(qa),
-                                         max_seq_length, max_qa_length)
+        tokens, segments = encode_option(context_tokens, tokenizer.tokenize(qa), max_seq_length,
+                                         max_qa_length)
         ids = tokenizer.convert_tokens_to_ids(tokens)
         padding = [0] * (max_seq_length - len(ids))
         input_ids += ids + padding
@@ -746,16 +747,17 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length, max_qa_len
       ValueError: for impossible lengths.
       DataError: an example with more options than ``num_choices``.
     """
-    return list(generate_features(examples, tokenizer, max_seq_length, max_qa_length,
-                                  num_choices, progress))
+    return list(
+        generate_features(examples, tokenizer, max_seq_length, max_qa_length, num_choices,
+                          progress))
 
 
 # ---------------------------------------------------------------------------
 # Model.
 # ---------------------------------------------------------------------------
 
-ModelOutputs = collections.namedtuple(
-    "ModelOutputs", ["loss", "per_example_loss", "logits", "probabilities"])
+ModelOutputs = collections.namedtuple("ModelOutputs",
+                                      ["loss", "per_example_loss", "logits", "probabilities"])
 
 
 def head_variable_patterns(albert_config):
@@ -771,8 +773,10 @@ def head_problems(shapes):
     """
     bias = shapes.get("output_bias")
     if bias is not None and list(bias) != [1]:
-        return ["the head has %d outputs; the multiple-choice head has 1 (a score per "
-                "option)" % bias[0]]
+        return [
+            "the head has %d outputs; the multiple-choice head has 1 (a score per "
+            "option)" % bias[0]
+        ]
     return []
 
 
@@ -784,8 +788,7 @@ def _flatten_options(input_ids, num_choices):
         if num_choices is None:
             num_choices = choices
         elif isinstance(choices, int) and choices != num_choices:
-            raise ValueError("inputs hold %d options, num_choices is %d" %
-                             (choices, num_choices))
+            raise ValueError("inputs hold %d options, num_choices is %d" % (choices, num_choices))
         return batch, num_choices, length
     batch, width = modeling.get_shape_list(input_ids, expected_rank=2, name="input_ids")
     if not num_choices:
@@ -798,8 +801,8 @@ def _flatten_options(input_ids, num_choices):
 
 
 def create_model(albert_config, is_training, input_ids, input_mask, segment_ids, option_mask,
-                 labels, num_choices, dropout=0.1, use_one_hot_embeddings=False,
-                 use_einsum=True, hub_module_handle=None):
+                 labels, num_choices, dropout=0.1, use_one_hot_embeddings=False, use_einsum=True,
+                 hub_module_handle=None):
     """Builds the encoder and Google's RACE head (a score per option).
 
     Args:
@@ -826,16 +829,21 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
     rows = [-1, length]
     flat_ids = tf.reshape(input_ids, rows)
     model = hub_export.encoder(
-        hub_module_handle, albert_config, is_training, flat_ids,
-        tf.reshape(input_mask, rows), tf.reshape(segment_ids, rows),
-        use_one_hot_embeddings=use_one_hot_embeddings, use_einsum=use_einsum, scope="bert",
+        hub_module_handle,
+        albert_config,
+        is_training,
+        flat_ids,
+        tf.reshape(input_mask, rows),
+        tf.reshape(segment_ids, rows),
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        use_einsum=use_einsum,
+        scope="bert",
         # Only [CLS] of the last layer is needed: the pooled output is the same.
         output_positions=tf.zeros_like(flat_ids[:, :1]))
     pooled = model.get_pooled_output()
     hidden_size = pooled.shape.as_list()[-1]
-    output_weights = tf.get_variable(
-        "output_weights", [1, hidden_size],
-        initializer=tf.truncated_normal_initializer(stddev=0.02))
+    output_weights = tf.get_variable("output_weights", [1, hidden_size],
+                                     initializer=tf.truncated_normal_initializer(stddev=0.02))
     output_bias = tf.get_variable("output_bias", [1], initializer=tf.zeros_initializer())
     with tf.variable_scope("loss"):
         x = pooled
@@ -893,23 +901,25 @@ def model_fn_builder(albert_config, num_choices, init_checkpoint=None, learning_
     Returns:
       model_fn(features, labels, mode, params, config).
     """
+
     def build(features, is_training):
-        outputs = create_model(
-            albert_config, is_training, features["input_ids"], features["input_mask"],
-            features["segment_ids"], features.get("option_mask"), features["label_ids"],
-            num_choices, dropout, use_one_hot_embeddings,
-            hub_module_handle=hub_module_handle)
+        outputs = create_model(albert_config, is_training, features["input_ids"],
+                               features["input_mask"], features["segment_ids"],
+                               features.get("option_mask"), features["label_ids"], num_choices,
+                               dropout, use_one_hot_embeddings, hub_module_handle=hub_module_handle)
         return outputs.loss, outputs
 
     def predictions(features, outputs):
-        return {"probabilities": outputs.probabilities,
-                "label_ids": features["label_ids"],
-                "is_real_example": features["is_real_example"]}
+        return {
+            "probabilities": outputs.probabilities,
+            "label_ids": features["label_ids"],
+            "is_real_example": features["is_real_example"]
+        }
 
     return driver_utils.fine_tuning_model_fn(
-        build, predictions, init_checkpoint, head_variable_patterns(albert_config),
-        learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
-        optimizer=optimizer, init_report_file=init_report_file, verbose=verbose,
+        build, predictions, init_checkpoint, head_variable_patterns(albert_config), learning_rate,
+        num_train_steps, num_warmup_steps, use_tpu=use_tpu, optimizer=optimizer,
+        init_report_file=init_report_file, verbose=verbose,
         gradient_accumulation_steps=gradient_accumulation_steps)
 
 
@@ -943,12 +953,12 @@ def export_saved_model(albert_config, checkpoint, export_dir, num_choices=None, 
       ValueError: when export_dir exists and holds something else than a
         SavedModel.
     """
+
     def build_signature():
         inputs = collections.OrderedDict(
             (name, tf.placeholder(tf.int32, [None, num_choices, None], name=name))
             for name in classifier_utils.SERVING_INPUTS)
-        inputs["option_mask"] = tf.placeholder(tf.int32, [None, num_choices],
-                                               name="option_mask")
+        inputs["option_mask"] = tf.placeholder(tf.int32, [None, num_choices], name="option_mask")
         outputs = create_model(albert_config, False, inputs["input_ids"], inputs["input_mask"],
                                inputs["segment_ids"], inputs["option_mask"], None, num_choices,
                                use_einsum=False)
@@ -970,8 +980,9 @@ def predicted_labels(probabilities, examples=None):
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if examples is None:
         return [int(k) for k in np.argmax(probabilities, axis=-1)] if len(probabilities) else []
-    return [int(np.argmax(row[:len(example.options)]))
-            for row, example in zip(probabilities, examples)]
+    return [
+        int(np.argmax(row[:len(example.options)])) for row, example in zip(probabilities, examples)
+    ]
 
 
 def accuracy(probabilities, label_ids):
@@ -981,8 +992,7 @@ def accuracy(probabilities, label_ids):
         return 0.0
     predictions = np.asarray(predicted_labels(probabilities), dtype=np.int64)
     if predictions.shape != labels.shape:
-        raise ValueError("%d rows of probabilities for %d labels" %
-                         (len(predictions), len(labels)))
+        raise ValueError("%d rows of probabilities for %d labels" % (len(predictions), len(labels)))
     return int(np.sum(predictions == labels)) / float(len(labels))
 
 

@@ -63,8 +63,13 @@ from tf_compat import tf
 OUTSIDE = "O"
 
 FORMATS = ("conll", "tsv", "cluener")
-_FORMAT_ALIASES = {"json": "cluener", "jsonl": "cluener", "clue": "cluener", "bio": "conll",
-                   "bmes": "conll"}
+_FORMAT_ALIASES = {
+    "json": "cluener",
+    "jsonl": "cluener",
+    "clue": "cluener",
+    "bio": "conll",
+    "bmes": "conll"
+}
 
 # Scheme name -> (family, letters written for begin, inside, end, single).
 # The IOB1 and BIO families have no end or single letters.
@@ -110,8 +115,7 @@ def canonical_scheme(scheme):
     """
     name = (scheme or "").strip().upper()
     if name not in _SCHEMES:
-        raise ValueError("unknown tag scheme %r; known schemes: %s" %
-                         (scheme, ", ".join(_SCHEMES)))
+        raise ValueError("unknown tag scheme %r; known schemes: %s" % (scheme, ", ".join(_SCHEMES)))
     return name
 
 
@@ -177,32 +181,35 @@ def _check_strict(parsed, tags, family, source):
     for index, (role, type_) in enumerate(parsed):
         if family == "BIO":
             if role == "I" and open_type != type_:
-                raise _tag_error(source, index, "%r does not continue an entity of type %r "
-                                 "(it follows %s)" % (tags[index], type_, _after(tags, index)))
+                raise _tag_error(
+                    source, index, "%r does not continue an entity of type %r "
+                    "(it follows %s)" % (tags[index], type_, _after(tags, index)))
             open_type = type_ if role in ("B", "I") else None
         elif family == "IOB1":
             if role == "B" and open_type != type_:
-                raise _tag_error(source, index, "%r in IOB1 must follow an entity of type %r "
-                                 "(it follows %s)" % (tags[index], type_, _after(tags, index)))
+                raise _tag_error(
+                    source, index, "%r in IOB1 must follow an entity of type %r "
+                    "(it follows %s)" % (tags[index], type_, _after(tags, index)))
             open_type = type_ if role in ("B", "I") else None
         else:
             if role in ("I", "E"):
                 if open_type != type_:
-                    raise _tag_error(source, index, "%r does not continue an entity of type "
-                                     "%r (it follows %s)" % (tags[index], type_,
-                                                             _after(tags, index)))
+                    raise _tag_error(
+                        source, index, "%r does not continue an entity of type "
+                        "%r (it follows %s)" % (tags[index], type_, _after(tags, index)))
                 open_type = type_ if role == "I" else None
                 continue
             if open_type is not None:
-                raise _tag_error(source, index, "%r follows %r: the entity begun by %r is "
-                                 "not closed with an end tag" %
-                                 (tags[index], tags[index - 1], tags[open_index]))
+                raise _tag_error(
+                    source, index, "%r follows %r: the entity begun by %r is "
+                    "not closed with an end tag" % (tags[index], tags[index - 1], tags[open_index]))
             if role == "B":
                 open_type, open_index = type_, index
     if family == "BIOES" and open_type is not None:
         last = len(parsed) - 1
-        raise _tag_error(source, last, "the sentence ends inside the entity begun by %r "
-                         "(no end tag)" % (tags[open_index],))
+        raise _tag_error(
+            source, last, "the sentence ends inside the entity begun by %r "
+            "(no end tag)" % (tags[open_index],))
 
 
 def _after(tags, index):
@@ -383,8 +390,8 @@ class NerExample(object):
       layout: what the writer needs to reproduce the file (private).
     """
 
-    def __init__(self, guid, tokens, tags=None, source=None, fmt=None, scheme="BIO",
-                 item_id=None, text=None, path=None, token_lines=None, layout=None):
+    def __init__(self, guid, tokens, tags=None, source=None, fmt=None, scheme="BIO", item_id=None,
+                 text=None, path=None, token_lines=None, layout=None):
         self.guid = guid
         self.tokens = tokens
         self.tags = tags
@@ -531,8 +538,9 @@ def read_conll(path, scheme=None, strict=False, labeled=None):
         layout.lines = [entry[2:] for entry in current]
         source = "%s:%d" % (path, numbers[0])
         tags = [entry[3] for entry in current] if labeled else None
-        examples.append(NerExample(source, [entry[1] for entry in current], tags, source,
-                                   "conll", path=path, token_lines=numbers, layout=layout))
+        examples.append(
+            NerExample(source, [entry[1] for entry in current], tags, source, "conll", path=path,
+                       token_lines=numbers, layout=layout))
         del current[:]
 
     for number, content, end in lines:
@@ -557,8 +565,7 @@ def read_conll(path, scheme=None, strict=False, labeled=None):
         else:
             last = columns[-1][1]
             separator = u"\t" if u"\t" in content else u" "
-            current.append((number, token, content[:last], None, content[last:] + end,
-                            separator))
+            current.append((number, token, content[:last], None, content[last:] + end, separator))
     if current:
         finish(pending)
         pending = u""
@@ -620,9 +627,9 @@ def read_tsv(path, scheme=None, strict=False):
             label_column = 1 if len(fields) >= 2 else None
         width = max(text_column, label_column if label_column is not None else 0) + 1
         if len(fields) < width:
-            raise DataError("%s:%d: expected %d tab-separated fields (text_a%s), got %d" %
-                            (path, number, width, ", label" if label_column is not None else "",
-                             len(fields)))
+            raise DataError(
+                "%s:%d: expected %d tab-separated fields (text_a%s), got %d" %
+                (path, number, width, ", label" if label_column is not None else "", len(fields)))
         tokens, _ = _split_items(fields[text_column])
         if not tokens:
             raise DataError("%s:%d: empty text" % (path, number))
@@ -642,18 +649,29 @@ def read_tsv(path, scheme=None, strict=False):
             layout.prefix = content
             layout.suffix = end
         source = "%s:%d" % (path, number)
-        examples.append(NerExample(source, tokens, tags, source, "tsv", path=path,
-                                   layout=layout))
+        examples.append(NerExample(source, tokens, tags, source, "tsv", path=path, layout=layout))
     examples = _finish_examples(path, examples, pending)
     return _validate_tags(examples, scheme, strict)
 
 
 # json.dumps settings tried, in order, to reproduce a CLUENER line.
 _JSON_STYLES = (
-    {"ensure_ascii": False, "separators": (", ", ": ")},
-    {"ensure_ascii": False, "separators": (",", ":")},
-    {"ensure_ascii": True, "separators": (", ", ": ")},
-    {"ensure_ascii": True, "separators": (",", ":")},
+    {
+        "ensure_ascii": False,
+        "separators": (", ", ": ")
+    },
+    {
+        "ensure_ascii": False,
+        "separators": (",", ":")
+    },
+    {
+        "ensure_ascii": True,
+        "separators": (", ", ": ")
+    },
+    {
+        "ensure_ascii": True,
+        "separators": (",", ":")
+    },
 )
 
 
@@ -691,9 +709,9 @@ def _cluener_spans(label, text, where):
     spans.sort(key=lambda s: (s[1], s[2]))
     for first, second in zip(spans, spans[1:]):
         if second[1] < first[2]:
-            raise DataError("%s: overlapping spans: %s [%d, %d] and %s [%d, %d]" %
-                            (where, first[0], first[1], first[2] - 1, second[0], second[1],
-                             second[2] - 1))
+            raise DataError(
+                "%s: overlapping spans: %s [%d, %d] and %s [%d, %d]" %
+                (where, first[0], first[1], first[2] - 1, second[0], second[1], second[2] - 1))
     return spans
 
 
@@ -749,9 +767,9 @@ def read_cluener(path, scheme=None, strict=False):
             if json.dumps(obj, **style) == content:
                 layout.style = style
                 break
-        examples.append(NerExample(where, list(text), tags, where, "cluener", scheme,
-                                   item_id=obj.get("id"), text=text, path=path,
-                                   layout=layout))
+        examples.append(
+            NerExample(where, list(text), tags, where, "cluener", scheme, item_id=obj.get("id"),
+                       text=text, path=path, layout=layout))
     return _finish_examples(path, examples, pending)
 
 
@@ -977,8 +995,8 @@ def _render_other_format(example, tags, fmt, mode, index):
     label = collections.OrderedDict()
     for type_, start, end in tags_to_spans(tags, example.scheme):
         entities = label.setdefault(type_, collections.OrderedDict())
-        entities.setdefault(text[starts[start]:starts[end]], []).append(
-            [starts[start], starts[end] - 1])
+        entities.setdefault(text[starts[start]:starts[end]],
+                            []).append([starts[start], starts[end] - 1])
     item_id = example.item_id if example.item_id is not None else index
     record = collections.OrderedDict([("id", item_id)])
     if mode == "replace":
@@ -1177,8 +1195,8 @@ class NerFeature(object):
     """
 
     def __init__(self, example_index, window_index, window_start, input_ids, input_mask,
-                 segment_ids, label_ids, label_mask, token_index, is_max_context,
-                 dropped_tokens=(), label_list=None, tokens=None):
+                 segment_ids, label_ids, label_mask, token_index, is_max_context, dropped_tokens=(),
+                 label_list=None, tokens=None):
         self.example_index = example_index
         self.window_index = window_index
         self.window_start = window_start
@@ -1212,18 +1230,22 @@ class NerFeature(object):
 
     def to_json(self):
         """The bookkeeping (not the model inputs) as a JSON-able dict."""
-        return {"example_index": self.example_index, "window_index": self.window_index,
-                "window_start": self.window_start, "label_mask": list(self.label_mask),
-                "token_index": list(self.token_index),
-                "is_max_context": list(self.is_max_context),
-                "dropped_tokens": list(self.dropped_tokens)}
+        return {
+            "example_index": self.example_index,
+            "window_index": self.window_index,
+            "window_start": self.window_start,
+            "label_mask": list(self.label_mask),
+            "token_index": list(self.token_index),
+            "is_max_context": list(self.is_max_context),
+            "dropped_tokens": list(self.dropped_tokens)
+        }
 
     @classmethod
     def from_json(cls, data, label_list=None):
         """Bookkeeping back from ``to_json`` (model inputs are not restored)."""
-        return cls(data["example_index"], data["window_index"], data["window_start"], None,
-                   None, None, None, data["label_mask"], data["token_index"],
-                   data["is_max_context"], data.get("dropped_tokens", ()), label_list)
+        return cls(data["example_index"], data["window_index"], data["window_start"], None, None,
+                   None, None, data["label_mask"], data["token_index"], data["is_max_context"],
+                   data.get("dropped_tokens", ()), label_list)
 
 
 def feature_spec(max_seq_length):
@@ -1302,15 +1324,15 @@ def convert_examples_to_features(examples, tokenizer, label_list, max_seq_length
                 token_index.append(token)
                 is_max.append(int(best[piece] == window_index))
             tail = 1 + padding
-            features.append(NerFeature(
-                example_index, window_index, start,
-                [cls_id] + ids[start:start + length] + [sep_id] + [0] * padding,
-                [1] * (length + 2) + [0] * padding,
-                [0] * max_seq_length,
-                label_ids + [-1] * tail, label_mask + [0] * tail, token_index + [-1] * tail,
-                is_max + [0] * tail, dropped if window_index == 0 else (), label_list,
-                ([tokenization.CLS] + pieces[start:start + length] + [tokenization.SEP])
-                if keep_tokens else None))
+            features.append(
+                NerFeature(example_index, window_index, start,
+                           [cls_id] + ids[start:start + length] + [sep_id] + [0] * padding,
+                           [1] * (length + 2) + [0] * padding, [0] * max_seq_length,
+                           label_ids + [-1] * tail, label_mask + [0] * tail,
+                           token_index + [-1] * tail, is_max + [0] * tail,
+                           dropped if window_index == 0 else (), label_list,
+                           ([tokenization.CLS] + pieces[start:start + length] +
+                            [tokenization.SEP]) if keep_tokens else None))
     return features
 
 
@@ -1346,8 +1368,8 @@ def fill_dropped_tags(tags, scheme="BIO"):
             before = _parse_tag(tags[index - 1], family, cache)
             after = _parse_tag(tags[end], family, cache)
             if (not isinstance(before, six.string_types) and
-                    not isinstance(after, six.string_types) and
-                    before[0] != "O" and after[0] != "O" and before[1] == after[1] and
+                    not isinstance(after, six.string_types) and before[0] != "O" and
+                    after[0] != "O" and before[1] == after[1] and
                     not _chunk_ends(before[0], after[0], before[1], after[1]) and
                     not _chunk_starts(before[0], after[0], before[1], after[1])):
                 fill = _tag(letters[1], before[1])
@@ -1546,9 +1568,8 @@ def crf_decode(emissions, mask, transitions):
         pointers = linked * best_previous + (1 - linked) * identity
         return mm * new + (1.0 - mm) * delta, tf.maximum(started, m), pointers
 
-    deltas, starteds, pointers = tf.scan(
-        step, (_time_major(emissions), _time_major(mask)),
-        initializer=(delta0, started0, identity))
+    deltas, starteds, pointers = tf.scan(step, (_time_major(emissions), _time_major(mask)),
+                                         initializer=(delta0, started0, identity))
     last_delta = deltas[-1]
     last_tag = tf.argmax(last_delta, axis=1, output_type=tf.int32)
     score = tf.reduce_max(last_delta, axis=1) * starteds[-1]
@@ -1572,13 +1593,13 @@ def head_variable_patterns():
     return [r"^output_weights$", r"^output_bias$", r"^crf/transitions$"]
 
 
-NerOutputs = collections.namedtuple(
-    "NerOutputs", ["loss", "per_example_loss", "logits", "predicted_ids"])
+NerOutputs = collections.namedtuple("NerOutputs",
+                                    ["loss", "per_example_loss", "logits", "predicted_ids"])
 
 
 def create_model(albert_config, is_training, input_ids, input_mask, segment_ids, label_ids,
-                 label_mask, num_labels, use_crf=False, dropout=0.1,
-                 use_one_hot_embeddings=False, use_einsum=True):
+                 label_mask, num_labels, use_crf=False, dropout=0.1, use_one_hot_embeddings=False,
+                 use_einsum=True):
     """Builds the encoder and the tagging head.
 
     Head: dropout (training) and a dense layer from the sequence output to
@@ -1619,25 +1640,21 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
     """
     if use_crf and label_mask is None:
         raise ValueError("the CRF head needs label_mask (1 at each token's first sub-token)")
-    model = modeling.AlbertModel(config=albert_config, is_training=is_training,
-                                 input_ids=input_ids, input_mask=input_mask,
-                                 token_type_ids=segment_ids,
+    model = modeling.AlbertModel(config=albert_config, is_training=is_training, input_ids=input_ids,
+                                 input_mask=input_mask, token_type_ids=segment_ids,
                                  use_one_hot_embeddings=use_one_hot_embeddings,
                                  use_einsum=use_einsum)
     sequence = model.get_sequence_output()
     batch, length, hidden = modeling.get_shape_list(sequence, expected_rank=3)
-    output_weights = tf.get_variable(
-        "output_weights", [num_labels, hidden],
-        initializer=tf.truncated_normal_initializer(stddev=0.02))
-    output_bias = tf.get_variable("output_bias", [num_labels],
-                                  initializer=tf.zeros_initializer())
+    output_weights = tf.get_variable("output_weights", [num_labels, hidden],
+                                     initializer=tf.truncated_normal_initializer(stddev=0.02))
+    output_bias = tf.get_variable("output_bias", [num_labels], initializer=tf.zeros_initializer())
     transitions = None
     if use_crf:
         with tf.variable_scope("crf"):
             transitions = tf.get_variable(
                 "transitions", [num_labels, num_labels],
-                initializer=tf.truncated_normal_initializer(
-                    stddev=albert_config.initializer_range))
+                initializer=tf.truncated_normal_initializer(stddev=albert_config.initializer_range))
     with tf.name_scope("ner_head"):
         x = sequence
         if is_training and dropout:
@@ -1649,8 +1666,7 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
         if use_crf:
             predicted_ids, _ = crf_decode(logits, label_mask, transitions)
             if label_ids is not None:
-                per_example_loss = -crf_log_likelihood(logits, label_ids, label_mask,
-                                                       transitions)
+                per_example_loss = -crf_log_likelihood(logits, label_ids, label_mask, transitions)
                 has_tokens = tf.cast(tf.reduce_sum(label_mask, axis=1) > 0, tf.float32)
                 loss = (tf.reduce_sum(per_example_loss * has_tokens) /
                         tf.maximum(tf.reduce_sum(has_tokens), 1.0))
@@ -1662,8 +1678,7 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
                 else:
                     mask = tf.cast(label_mask, tf.float32)
                 log_probs = tf.nn.log_softmax(logits, axis=-1)
-                one_hot = tf.one_hot(tf.maximum(label_ids, 0), depth=num_labels,
-                                     dtype=tf.float32)
+                one_hot = tf.one_hot(tf.maximum(label_ids, 0), depth=num_labels, dtype=tf.float32)
                 token_loss = -tf.reduce_sum(one_hot * log_probs, axis=-1) * mask
                 per_example_loss = (tf.reduce_sum(token_loss, axis=1) /
                                     tf.maximum(tf.reduce_sum(mask, axis=1), 1.0))
@@ -1674,8 +1689,8 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
 
 def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_rate=5e-5,
                      num_train_steps=1, num_warmup_steps=0, use_tpu=False,
-                     use_one_hot_embeddings=False, optimizer="adamw", use_crf=False,
-                     dropout=0.1, init_report_file=None, verbose=False):
+                     use_one_hot_embeddings=False, optimizer="adamw", use_crf=False, dropout=0.1,
+                     init_report_file=None, verbose=False):
     """The Estimator model_fn (TPUEstimatorSpec when ``use_tpu``).
 
     Training initialises from ``init_checkpoint`` strictly: every encoder
@@ -1707,22 +1722,26 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint=None, learning_r
     Returns:
       model_fn(features, labels, mode, params, config).
     """
+
     def build(features, is_training):
-        outputs = create_model(
-            albert_config, is_training, features["input_ids"], features["input_mask"],
-            features["segment_ids"], features["label_ids"], features["label_mask"],
-            num_labels, use_crf, dropout, use_one_hot_embeddings)
+        outputs = create_model(albert_config, is_training, features["input_ids"],
+                               features["input_mask"], features["segment_ids"],
+                               features["label_ids"], features["label_mask"], num_labels, use_crf,
+                               dropout, use_one_hot_embeddings)
         return outputs.loss, outputs
 
     def predictions(features, outputs):
-        return {"predicted_ids": outputs.predicted_ids,
-                "label_ids": features["label_ids"],
-                "label_mask": features["label_mask"]}
+        return {
+            "predicted_ids": outputs.predicted_ids,
+            "label_ids": features["label_ids"],
+            "label_mask": features["label_mask"]
+        }
 
-    return driver_utils.fine_tuning_model_fn(
-        build, predictions, init_checkpoint, head_variable_patterns(), learning_rate,
-        num_train_steps, num_warmup_steps, use_tpu=use_tpu, optimizer=optimizer,
-        init_report_file=init_report_file, verbose=verbose)
+    return driver_utils.fine_tuning_model_fn(build, predictions, init_checkpoint,
+                                             head_variable_patterns(), learning_rate,
+                                             num_train_steps, num_warmup_steps, use_tpu=use_tpu,
+                                             optimizer=optimizer, init_report_file=init_report_file,
+                                             verbose=verbose)
 
 
 def export_saved_model(albert_config, num_labels, checkpoint, export_dir, use_crf=False,
@@ -1756,15 +1775,17 @@ def export_saved_model(albert_config, num_labels, checkpoint, export_dir, use_cr
     def build_signature():
         inputs = collections.OrderedDict(
             (name, tf.placeholder(tf.int32, [None, None], name=name)) for name in names)
-        outputs = create_model(albert_config, False, inputs["input_ids"], inputs["input_mask"],
-                               inputs["segment_ids"], None, inputs.get("label_mask"),
-                               num_labels, use_crf=use_crf, use_einsum=False)
-        return inputs, {"tag_ids": tf.identity(outputs.predicted_ids, name="tag_ids"),
-                        "logits": tf.identity(outputs.logits, name="tag_logits")}
+        outputs = create_model(albert_config, False, inputs["input_ids"],
+                               inputs["input_mask"], inputs["segment_ids"], None,
+                               inputs.get("label_mask"), num_labels, use_crf=use_crf,
+                               use_einsum=False)
+        return inputs, {
+            "tag_ids": tf.identity(outputs.predicted_ids, name="tag_ids"),
+            "logits": tf.identity(outputs.logits, name="tag_logits")
+        }
 
-    driver_utils.write_saved_model(
-        export_dir, build_signature, checkpoint, assets,
-        make_saver=lambda _: tf.train.Saver(tf.global_variables()))
+    driver_utils.write_saved_model(export_dir, build_signature, checkpoint, assets,
+                                   make_saver=lambda _: tf.train.Saver(tf.global_variables()))
 
 
 # ---------------------------------------------------------------------------
@@ -1780,9 +1801,9 @@ def _prf(correct, predicted, support):
     precision = _ratio(correct, predicted)
     recall = _ratio(correct, support)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return collections.OrderedDict([
-        ("precision", precision), ("recall", recall), ("f1", f1), ("support", support),
-        ("predicted", predicted), ("correct", correct)])
+    return collections.OrderedDict([("precision", precision), ("recall", recall), ("f1", f1),
+                                    ("support", support), ("predicted", predicted),
+                                    ("correct", correct)])
 
 
 def entity_metrics(gold_tag_lists, pred_tag_lists, scheme="BIO"):
@@ -1846,15 +1867,13 @@ def token_accuracy(gold_tag_lists, pred_tag_lists):
 def metrics_report(metrics, digits=4):
     """A text table of ``entity_metrics``: one row per type, then micro and macro."""
     width = max([len("micro avg")] + [len(t) for t in metrics["per_type"]])
-    header = "%s  %9s  %9s  %9s  %9s" % ("".rjust(width), "precision", "recall", "f1",
-                                         "support")
+    header = "%s  %9s  %9s  %9s  %9s" % ("".rjust(width), "precision", "recall", "f1", "support")
     row = "%s  %9." + str(digits) + "f  %9." + str(digits) + "f  %9." + str(digits) + "f  %9d"
     lines = [header]
     for type_, m in metrics["per_type"].items():
-        lines.append(row % (type_.rjust(width), m["precision"], m["recall"], m["f1"],
-                            m["support"]))
+        lines.append(row % (type_.rjust(width), m["precision"], m["recall"], m["f1"], m["support"]))
     lines.append(row % ("micro avg".rjust(width), metrics["precision"], metrics["recall"],
                         metrics["f1"], metrics["support"]))
-    lines.append(("%s  %9s  %9s  %9." + str(digits) + "f  %9d") % (
-        "macro f1".rjust(width), "", "", metrics["macro_f1"], metrics["support"]))
+    lines.append(("%s  %9s  %9s  %9." + str(digits) + "f  %9d") %
+                 ("macro f1".rjust(width), "", "", metrics["macro_f1"], metrics["support"]))
     return "\n".join(lines) + "\n"

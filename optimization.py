@@ -54,14 +54,8 @@ class AdamWeightDecayOptimizer(lamb_optimizer.DecoupledAdamOptimizerBase):
     `<variable>/adam_v`, as in the reference checkpoints.
     """
 
-    def __init__(self,
-                 learning_rate,
-                 weight_decay_rate=0.0,
-                 beta_1=BETA_1,
-                 beta_2=BETA_2,
-                 epsilon=EPSILON,
-                 exclude_from_weight_decay=None,
-                 name="AdamWeightDecayOptimizer"):
+    def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=BETA_1, beta_2=BETA_2,
+                 epsilon=EPSILON, exclude_from_weight_decay=None, name="AdamWeightDecayOptimizer"):
         """Builds the optimizer.
 
         Args:
@@ -77,19 +71,14 @@ class AdamWeightDecayOptimizer(lamb_optimizer.DecoupledAdamOptimizerBase):
         Raises:
             ValueError: if a hyperparameter is out of range.
         """
-        super(AdamWeightDecayOptimizer, self).__init__(
-            learning_rate=learning_rate,
-            weight_decay_rate=weight_decay_rate,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            exclude_from_weight_decay=exclude_from_weight_decay,
-            slot_names=lamb_optimizer.ADAM_SLOT_NAMES,
-            name=name)
+        super(AdamWeightDecayOptimizer,
+              self).__init__(learning_rate=learning_rate, weight_decay_rate=weight_decay_rate,
+                             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                             exclude_from_weight_decay=exclude_from_weight_decay,
+                             slot_names=lamb_optimizer.ADAM_SLOT_NAMES, name=name)
 
 
-def learning_rate_schedule(global_step, init_lr, num_train_steps,
-                           num_warmup_steps, poly_power=1.0,
+def learning_rate_schedule(global_step, init_lr, num_train_steps, num_warmup_steps, poly_power=1.0,
                            start_warmup_step=0):
     """Returns the learning rate at `global_step`: warmup, then poly decay.
 
@@ -118,15 +107,11 @@ def learning_rate_schedule(global_step, init_lr, num_train_steps,
         ValueError: if an argument is out of range.
     """
     if num_train_steps is None or num_train_steps <= 0:
-        raise ValueError(
-            "num_train_steps must be a positive integer, got %r" %
-            (num_train_steps,))
+        raise ValueError("num_train_steps must be a positive integer, got %r" % (num_train_steps,))
     if num_warmup_steps is None or num_warmup_steps < 0:
-        raise ValueError(
-            "num_warmup_steps must be >= 0, got %r" % (num_warmup_steps,))
+        raise ValueError("num_warmup_steps must be >= 0, got %r" % (num_warmup_steps,))
     if start_warmup_step is None or start_warmup_step < 0:
-        raise ValueError(
-            "start_warmup_step must be >= 0, got %r" % (start_warmup_step,))
+        raise ValueError("start_warmup_step must be >= 0, got %r" % (start_warmup_step,))
     if init_lr < 0:
         raise ValueError("init_lr must be >= 0, got %r" % (init_lr,))
     if poly_power <= 0:
@@ -143,12 +128,11 @@ def learning_rate_schedule(global_step, init_lr, num_train_steps,
         if num_warmup_steps > 0:
             since_start = step - float(start_warmup_step)
             warmup_rate = peak_lr * since_start / float(num_warmup_steps)
-            learning_rate = tf.where(since_start < float(num_warmup_steps),
-                                     warmup_rate, learning_rate)
+            learning_rate = tf.where(since_start < float(num_warmup_steps), warmup_rate,
+                                     learning_rate)
         if start_warmup_step > 0:
             # Zero before the start (Google's schedule goes negative there).
-            learning_rate = tf.where(step < float(start_warmup_step),
-                                     tf.zeros_like(learning_rate),
+            learning_rate = tf.where(step < float(start_warmup_step), tf.zeros_like(learning_rate),
                                      learning_rate)
         return learning_rate
 
@@ -162,8 +146,7 @@ def _optimizer_key(optimizer):
     return key
 
 
-def build_optimizer(optimizer, learning_rate, weight_decay_rate=0.01,
-                    use_tpu=False):
+def build_optimizer(optimizer, learning_rate, weight_decay_rate=0.01, use_tpu=False):
     """Returns the optimizer object that `create_optimizer` uses.
 
     Args:
@@ -181,14 +164,12 @@ def build_optimizer(optimizer, learning_rate, weight_decay_rate=0.01,
         ValueError: if `optimizer` is not one of `OPTIMIZER_CHOICES`.
     """
     if _optimizer_key(optimizer) == "adamw":
-        opt = AdamWeightDecayOptimizer(
-            learning_rate=learning_rate,
-            weight_decay_rate=weight_decay_rate,
-            exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
+        opt = AdamWeightDecayOptimizer(learning_rate=learning_rate,
+                                       weight_decay_rate=weight_decay_rate,
+                                       exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
     else:
         opt = lamb_optimizer.LAMBOptimizer(
-            learning_rate=learning_rate,
-            weight_decay_rate=weight_decay_rate,
+            learning_rate=learning_rate, weight_decay_rate=weight_decay_rate,
             exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
     if use_tpu:
         opt = tf.tpu.CrossShardOptimizer(opt)
@@ -211,15 +192,13 @@ def _variables_to_train(excluded_tvars):
         else:
             tvars.append(var)
     for name in sorted(excluded - dropped):
-        tf.logging.warning(
-            "excluded_tvars names %s, which is not a trainable variable", name)
+        tf.logging.warning("excluded_tvars names %s, which is not a trainable variable", name)
     return tvars
 
 
 def _in_distributed_replica_context():
     """True inside `call_for_each_replica` of a non-default tf.distribute strategy."""
-    return (tf.distribute.has_strategy() and
-            not tf.distribute.in_cross_replica_context())
+    return (tf.distribute.has_strategy() and not tf.distribute.in_cross_replica_context())
 
 
 def _inner_optimizer(opt):
@@ -231,7 +210,8 @@ def _create_slots(opt, tvars):
     """Creates the moment slots of `tvars` now, outside any control flow."""
     inner = _inner_optimizer(opt)
     for var in tvars:
-        inner._moments_for(var, lamb_optimizer.variable_name(var))  # pylint: disable=protected-access
+        # pylint: disable=protected-access
+        inner._moments_for(var, lamb_optimizer.variable_name(var))
 
 
 def _dense(grad):
@@ -253,16 +233,15 @@ class _GradientAccumulator(object):
         scope = tf.VariableScope(reuse=False, name="")
         with tf.variable_scope(scope, auxiliary_name_scope=False):
             self.sums = [
-                tf.get_variable(
-                    "gradient_accumulation/%s" % lamb_optimizer.variable_name(var),
-                    shape=var.shape, dtype=var.dtype.base_dtype, trainable=False,
-                    initializer=tf.zeros_initializer(),
-                    collections=[tf.GraphKeys.LOCAL_VARIABLES])
-                for var in tvars]
-            self.counter = tf.get_variable(
-                "gradient_accumulation/micro_step", shape=[], dtype=tf.int64,
-                trainable=False, initializer=tf.zeros_initializer(),
-                collections=[tf.GraphKeys.LOCAL_VARIABLES])
+                tf.get_variable("gradient_accumulation/%s" % lamb_optimizer.variable_name(var),
+                                shape=var.shape, dtype=var.dtype.base_dtype, trainable=False,
+                                initializer=tf.zeros_initializer(),
+                                collections=[tf.GraphKeys.LOCAL_VARIABLES]) for var in tvars
+            ]
+            self.counter = tf.get_variable("gradient_accumulation/micro_step", shape=[],
+                                           dtype=tf.int64, trainable=False,
+                                           initializer=tf.zeros_initializer(),
+                                           collections=[tf.GraphKeys.LOCAL_VARIABLES])
 
 
 class DynamicLossScale(object):
@@ -279,8 +258,7 @@ class DynamicLossScale(object):
     with the checkpoint, so a resumed run keeps its scale.
     """
 
-    def __init__(self, initial_scale=2.0 ** 15, growth_interval=2000,
-                 min_scale=1.0, fixed=False):
+    def __init__(self, initial_scale=2.0**15, growth_interval=2000, min_scale=1.0, fixed=False):
         if initial_scale <= 0 or min_scale <= 0 or growth_interval < 1:
             raise ValueError("loss scale: initial_scale and min_scale must be "
                              "> 0 and growth_interval >= 1")
@@ -291,12 +269,10 @@ class DynamicLossScale(object):
         # strategy share one (mirrored) pair.
         with tf.variable_scope(tf.VariableScope(reuse=tf.AUTO_REUSE, name=""),
                                auxiliary_name_scope=False):
-            self.scale = tf.get_variable(
-                "loss_scale", shape=[], dtype=tf.float32, trainable=False,
-                initializer=tf.constant_initializer(float(initial_scale)))
-            self.good_steps = tf.get_variable(
-                "loss_scale_good_steps", shape=[], dtype=tf.int64, trainable=False,
-                initializer=tf.zeros_initializer())
+            self.scale = tf.get_variable("loss_scale", shape=[], dtype=tf.float32, trainable=False,
+                                         initializer=tf.constant_initializer(float(initial_scale)))
+            self.good_steps = tf.get_variable("loss_scale_good_steps", shape=[], dtype=tf.int64,
+                                              trainable=False, initializer=tf.zeros_initializer())
 
     def on_finite(self):
         """The updates after a step with finite gradients."""
@@ -304,17 +280,15 @@ class DynamicLossScale(object):
             return tf.no_op()
         good = self.good_steps + 1
         grow = good >= self.growth_interval
-        return tf.group(
-            self.scale.assign(tf.where(grow, self.scale * 2.0, self.scale)),
-            self.good_steps.assign(tf.where(grow, tf.zeros_like(good), good)))
+        return tf.group(self.scale.assign(tf.where(grow, self.scale * 2.0, self.scale)),
+                        self.good_steps.assign(tf.where(grow, tf.zeros_like(good), good)))
 
     def on_overflow(self):
         """The updates after a skipped step (some gradient inf or NaN)."""
         if self.fixed:
             return tf.no_op()
-        return tf.group(
-            self.scale.assign(tf.maximum(self.scale * 0.5, self.min_scale)),
-            self.good_steps.assign(tf.zeros_like(self.good_steps)))
+        return tf.group(self.scale.assign(tf.maximum(self.scale * 0.5, self.min_scale)),
+                        self.good_steps.assign(tf.zeros_like(self.good_steps)))
 
 
 def make_loss_scale(loss_scale):
@@ -328,8 +302,7 @@ def make_loss_scale(loss_scale):
     try:
         value = float(loss_scale)
     except (TypeError, ValueError):
-        raise ValueError("loss_scale must be None, 'dynamic' or a number, got %r"
-                         % (loss_scale,))
+        raise ValueError("loss_scale must be None, 'dynamic' or a number, got %r" % (loss_scale,))
     return DynamicLossScale(initial_scale=value, fixed=True)
 
 
@@ -337,8 +310,8 @@ def _all_finite(tensors):
     return tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(t)) for t in tensors]))
 
 
-def _update_step(opt, grads, tvars, global_step, clip_norm, accumulation_steps,
-                 accumulator, loss_scale=None):
+def _update_step(opt, grads, tvars, global_step, clip_norm, accumulation_steps, accumulator,
+                 loss_scale=None):
     """Builds one (micro-)step on the gradients of one device.
 
     With `accumulation_steps` == 1: clip, apply, `global_step += 1`. With k > 1:
@@ -379,8 +352,7 @@ def _update_step(opt, grads, tvars, global_step, clip_norm, accumulation_steps,
     if accumulation_steps == 1:
         return apply_and_increment(grads)
 
-    adds = [tf.assign_add(total, grad)
-            for total, grad in zip(accumulator.sums, grads)]
+    adds = [tf.assign_add(total, grad) for total, grad in zip(accumulator.sums, grads)]
     with tf.control_dependencies(adds):
         micro_step = tf.assign_add(accumulator.counter, 1)
 
@@ -389,20 +361,17 @@ def _update_step(opt, grads, tvars, global_step, clip_norm, accumulation_steps,
         means = [total.read_value() * scale for total in accumulator.sums]
         update = apply_and_increment(means)
         with tf.control_dependencies([update]):
-            resets = [total.assign(tf.zeros_like(total))
-                      for total in accumulator.sums]
+            resets = [total.assign(tf.zeros_like(total)) for total in accumulator.sums]
         return tf.group(update, *resets)
 
     is_update = tf.equal(tf.mod(micro_step, accumulation_steps), 0)
     return tf.cond(is_update, apply_sums, tf.no_op)
 
 
-def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
-                             use_tpu=False, optimizer="adamw", poly_power=1.0,
-                             start_warmup_step=0,
-                             colocate_gradients_with_ops=False,
-                             excluded_tvars=None, weight_decay_rate=0.01,
-                             clip_norm=1.0, gradient_accumulation_steps=1,
+def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu=False,
+                             optimizer="adamw", poly_power=1.0, start_warmup_step=0,
+                             colocate_gradients_with_ops=False, excluded_tvars=None,
+                             weight_decay_rate=0.01, clip_norm=1.0, gradient_accumulation_steps=1,
                              loss_scale=None):
     """Builds the train op and returns it with the learning-rate tensor.
 
@@ -458,23 +427,23 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
     _optimizer_key(optimizer)  # Fail before building anything.
 
     global_step = tf.train.get_or_create_global_step()
-    learning_rate = learning_rate_schedule(
-        global_step, init_lr, num_train_steps, num_warmup_steps,
-        poly_power=poly_power, start_warmup_step=start_warmup_step)
+    learning_rate = learning_rate_schedule(global_step, init_lr, num_train_steps, num_warmup_steps,
+                                           poly_power=poly_power,
+                                           start_warmup_step=start_warmup_step)
     learning_rate = tf.identity(learning_rate, name="learning_rate")
 
-    opt = build_optimizer(optimizer, learning_rate,
-                          weight_decay_rate=weight_decay_rate, use_tpu=use_tpu)
-    tf.logging.info("Optimizer: %s (use_tpu=%s, gradient_accumulation_steps=%d)",
-                    optimizer, use_tpu, accumulation_steps)
+    opt = build_optimizer(optimizer, learning_rate, weight_decay_rate=weight_decay_rate,
+                          use_tpu=use_tpu)
+    tf.logging.info("Optimizer: %s (use_tpu=%s, gradient_accumulation_steps=%d)", optimizer,
+                    use_tpu, accumulation_steps)
 
     tvars = _variables_to_train(excluded_tvars)
     if not tvars:
         raise ValueError("There are no trainable variables left to train")
     scaler = make_loss_scale(loss_scale)
     scaled_loss = loss if scaler is None else loss * scaler.scale
-    grads = tf.gradients(
-        scaled_loss, tvars, colocate_gradients_with_ops=colocate_gradients_with_ops)
+    grads = tf.gradients(scaled_loss, tvars,
+                         colocate_gradients_with_ops=colocate_gradients_with_ops)
     pairs = [(grad, var) for grad, var in zip(grads, tvars) if grad is not None]
     if not pairs:
         raise ValueError("The loss depends on none of the trainable variables")
@@ -487,39 +456,35 @@ def create_optimizer_with_lr(loss, init_lr, num_train_steps, num_warmup_steps,
     if not _in_distributed_replica_context():
         # Slots (and sums) are created before any tf.cond that uses them.
         _create_slots(opt, tvars)
-        accumulator = (_GradientAccumulator(tvars)
-                       if accumulation_steps > 1 else None)
-        train_op = _update_step(opt, grads, tvars, global_step, clip_norm,
-                                accumulation_steps, accumulator, scaler)
+        accumulator = (_GradientAccumulator(tvars) if accumulation_steps > 1 else None)
+        train_op = _update_step(opt, grads, tvars, global_step, clip_norm, accumulation_steps,
+                                accumulator, scaler)
         return tf.group(train_op, name="train_op"), learning_rate
 
     def merge_fn(strategy, per_replica_grads):
         """Cross-replica part: all-reduce, then the same update everywhere."""
-        reduced = strategy.extended.batch_reduce_to(
-            tf.distribute.ReduceOp.MEAN, list(zip(per_replica_grads, tvars)))
+        reduced = strategy.extended.batch_reduce_to(tf.distribute.ReduceOp.MEAN,
+                                                    list(zip(per_replica_grads, tvars)))
         _create_slots(opt, tvars)
-        accumulator = (_GradientAccumulator(tvars)
-                       if accumulation_steps > 1 else None)
+        accumulator = (_GradientAccumulator(tvars) if accumulation_steps > 1 else None)
 
         def device_update(unused_anchor, *device_grads):
             # Inside an update context every mirrored variable read or
             # assigned here resolves to this device's copy.
-            return _update_step(opt, list(device_grads), tvars, global_step,
-                                clip_norm, accumulation_steps, accumulator, scaler)
+            return _update_step(opt, list(device_grads), tvars, global_step, clip_norm,
+                                accumulation_steps, accumulator, scaler)
 
-        return strategy.extended.update(
-            tvars[0], device_update, args=tuple(reduced), group=True)
+        return strategy.extended.update(tvars[0], device_update, args=tuple(reduced), group=True)
 
     replica_context = tf.distribute.get_replica_context()
     train_op = replica_context.merge_call(merge_fn, args=(grads,))
     return train_op, learning_rate
 
 
-def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
-                     use_tpu=False, optimizer="adamw", poly_power=1.0,
-                     start_warmup_step=0, colocate_gradients_with_ops=False,
-                     excluded_tvars=None, weight_decay_rate=0.01, clip_norm=1.0,
-                     gradient_accumulation_steps=1, loss_scale=None):
+def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu=False,
+                     optimizer="adamw", poly_power=1.0, start_warmup_step=0,
+                     colocate_gradients_with_ops=False, excluded_tvars=None, weight_decay_rate=0.01,
+                     clip_norm=1.0, gradient_accumulation_steps=1, loss_scale=None):
     """Builds the train op: schedule, clipped gradients, update, step + 1.
 
     Args:
@@ -549,12 +514,9 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
             gradient_accumulation_steps < 1 or nothing left to train.
     """
     train_op, _ = create_optimizer_with_lr(
-        loss, init_lr, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
-        optimizer=optimizer, poly_power=poly_power,
-        start_warmup_step=start_warmup_step,
-        colocate_gradients_with_ops=colocate_gradients_with_ops,
-        excluded_tvars=excluded_tvars, weight_decay_rate=weight_decay_rate,
-        clip_norm=clip_norm,
-        gradient_accumulation_steps=gradient_accumulation_steps,
-        loss_scale=loss_scale)
+        loss, init_lr, num_train_steps, num_warmup_steps, use_tpu=use_tpu, optimizer=optimizer,
+        poly_power=poly_power, start_warmup_step=start_warmup_step,
+        colocate_gradients_with_ops=colocate_gradients_with_ops, excluded_tvars=excluded_tvars,
+        weight_decay_rate=weight_decay_rate, clip_norm=clip_norm,
+        gradient_accumulation_steps=gradient_accumulation_steps, loss_scale=loss_scale)
     return train_op

@@ -36,8 +36,17 @@ import tf_compat
 
 FLAG = "use_bf16"
 VALUES = ("false", "true", "force")
-_SPELLINGS = {"false": "false", "0": "false", "no": "false", "off": "false",
-              "true": "true", "1": "true", "yes": "true", "on": "true", "force": "force"}
+_SPELLINGS = {
+    "false": "false",
+    "0": "false",
+    "no": "false",
+    "off": "false",
+    "true": "true",
+    "1": "true",
+    "yes": "true",
+    "on": "true",
+    "force": "force"
+}
 CPU_FLAGS = frozenset(("amx_bf16", "avx512_bf16"))
 
 
@@ -59,19 +68,17 @@ class _Parser(flags.ArgumentParser):
 def define_bf16_flag(flags_module=flags, what="the encoder", default="false"):
     """Defines --use_bf16: a boolean flag (``--use_bf16``, ``--nouse_bf16``)
     that also takes ``--use_bf16=force``."""
-    help_text = (
-        "bfloat16 mixed precision: %s computes its matrix products in bfloat16 on "
-        "float32 variables (checkpoints stay float32 and interchangeable). true: where "
-        "the hardware computes bfloat16 natively (TPU; CPU with AMX or AVX512_BF16 on "
-        "TensorFlow 2; GPU of compute capability >= 8.0 on TensorFlow 2), else stop "
-        "with the reason; force: also where it is emulated (slower than float32); "
-        "false: float32." % what)
+    help_text = ("bfloat16 mixed precision: %s computes its matrix products in bfloat16 on "
+                 "float32 variables (checkpoints stay float32 and interchangeable). true: where "
+                 "the hardware computes bfloat16 natively (TPU; CPU with AMX or AVX512_BF16 on "
+                 "TensorFlow 2; GPU of compute capability >= 8.0 on TensorFlow 2), else stop "
+                 "with the reason; force: also where it is emulated (slower than float32); "
+                 "false: float32." % what)
     # Registered as the caller's flag (absl would name this module), so that
     # the scripts' --help lists it with the caller's other flags.
     caller = sys._getframe(1).f_globals.get("__name__")  # pylint: disable=protected-access
     flags_module.DEFINE_flag(
-        flags.Flag(_Parser(), flags.ArgumentSerializer(), FLAG, default, help_text,
-                   boolean=True),
+        flags.Flag(_Parser(), flags.ArgumentSerializer(), FLAG, default, help_text, boolean=True),
         module_name=sys.argv[0] if caller == "__main__" else caller)
 
 
@@ -156,8 +163,7 @@ def compute_dtype(value, use_tpu=False, cpuinfo="/proc/cpuinfo", gpus=None):
             "--%s: %s, so bfloat16 would be slower than float32 here; --%s=force runs it "
             "anyway" % (FLAG, reason, FLAG))
     else:
-        tf.logging.warning("--%s=force: %s; bfloat16 runs slower than float32 here",
-                           FLAG, reason)
+        tf.logging.warning("--%s=force: %s; bfloat16 runs slower than float32 here", FLAG, reason)
     return tf.bfloat16
 
 

@@ -49,22 +49,19 @@ from tf_compat import tf
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("task_name", None,
-                    "Task: %s." % ", ".join(classifier_tasks.known_tasks()))
+flags.DEFINE_string("task_name", None, "Task: %s." % ", ".join(classifier_tasks.known_tasks()))
 flags.DEFINE_string("data_dir", None, "Directory with the task's train/dev/test files.")
 driver_utils.define_model_flags(
     flags, max_seq_length=128,
     init_help="Pretrained checkpoint (prefix, directory or 'checkpoint' file). Loaded "
-              "strictly: only the classifier head may be missing.",
-    hub=True)
+    "strictly: only the classifier head may be missing.", hub=True)
 driver_utils.define_training_flags(
-    flags,
-    do_eval_help="Evaluate each saved checkpoint once on the dev set; keep the best as "
-                 "model.ckpt-best.",
+    flags, do_eval_help="Evaluate each saved checkpoint once on the dev set; keep the best as "
+    "model.ckpt-best.",
     do_predict_help="Predict the test set with model.ckpt-best (else the latest "
-                    "checkpoint): test_results.tsv and the submission file.",
+    "checkpoint): test_results.tsv and the submission file.",
     export_help="Write a SavedModel (serving_default: input_ids, input_mask, segment_ids "
-                "-> probabilities, pooled_output) here.")
+    "-> probabilities, pooled_output) here.")
 flags.DEFINE_float("classifier_dropout", 0.1,
                    "Dropout on the pooled output while training (0 disables).")
 flags.adopt_module_key_flags(driver_utils)  # listed in --help
@@ -73,8 +70,8 @@ flags.adopt_module_key_flags(script_utils)
 UserError = script_utils.UserError
 
 # Problems with the user's input, reported as one line.
-_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError,
-                 checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
+_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError, checkpoint_utils.CheckpointError,
+                 checkpoint_utils.CheckpointMismatchError)
 
 
 def _check_flags(f):
@@ -133,10 +130,11 @@ class _Task(object):
         return examples, path, count
 
     def input_fn(self, path, split, batch_size, seed=None, skip=0):
-        return classifier_utils.input_fn_builder(
-            path, self.max_seq_length, is_training=(split == "train"),
-            drop_remainder=self.use_tpu, is_regression=self.is_regression,
-            batch_size=batch_size, seed=seed, skip=skip)
+        return classifier_utils.input_fn_builder(path, self.max_seq_length,
+                                                 is_training=(split == "train"),
+                                                 drop_remainder=self.use_tpu,
+                                                 is_regression=self.is_regression,
+                                                 batch_size=batch_size, seed=seed, skip=skip)
 
 
 # ---------------------------------------------------------------------------
@@ -156,8 +154,8 @@ def _predict(estimator, input_fn, checkpoint):
 
 
 def _format_metrics(metrics):
-    return ", ".join(("%s=%d" if isinstance(v, int) else "%s=%.4f") % (k, v)
-                     for k, v in metrics.items())
+    return ", ".join(
+        ("%s=%d" if isinstance(v, int) else "%s=%.4f") % (k, v) for k, v in metrics.items())
 
 
 def _evaluator(estimator, input_fn, processor, num_labels):
@@ -200,20 +198,23 @@ def _do_predict(estimator, task, test_features, checkpoint, batch_size, output_d
         metrics = classifier_metrics.compute_metrics(probabilities, label_ids,
                                                      processor.is_regression)
         text = "# %s test results of %s\n" % (processor.name, checkpoint)
-        text += "".join("%s = %s\n" % (k.replace("eval_", "test_"), metrics[k])
-                        for k in sorted(metrics))
+        text += "".join(
+            "%s = %s\n" % (k.replace("eval_", "test_"), metrics[k]) for k in sorted(metrics))
         script_utils.write_text(os.path.join(output_dir, "test_eval_results.txt"), text)
         tf.logging.info("Test set (labelled): %s",
                         _format_metrics(metrics).replace("eval_", "test_"))
 
 
 def _head_problems(num_labels):
+
     def problems(shapes):
         head = shapes.get("output_bias")
         if head is not None and head != [num_labels]:
-            return ["the classifier head has %d output(s), this task needs %d" %
-                    (head[0], num_labels)]
+            return [
+                "the classifier head has %d output(s), this task needs %d" % (head[0], num_labels)
+            ]
         return []
+
     return problems
 
 
@@ -229,8 +230,8 @@ def main(argv):
     _check_flags(f)
     tf.logging.set_verbosity(tf.logging.INFO)
     config, tokenizer = driver_utils.load_model_setup(f, (classifier_tasks.DataError,))
-    task = _Task(f.task_name, f.data_dir, tokenizer, f.max_seq_length,
-                 f.cached_dir or f.output_dir, f.use_tpu)
+    task = _Task(f.task_name, f.data_dir, tokenizer, f.max_seq_length, f.cached_dir or f.output_dir,
+                 f.use_tpu)
     driver_utils.prepare_output_dir(f.output_dir)
     if f.do_train:
         driver_utils.check_resume_checkpoint(f.output_dir)
@@ -242,15 +243,14 @@ def main(argv):
         train_examples, train_file, _ = task.features("train", f.train_batch_size)
         num_train_steps, num_warmup_steps = driver_utils.training_steps(f, len(train_examples))
         tf.logging.info("Training: %d examples, batch %d, %d steps (%d warmup)",
-                        len(train_examples), f.train_batch_size, num_train_steps,
-                        num_warmup_steps)
+                        len(train_examples), f.train_batch_size, num_train_steps, num_warmup_steps)
 
     model_fn = classifier_utils.model_fn_builder(
         albert_config=config, num_labels=num_labels, init_checkpoint=f.init_checkpoint,
         learning_rate=f.learning_rate, num_train_steps=num_train_steps,
-        num_warmup_steps=num_warmup_steps, use_tpu=f.use_tpu,
-        use_one_hot_embeddings=f.use_tpu, optimizer=f.optimizer,
-        classifier_dropout=f.classifier_dropout, is_regression=task.is_regression,
+        num_warmup_steps=num_warmup_steps, use_tpu=f.use_tpu, use_one_hot_embeddings=f.use_tpu,
+        optimizer=f.optimizer, classifier_dropout=f.classifier_dropout,
+        is_regression=task.is_regression,
         init_report_file=os.path.join(f.output_dir, driver_utils.INIT_REPORT_FILE),
         verbose=f.verbose, hub_module_handle=driver_utils.hub_module_handle(f))
     driver_utils.check_output_dir_model(f.output_dir, config, _head_problems(num_labels))
@@ -277,20 +277,23 @@ def main(argv):
     try:
         checkpoint = driver_utils.train_and_select_from_flags(
             estimator, f, num_train_steps, len(train_examples or ()),
-            lambda **kw: task.input_fn(train_file, "train", f.train_batch_size, **kw),
-            history, evaluate)
+            lambda **kw: task.input_fn(train_file, "train", f.train_batch_size, **kw), history,
+            evaluate)
         if f.do_predict:
             _do_predict(estimator, task, test_features, checkpoint, f.predict_batch_size,
                         f.output_dir)
         if f.export_dir:
-            info = {"task_name": task.processor.name, "labels": task.labels,
-                    "is_regression": task.is_regression, "max_seq_length": f.max_seq_length}
+            info = {
+                "task_name": task.processor.name,
+                "labels": task.labels,
+                "is_regression": task.is_regression,
+                "max_seq_length": f.max_seq_length
+            }
             driver_utils.export_from_flags(
                 lambda: classifier_utils.export_saved_model(
-                    config, num_labels, checkpoint, f.export_dir,
-                    is_regression=task.is_regression,
-                    assets=driver_utils.export_assets(tokenizer, config, info)),
-                checkpoint, f.export_dir)
+                    config, num_labels, checkpoint, f.export_dir, is_regression=task.is_regression,
+                    assets=driver_utils.export_assets(tokenizer, config, info)), checkpoint,
+                f.export_dir)
     except _INPUT_ERRORS as e:
         raise UserError(str(e))
     return 0

@@ -66,20 +66,16 @@ flags.DEFINE_string("data_dir", None, "Directory with the task's data files.")
 driver_utils.define_model_flags(
     flags, max_seq_length=512,
     init_help="Pretrained checkpoint (or one fine-tuned by Google's run_race.py); loaded "
-              "strictly: only the option-scoring head may be missing.",
-    hub=True)
+    "strictly: only the option-scoring head may be missing.", hub=True)
 driver_utils.define_training_flags(
-    flags,
-    do_eval_help="Evaluate each saved checkpoint once on the dev set; keep the best as "
-                 "model.ckpt-best.",
+    flags, do_eval_help="Evaluate each saved checkpoint once on the dev set; keep the best as "
+    "model.ckpt-best.",
     do_predict_help="Predict the test set with model.ckpt-best (else the latest "
-                    "checkpoint) and write the submission file.",
+    "checkpoint) and write the submission file.",
     export_help="Write a SavedModel (serving_default: input_ids, input_mask, segment_ids "
-                "[batch, options, length], option_mask [batch, options] -> probabilities, "
-                "logits) here.",
-    learning_rate=1e-5)
-flags.DEFINE_integer("max_qa_length", 128,
-                     "Tokens kept of each question+option (its last ones).")
+    "[batch, options, length], option_mask [batch, options] -> probabilities, "
+    "logits) here.", learning_rate=1e-5)
+flags.DEFINE_integer("max_qa_length", 128, "Tokens kept of each question+option (its last ones).")
 flags.DEFINE_integer("num_choices", mc.DEFAULT_MAX_OPTIONS,
                      "Options per question (fewer are padded and masked; more are an "
                      "error).")
@@ -90,8 +86,8 @@ flags.adopt_module_key_flags(driver_utils)  # listed in --help
 flags.adopt_module_key_flags(script_utils)
 
 UserError = script_utils.UserError
-_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError,
-                 checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
+_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError, checkpoint_utils.CheckpointError,
+                 checkpoint_utils.CheckpointMismatchError)
 
 
 def _check_flags(f):
@@ -145,8 +141,7 @@ class _Task(object):
     def features(self, split, batch_size):
         """(examples, data files, feature file) of one split, cached."""
         try:
-            files = mc.data_files(self.task, self.data_dir, split, self.high_only,
-                                  self.middle_only)
+            files = mc.data_files(self.task, self.data_dir, split, self.high_only, self.middle_only)
             examples = mc.read_files(self.task, files, require_labels=(split != "test"),
                                      max_options=self.num_choices)
         except (ValueError, classifier_tasks.DataError) as e:
@@ -156,26 +151,28 @@ class _Task(object):
         padding = (-len(examples)) % batch_size if self.use_tpu and split != "train" else 0
         inputs = collections.OrderedDict([
             ("format_version", mc.FEATURE_FORMAT_VERSION),
-            ("task", self.task), ("split", split),
+            ("task", self.task),
+            ("split", split),
             ("data_sha1", [feature_io.file_sha1(path) for path in files]),
             ("tokenizer", feature_io.tokenizer_fingerprint(self.tokenizer)),
-            ("max_seq_length", self.max_seq_length), ("max_qa_length", self.max_qa_length),
-            ("num_choices", self.num_choices), ("num_padding", padding),
+            ("max_seq_length", self.max_seq_length),
+            ("max_qa_length", self.max_qa_length),
+            ("num_choices", self.num_choices),
+            ("num_padding", padding),
         ])
         key = feature_io.cache_key(inputs)
-        record_file = os.path.join(self.cache_dir, "%s_%s_%s.tf_record" %
-                                   (self.task, split, key[:16]))
-        all_examples = list(examples) + [classifier_tasks.PaddingInputExample()
-                                         for _ in range(padding)]
+        record_file = os.path.join(self.cache_dir,
+                                   "%s_%s_%s.tf_record" % (self.task, split, key[:16]))
+        all_examples = list(examples) + [
+            classifier_tasks.PaddingInputExample() for _ in range(padding)
+        ]
         progress = script_utils.Progress("%s questions" % split, total=len(all_examples))
 
         def write(path):
             try:
-                features = mc.generate_features(all_examples, self.tokenizer,
-                                                self.max_seq_length, self.max_qa_length,
-                                                self.num_choices, progress)
-                count = feature_io.write_records(path, (x.as_dict() for x in features),
-                                                 self.spec())
+                features = mc.generate_features(all_examples, self.tokenizer, self.max_seq_length,
+                                                self.max_qa_length, self.num_choices, progress)
+                count = feature_io.write_records(path, (x.as_dict() for x in features), self.spec())
             except (ValueError, classifier_tasks.DataError) as e:
                 raise UserError(str(e))
             tf.logging.info("Wrote %d %s features to %s", count, split, path)
@@ -183,15 +180,14 @@ class _Task(object):
 
         feature_io.cached_file(
             record_file, inputs, write,
-            stale_pattern=os.path.join(self.cache_dir, "%s_%s_*.tf_record" % (self.task,
-                                                                               split)),
+            stale_pattern=os.path.join(self.cache_dir, "%s_%s_*.tf_record" % (self.task, split)),
             logger=tf.logging.info)
         return examples, files, record_file
 
     def input_fn(self, path, is_training, batch_size, seed=None, skip=0):
         return feature_io.input_fn_builder(path, self.spec(), is_training,
-                                           drop_remainder=self.use_tpu,
-                                           batch_size=batch_size, seed=seed, skip=skip)
+                                           drop_remainder=self.use_tpu, batch_size=batch_size,
+                                           seed=seed, skip=skip)
 
 
 def _predict(estimator, input_fn, checkpoint):
@@ -206,8 +202,8 @@ def _predict(estimator, input_fn, checkpoint):
 
 
 def _format_metrics(metrics):
-    return ", ".join(("%s=%d" if isinstance(v, int) else "%s=%.4f") % (k, v)
-                     for k, v in metrics.items())
+    return ", ".join(
+        ("%s=%d" if isinstance(v, int) else "%s=%.4f") % (k, v) for k, v in metrics.items())
 
 
 def main(argv):
@@ -228,12 +224,10 @@ def main(argv):
         train_examples, _, train_file = task.features("train", f.train_batch_size)
         num_train_steps, num_warmup_steps = driver_utils.training_steps(f, len(train_examples))
         tf.logging.info("Training: %d questions, batch %d, %d steps (%d warmup)",
-                        len(train_examples), f.train_batch_size, num_train_steps,
-                        num_warmup_steps)
+                        len(train_examples), f.train_batch_size, num_train_steps, num_warmup_steps)
     model_fn = mc.model_fn_builder(
-        config, f.num_choices, init_checkpoint=f.init_checkpoint,
-        learning_rate=f.learning_rate, num_train_steps=num_train_steps,
-        num_warmup_steps=num_warmup_steps, use_tpu=f.use_tpu,
+        config, f.num_choices, init_checkpoint=f.init_checkpoint, learning_rate=f.learning_rate,
+        num_train_steps=num_train_steps, num_warmup_steps=num_warmup_steps, use_tpu=f.use_tpu,
         use_one_hot_embeddings=f.use_tpu, optimizer=f.optimizer, dropout=f.dropout_prob,
         init_report_file=os.path.join(f.output_dir, driver_utils.INIT_REPORT_FILE),
         verbose=f.verbose, hub_module_handle=driver_utils.hub_module_handle(f))
@@ -245,18 +239,18 @@ def main(argv):
     history = evaluate = None
     if f.do_eval:
         _, _, dev_file = task.features("dev", f.eval_batch_size)
-        history = driver_utils.EvalHistory(
-            f.output_dir, os.path.basename(dev_file), "eval_accuracy",
-            "%s dev results (best by eval_accuracy)" % task.task)
+        history = driver_utils.EvalHistory(f.output_dir, os.path.basename(dev_file),
+                                           "eval_accuracy",
+                                           "%s dev results (best by eval_accuracy)" % task.task)
         dev_input_fn = task.input_fn(dev_file, False, f.eval_batch_size)
 
         def evaluate(checkpoint):
             probabilities, labels = _predict(eval_estimator, dev_input_fn, checkpoint)
             metrics = dict(mc.compute_metrics(probabilities, labels))
             tf.logging.info("Eval of %s (step %d): %s", checkpoint,
-                            checkpoint_utils.global_step_of(checkpoint),
-                            _format_metrics(metrics))
+                            checkpoint_utils.global_step_of(checkpoint), _format_metrics(metrics))
             return metrics
+
     test_features = None
     if f.do_predict:
         # Read and check the test set before training, not after it.
@@ -265,35 +259,37 @@ def main(argv):
     try:
         checkpoint = driver_utils.train_and_select_from_flags(
             estimator, f, num_train_steps, len(train_examples or ()),
-            lambda **kw: task.input_fn(train_file, True, f.train_batch_size, **kw),
-            history, evaluate)
+            lambda **kw: task.input_fn(train_file, True, f.train_batch_size, **kw), history,
+            evaluate)
         if f.do_predict:
             examples, files, test_file = test_features
             tf.logging.info("Predicting %d test questions with %s", len(examples), checkpoint)
-            probabilities, labels = _predict(
-                estimator, task.input_fn(test_file, False, f.predict_batch_size), checkpoint)
-            file_name = (mc.c3_submission_file_name(files[0]) if task.task == "c3"
-                         and len(files) == 1 else None)
-            path = mc.write_submission(f.output_dir, task.task, examples, probabilities,
-                                       file_name)
+            probabilities, labels = _predict(estimator,
+                                             task.input_fn(test_file, False, f.predict_batch_size),
+                                             checkpoint)
+            file_name = (mc.c3_submission_file_name(files[0])
+                         if task.task == "c3" and len(files) == 1 else None)
+            path = mc.write_submission(f.output_dir, task.task, examples, probabilities, file_name)
             tf.logging.info("Wrote %s", path)
             if all(e.label is not None for e in examples):
                 metrics = mc.compute_metrics(probabilities, labels)
                 text = "# %s test results of %s\n" % (task.task, checkpoint)
                 text += "".join("%s = %s\n" % (k.replace("eval_", "test_"), metrics[k])
                                 for k in sorted(metrics))
-                script_utils.write_text(os.path.join(f.output_dir, "test_eval_results.txt"),
-                                        text)
+                script_utils.write_text(os.path.join(f.output_dir, "test_eval_results.txt"), text)
                 tf.logging.info("Test set (labelled): %s",
                                 _format_metrics(metrics).replace("eval_", "test_"))
         if f.export_dir:
-            info = {"task": task.task, "num_choices": f.num_choices,
-                    "max_seq_length": f.max_seq_length, "max_qa_length": f.max_qa_length}
+            info = {
+                "task": task.task,
+                "num_choices": f.num_choices,
+                "max_seq_length": f.max_seq_length,
+                "max_qa_length": f.max_qa_length
+            }
             driver_utils.export_from_flags(
                 lambda: mc.export_saved_model(
-                    config, checkpoint, f.export_dir, f.num_choices,
-                    assets=driver_utils.export_assets(tokenizer, config, info)),
-                checkpoint, f.export_dir)
+                    config, checkpoint, f.export_dir, f.num_choices, assets=driver_utils.
+                    export_assets(tokenizer, config, info)), checkpoint, f.export_dir)
     except _INPUT_ERRORS as e:
         raise UserError(str(e))
     return 0

@@ -56,9 +56,9 @@ from tf_compat import tf
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("data_dir", None,
-                    "Directory with train.*, dev.* and test.* files (any extension; see "
-                    "--train_file etc. to name them).")
+flags.DEFINE_string(
+    "data_dir", None, "Directory with train.*, dev.* and test.* files (any extension; see "
+    "--train_file etc. to name them).")
 flags.DEFINE_string("train_file", None, "Training file (default: train.* in --data_dir).")
 flags.DEFINE_string("dev_file", None, "Dev file (default: dev.* in --data_dir).")
 flags.DEFINE_string("test_file", None, "Test file (default: test.* in --data_dir).")
@@ -66,12 +66,13 @@ flags.DEFINE_enum("data_format", "auto", ["auto"] + list(ner_utils.FORMATS),
                   "Format of the data files (auto: detected from each file).")
 flags.DEFINE_string("tag_scheme", "auto",
                     "Tag scheme of the data: BIO, BIOES (also BMES), IOB1, or auto (detected).")
-flags.DEFINE_bool("strict_tags", False,
-                  "Reject tags the scheme does not allow where they are (e.g. I- after O in "
-                  "BIO) instead of reading them as seqeval does.")
-flags.DEFINE_string("labels", None,
-                    "The tag set: comma-separated tags or a file with one tag a line "
-                    "(default: the training data's tags, kept in label_list.txt).")
+flags.DEFINE_bool(
+    "strict_tags", False,
+    "Reject tags the scheme does not allow where they are (e.g. I- after O in "
+    "BIO) instead of reading them as seqeval does.")
+flags.DEFINE_string(
+    "labels", None, "The tag set: comma-separated tags or a file with one tag a line "
+    "(default: the training data's tags, kept in label_list.txt).")
 flags.DEFINE_bool("use_crf", False, "Linear-chain CRF over the tags instead of a softmax.")
 flags.DEFINE_integer("doc_stride", 64,
                      "Sub-tokens between the starts of two windows of a long sentence.")
@@ -79,22 +80,20 @@ flags.DEFINE_float("dropout_prob", 0.1, "Dropout on the sequence output while tr
 driver_utils.define_model_flags(
     flags, max_seq_length=128,
     init_help="Pretrained checkpoint; loaded strictly (only the tagging head and the CRF "
-              "transitions may be new).")
+    "transitions may be new).")
 driver_utils.define_training_flags(
-    flags,
-    do_eval_help="Evaluate each saved checkpoint once on the dev set (entity F1); keep the "
-                 "best as model.ckpt-best.",
+    flags, do_eval_help="Evaluate each saved checkpoint once on the dev set (entity F1); keep the "
+    "best as model.ckpt-best.",
     do_predict_help="Tag the test set with model.ckpt-best (else the latest checkpoint) "
-                    "and write the predictions in its own format.",
+    "and write the predictions in its own format.",
     export_help="Write a SavedModel (serving_default: input_ids, input_mask, segment_ids "
-                "[, label_mask with --use_crf] -> tag_ids, logits) here.",
-    learning_rate=1e-4)
+    "[, label_mask with --use_crf] -> tag_ids, logits) here.", learning_rate=1e-4)
 flags.adopt_module_key_flags(driver_utils)  # listed in --help
 flags.adopt_module_key_flags(script_utils)
 
 UserError = script_utils.UserError
-_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError,
-                 checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError)
+_INPUT_ERRORS = (classifier_tasks.DataError, modeling.ConfigError, checkpoint_utils.CheckpointError,
+                 checkpoint_utils.CheckpointMismatchError)
 LABEL_FILE = "label_list.txt"
 FEATURE_FORMAT_VERSION = 1
 SPLITS = ("train", "dev", "test")
@@ -120,9 +119,9 @@ def _check_flags(f):
         raise UserError("--doc_stride must be >= 1, got %d" % f.doc_stride)
     if not 0 <= f.dropout_prob < 1:
         raise UserError("--dropout_prob must be in [0, 1)")
-    driver_utils.check_training_flags(
-        f, [("--data_dir", f.data_dir), ("--train_file", f.train_file),
-            ("--dev_file", f.dev_file), ("--test_file", f.test_file)])
+    driver_utils.check_training_flags(f,
+                                      [("--data_dir", f.data_dir), ("--train_file", f.train_file),
+                                       ("--dev_file", f.dev_file), ("--test_file", f.test_file)])
 
 
 def _split_file(f, split):
@@ -137,8 +136,8 @@ def _split_file(f, split):
     candidates = sorted(p for p in glob.glob(os.path.join(f.data_dir, "%s.*" % split))
                         if os.path.isfile(p) and not p.endswith((".tf_record", ".json~")))
     if len(candidates) != 1:
-        raise UserError("%s: %s %s.* file in --data_dir; name it with --%s_file" % (
-            f.data_dir, "no" if not candidates else "more than one", split, split))
+        raise UserError("%s: %s %s.* file in --data_dir; name it with --%s_file" %
+                        (f.data_dir, "no" if not candidates else "more than one", split, split))
     return candidates[0]
 
 
@@ -159,8 +158,7 @@ class _Data(object):
         self.cache_dir = f.cached_dir or f.output_dir
         self.examples = {}
         self.files = {}
-        self.scheme = None if f.tag_scheme == "auto" else ner_utils.canonical_scheme(
-            f.tag_scheme)
+        self.scheme = None if f.tag_scheme == "auto" else ner_utils.canonical_scheme(f.tag_scheme)
         self.labels = None
 
     def read(self, split):
@@ -203,8 +201,8 @@ class _Data(object):
             for example in examples:
                 for index, tag in enumerate(example.tags or ()):
                     if tag not in known:
-                        raise UserError("%s: tag %s is not in the label list (%s)" % (
-                            example.token_source(index), tag, ", ".join(self.labels)))
+                        raise UserError("%s: tag %s is not in the label list (%s)" %
+                                        (example.token_source(index), tag, ", ".join(self.labels)))
         script_utils.write_text(saved, "".join(l + "\n" for l in self.labels))
 
     def features(self, split):
@@ -212,16 +210,20 @@ class _Data(object):
         f = self.f
         examples = self.read(split)
         try:
-            features = ner_utils.convert_examples_to_features(
-                examples, self.tokenizer, self.labels, f.max_seq_length, f.doc_stride)
+            features = ner_utils.convert_examples_to_features(examples, self.tokenizer, self.labels,
+                                                              f.max_seq_length, f.doc_stride)
         except (ValueError, classifier_tasks.DataError) as e:
             raise UserError(str(e))
         inputs = collections.OrderedDict([
-            ("format_version", FEATURE_FORMAT_VERSION), ("kind", "ner"), ("split", split),
+            ("format_version", FEATURE_FORMAT_VERSION),
+            ("kind", "ner"),
+            ("split", split),
             ("data_sha1", feature_io.file_sha1(self.files[split])),
             ("tokenizer", feature_io.tokenizer_fingerprint(self.tokenizer)),
-            ("labels", self.labels), ("scheme", self.scheme),
-            ("max_seq_length", f.max_seq_length), ("doc_stride", f.doc_stride),
+            ("labels", self.labels),
+            ("scheme", self.scheme),
+            ("max_seq_length", f.max_seq_length),
+            ("doc_stride", f.doc_stride),
             ("strict_tags", f.strict_tags),
         ])
         key = feature_io.cache_key(inputs)
@@ -232,32 +234,36 @@ class _Data(object):
             count = feature_io.write_records(path, (x.as_dict() for x in features), spec)
             tf.logging.info("Wrote %d %s windows of %d sentences to %s", count, split,
                             len(examples), path)
-            return {"num_records": count, "num_examples": len(examples),
-                    "data_file": os.path.abspath(self.files[split])}
+            return {
+                "num_records": count,
+                "num_examples": len(examples),
+                "data_file": os.path.abspath(self.files[split])
+            }
 
         tf.gfile.MakeDirs(self.cache_dir)
         feature_io.cached_file(
-            record_file, inputs, write,
-            stale_pattern=os.path.join(self.cache_dir, "ner_%s_*.tf_record" % split),
+            record_file, inputs, write, stale_pattern=os.path.join(self.cache_dir,
+                                                                   "ner_%s_*.tf_record" % split),
             logger=tf.logging.info)
         return examples, features, record_file
 
     def input_fn(self, path, is_training, batch_size, seed=None, skip=0):
-        return feature_io.input_fn_builder(
-            path, ner_utils.feature_spec(self.f.max_seq_length), is_training,
-            drop_remainder=self.f.use_tpu, batch_size=batch_size, seed=seed, skip=skip)
+        return feature_io.input_fn_builder(path, ner_utils.feature_spec(self.f.max_seq_length),
+                                           is_training, drop_remainder=self.f.use_tpu,
+                                           batch_size=batch_size, seed=seed, skip=skip)
 
 
 def _predict_tags(estimator, data, split_features, batch_size, checkpoint):
     """Predicted tags per example of a split (windows merged)."""
     examples, features, record_file = split_features
-    rows = [np.asarray(row["predicted_ids"]) for row in estimator.predict(
-        input_fn=data.input_fn(record_file, False, batch_size), checkpoint_path=checkpoint,
-        yield_single_examples=True)]
+    rows = [
+        np.asarray(row["predicted_ids"])
+        for row in estimator.predict(input_fn=data.input_fn(record_file, False, batch_size),
+                                     checkpoint_path=checkpoint, yield_single_examples=True)
+    ]
     if len(rows) != len(features):
         raise RuntimeError("predicted %d windows for %d features" % (len(rows), len(features)))
-    return ner_utils.merge_window_predictions(examples, features, rows, data.labels,
-                                              data.scheme)
+    return ner_utils.merge_window_predictions(examples, features, rows, data.labels, data.scheme)
 
 
 def _flat_metrics(gold, predicted, scheme):
@@ -274,8 +280,8 @@ def _flat_metrics(gold, predicted, scheme):
 
 
 def _format_metrics(metrics):
-    return ", ".join("%s=%.4f" % (k, metrics[k]) for k in
-                     ("precision", "recall", "f1", "token_accuracy"))
+    return ", ".join(
+        "%s=%.4f" % (k, metrics[k]) for k in ("precision", "recall", "f1", "token_accuracy"))
 
 
 def _prediction_file(examples, test_file):
@@ -308,26 +314,26 @@ def main(argv):
     if f.do_train:
         train = data.features("train")
         num_train_steps, num_warmup_steps = driver_utils.training_steps(f, len(train[1]))
-        tf.logging.info("Training: %d sentences in %d windows, %d tags, batch %d, %d steps "
-                        "(%d warmup)", len(train[0]), len(train[1]), num_labels,
-                        f.train_batch_size, num_train_steps, num_warmup_steps)
+        tf.logging.info(
+            "Training: %d sentences in %d windows, %d tags, batch %d, %d steps "
+            "(%d warmup)", len(train[0]), len(train[1]), num_labels, f.train_batch_size,
+            num_train_steps, num_warmup_steps)
     dev = data.features("dev") if f.do_eval else None
     test = data.features("test") if f.do_predict else None
 
     model_fn = ner_utils.model_fn_builder(
         config, num_labels, init_checkpoint=f.init_checkpoint, learning_rate=f.learning_rate,
-        num_train_steps=num_train_steps, num_warmup_steps=num_warmup_steps,
-        use_tpu=f.use_tpu, use_one_hot_embeddings=f.use_tpu, optimizer=f.optimizer,
-        use_crf=f.use_crf, dropout=f.dropout_prob,
-        init_report_file=os.path.join(f.output_dir, driver_utils.INIT_REPORT_FILE),
+        num_train_steps=num_train_steps, num_warmup_steps=num_warmup_steps, use_tpu=f.use_tpu,
+        use_one_hot_embeddings=f.use_tpu, optimizer=f.optimizer, use_crf=f.use_crf,
+        dropout=f.dropout_prob, init_report_file=os.path.join(f.output_dir,
+                                                              driver_utils.INIT_REPORT_FILE),
         verbose=f.verbose)
 
     def head_problems(shapes):
         problems = []
         head = shapes.get("output_bias")
         if head is not None and head != [num_labels]:
-            problems.append("the tagging head has %d tags, this run has %d" %
-                            (head[0], num_labels))
+            problems.append("the tagging head has %d tags, this run has %d" % (head[0], num_labels))
         if ("crf/transitions" in shapes) != bool(f.use_crf):
             problems.append("its head %s a CRF" % ("has" if not f.use_crf else "has no"))
         return problems
@@ -352,9 +358,9 @@ def main(argv):
 
     try:
         checkpoint = driver_utils.train_and_select_from_flags(
-            estimator, f, num_train_steps, len(train[1]) if train else 0,
-            lambda **kw: data.input_fn(train[2], True, f.train_batch_size, **kw),
-            history, evaluate)
+            estimator, f, num_train_steps,
+            len(train[1]) if train else 0,
+            lambda **kw: data.input_fn(train[2], True, f.train_batch_size, **kw), history, evaluate)
         if f.do_predict:
             examples = test[0]
             tf.logging.info("Tagging %d test sentences with %s", len(examples), checkpoint)
@@ -366,17 +372,23 @@ def main(argv):
                 metrics = _flat_metrics([e.tags for e in examples], predicted, data.scheme)
                 text = "# NER test results of %s on %s\n" % (checkpoint, data.files["test"])
                 text += "".join("%s = %s\n" % (k, metrics[k]) for k in metrics)
-                script_utils.write_text(os.path.join(f.output_dir, "test_eval_results.txt"),
-                                        text)
+                script_utils.write_text(os.path.join(f.output_dir, "test_eval_results.txt"), text)
                 tf.logging.info("Test set (labelled): %s", _format_metrics(metrics))
         if f.export_dir:
-            info = {"task": "ner", "labels": data.labels, "scheme": data.scheme,
-                    "use_crf": bool(f.use_crf), "max_seq_length": f.max_seq_length}
-            driver_utils.export_from_flags(
-                lambda: ner_utils.export_saved_model(
-                    config, num_labels, checkpoint, f.export_dir, use_crf=f.use_crf,
-                    assets=driver_utils.export_assets(tokenizer, config, info)),
-                checkpoint, f.export_dir)
+            info = {
+                "task": "ner",
+                "labels": data.labels,
+                "scheme": data.scheme,
+                "use_crf": bool(f.use_crf),
+                "max_seq_length": f.max_seq_length
+            }
+
+            def export():
+                assets = driver_utils.export_assets(tokenizer, config, info)
+                return ner_utils.export_saved_model(config, num_labels, checkpoint, f.export_dir,
+                                                    use_crf=f.use_crf, assets=assets)
+
+            driver_utils.export_from_flags(export, checkpoint, f.export_dir)
     except _INPUT_ERRORS as e:
         raise UserError(str(e))
     return 0

@@ -46,10 +46,9 @@ import script_utils
 # Features read from the records. ``token_boundary`` (Google's generator and
 # ours) is not read, so brightmart's records, which lack it, work as well.
 SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
-PREDICTION_FEATURES = ("masked_lm_positions", "masked_lm_ids",
-                       "masked_lm_weights")
-METRIC_NAMES = ("masked_lm_accuracy", "masked_lm_loss",
-                "sentence_order_accuracy", "sentence_order_loss", "loss")
+PREDICTION_FEATURES = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
+METRIC_NAMES = ("masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy",
+                "sentence_order_loss", "loss")
 DISTRIBUTION_STRATEGIES = ("none", "mirrored", "multi_worker")
 # Heads that may be absent from an init checkpoint (e.g. an encoder-only
 # export); they are then newly initialised and listed in the load report.
@@ -75,10 +74,8 @@ def gather_indexes(sequence_tensor, positions):
     Returns:
         float Tensor [B * P, W].
     """
-    batch_size, seq_length, width = modeling.get_shape_list(
-        sequence_tensor, expected_rank=3)
-    flat_positions = modeling.flat_position_rows(positions, batch_size,
-                                                 seq_length)
+    batch_size, seq_length, width = modeling.get_shape_list(sequence_tensor, expected_rank=3)
+    flat_positions = modeling.flat_position_rows(positions, batch_size, seq_length)
     flat_sequence = tf.reshape(sequence_tensor, [-1, width])
     return tf.gather(flat_sequence, flat_positions)
 
@@ -104,8 +101,7 @@ def sparse_softmax_cross_entropy(labels, logits):
     labels = tf.cast(labels, tf.int32)
     vocab = modeling.get_shape_list(logits, expected_rank=2)[1]
     valid = tf.logical_and(labels >= 0, labels < vocab)
-    loss = _softmax_cross_entropy(logits, tf.where(valid, labels,
-                                                   tf.zeros_like(labels)))
+    loss = _softmax_cross_entropy(logits, tf.where(valid, labels, tf.zeros_like(labels)))
     return tf.where(valid, loss, tf.fill(tf.shape(loss), float("nan")))
 
 
@@ -127,9 +123,8 @@ def _softmax_cross_entropy(logits, labels):
     return loss, grad
 
 
-def get_masked_lm_output(config, sequence_output, embedding_table,
-                         embedding_projection, positions, label_ids,
-                         label_weights):
+def get_masked_lm_output(config, sequence_output, embedding_table, embedding_projection, positions,
+                         label_ids, label_weights):
     """The masked-LM head, computed only at the masked positions.
 
     Args:
@@ -148,8 +143,7 @@ def get_masked_lm_output(config, sequence_output, embedding_table,
         sum(weight * cross_entropy) / (sum(weight) + 1e-5).
     """
     layout = config.resolved_embedding_layout
-    width = (config.hidden_size if layout == "brightmart"
-             else config.embedding_size)
+    width = (config.hidden_size if layout == "brightmart" else config.embedding_size)
     initializer = modeling.create_initializer(config.initializer_range)
     if positions is None:
         hidden = tf.reshape(sequence_output, [-1, config.hidden_size])
@@ -157,9 +151,8 @@ def get_masked_lm_output(config, sequence_output, embedding_table,
         hidden = gather_indexes(sequence_output, positions)
     with tf.variable_scope("cls/predictions"):
         with tf.variable_scope("transform"):
-            hidden = modeling.dense(
-                hidden, width, "dense", initializer,
-                activation=modeling.get_activation(config.hidden_act))
+            hidden = modeling.dense(hidden, width, "dense", initializer,
+                                    activation=modeling.get_activation(config.hidden_act))
             hidden = modeling.layer_norm(hidden, "LayerNorm")
         if embedding_projection is not None:
             # [N, H] x [E, H]^T -> [N, E]
@@ -173,8 +166,7 @@ def get_masked_lm_output(config, sequence_output, embedding_table,
         labels = tf.reshape(label_ids, [-1])
         weights = tf.reshape(tf.cast(label_weights, tf.float32), [-1])
         per_position_loss = sparse_softmax_cross_entropy(labels, logits)
-        loss = (tf.reduce_sum(weights * per_position_loss) /
-                (tf.reduce_sum(weights) + 1e-5))
+        loss = (tf.reduce_sum(weights * per_position_loss) / (tf.reduce_sum(weights) + 1e-5))
     return loss, per_position_loss, log_probs
 
 
@@ -193,8 +185,7 @@ def get_sentence_order_output(config, pooled_output, labels):
         output_weights = tf.get_variable(
             "output_weights", [2, config.hidden_size],
             initializer=modeling.create_initializer(config.initializer_range))
-        output_bias = tf.get_variable("output_bias", [2],
-                                      initializer=tf.zeros_initializer())
+        output_bias = tf.get_variable("output_bias", [2], initializer=tf.zeros_initializer())
         logits = tf.matmul(pooled_output, output_weights, transpose_b=True)
         logits = tf.nn.bias_add(logits, output_bias)
         log_probs = tf.nn.log_softmax(logits, axis=-1)
@@ -205,9 +196,8 @@ def get_sentence_order_output(config, pooled_output, labels):
     return loss, per_example_loss, log_probs
 
 
-def metric_fn(masked_lm_per_position_loss, masked_lm_log_probs, masked_lm_ids,
-              masked_lm_weights, sentence_order_per_example_loss,
-              sentence_order_log_probs, sentence_order_labels,
+def metric_fn(masked_lm_per_position_loss, masked_lm_log_probs, masked_lm_ids, masked_lm_weights,
+              sentence_order_per_example_loss, sentence_order_log_probs, sentence_order_labels,
               is_real_example):
     """The evaluation metrics (tf.metrics pairs), weighted by real examples.
 
@@ -229,21 +219,19 @@ def metric_fn(masked_lm_per_position_loss, masked_lm_log_probs, masked_lm_ids,
     real = tf.cast(tf.reshape(is_real_example, [-1]), tf.float32)
     mlm_weights = tf.cast(masked_lm_weights, tf.float32) * real[:, tf.newaxis]
     mlm_weights = tf.reshape(mlm_weights, [-1])
-    mlm_predictions = tf.argmax(masked_lm_log_probs, axis=-1,
-                                output_type=tf.int32)
-    sop_predictions = tf.argmax(sentence_order_log_probs, axis=-1,
-                                output_type=tf.int32)
+    mlm_predictions = tf.argmax(masked_lm_log_probs, axis=-1, output_type=tf.int32)
+    sop_predictions = tf.argmax(sentence_order_log_probs, axis=-1, output_type=tf.int32)
     return {
-        "masked_lm_accuracy": tf.metrics.accuracy(
-            labels=tf.reshape(masked_lm_ids, [-1]),
-            predictions=mlm_predictions, weights=mlm_weights),
-        "masked_lm_loss": tf.metrics.mean(
-            masked_lm_per_position_loss, weights=mlm_weights),
-        "sentence_order_accuracy": tf.metrics.accuracy(
-            labels=tf.reshape(sentence_order_labels, [-1]),
-            predictions=sop_predictions, weights=real),
-        "sentence_order_loss": tf.metrics.mean(
-            sentence_order_per_example_loss, weights=real),
+        "masked_lm_accuracy":
+            tf.metrics.accuracy(labels=tf.reshape(masked_lm_ids, [-1]), predictions=mlm_predictions,
+                                weights=mlm_weights),
+        "masked_lm_loss":
+            tf.metrics.mean(masked_lm_per_position_loss, weights=mlm_weights),
+        "sentence_order_accuracy":
+            tf.metrics.accuracy(labels=tf.reshape(sentence_order_labels, [-1]),
+                                predictions=sop_predictions, weights=real),
+        "sentence_order_loss":
+            tf.metrics.mean(sentence_order_per_example_loss, weights=real),
     }
 
 
@@ -252,13 +240,12 @@ def metric_fn(masked_lm_per_position_loss, masked_lm_log_probs, masked_lm_ids,
 # ---------------------------------------------------------------------------
 
 
-def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
-                     num_train_steps=100, num_warmup_steps=0, use_tpu=False,
-                     use_one_hot_embeddings=False, optimizer="lamb",
-                     poly_power=1.0, start_warmup_step=0,
-                     init_from_group0=False, gradient_accumulation_steps=1,
-                     weight_decay_rate=0.01, use_einsum=True, loss_scale=None,
-                     init_report_file=None, verbose=False, compute_dtype=tf.float32):
+def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4, num_train_steps=100,
+                     num_warmup_steps=0, use_tpu=False, use_one_hot_embeddings=False,
+                     optimizer="lamb", poly_power=1.0, start_warmup_step=0, init_from_group0=False,
+                     gradient_accumulation_steps=1, weight_decay_rate=0.01, use_einsum=True,
+                     loss_scale=None, init_report_file=None, verbose=False,
+                     compute_dtype=tf.float32):
     """Returns a `model_fn` for Estimator / TPUEstimator.
 
     Args:
@@ -300,22 +287,21 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
         # Only [CLS] (for SOP) and the masked positions (for MLM) are read from
         # the last layer, so the model computes its last block only there:
         # the same values, about 70% of the last layer's work saved.
-        output_positions = tf.concat(
-            [tf.zeros_like(masked_positions[:, :1]), masked_positions], axis=1)
-        model = modeling.AlbertModel(
-            config=albert_config, is_training=is_training, input_ids=input_ids,
-            input_mask=features["input_mask"],
-            token_type_ids=features["segment_ids"],
-            use_one_hot_embeddings=use_one_hot_embeddings,
-            use_einsum=use_einsum, output_positions=output_positions,
-            compute_dtype=compute_dtype)
+        output_positions = tf.concat([tf.zeros_like(masked_positions[:, :1]), masked_positions],
+                                     axis=1)
+        model = modeling.AlbertModel(config=albert_config, is_training=is_training,
+                                     input_ids=input_ids, input_mask=features["input_mask"],
+                                     token_type_ids=features["segment_ids"],
+                                     use_one_hot_embeddings=use_one_hot_embeddings,
+                                     use_einsum=use_einsum, output_positions=output_positions,
+                                     compute_dtype=compute_dtype)
         mlm_loss, mlm_per_position, mlm_log_probs = get_masked_lm_output(
-            albert_config, model.get_output_at_positions()[:, 1:, :],
-            model.get_embedding_table(), model.get_embedding_projection(),
-            None, features["masked_lm_ids"], features["masked_lm_weights"])
+            albert_config,
+            model.get_output_at_positions()[:, 1:, :], model.get_embedding_table(),
+            model.get_embedding_projection(), None, features["masked_lm_ids"],
+            features["masked_lm_weights"])
         sop_loss, sop_per_example, sop_log_probs = get_sentence_order_output(
-            albert_config, model.get_pooled_output(),
-            features["next_sentence_labels"])
+            albert_config, model.get_pooled_output(), features["next_sentence_labels"])
         total_loss = tf.identity(mlm_loss + sop_loss, name="total_loss")
 
         scaffold_fn = None
@@ -325,57 +311,48 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=1e-4,
 
             def init_fn():
                 checkpoint_utils.init_from_checkpoint(
-                    init_checkpoint, variables=model_variables,
-                    allow_missing=[HEAD_VARIABLES],
+                    init_checkpoint, variables=model_variables, allow_missing=[HEAD_VARIABLES],
                     init_from_group0=init_from_group0,
-                    graph_layout=albert_config.resolved_embedding_layout,
-                    verbose=verbose, report_file=init_report_file)
+                    graph_layout=albert_config.resolved_embedding_layout, verbose=verbose,
+                    report_file=init_report_file)
                 return tf.train.Scaffold()
 
             if use_tpu:
                 scaffold_fn = init_fn
-            elif (tf.distribute.has_strategy() and
-                  not tf.distribute.in_cross_replica_context()):
+            elif (tf.distribute.has_strategy() and not tf.distribute.in_cross_replica_context()):
                 # Once, in cross-replica context, where mirrored variables
                 # go by their own (not their replica copies') names.
-                tf.distribute.get_replica_context().merge_call(
-                    lambda unused_strategy: init_fn())
+                tf.distribute.get_replica_context().merge_call(lambda unused_strategy: init_fn())
             else:
                 init_fn()
 
         if mode == tf.estimator.ModeKeys.TRAIN:
             train_op, lr = optimization.create_optimizer_with_lr(
-                total_loss, learning_rate, num_train_steps, num_warmup_steps,
-                use_tpu=use_tpu, optimizer=optimizer, poly_power=poly_power,
-                start_warmup_step=start_warmup_step,
+                total_loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
+                optimizer=optimizer, poly_power=poly_power, start_warmup_step=start_warmup_step,
                 weight_decay_rate=weight_decay_rate,
-                gradient_accumulation_steps=gradient_accumulation_steps,
-                loss_scale=loss_scale)
+                gradient_accumulation_steps=gradient_accumulation_steps, loss_scale=loss_scale)
             del lr  # Logged by name ("learning_rate") by driver_utils.TrainingLogHook.
             if use_tpu:
-                return tf.estimator.tpu.TPUEstimatorSpec(
-                    mode=mode, loss=total_loss, train_op=train_op,
-                    scaffold_fn=scaffold_fn)
-            return tf.estimator.EstimatorSpec(
-                mode=mode, loss=total_loss, train_op=train_op)
+                return tf.estimator.tpu.TPUEstimatorSpec(mode=mode, loss=total_loss,
+                                                         train_op=train_op, scaffold_fn=scaffold_fn)
+            return tf.estimator.EstimatorSpec(mode=mode, loss=total_loss, train_op=train_op)
 
         if mode == tf.estimator.ModeKeys.EVAL:
             is_real = features.get("is_real_example")
             if is_real is None:
                 is_real = tf.ones(tf.shape(input_ids)[:1], tf.float32)
-            metric_args = [mlm_per_position, mlm_log_probs,
-                           features["masked_lm_ids"],
-                           features["masked_lm_weights"], sop_per_example,
-                           sop_log_probs, features["next_sentence_labels"],
-                           is_real]
+            metric_args = [
+                mlm_per_position, mlm_log_probs, features["masked_lm_ids"],
+                features["masked_lm_weights"], sop_per_example, sop_log_probs,
+                features["next_sentence_labels"], is_real
+            ]
             if use_tpu:
-                return tf.estimator.tpu.TPUEstimatorSpec(
-                    mode=mode, loss=total_loss,
-                    eval_metrics=(metric_fn, metric_args),
-                    scaffold_fn=scaffold_fn)
-            return tf.estimator.EstimatorSpec(
-                mode=mode, loss=total_loss,
-                eval_metric_ops=metric_fn(*metric_args))
+                return tf.estimator.tpu.TPUEstimatorSpec(mode=mode, loss=total_loss,
+                                                         eval_metrics=(metric_fn, metric_args),
+                                                         scaffold_fn=scaffold_fn)
+            return tf.estimator.EstimatorSpec(mode=mode, loss=total_loss,
+                                              eval_metric_ops=metric_fn(*metric_args))
 
         raise ValueError("Only TRAIN and EVAL modes are supported: %s" % mode)
 
@@ -421,12 +398,9 @@ def feature_spec(max_seq_length, max_predictions_per_seq):
     spec = {}
     for name in SEQUENCE_FEATURES:
         spec[name] = tf.FixedLenFeature([max_seq_length], tf.int64)
-    spec["masked_lm_positions"] = tf.FixedLenFeature(
-        [max_predictions_per_seq], tf.int64)
-    spec["masked_lm_ids"] = tf.FixedLenFeature(
-        [max_predictions_per_seq], tf.int64)
-    spec["masked_lm_weights"] = tf.FixedLenFeature(
-        [max_predictions_per_seq], tf.float32)
+    spec["masked_lm_positions"] = tf.FixedLenFeature([max_predictions_per_seq], tf.int64)
+    spec["masked_lm_ids"] = tf.FixedLenFeature([max_predictions_per_seq], tf.int64)
+    spec["masked_lm_weights"] = tf.FixedLenFeature([max_predictions_per_seq], tf.float32)
     spec["next_sentence_labels"] = tf.FixedLenFeature([1], tf.int64)
     return spec
 
@@ -446,19 +420,15 @@ def _padding_example(max_seq_length, max_predictions_per_seq):
     for name in SEQUENCE_FEATURES + ("masked_lm_positions", "masked_lm_ids",
                                      "next_sentence_labels"):
         length = (max_seq_length if name in SEQUENCE_FEATURES else
-                  1 if name == "next_sentence_labels" else
-                  max_predictions_per_seq)
-        feature[name] = tf.train.Feature(
-            int64_list=tf.train.Int64List(value=[0] * length))
-    feature["masked_lm_weights"] = tf.train.Feature(
-        float_list=tf.train.FloatList(value=[0.0] * max_predictions_per_seq))
-    return tf.train.Example(
-        features=tf.train.Features(feature=feature)).SerializeToString()
+                  1 if name == "next_sentence_labels" else max_predictions_per_seq)
+        feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[0] * length))
+    feature["masked_lm_weights"] = tf.train.Feature(float_list=tf.train.FloatList(
+        value=[0.0] * max_predictions_per_seq))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
-                     is_training, batch_size=None, num_records=None,
-                     shuffle=True, seed=None, num_cpu_threads=4):
+def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_training,
+                     batch_size=None, num_records=None, shuffle=True, seed=None, num_cpu_threads=4):
     """Returns an `input_fn` for training or evaluation.
 
     Training: files are shuffled and interleaved, records shuffled, the data
@@ -500,8 +470,7 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
             size = input_context.get_per_replica_batch_size(size)
         if is_training:
             dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
-            if (input_context is not None and
-                    input_context.num_input_pipelines > 1):
+            if (input_context is not None and input_context.num_input_pipelines > 1):
                 if len(files) >= input_context.num_input_pipelines:
                     dataset = dataset.shard(input_context.num_input_pipelines,
                                             input_context.input_pipeline_id)
@@ -513,11 +482,9 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
             # gives the same records without interleave's reader threads
             # (TF 1.15 has crashed closing a session while they ran).
             dataset = dataset.interleave(
-                tf.data.TFRecordDataset, cycle_length=cycle_length,
-                block_length=1, num_parallel_calls=(
-                    cycle_length if shuffle and cycle_length > 1 else None))
-            if (input_context is not None and
-                    input_context.num_input_pipelines > 1 and
+                tf.data.TFRecordDataset, cycle_length=cycle_length, block_length=1,
+                num_parallel_calls=(cycle_length if shuffle and cycle_length > 1 else None))
+            if (input_context is not None and input_context.num_input_pipelines > 1 and
                     len(files) < input_context.num_input_pipelines):
                 dataset = dataset.shard(input_context.num_input_pipelines,
                                         input_context.input_pipeline_id)
@@ -531,15 +498,13 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
             # TPUEstimator (PER_HOST_V2) feeds every core of the host from
             # this dataset: pad to whole steps of all of them.
             context = (params or {}).get("context")
-            per_step = size * int(getattr(context, "num_of_replicas_per_host",
-                                          1) or 1)
+            per_step = size * int(getattr(context, "num_of_replicas_per_host", 1) or 1)
             padding = (-count) % per_step
             records = tf.data.TFRecordDataset(files)
             records = records.map(lambda r: (r, tf.constant(1.0)))
             if padding:
                 pad = tf.data.Dataset.from_tensors(
-                    (tf.constant(_padding_example(max_seq_length,
-                                                  max_predictions_per_seq)),
+                    (tf.constant(_padding_example(max_seq_length, max_predictions_per_seq)),
                      tf.constant(0.0))).repeat(padding)
                 records = records.concatenate(pad)
             dataset = records.batch(size, drop_remainder=True)
@@ -572,9 +537,8 @@ def _feature_values(feature):
     return kind, list(getattr(feature, kind).value)
 
 
-def check_records(input_files, albert_config, max_seq_length,
-                  max_predictions_per_seq, max_records=1000,
-                  max_files=20):
+def check_records(input_files, albert_config, max_seq_length, max_predictions_per_seq,
+                  max_records=1000, max_files=20):
     """Checks that records, config and flags agree, before any training.
 
     Reads up to `max_records` records of the first file and the first record
@@ -595,18 +559,15 @@ def check_records(input_files, albert_config, max_seq_length,
         DataMismatchError: naming the file, the record and the problem.
     """
     if max_seq_length > albert_config.max_position_embeddings:
-        raise DataMismatchError(
-            "--max_seq_length=%d exceeds max_position_embeddings=%d of the "
-            "config" % (max_seq_length, albert_config.max_position_embeddings))
-    expected = dict((name, ("int64_list", max_seq_length))
-                    for name in SEQUENCE_FEATURES)
+        raise DataMismatchError("--max_seq_length=%d exceeds max_position_embeddings=%d of the "
+                                "config" % (max_seq_length, albert_config.max_position_embeddings))
+    expected = dict((name, ("int64_list", max_seq_length)) for name in SEQUENCE_FEATURES)
     expected["masked_lm_positions"] = ("int64_list", max_predictions_per_seq)
     expected["masked_lm_ids"] = ("int64_list", max_predictions_per_seq)
     expected["masked_lm_weights"] = ("float_list", max_predictions_per_seq)
     expected["next_sentence_labels"] = ("int64_list", 1)
     flag_of = dict((name, "--max_seq_length") for name in SEQUENCE_FEATURES)
-    flag_of.update((name, "--max_predictions_per_seq")
-                   for name in PREDICTION_FEATURES)
+    flag_of.update((name, "--max_predictions_per_seq") for name in PREDICTION_FEATURES)
     checked = 0
     for file_index, name in enumerate(input_files[:max_files]):
         limit = max_records if file_index == 0 else 1
@@ -619,43 +580,36 @@ def check_records(input_files, albert_config, max_seq_length,
             values = {}
             for key, (kind, length) in sorted(expected.items()):
                 if key not in features:
-                    raise DataMismatchError(
-                        "%s: feature %s is missing (not a pretraining "
-                        "record?)" % (where, key))
+                    raise DataMismatchError("%s: feature %s is missing (not a pretraining "
+                                            "record?)" % (where, key))
                 got_kind, got = _feature_values(features[key])
                 if got_kind != kind:
-                    raise DataMismatchError("%s: feature %s is %s, expected %s"
-                                            % (where, key, got_kind, kind))
+                    raise DataMismatchError("%s: feature %s is %s, expected %s" %
+                                            (where, key, got_kind, kind))
                 if len(got) != length:
                     flag = flag_of.get(key)
                     hint = (" (the data was written with %s=%d; pass the same "
                             "value)" % (flag, len(got)) if flag else "")
-                    raise DataMismatchError(
-                        "%s: feature %s has length %d, expected %d%s" %
-                        (where, key, len(got), length, hint))
+                    raise DataMismatchError("%s: feature %s has length %d, expected %d%s" %
+                                            (where, key, len(got), length, hint))
                 values[key] = got
             top = max(values["input_ids"] + values["masked_lm_ids"])
             if top >= albert_config.vocab_size or min(values["input_ids"]) < 0:
-                raise DataMismatchError(
-                    "%s: token id %d is outside the config's vocab_size=%d "
-                    "(records written with another vocabulary?)" %
-                    (where, top, albert_config.vocab_size))
-            if values["masked_lm_positions"] and (
-                    max(values["masked_lm_positions"]) >= max_seq_length or
-                    min(values["masked_lm_positions"]) < 0):
-                raise DataMismatchError(
-                    "%s: masked_lm_positions %d outside [0, %d)" %
-                    (where, max(values["masked_lm_positions"]),
-                     max_seq_length))
+                raise DataMismatchError("%s: token id %d is outside the config's vocab_size=%d "
+                                        "(records written with another vocabulary?)" %
+                                        (where, top, albert_config.vocab_size))
+            if values["masked_lm_positions"] and (max(
+                    values["masked_lm_positions"]) >= max_seq_length or
+                                                  min(values["masked_lm_positions"]) < 0):
+                raise DataMismatchError("%s: masked_lm_positions %d outside [0, %d)" %
+                                        (where, max(values["masked_lm_positions"]), max_seq_length))
             if max(values["segment_ids"]) >= albert_config.type_vocab_size:
                 raise DataMismatchError(
                     "%s: segment id %d outside type_vocab_size=%d" %
-                    (where, max(values["segment_ids"]),
-                     albert_config.type_vocab_size))
+                    (where, max(values["segment_ids"]), albert_config.type_vocab_size))
             if values["next_sentence_labels"][0] not in (0, 1):
-                raise DataMismatchError(
-                    "%s: next_sentence_labels is %d, expected 0 or 1" %
-                    (where, values["next_sentence_labels"][0]))
+                raise DataMismatchError("%s: next_sentence_labels is %d, expected 0 or 1" %
+                                        (where, values["next_sentence_labels"][0]))
             checked += 1
         if file_index == 0 and checked == 0:
             raise DataMismatchError("%s: file holds no records" % name)
@@ -667,8 +621,7 @@ def check_records(input_files, albert_config, max_seq_length,
 # ---------------------------------------------------------------------------
 
 
-def session_config(num_cpu_devices=None, use_xla=False, intra_op_threads=0,
-                   inter_op_threads=0):
+def session_config(num_cpu_devices=None, use_xla=False, intra_op_threads=0, inter_op_threads=0):
     """A `tf.ConfigProto` for the Estimator's sessions.
 
     Args:
@@ -688,14 +641,12 @@ def session_config(num_cpu_devices=None, use_xla=False, intra_op_threads=0,
     if num_cpu_devices:
         config.device_count["CPU"] = int(num_cpu_devices)
     if use_xla:
-        config.graph_options.optimizer_options.global_jit_level = (
-            tf.OptimizerOptions.ON_1)
+        config.graph_options.optimizer_options.global_jit_level = (tf.OptimizerOptions.ON_1)
         # TensorFlow 1.15 auto-clusters for the CPU only with this flag (read
         # when the first session optimises its graph).
         xla_flags = os.environ.get("TF_XLA_FLAGS", "")
         if "--tf_xla_cpu_global_jit" not in xla_flags:
-            os.environ["TF_XLA_FLAGS"] = (
-                xla_flags + " --tf_xla_cpu_global_jit").strip()
+            os.environ["TF_XLA_FLAGS"] = (xla_flags + " --tf_xla_cpu_global_jit").strip()
     return config
 
 
@@ -710,8 +661,7 @@ def local_devices(num_cpu_devices=None):
         List of device names.
     """
     from tensorflow.python.client import device_lib  # pylint: disable=g-import-not-at-top
-    gpus = [d.name for d in device_lib.list_local_devices()
-            if d.device_type == "GPU"]
+    gpus = [d.name for d in device_lib.list_local_devices() if d.device_type == "GPU"]
     if gpus:
         return gpus
     return ["/cpu:%d" % i for i in range(int(num_cpu_devices or 1))]
@@ -738,11 +688,10 @@ def build_strategy(name, num_cpu_devices=None):
     if name == "multi_worker":
         tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
         if not tf_config.get("cluster"):
-            raise ValueError(
-                "--distribution_strategy=multi_worker needs the cluster in the "
-                "TF_CONFIG environment variable, e.g. {\"cluster\": {\"worker\":"
-                " [\"host1:2222\", \"host2:2222\"]}, \"task\": {\"type\": "
-                "\"worker\", \"index\": 0}}")
+            raise ValueError("--distribution_strategy=multi_worker needs the cluster in the "
+                             "TF_CONFIG environment variable, e.g. {\"cluster\": {\"worker\":"
+                             " [\"host1:2222\", \"host2:2222\"]}, \"task\": {\"type\": "
+                             "\"worker\", \"index\": 0}}")
         return tf.distribute.experimental.MultiWorkerMirroredStrategy()
     raise ValueError("unknown distribution strategy %r; choose one of: %s" %
                      (name, ", ".join(DISTRIBUTION_STRATEGIES)))
@@ -752,8 +701,7 @@ def build_strategy(name, num_cpu_devices=None):
 build_run_config = script_utils.build_run_config
 
 
-def build_estimator(model_fn, run_config, use_tpu=False, train_batch_size=32,
-                    eval_batch_size=8):
+def build_estimator(model_fn, run_config, use_tpu=False, train_batch_size=32, eval_batch_size=8):
     """A TPUEstimator (use_tpu) or a plain Estimator.
 
     Args:
@@ -769,10 +717,9 @@ def build_estimator(model_fn, run_config, use_tpu=False, train_batch_size=32,
         per-shard size in ``params["batch_size"]``.
     """
     if use_tpu:
-        return tf.estimator.tpu.TPUEstimator(
-            use_tpu=True, model_fn=model_fn, config=run_config,
-            train_batch_size=train_batch_size,
-            eval_batch_size=eval_batch_size)
+        return tf.estimator.tpu.TPUEstimator(use_tpu=True, model_fn=model_fn, config=run_config,
+                                             train_batch_size=train_batch_size,
+                                             eval_batch_size=eval_batch_size)
     return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
 
 
@@ -812,13 +759,12 @@ def evaluate_checkpoint(estimator, input_fn, checkpoint, steps):
     records (the Estimator's own ``loss`` averages batch losses, which the
     padding of the last batch would distort).
     """
-    metrics = estimator.evaluate(input_fn=input_fn, steps=steps,
-                                 checkpoint_path=checkpoint,
+    metrics = estimator.evaluate(input_fn=input_fn, steps=steps, checkpoint_path=checkpoint,
                                  name=None)
     metrics = dict((k, float(v)) for k, v in metrics.items() if k != "global_step")
     metrics["loss"] = metrics["masked_lm_loss"] + metrics["sentence_order_loss"]
-    tf.logging.info("Eval of %s: %s", checkpoint, ", ".join(
-        "%s=%.4f" % (k, metrics[k]) for k in sorted(metrics)))
+    tf.logging.info("Eval of %s: %s", checkpoint,
+                    ", ".join("%s=%.4f" % (k, metrics[k]) for k in sorted(metrics)))
     return metrics
 
 
@@ -829,9 +775,9 @@ def eval_history(output_dir, eval_files, eval_steps):
     batches, so other evaluation data starts a new history; the best
     checkpoint is the one with the highest masked_lm_accuracy.
     """
-    key = "%s; %s batches" % (", ".join(
-        "%s (%d bytes)" % (os.path.basename(path), tf.gfile.Stat(path).length)
-        for path in eval_files), eval_steps)
+    key = "%s; %s batches" % (", ".join("%s (%d bytes)" %
+                                        (os.path.basename(path), tf.gfile.Stat(path).length)
+                                        for path in eval_files), eval_steps)
     return driver_utils.EvalHistory(
         output_dir, key, "masked_lm_accuracy",
         "pretraining eval on %s (best by masked_lm_accuracy)" % ", ".join(eval_files))
@@ -848,79 +794,69 @@ def define_flags():
     flags.DEFINE_string("albert_config_file", None,
                         "The model config JSON (either reference format).")
     flags.DEFINE_alias("bert_config_file", "albert_config_file")
-    flags.DEFINE_string("input_file", None,
-                        "Training TFRecords: comma-separated files or globs.")
-    flags.DEFINE_string("eval_input_file", None,
-                        "Held-out TFRecords for --do_eval (comma-separated "
-                        "files or globs); every record is evaluated. Without "
-                        "it, --max_eval_steps batches of --input_file are.")
-    flags.DEFINE_string("output_dir", None,
-                        "Where checkpoints and eval_results.txt are written.")
-    flags.DEFINE_string("init_checkpoint", None,
-                        "Checkpoint to start from (prefix, directory or "
-                        "'checkpoint' file). Ignored when output_dir already "
-                        "holds a checkpoint (the run resumes from it).")
-    flags.DEFINE_integer("max_seq_length", 512,
-                         "Sequence length of the records (as written by "
-                         "create_pretraining_data.py).")
+    flags.DEFINE_string("input_file", None, "Training TFRecords: comma-separated files or globs.")
+    flags.DEFINE_string(
+        "eval_input_file", None, "Held-out TFRecords for --do_eval (comma-separated "
+        "files or globs); every record is evaluated. Without "
+        "it, --max_eval_steps batches of --input_file are.")
+    flags.DEFINE_string("output_dir", None, "Where checkpoints and eval_results.txt are written.")
+    flags.DEFINE_string(
+        "init_checkpoint", None, "Checkpoint to start from (prefix, directory or "
+        "'checkpoint' file). Ignored when output_dir already "
+        "holds a checkpoint (the run resumes from it).")
+    flags.DEFINE_integer(
+        "max_seq_length", 512, "Sequence length of the records (as written by "
+        "create_pretraining_data.py).")
     flags.DEFINE_integer("max_predictions_per_seq", 20,
                          "Masked positions per sequence of the records.")
     flags.DEFINE_bool("do_train", False, "Train.")
-    flags.DEFINE_bool("do_eval", False,
-                      "Evaluate every new checkpoint; keep the best one by "
-                      "masked_lm_accuracy as model.ckpt-best.")
+    flags.DEFINE_bool(
+        "do_eval", False, "Evaluate every new checkpoint; keep the best one by "
+        "masked_lm_accuracy as model.ckpt-best.")
     flags.DEFINE_integer("train_batch_size", 4096,
                          "Global training batch size (all devices together) "
                          "of one micro-batch.")
     flags.DEFINE_integer("eval_batch_size", 64, "Global evaluation batch size.")
-    flags.DEFINE_enum("optimizer", "lamb", list(optimization.OPTIMIZER_CHOICES),
-                      "The optimizer.")
+    flags.DEFINE_enum("optimizer", "lamb", list(optimization.OPTIMIZER_CHOICES), "The optimizer.")
     flags.DEFINE_float("learning_rate", 0.00176, "Peak learning rate.")
     flags.DEFINE_float("poly_power", 1.0, "Power of the polynomial decay.")
-    flags.DEFINE_integer("num_train_steps", 125000,
-                         "Number of updates (global steps).")
+    flags.DEFINE_integer("num_train_steps", 125000, "Number of updates (global steps).")
     flags.DEFINE_integer("num_warmup_steps", 3125, "Linear warmup steps.")
     flags.DEFINE_integer("start_warmup_step", 0, "Step where warmup starts.")
-    flags.DEFINE_integer("save_checkpoints_steps", 5000,
-                         "Save a checkpoint (and, with --do_train and "
-                         "--do_eval, evaluate it) every this many steps.")
-    flags.DEFINE_integer("keep_checkpoint_max", 5,
-                         "Number of recent checkpoints kept.")
+    flags.DEFINE_integer(
+        "save_checkpoints_steps", 5000, "Save a checkpoint (and, with --do_train and "
+        "--do_eval, evaluate it) every this many steps.")
+    flags.DEFINE_integer("keep_checkpoint_max", 5, "Number of recent checkpoints kept.")
     script_utils.define_tpu_flags(flags)
     flags.adopt_module_key_flags(script_utils)  # listed in --help
-    flags.DEFINE_integer("max_eval_steps", 100,
-                         "Evaluation batches when there is no "
-                         "--eval_input_file (with it, all records are "
-                         "evaluated unless this flag is given explicitly).")
-    flags.DEFINE_bool("init_from_group0", False,
-                      "Initialise every layer group from group 0 of "
+    flags.DEFINE_integer(
+        "max_eval_steps", 100, "Evaluation batches when there is no "
+        "--eval_input_file (with it, all records are "
+        "evaluated unless this flag is given explicitly).")
+    flags.DEFINE_bool("init_from_group0", False, "Initialise every layer group from group 0 of "
                       "--init_checkpoint.")
-    flags.DEFINE_integer("gradient_accumulation_steps", 1,
-                         "Micro-batches of --train_batch_size per update: "
-                         "the effective batch is train_batch_size x this.")
-    flags.DEFINE_enum("distribution_strategy", "none",
-                      list(DISTRIBUTION_STRATEGIES),
-                      "none: one device; mirrored: all local GPUs (or "
-                      "--num_cpu_devices CPUs); multi_worker: "
-                      "MultiWorkerMirroredStrategy, cluster from TF_CONFIG.")
-    flags.DEFINE_integer("num_cpu_devices", 1,
-                         "With --distribution_strategy=mirrored and no GPU: "
-                         "number of CPU devices to mirror over (testing).")
-    flags.DEFINE_integer("random_seed", 12345,
-                         "Seed of initialisation, dropout and shuffling.")
-    flags.DEFINE_bool("use_xla", False,
-                      "Compile the graph with XLA (auto-clustering).")
-    flags.DEFINE_bool("use_fp16", False,
-                      "Mixed precision on GPUs: float16 compute through the "
-                      "auto_mixed_precision graph rewrite, with dynamic loss "
-                      "scaling (steps with inf/NaN gradients are skipped). "
-                      "Refused when no GPU is visible.")
+    flags.DEFINE_integer(
+        "gradient_accumulation_steps", 1, "Micro-batches of --train_batch_size per update: "
+        "the effective batch is train_batch_size x this.")
+    flags.DEFINE_enum(
+        "distribution_strategy", "none", list(DISTRIBUTION_STRATEGIES),
+        "none: one device; mirrored: all local GPUs (or "
+        "--num_cpu_devices CPUs); multi_worker: "
+        "MultiWorkerMirroredStrategy, cluster from TF_CONFIG.")
+    flags.DEFINE_integer(
+        "num_cpu_devices", 1, "With --distribution_strategy=mirrored and no GPU: "
+        "number of CPU devices to mirror over (testing).")
+    flags.DEFINE_integer("random_seed", 12345, "Seed of initialisation, dropout and shuffling.")
+    flags.DEFINE_bool("use_xla", False, "Compile the graph with XLA (auto-clustering).")
+    flags.DEFINE_bool(
+        "use_fp16", False, "Mixed precision on GPUs: float16 compute through the "
+        "auto_mixed_precision graph rewrite, with dynamic loss "
+        "scaling (steps with inf/NaN gradients are skipped). "
+        "Refused when no GPU is visible.")
     precision.define_bf16_flag(flags, "the encoder (training and evaluation)")
-    flags.DEFINE_bool("use_einsum", True,
-                      "False builds the einsum-free attention graph.")
+    flags.DEFINE_bool("use_einsum", True, "False builds the einsum-free attention graph.")
     flags.DEFINE_float("weight_decay_rate", 0.01, "Decoupled weight decay.")
-    flags.DEFINE_float("log_every_secs", 30.0,
-                       "Seconds between two training progress lines.")
+    flags.DEFINE_float("log_every_secs", 30.0, "Seconds between two training progress lines.")
     script_utils.define_verbose_flag(flags)
     return flags.FLAGS
 
@@ -933,33 +869,27 @@ def _gpu_available():
 def _check_flags(flags_obj):
     """Flag combinations that cannot work: UserError before any work."""
     if not flags_obj.do_train and not flags_obj.do_eval:
-        raise script_utils.UserError(
-            "nothing to do: pass --do_train and/or --do_eval")
+        raise script_utils.UserError("nothing to do: pass --do_train and/or --do_eval")
     for name in ("albert_config_file", "output_dir"):
         if not getattr(flags_obj, name):
             raise script_utils.UserError("--%s is required" % name)
     if flags_obj.do_train and not flags_obj.input_file:
         raise script_utils.UserError("--do_train needs --input_file")
-    if flags_obj.do_eval and not (flags_obj.input_file or
-                                  flags_obj.eval_input_file):
-        raise script_utils.UserError(
-            "--do_eval needs --eval_input_file (or --input_file)")
-    for name in ("max_seq_length", "max_predictions_per_seq",
-                 "train_batch_size", "eval_batch_size", "num_train_steps",
-                 "save_checkpoints_steps", "gradient_accumulation_steps",
+    if flags_obj.do_eval and not (flags_obj.input_file or flags_obj.eval_input_file):
+        raise script_utils.UserError("--do_eval needs --eval_input_file (or --input_file)")
+    for name in ("max_seq_length", "max_predictions_per_seq", "train_batch_size", "eval_batch_size",
+                 "num_train_steps", "save_checkpoints_steps", "gradient_accumulation_steps",
                  "iterations_per_loop", "num_tpu_cores"):
         if getattr(flags_obj, name) < 1:
             raise script_utils.UserError("--%s must be >= 1, got %d" %
                                          (name, getattr(flags_obj, name)))
     if flags_obj.max_predictions_per_seq > flags_obj.max_seq_length:
-        raise script_utils.UserError(
-            "--max_predictions_per_seq=%d exceeds --max_seq_length=%d" %
-            (flags_obj.max_predictions_per_seq, flags_obj.max_seq_length))
+        raise script_utils.UserError("--max_predictions_per_seq=%d exceeds --max_seq_length=%d" %
+                                     (flags_obj.max_predictions_per_seq, flags_obj.max_seq_length))
     if flags_obj.use_tpu and flags_obj.distribution_strategy != "none":
         raise script_utils.UserError(
             "--use_tpu and --distribution_strategy=%s exclude each other (the "
-            "TPU path shards over --num_tpu_cores itself)" %
-            flags_obj.distribution_strategy)
+            "TPU path shards over --num_tpu_cores itself)" % flags_obj.distribution_strategy)
     if flags_obj.use_fp16 and precision.requested_dtype(flags_obj.use_bf16) != tf.float32:
         raise script_utils.UserError("--use_fp16 and --use_bf16 exclude each other")
     if flags_obj.use_fp16 and not _gpu_available():
@@ -979,16 +909,13 @@ def _load_config(flags_obj):
     if source:
         try:
             config = checkpoint_utils.config_for_checkpoint(config, source)
-            problems = checkpoint_utils.check_config_against_checkpoint(
-                config, source)
-        except (checkpoint_utils.CheckpointError,
-                checkpoint_utils.CheckpointMismatchError) as e:
+            problems = checkpoint_utils.check_config_against_checkpoint(config, source)
+        except (checkpoint_utils.CheckpointError, checkpoint_utils.CheckpointMismatchError) as e:
             raise script_utils.UserError(str(e))
         if problems:
-            raise script_utils.UserError(
-                "%s does not match %s: %s" % (
-                    checkpoint_utils.resolve_checkpoint(source),
-                    flags_obj.albert_config_file, "; ".join(problems)))
+            raise script_utils.UserError("%s does not match %s: %s" %
+                                         (checkpoint_utils.resolve_checkpoint(source),
+                                          flags_obj.albert_config_file, "; ".join(problems)))
     return config
 
 
@@ -1000,29 +927,27 @@ def main(argv):
     tf.logging.set_verbosity(tf.logging.INFO)
     compute_dtype = precision.compute_dtype(flags_obj.use_bf16, flags_obj.use_tpu)
     config = _load_config(flags_obj)
-    tf.logging.info("Model config (%s layout): %s",
-                    config.resolved_embedding_layout,
+    tf.logging.info("Model config (%s layout): %s", config.resolved_embedding_layout,
                     json.dumps(config.to_dict(), sort_keys=True))
 
     try:
-        train_files = (expand_input_files(flags_obj.input_file)
-                       if flags_obj.input_file else [])
+        train_files = (expand_input_files(flags_obj.input_file) if flags_obj.input_file else [])
         eval_files = (expand_input_files(flags_obj.eval_input_file)
                       if flags_obj.eval_input_file else train_files)
-        driver_utils.check_tfrecord_files(
-            train_files + [f for f in eval_files if f not in train_files])
+        driver_utils.check_tfrecord_files(train_files +
+                                          [f for f in eval_files if f not in train_files])
         for files in (train_files, eval_files):
             if files:
                 check_records(files, config, flags_obj.max_seq_length,
                               flags_obj.max_predictions_per_seq)
         if flags_obj.init_checkpoint:
             checkpoint_utils.check_checkpoint_complete(flags_obj.init_checkpoint)
-    except (DataMismatchError, driver_utils.RecordFileError,
-            checkpoint_utils.CheckpointError) as e:
+    except (DataMismatchError, driver_utils.RecordFileError, checkpoint_utils.CheckpointError) as e:
         raise script_utils.UserError(str(e))
     except tf.errors.DataLossError as e:
-        raise script_utils.UserError(driver_utils.describe_data_loss(
-            e, train_files + [f for f in eval_files if f not in train_files]))
+        raise script_utils.UserError(
+            driver_utils.describe_data_loss(
+                e, train_files + [f for f in eval_files if f not in train_files]))
     driver_utils.prepare_output_dir(flags_obj.output_dir, is_chief=_is_chief())
     if flags_obj.do_train:
         driver_utils.check_resume_checkpoint(flags_obj.output_dir)
@@ -1032,40 +957,31 @@ def main(argv):
                         "auto_mixed_precision graph rewrite, dynamic loss "
                         "scaling")
     try:
-        strategy = build_strategy(flags_obj.distribution_strategy,
-                                  flags_obj.num_cpu_devices)
+        strategy = build_strategy(flags_obj.distribution_strategy, flags_obj.num_cpu_devices)
     except ValueError as e:
         raise script_utils.UserError(str(e))
     if strategy is not None:
         tf.logging.info("Distribution: %s (%s), %d replicas in sync",
-                        flags_obj.distribution_strategy, type(strategy).__name__,
-                        strategy.num_replicas_in_sync)
+                        flags_obj.distribution_strategy,
+                        type(strategy).__name__, strategy.num_replicas_in_sync)
     num_cpu_devices = (flags_obj.num_cpu_devices
                        if flags_obj.distribution_strategy == "mirrored" else None)
-    sess_config = session_config(num_cpu_devices=num_cpu_devices,
-                                 use_xla=flags_obj.use_xla)
+    sess_config = session_config(num_cpu_devices=num_cpu_devices, use_xla=flags_obj.use_xla)
     if flags_obj.use_fp16:
         sess_config.graph_options.rewrite_options.auto_mixed_precision = 1
-    run_config = script_utils.run_config_from_flags(
-        flags_obj, train_distribute=strategy, session_config_proto=sess_config)
+    run_config = script_utils.run_config_from_flags(flags_obj, train_distribute=strategy,
+                                                    session_config_proto=sess_config)
     model_fn = model_fn_builder(
-        config, init_checkpoint=flags_obj.init_checkpoint,
-        learning_rate=flags_obj.learning_rate,
-        num_train_steps=flags_obj.num_train_steps,
-        num_warmup_steps=flags_obj.num_warmup_steps,
-        use_tpu=flags_obj.use_tpu,
-        use_one_hot_embeddings=flags_obj.use_tpu,
+        config, init_checkpoint=flags_obj.init_checkpoint, learning_rate=flags_obj.learning_rate,
+        num_train_steps=flags_obj.num_train_steps, num_warmup_steps=flags_obj.num_warmup_steps,
+        use_tpu=flags_obj.use_tpu, use_one_hot_embeddings=flags_obj.use_tpu,
         optimizer=flags_obj.optimizer, poly_power=flags_obj.poly_power,
-        start_warmup_step=flags_obj.start_warmup_step,
-        init_from_group0=flags_obj.init_from_group0,
+        start_warmup_step=flags_obj.start_warmup_step, init_from_group0=flags_obj.init_from_group0,
         gradient_accumulation_steps=flags_obj.gradient_accumulation_steps,
-        weight_decay_rate=flags_obj.weight_decay_rate,
-        use_einsum=flags_obj.use_einsum,
-        loss_scale="dynamic" if flags_obj.use_fp16 else None,
-        compute_dtype=compute_dtype,
+        weight_decay_rate=flags_obj.weight_decay_rate, use_einsum=flags_obj.use_einsum,
+        loss_scale="dynamic" if flags_obj.use_fp16 else None, compute_dtype=compute_dtype,
         init_report_file=os.path.join(flags_obj.output_dir,
-                                      driver_utils.INIT_REPORT_FILE),
-        verbose=flags_obj.verbose)
+                                      driver_utils.INIT_REPORT_FILE), verbose=flags_obj.verbose)
 
     def make_estimator(distributed):
         rc = run_config
@@ -1081,23 +997,23 @@ def main(argv):
 
     train_input_fn = None
     if flags_obj.do_train:
-        train_input_fn = input_fn_builder(
-            train_files, flags_obj.max_seq_length,
-            flags_obj.max_predictions_per_seq, is_training=True,
-            batch_size=flags_obj.train_batch_size, seed=flags_obj.random_seed)
+        train_input_fn = input_fn_builder(train_files, flags_obj.max_seq_length,
+                                          flags_obj.max_predictions_per_seq, is_training=True,
+                                          batch_size=flags_obj.train_batch_size,
+                                          seed=flags_obj.random_seed)
     eval_input_fn = eval_steps = None
     if flags_obj.do_eval:
         eval_input_fn, eval_steps = _eval_input(flags_obj, eval_files)
 
     try:
-        _run(flags_obj, make_estimator, strategy, train_input_fn,
-             eval_input_fn, eval_steps, eval_files)
-    except (checkpoint_utils.CheckpointMismatchError,
-            checkpoint_utils.CheckpointError) as e:
+        _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn, eval_steps,
+             eval_files)
+    except (checkpoint_utils.CheckpointMismatchError, checkpoint_utils.CheckpointError) as e:
         raise script_utils.UserError(str(e))
     except tf.errors.DataLossError as e:
-        raise script_utils.UserError(driver_utils.describe_data_loss(
-            e, train_files + [f for f in eval_files if f not in train_files]))
+        raise script_utils.UserError(
+            driver_utils.describe_data_loss(
+                e, train_files + [f for f in eval_files if f not in train_files]))
 
 
 def _eval_input(flags_obj, eval_files):
@@ -1108,19 +1024,17 @@ def _eval_input(flags_obj, eval_files):
         steps = -(-num_records // batch)
         if FLAGS["max_eval_steps"].present:
             steps = min(steps, flags_obj.max_eval_steps)
-        tf.logging.info("Evaluating %d records of %s in %d batches of %d",
-                        num_records, flags_obj.eval_input_file, steps, batch)
-        return input_fn_builder(
-            eval_files, flags_obj.max_seq_length,
-            flags_obj.max_predictions_per_seq, is_training=False,
-            batch_size=batch, num_records=num_records), steps
+        tf.logging.info("Evaluating %d records of %s in %d batches of %d", num_records,
+                        flags_obj.eval_input_file, steps, batch)
+        return input_fn_builder(eval_files, flags_obj.max_seq_length,
+                                flags_obj.max_predictions_per_seq, is_training=False,
+                                batch_size=batch, num_records=num_records), steps
     # Google's behaviour: max_eval_steps batches of the training data.
-    tf.logging.info("Evaluating %d batches of %d of the training data",
-                    flags_obj.max_eval_steps, batch)
-    return input_fn_builder(
-        eval_files, flags_obj.max_seq_length,
-        flags_obj.max_predictions_per_seq, is_training=True, shuffle=False,
-        batch_size=batch), flags_obj.max_eval_steps
+    tf.logging.info("Evaluating %d batches of %d of the training data", flags_obj.max_eval_steps,
+                    batch)
+    return input_fn_builder(eval_files, flags_obj.max_seq_length, flags_obj.max_predictions_per_seq,
+                            is_training=True, shuffle=False,
+                            batch_size=batch), flags_obj.max_eval_steps
 
 
 def _is_chief():
@@ -1135,17 +1049,17 @@ def _is_chief():
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn,
-         eval_steps, eval_files):
+def _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn, eval_steps,
+         eval_files):
     """Trains and evaluates (interleaved when both are asked for)."""
     del strategy  # built into the estimator by make_estimator
     output_dir = flags_obj.output_dir
-    examples_per_step = (flags_obj.train_batch_size *
-                         flags_obj.gradient_accumulation_steps)
+    examples_per_step = (flags_obj.train_batch_size * flags_obj.gradient_accumulation_steps)
     # On TPU the loss lives inside the TPU loop; TPUEstimator logs it.
     hooks = [] if flags_obj.use_tpu else [
         driver_utils.TrainingLogHook(examples_per_step, flags_obj.num_train_steps,
-                                     every_secs=flags_obj.log_every_secs)]
+                                     every_secs=flags_obj.log_every_secs)
+    ]
     multi_worker = flags_obj.distribution_strategy == "multi_worker"
 
     def evaluate_new_checkpoints():
@@ -1154,8 +1068,7 @@ def _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn,
         checkpoints = [(checkpoint_step(p), p) for p in saved_checkpoints(output_dir)]
         driver_utils.evaluate_new_checkpoints(
             output_dir, history,
-            lambda prefix: evaluate_checkpoint(estimator, eval_input_fn, prefix,
-                                               eval_steps),
+            lambda prefix: evaluate_checkpoint(estimator, eval_input_fn, prefix, eval_steps),
             include_step_zero=True, checkpoints=checkpoints)
 
     if train_input_fn is not None:
@@ -1164,27 +1077,22 @@ def _run(flags_obj, make_estimator, strategy, train_input_fn, eval_input_fn,
             # The distribute coordinator runs the workers together.
             tf.estimator.train_and_evaluate(
                 estimator,
-                tf.estimator.TrainSpec(train_input_fn,
-                                       max_steps=flags_obj.num_train_steps,
+                tf.estimator.TrainSpec(train_input_fn, max_steps=flags_obj.num_train_steps,
                                        hooks=hooks),
-                tf.estimator.EvalSpec(
-                    eval_input_fn or train_input_fn,
-                    steps=eval_steps or 1,
-                    start_delay_secs=10 ** 9, throttle_secs=10 ** 9))
+                tf.estimator.EvalSpec(eval_input_fn or train_input_fn, steps=eval_steps or 1,
+                                      start_delay_secs=10**9, throttle_secs=10**9))
         else:
             evaluating = eval_input_fn is not None
             step = driver_utils.train(
                 estimator, output_dir, flags_obj.num_train_steps,
                 lambda unused_step: train_input_fn,
                 round_steps=flags_obj.save_checkpoints_steps if evaluating else None,
-                after_round=evaluate_new_checkpoints if evaluating else None,
-                hooks=hooks)
+                after_round=evaluate_new_checkpoints if evaluating else None, hooks=hooks)
             tf.logging.info("Training done: global step %d", step)
     if eval_input_fn is not None and (not multi_worker or _is_chief()):
         evaluate_new_checkpoints()
         if not saved_checkpoints(output_dir):
-            raise script_utils.UserError(
-                "%s holds no checkpoint to evaluate" % output_dir)
+            raise script_utils.UserError("%s holds no checkpoint to evaluate" % output_dir)
 
 
 if __name__ == "__main__":

@@ -81,9 +81,8 @@ _TF_WARNING_NOISE = re.compile(
     r"Export includes no default signature|SavedModel saved prior to|"
     r"The `lookup_ops`|tf.estimator package not installed|"
     r"From .*: The name tf\.")
-_TF_SOURCE = re.compile(
-    r"[/\\](site|dist)-packages[/\\](tensorflow|tensorflow_core|"
-    r"tensorflow_estimator|keras|tf_keras|absl)[/\\]")
+_TF_SOURCE = re.compile(r"[/\\](site|dist)-packages[/\\](tensorflow|tensorflow_core|"
+                        r"tensorflow_estimator|keras|tf_keras|absl)[/\\]")
 
 
 class TensorFlowNoiseFilter(logging.Filter):
@@ -160,8 +159,7 @@ def temporary_name(path, pid=None):
       ``<directory>/.<base>.tmp-<pid>``, next to ``path``.
     """
     directory, base = os.path.split(path)
-    return os.path.join(directory, ".%s.tmp-%d" % (
-        base, os.getpid() if pid is None else pid))
+    return os.path.join(directory, ".%s.tmp-%d" % (base, os.getpid() if pid is None else pid))
 
 
 @contextlib.contextmanager
@@ -214,14 +212,12 @@ def check_output_path(path, flag="--output_file"):
     if os.path.isdir(path):
         raise UserError("%s: %s is a directory" % (flag, path))
     if os.path.exists(path) and not os.path.isfile(path):
-        raise UserError("%s: %s exists and is not a regular file" % (
-            flag, path))
+        raise UserError("%s: %s exists and is not a regular file" % (flag, path))
     parent = os.path.dirname(os.path.abspath(path))
     while not os.path.lexists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
-        raise UserError("%s: cannot create %s: %s is not a directory" % (
-            flag, path, parent))
+        raise UserError("%s: cannot create %s: %s is not a directory" % (flag, path, parent))
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError("%s: cannot write %s: the directory %s is not "
                         "writable" % (flag, path, parent))
@@ -269,13 +265,11 @@ def stale_temporary_files(path):
     stale = []
     for name in sorted(names):
         digits = name[len(prefix):]
-        if (not name.startswith(prefix) or not digits or
-                digits.strip("0123456789")):
+        if (not name.startswith(prefix) or not digits or digits.strip("0123456789")):
             continue
         candidate = os.path.join(directory, name)
         pid = int(digits)
-        if (pid != os.getpid() and os.path.isfile(candidate) and
-                not os.path.islink(candidate) and
+        if (pid != os.getpid() and os.path.isfile(candidate) and not os.path.islink(candidate) and
                 not process_is_running(pid)):
             stale.append(candidate)
     return stale
@@ -297,8 +291,7 @@ def remove_stale_temporary_files(path, log_fn=None):
         try:
             os.remove(stale)
         except OSError as error:
-            log("could not remove stale temporary file %s: %s", stale,
-                error.strerror)
+            log("could not remove stale temporary file %s: %s", stale, error.strerror)
             continue
         removed.append(stale)
         log("removed stale temporary file %s (left by a process that is no "
@@ -395,23 +388,19 @@ def define_tpu_flags(flags_module=flags):
     """Defines Google's TPU flags: --use_tpu --tpu_name --tpu_zone
     --gcp_project --master --num_tpu_cores --iterations_per_loop."""
     flags_module.DEFINE_bool("use_tpu", False, "Run on a TPU (TPUEstimator).")
-    flags_module.DEFINE_string("tpu_name", None,
-                               "Cloud TPU name or grpc://host:port address.")
+    flags_module.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc://host:port address.")
     flags_module.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
     flags_module.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-    flags_module.DEFINE_string("master", None,
-                               "TensorFlow master address (when no --tpu_name).")
+    flags_module.DEFINE_string("master", None, "TensorFlow master address (when no --tpu_name).")
     flags_module.DEFINE_integer("num_tpu_cores", 8, "TPU cores (with --use_tpu).")
     flags_module.DEFINE_integer("iterations_per_loop", 1000,
                                 "TPU: steps per host loop (per session.run).")
 
 
-def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
-                     gcp_project=None, master=None, num_tpu_cores=8,
-                     iterations_per_loop=1000, save_checkpoints_steps=1000,
-                     keep_checkpoint_max=5, random_seed=None,
-                     train_distribute=None, session_config_proto=None,
-                     log_step_count_steps=None):
+def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None, gcp_project=None,
+                     master=None, num_tpu_cores=8, iterations_per_loop=1000,
+                     save_checkpoints_steps=1000, keep_checkpoint_max=5, random_seed=None,
+                     train_distribute=None, session_config_proto=None, log_step_count_steps=None):
     """The RunConfig of the Estimator (TPU or not).
 
     With `use_tpu`, a `tf.estimator.tpu.RunConfig` whose cluster is resolved
@@ -449,41 +438,32 @@ def build_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
             cluster = tf.distribute.cluster_resolver.TPUClusterResolver(
                 tpu_name, zone=tpu_zone, project=gcp_project)
         return tpu.RunConfig(
-            cluster=cluster,
-            master=None if cluster else master,
-            model_dir=output_dir,
-            save_checkpoints_steps=save_checkpoints_steps,
-            keep_checkpoint_max=keep_checkpoint_max,
-            tf_random_seed=random_seed,
-            session_config=session_config_proto,
+            cluster=cluster, master=None if cluster else master, model_dir=output_dir,
+            save_checkpoints_steps=save_checkpoints_steps, keep_checkpoint_max=keep_checkpoint_max,
+            tf_random_seed=random_seed, session_config=session_config_proto,
             tpu_config=tpu.TPUConfig(
-                iterations_per_loop=iterations_per_loop,
-                num_shards=num_tpu_cores,
-                per_host_input_for_training=(
-                    tpu.InputPipelineConfig.PER_HOST_V2)))
+                iterations_per_loop=iterations_per_loop, num_shards=num_tpu_cores,
+                per_host_input_for_training=(tpu.InputPipelineConfig.PER_HOST_V2)))
     if log_step_count_steps is None:
         log_step_count_steps = max(1, min(100, save_checkpoints_steps))
-    return tf.estimator.RunConfig(
-        model_dir=output_dir,
-        save_checkpoints_steps=save_checkpoints_steps,
-        keep_checkpoint_max=keep_checkpoint_max,
-        tf_random_seed=random_seed,
-        train_distribute=train_distribute,
-        session_config=session_config_proto,
-        log_step_count_steps=log_step_count_steps)
+    return tf.estimator.RunConfig(model_dir=output_dir,
+                                  save_checkpoints_steps=save_checkpoints_steps,
+                                  keep_checkpoint_max=keep_checkpoint_max,
+                                  tf_random_seed=random_seed, train_distribute=train_distribute,
+                                  session_config=session_config_proto,
+                                  log_step_count_steps=log_step_count_steps)
 
 
 def run_config_from_flags(flags_obj, **overrides):
     """``build_run_config`` from a script's flags: --output_dir, the TPU
     flags, --save_checkpoints_steps, --keep_checkpoint_max (0 keeps all) and
     --random_seed; keyword ``overrides`` take precedence."""
-    kwargs = dict(
-        use_tpu=flags_obj.use_tpu, tpu_name=flags_obj.tpu_name,
-        tpu_zone=flags_obj.tpu_zone, gcp_project=flags_obj.gcp_project,
-        master=flags_obj.master, num_tpu_cores=flags_obj.num_tpu_cores,
-        iterations_per_loop=flags_obj.iterations_per_loop,
-        save_checkpoints_steps=flags_obj.save_checkpoints_steps,
-        keep_checkpoint_max=flags_obj.keep_checkpoint_max or None,
-        random_seed=flags_obj.random_seed)
+    kwargs = dict(use_tpu=flags_obj.use_tpu, tpu_name=flags_obj.tpu_name,
+                  tpu_zone=flags_obj.tpu_zone, gcp_project=flags_obj.gcp_project,
+                  master=flags_obj.master, num_tpu_cores=flags_obj.num_tpu_cores,
+                  iterations_per_loop=flags_obj.iterations_per_loop,
+                  save_checkpoints_steps=flags_obj.save_checkpoints_steps,
+                  keep_checkpoint_max=flags_obj.keep_checkpoint_max or None,
+                  random_seed=flags_obj.random_seed)
     kwargs.update(overrides)
     return build_run_config(flags_obj.output_dir, **kwargs)

@@ -195,9 +195,9 @@ class SimilarityPredictor(object):
     """
 
     def __init__(self, model_dir=None, ckpt_name=None, config_name=None, vocab_file=None,
-                 do_lower_case=None, max_seq_len=None, batch_size=None, label=None,
-                 labels=None, gpu_memory_fraction=None, num_threads=None, freeze_graph=None,
-                 batch_requests=None, use_bf16=None):
+                 do_lower_case=None, max_seq_len=None, batch_size=None, label=None, labels=None,
+                 gpu_memory_fraction=None, num_threads=None, freeze_graph=None, batch_requests=None,
+                 use_bf16=None):
         self.model_dir = model_dir if model_dir is not None else args.model_dir
         self._ckpt_name_required = ckpt_name is not None
         self.ckpt_name = ckpt_name if ckpt_name is not None else args.ckpt_name
@@ -208,28 +208,28 @@ class SimilarityPredictor(object):
         self.batch_size = int(batch_size if batch_size is not None else args.batch_size)
         self.label = six.text_type(label if label is not None else args.label)
         self.labels = list(labels) if labels is not None else None
-        self.gpu_memory_fraction = (gpu_memory_fraction if gpu_memory_fraction is not None
-                                    else args.gpu_memory_fraction)
+        self.gpu_memory_fraction = (gpu_memory_fraction if gpu_memory_fraction is not None else
+                                    args.gpu_memory_fraction)
         self.num_threads = int(num_threads if num_threads is not None else args.num_threads)
         self.freeze_graph = bool(freeze_graph if freeze_graph is not None else args.freeze_graph)
-        self.batch_requests = bool(batch_requests if batch_requests is not None
-                                   else args.batch_requests)
+        self.batch_requests = bool(
+            batch_requests if batch_requests is not None else args.batch_requests)
         self.use_bf16 = bool(use_bf16 if use_bf16 is not None else args.use_bf16)
         if self.batch_size < 1:
             raise SimilarityError("batch_size must be >= 1, got %d" % self.batch_size)
-        self.source = None          # "saved_model" or "checkpoint"
-        self.model_path = None      # the SavedModel dir or checkpoint prefix
+        self.source = None  # "saved_model" or "checkpoint"
+        self.model_path = None  # the SavedModel dir or checkpoint prefix
         self.is_regression = False
         self.tokenizer = None
         self._session = None
         self._run = None
         self._label_index = None
-        self._lock = threading.Lock()        # serialises session runs
-        self._load_lock = threading.Lock()   # one start_model at a time
+        self._lock = threading.Lock()  # serialises session runs
+        self._load_lock = threading.Lock()  # one start_model at a time
         self._queue_lock = threading.Lock()  # guards _queue and _closed
-        self._queue = collections.deque()    # _Job objects with pairs not yet run
-        self._closed = False                 # close() was called (until start_model)
-        self._runner_busy = False            # a _run_shared caller is running batches
+        self._queue = collections.deque()  # _Job objects with pairs not yet run
+        self._closed = False  # close() was called (until start_model)
+        self._runner_busy = False  # a _run_shared caller is running batches
 
     # -- loading --
 
@@ -265,9 +265,9 @@ class SimilarityPredictor(object):
                 raise
             with self._queue_lock:
                 self._closed = False
-        tf.logging.info("Similarity model loaded from %s (%s): max_seq_len %d, batch %d, "
-                        "label %r", self.model_path, self.source, self.max_seq_len,
-                        self.batch_size, self.label)
+        tf.logging.info(
+            "Similarity model loaded from %s (%s): max_seq_len %d, batch %d, "
+            "label %r", self.model_path, self.source, self.max_seq_len, self.batch_size, self.label)
         return self
 
     def _session_config(self):
@@ -281,9 +281,9 @@ class SimilarityPredictor(object):
 
     def _make_tokenizer(self, vocab_file, spm_model_file, do_lower_case):
         try:
-            tokenizer = tokenization.FullTokenizer.from_files(
-                vocab_file=vocab_file, spm_model_file=spm_model_file,
-                do_lower_case=do_lower_case)
+            tokenizer = tokenization.FullTokenizer.from_files(vocab_file=vocab_file,
+                                                              spm_model_file=spm_model_file,
+                                                              do_lower_case=do_lower_case)
             classifier_utils.special_tokens_check(tokenizer)
         except (IOError, OSError, ValueError) as e:
             raise SimilarityError(str(e))
@@ -311,8 +311,7 @@ class SimilarityPredictor(object):
         prefix = find_checkpoint(self.model_dir, self.ckpt_name, self._ckpt_name_required)
         self.source, self.model_path = "checkpoint", prefix
         near = os.path.dirname(prefix)
-        config_file = (self.config_name or _first_match(near, _CONFIG_PATTERNS) or
-                       args.config_name)
+        config_file = (self.config_name or _first_match(near, _CONFIG_PATTERNS) or args.config_name)
         vocab_file = self.vocab_file or _first_match(near, _VOCAB_PATTERNS) or args.vocab_file
         hint = "give the model's config with --config_name (config_name=)"
         try:
@@ -351,9 +350,9 @@ class SimilarityPredictor(object):
         with graph.as_default():
             inputs = [tf.placeholder(tf.int32, [None, None], name=n) for n in _INPUT_NAMES]
             with modeling.compute_dtype_scope(tf.bfloat16 if self.use_bf16 else tf.float32):
-                outputs = classifier_utils.create_model(
-                    config, False, inputs[0], inputs[1], inputs[2], None, num_labels,
-                    is_regression=self.is_regression)
+                outputs = classifier_utils.create_model(config, False, inputs[0], inputs[1],
+                                                        inputs[2], None, num_labels,
+                                                        is_regression=self.is_regression)
             saver = tf.train.Saver(tf.global_variables())
             graph.finalize()
         self._session = tf.Session(graph=graph, config=self._session_config())
@@ -399,8 +398,9 @@ class SimilarityPredictor(object):
         self._session = tf.Session(graph=graph, config=self._session_config())
         with graph.as_default():
             try:
-                meta = tf.saved_model.loader.load(
-                    self._session, [tf.saved_model.tag_constants.SERVING], export_dir)
+                meta = tf.saved_model.loader.load(self._session,
+                                                  [tf.saved_model.tag_constants.SERVING],
+                                                  export_dir)
             except (IOError, OSError, RuntimeError, tf.errors.OpError) as e:
                 raise SimilarityError("%s: cannot load the SavedModel: %s" %
                                       (export_dir, str(e).split("\n")[0]))
@@ -494,8 +494,8 @@ class SimilarityPredictor(object):
           two lists of ints of the same length (at most max_seq_len).
         """
         example = classifier_tasks.InputExample("query", text_a, text_b)
-        feature = classifier_utils.convert_single_example(
-            example, None, self.max_seq_len, self.tokenizer)
+        feature = classifier_utils.convert_single_example(example, None, self.max_seq_len,
+                                                          self.tokenizer)
         length = sum(feature.input_mask)
         return feature.input_ids[:length], feature.segment_ids[:length]
 
@@ -655,10 +655,16 @@ class SimilarityPredictor(object):
 
     def info(self):
         """A JSON-able description of the loaded model."""
-        return {"model": self.model_path, "source": self.source, "label": self.label,
-                "labels": self.labels, "max_seq_len": self.max_seq_len,
-                "batch_size": self.batch_size, "do_lower_case": self.do_lower_case,
-                "regression": self.is_regression}
+        return {
+            "model": self.model_path,
+            "source": self.source,
+            "label": self.label,
+            "labels": self.labels,
+            "max_seq_len": self.max_seq_len,
+            "batch_size": self.batch_size,
+            "do_lower_case": self.do_lower_case,
+            "regression": self.is_regression
+        }
 
 
 BertSim = SimilarityPredictor
@@ -692,7 +698,7 @@ def _split_by_length(batch, min_run=8, max_padding=0.1):
     for item in sorted(batch, key=length):
         width = length(item)
         if (len(current) >= min_run and
-                (len(current) + 1) * width > (1.0 + max_padding) * (tokens + width)):
+            (len(current) + 1) * width > (1.0 + max_padding) * (tokens + width)):
             runs.append(current)
             current, tokens = [], 0
         current.append(item)
@@ -720,8 +726,8 @@ class _Job(object):
         self.results = [None] * len(encoded)
         self.missing = len(encoded)
         self.error = None
-        self.runner = False                # this call's thread runs the batches
-        self.wakeup = threading.Event()    # done, or the runner role handed over
+        self.runner = False  # this call's thread runs the batches
+        self.wakeup = threading.Event()  # done, or the runner role handed over
 
     @property
     def done(self):
@@ -806,8 +812,9 @@ def parse_predict_request(body):
     except UnicodeDecodeError:
         raise RequestError(400, "request body is not UTF-8")
     except RecursionError:
-        raise RequestError(400, "malformed JSON: nested too deeply (expected "
-                                '{"pairs": [["a", "b"], ...]})')
+        raise RequestError(
+            400, "malformed JSON: nested too deeply (expected "
+            '{"pairs": [["a", "b"], ...]})')
     except ValueError as e:
         raise RequestError(400, "malformed JSON: %s" % e)
     if not isinstance(request, dict) or "pairs" not in request:
@@ -818,15 +825,18 @@ def parse_predict_request(body):
     out = []
     for index, pair in enumerate(pairs):
         if not isinstance(pair, list) or len(pair) != 2:
-            raise RequestError(400, "pairs[%d]: expected [sentence_a, sentence_b], got %s" %
-                               (index, _json_excerpt(pair)))
+            raise RequestError(
+                400, "pairs[%d]: expected [sentence_a, sentence_b], got %s" %
+                (index, _json_excerpt(pair)))
         for position, text in enumerate(pair):
             if not isinstance(text, six.text_type):
-                raise RequestError(400, "pairs[%d][%d]: expected a string, got %s" %
-                                   (index, position, _json_excerpt(text)))
+                raise RequestError(
+                    400, "pairs[%d][%d]: expected a string, got %s" %
+                    (index, position, _json_excerpt(text)))
             if not text.strip():
-                raise RequestError(400, "pairs[%d][%d] is empty%s" %
-                                   (index, position, " (only whitespace)" if text else ""))
+                raise RequestError(
+                    400, "pairs[%d][%d] is empty%s" %
+                    (index, position, " (only whitespace)" if text else ""))
         out.append((pair[0], pair[1]))
     return out
 
@@ -913,8 +923,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload.update(self.server.predictor.info())
             self._reply(200 if payload["status"] == "ok" else 503, payload)
         else:
-            self._reply(404, {"error": "unknown path %s (GET /health, POST /predict)" %
-                                       self.path})
+            self._reply(404, {"error": "unknown path %s (GET /health, POST /predict)" % self.path})
 
     def do_POST(self):  # pylint: disable=invalid-name
         try:
@@ -957,17 +966,18 @@ class _Handler(BaseHTTPRequestHandler):
         if length > limit:
             # The body is not read: close the connection after the answer.
             self.close_connection = True
-            raise RequestError(413, "request of %d bytes is larger than the limit of %d "
-                                    "bytes; send fewer pairs per request" % (length, limit))
+            raise RequestError(
+                413, "request of %d bytes is larger than the limit of %d "
+                "bytes; send fewer pairs per request" % (length, limit))
         try:
             body = self.rfile.read(length)
         except socket.timeout:
             body = b""
         if len(body) != length:
             self.close_connection = True
-            raise RequestError(408 if not body else 400,
-                               "request body shorter than its Content-Length (%d of %d "
-                               "bytes)" % (len(body), length))
+            raise RequestError(
+                408 if not body else 400, "request body shorter than its Content-Length (%d of %d "
+                "bytes)" % (len(body), length))
         return body
 
     def do_PUT(self):  # pylint: disable=invalid-name
@@ -1006,19 +1016,19 @@ class SimilarityServer(ThreadingHTTPServer):
                  max_connections=None):
         self.predictor = predictor
         self.max_request_bytes = int(max_request_bytes or args.max_request_bytes)
-        self.request_queue_size = int(listen_backlog if listen_backlog is not None
-                                      else args.listen_backlog)
-        self.max_connections = int(max_connections if max_connections is not None
-                                   else args.max_connections)
+        self.request_queue_size = int(
+            listen_backlog if listen_backlog is not None else args.listen_backlog)
+        self.max_connections = int(
+            max_connections if max_connections is not None else args.max_connections)
         for name in ("max_request_bytes", "request_queue_size", "max_connections"):
             if getattr(self, name) < 1:
-                raise SimilarityError("%s must be >= 1, got %d" % (
-                    "listen_backlog" if name == "request_queue_size" else name,
-                    getattr(self, name)))
+                raise SimilarityError("%s must be >= 1, got %d" %
+                                      ("listen_backlog" if name == "request_queue_size" else name,
+                                       getattr(self, name)))
         self._state = threading.Condition()
-        self._connections = 0     # connections with a handler thread
-        self._predictions = 0     # predictions in progress
-        self._draining = False    # stop() has begun: new predictions get 503
+        self._connections = 0  # connections with a handler thread
+        self._predictions = 0  # predictions in progress
+        self._draining = False  # stop() has begun: new predictions get 503
         self._stop_waiting = False
         self._stop_thread = None
         ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), _Handler)
@@ -1034,11 +1044,10 @@ class SimilarityServer(ThreadingHTTPServer):
         if full:
             tf.logging.warning("%s: %d connections open (--max_connections): answered 503",
                                client_address[0], self.max_connections)
-            _refuse_connection(request, "too many connections (%d); retry shortly" %
-                               self.max_connections)
+            _refuse_connection(request,
+                               "too many connections (%d); retry shortly" % self.max_connections)
             return
-        thread = threading.Thread(target=self._handle_connection,
-                                  args=(request, client_address))
+        thread = threading.Thread(target=self._handle_connection, args=(request, client_address))
         thread.daemon = True
         try:
             thread.start()
@@ -1085,9 +1094,11 @@ class SimilarityServer(ThreadingHTTPServer):
     def status(self):
         """``{"status": "ok" or "stopping", "connections", "predictions"}``."""
         with self._state:
-            return {"status": "stopping" if self._draining else "ok",
-                    "connections": self._connections,
-                    "predictions_in_progress": self._predictions}
+            return {
+                "status": "stopping" if self._draining else "ok",
+                "connections": self._connections,
+                "predictions_in_progress": self._predictions
+            }
 
     def drain(self, timeout):
         """Refuses new predictions and waits for those in progress.
@@ -1127,12 +1138,15 @@ class SimilarityServer(ThreadingHTTPServer):
 
         def _drain_then_shutdown():
             start = time.monotonic()
-            tf.logging.info("stopping: new requests get 503; waiting up to %.1f s for the "
-                            "predictions in progress", timeout)
+            tf.logging.info(
+                "stopping: new requests get 503; waiting up to %.1f s for the "
+                "predictions in progress", timeout)
             if not self.drain(timeout):
                 left = self.status()["predictions_in_progress"]
-                tf.logging.warning("stopping with %d prediction(s) still in progress after "
-                                   "%.1f s: they get 503", left, time.monotonic() - start)
+                tf.logging.warning(
+                    "stopping with %d prediction(s) still in progress after "
+                    "%.1f s: they get 503", left,
+                    time.monotonic() - start)
             self.shutdown()
 
         self._stop_thread = threading.Thread(target=_drain_then_shutdown)
@@ -1177,8 +1191,7 @@ class SimilarityServer(ThreadingHTTPServer):
                 tf.logging.warning("closing the listening socket: %s", e)
 
 
-def make_server(predictor, port, max_request_bytes=None, listen_backlog=None,
-                max_connections=None):
+def make_server(predictor, port, max_request_bytes=None, listen_backlog=None, max_connections=None):
     """A SimilarityServer on 127.0.0.1 (see its Args).
 
     Returns:
@@ -1232,63 +1245,72 @@ def serve(predictor, port, max_request_bytes=None, out=None, listen_backlog=None
 def _define_flags():
     """Defines the CLI flags (only when run as a script: importing defines none)."""
     from absl import flags  # pylint: disable=g-import-not-at-top
-    flags.DEFINE_string("model_dir", args.model_dir,
-                        "Fine-tuned model: run_classifier.py --output_dir (model.ckpt-best, "
-                        "else the latest checkpoint), a checkpoint prefix, or a SavedModel "
-                        "(run_classifier.py --export_dir).")
-    flags.DEFINE_string("ckpt_name", args.ckpt_name,
-                        "Checkpoint prefix to serve instead of the best/latest in --model_dir "
-                        "(the default is used only if it exists; given explicitly, it must).")
-    flags.DEFINE_string("config_name", args.config_name,
-                        "Model config JSON of a checkpoint (default: a config next to the "
-                        "checkpoint, else this).")
+    flags.DEFINE_string(
+        "model_dir", args.model_dir,
+        "Fine-tuned model: run_classifier.py --output_dir (model.ckpt-best, "
+        "else the latest checkpoint), a checkpoint prefix, or a SavedModel "
+        "(run_classifier.py --export_dir).")
+    flags.DEFINE_string(
+        "ckpt_name", args.ckpt_name,
+        "Checkpoint prefix to serve instead of the best/latest in --model_dir "
+        "(the default is used only if it exists; given explicitly, it must).")
+    flags.DEFINE_string(
+        "config_name", args.config_name,
+        "Model config JSON of a checkpoint (default: a config next to the "
+        "checkpoint, else this).")
     flags.DEFINE_alias("albert_config_file", "config_name")
-    flags.DEFINE_string("vocab_file", args.vocab_file,
-                        "vocab.txt or SentencePiece model (default: the SavedModel's, or one "
-                        "next to the checkpoint, else this).")
+    flags.DEFINE_string(
+        "vocab_file", args.vocab_file,
+        "vocab.txt or SentencePiece model (default: the SavedModel's, or one "
+        "next to the checkpoint, else this).")
     flags.DEFINE_bool("do_lower_case", args.do_lower_case,
                       "Lower-case the input (default: the SavedModel's setting, else this).")
-    flags.DEFINE_integer("max_seq_len", args.max_seq_len,
-                         "Longest input in tokens; longer pairs are truncated (default: the "
-                         "SavedModel's max_seq_length, else this). Batches are padded only to "
-                         "their longest pair.")
+    flags.DEFINE_integer(
+        "max_seq_len", args.max_seq_len,
+        "Longest input in tokens; longer pairs are truncated (default: the "
+        "SavedModel's max_seq_length, else this). Batches are padded only to "
+        "their longest pair.")
     flags.DEFINE_alias("max_seq_length", "max_seq_len")
     flags.DEFINE_integer("batch_size", args.batch_size, "Pairs per session run.")
     flags.DEFINE_string("label", args.label,
                         "Label whose probability is printed (LCQMC: 1 = similar).")
     flags.DEFINE_integer("num_threads", args.num_threads,
                          "CPU threads of the TensorFlow session (0: all cores).")
-    flags.DEFINE_bool("freeze_graph", args.freeze_graph,
-                      "Run a frozen copy of the graph (weights as constants): fewer ops "
-                      "per query.")
+    flags.DEFINE_bool(
+        "freeze_graph", args.freeze_graph,
+        "Run a frozen copy of the graph (weights as constants): fewer ops "
+        "per query.")
     flags.DEFINE_float("gpu_memory_fraction", args.gpu_memory_fraction,
                        "Share of GPU memory the session may take.")
-    flags.DEFINE_string("input_file", None,
-                        "Batch mode: UTF-8 TSV with a<TAB>b per line (a third column is "
-                        "ignored); writes a<TAB>b<TAB>probability.")
+    flags.DEFINE_string(
+        "input_file", None, "Batch mode: UTF-8 TSV with a<TAB>b per line (a third column is "
+        "ignored); writes a<TAB>b<TAB>probability.")
     flags.DEFINE_string("output_file", None, "Batch mode output (default: stdout).")
     flags.DEFINE_bool("serve", False, "Run the HTTP JSON service on 127.0.0.1:--port.")
     flags.DEFINE_integer("port", args.port, "Port of --serve (0: any free port, printed).")
     flags.DEFINE_integer("max_request_bytes", args.max_request_bytes,
                          "Largest HTTP request body; bigger ones get 413.")
-    flags.DEFINE_integer("listen_backlog", args.listen_backlog,
-                         "Connections the kernel queues while --serve is busy accepting "
-                         "(capped by net.core.somaxconn on Linux).")
-    flags.DEFINE_integer("max_connections", args.max_connections,
-                         "Connections --serve handles at once (one thread each); more get "
-                         "503 with Retry-After.")
-    flags.DEFINE_float("shutdown_timeout", args.shutdown_timeout,
-                       "On SIGINT/SIGTERM, seconds to let predictions in progress finish "
-                       "(new requests get 503 meanwhile; a second signal stops waiting); "
-                       "what is still running then gets 503.")
+    flags.DEFINE_integer(
+        "listen_backlog", args.listen_backlog,
+        "Connections the kernel queues while --serve is busy accepting "
+        "(capped by net.core.somaxconn on Linux).")
+    flags.DEFINE_integer(
+        "max_connections", args.max_connections,
+        "Connections --serve handles at once (one thread each); more get "
+        "503 with Retry-After.")
+    flags.DEFINE_float(
+        "shutdown_timeout", args.shutdown_timeout,
+        "On SIGINT/SIGTERM, seconds to let predictions in progress finish "
+        "(new requests get 503 meanwhile; a second signal stops waiting); "
+        "what is still running then gets 503.")
     import precision  # pylint: disable=g-import-not-at-top
-    precision.define_bf16_flag(
-        flags, "the encoder of a checkpoint (not a SavedModel)",
-        default="true" if args.use_bf16 else "false")
-    flags.DEFINE_bool("batch_requests", args.batch_requests,
-                      "Run the pairs of concurrent requests together in shared batches of up "
-                      "to --batch_size, grouped by length (same results, more pairs per "
-                      "session run). --nobatch_requests: each request runs alone.")
+    precision.define_bf16_flag(flags, "the encoder of a checkpoint (not a SavedModel)",
+                               default="true" if args.use_bf16 else "false")
+    flags.DEFINE_bool(
+        "batch_requests", args.batch_requests,
+        "Run the pairs of concurrent requests together in shared batches of up "
+        "to --batch_size, grouped by length (same results, more pairs per "
+        "session run). --nobatch_requests: each request runs alone.")
 
 
 def _predictor_from_flags(flag_values):
@@ -1304,9 +1326,8 @@ def _predictor_from_flags(flag_values):
         config_name=given("config_name"), vocab_file=given("vocab_file"),
         do_lower_case=given("do_lower_case"), max_seq_len=given("max_seq_len"),
         batch_size=flag_values.batch_size, label=flag_values.label,
-        gpu_memory_fraction=flag_values.gpu_memory_fraction,
-        num_threads=flag_values.num_threads, freeze_graph=flag_values.freeze_graph,
-        batch_requests=flag_values.batch_requests,
+        gpu_memory_fraction=flag_values.gpu_memory_fraction, num_threads=flag_values.num_threads,
+        freeze_graph=flag_values.freeze_graph, batch_requests=flag_values.batch_requests,
         use_bf16=precision.compute_dtype(flag_values.use_bf16) == tf.bfloat16)
 
 
@@ -1475,8 +1496,8 @@ def main(argv):
             elif flag_values.input_file:
                 count = run_batch(predictor, flag_values.input_file, flag_values.output_file)
                 tf.logging.info("scored %d pairs%s", count,
-                                (" -> %s" % flag_values.output_file)
-                                if flag_values.output_file else "")
+                                (" -> %s" %
+                                 flag_values.output_file) if flag_values.output_file else "")
             else:
                 run_interactive(predictor)
         finally:

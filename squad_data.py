@@ -74,8 +74,7 @@ class SquadExample(object):
 
     def __repr__(self):
         return "SquadExample(id=%r, question=%r, answer=%r@%r, impossible=%r)" % (
-            self.qas_id, self.question_text, self.answer_text, self.start_char,
-            self.is_impossible)
+            self.qas_id, self.question_text, self.answer_text, self.start_char, self.is_impossible)
 
 
 class ReadStats(object):
@@ -94,8 +93,8 @@ class ReadStats(object):
 
     def __repr__(self):
         return ("%d questions, %d answer offsets corrected, %d answers and %d questions "
-                "skipped" % (self.questions, self.offsets_fixed, self.answers_skipped,
-                             self.questions_skipped))
+                "skipped" %
+                (self.questions, self.offsets_fixed, self.answers_skipped, self.questions_skipped))
 
 
 def _load_json(path):
@@ -149,8 +148,8 @@ def _check_answer(path, qid, context, answer, stats):
                    "context; skipped" % (path, qid, text, start))
         return None
     stats.offsets_fixed += 1
-    stats.note("%s: question %s: answer_start %r does not match answer %r; using offset %d"
-               % (path, qid, start, text, fixed))
+    stats.note("%s: question %s: answer_start %r does not match answer %r; using offset %d" %
+               (path, qid, start, text, fixed))
     return text, fixed
 
 
@@ -192,27 +191,26 @@ def read_squad_examples(path, is_training, version_2_with_negative=False, logger
             raise DataError("%s: data[%d] has no \"paragraphs\" list" % (path, article_number))
         for paragraph_number, paragraph in enumerate(paragraphs):
             if not isinstance(paragraph, dict):
-                raise DataError("%s: data[%d].paragraphs[%d] is not an object"
-                                % (path, article_number, paragraph_number))
+                raise DataError("%s: data[%d].paragraphs[%d] is not an object" %
+                                (path, article_number, paragraph_number))
             context = paragraph.get("context")
             qas = paragraph.get("qas") or []
             for qa in qas:
                 if not isinstance(qa, dict):
-                    raise DataError("%s: data[%d].paragraphs[%d]: question is not an object"
-                                    % (path, article_number, paragraph_number))
+                    raise DataError("%s: data[%d].paragraphs[%d]: question is not an object" %
+                                    (path, article_number, paragraph_number))
                 qid = qa.get("id")
                 if qid is None or six.text_type(qid) == "":
-                    raise DataError("%s: data[%d].paragraphs[%d]: question %r has no \"id\""
-                                    % (path, article_number, paragraph_number,
-                                       qa.get("question")))
+                    raise DataError("%s: data[%d].paragraphs[%d]: question %r has no \"id\"" %
+                                    (path, article_number, paragraph_number, qa.get("question")))
                 qid = six.text_type(qid)
                 if qid in seen:
                     raise DataError("%s: question %s: duplicated question id" % (path, qid))
                 seen.add(qid)
                 if not isinstance(context, six.string_types) or not context.strip():
                     raise DataError("%s: question %s has no context (data[%d].paragraphs[%d] "
-                                    "has no non-empty \"context\")"
-                                    % (path, qid, article_number, paragraph_number))
+                                    "has no non-empty \"context\")" %
+                                    (path, qid, article_number, paragraph_number))
                 question = qa.get("question")
                 if not isinstance(question, six.string_types) or not question.strip():
                     raise DataError("%s: question %s has no question text" % (path, qid))
@@ -222,8 +220,7 @@ def read_squad_examples(path, is_training, version_2_with_negative=False, logger
                 if not is_impossible:
                     raw = qa.get("answers") or []
                     if not isinstance(raw, list):
-                        raise DataError("%s: question %s: \"answers\" is not a list"
-                                        % (path, qid))
+                        raise DataError("%s: question %s: \"answers\" is not a list" % (path, qid))
                     for answer in raw:
                         checked = _check_answer(path, qid, context, answer, stats)
                         if checked is not None:
@@ -233,12 +230,12 @@ def read_squad_examples(path, is_training, version_2_with_negative=False, logger
                     answer_text, start_char = answers[0]
                 if is_training and not is_impossible and not answers:
                     stats.questions_skipped += 1
-                    stats.note("%s: question %s: no usable answer; skipped for training"
-                               % (path, qid))
+                    stats.note("%s: question %s: no usable answer; skipped for training" %
+                               (path, qid))
                     continue
-                examples.append(SquadExample(
-                    qid, question, context, answers, answer_text, start_char, is_impossible,
-                    context_index))
+                examples.append(
+                    SquadExample(qid, question, context, answers, answer_text, start_char,
+                                 is_impossible, context_index))
             context_index += 1
     if not stats.questions:
         raise DataError("%s: no questions found" % path)
@@ -269,6 +266,9 @@ def read_gold_answers(path):
                 if qa.get("is_impossible"):
                     gold[qid] = []
                 else:
-                    gold[qid] = [six.text_type(a.get("text", "")) for a in qa.get("answers") or []
-                                 if isinstance(a, dict)]
+                    gold[qid] = [
+                        six.text_type(a.get("text", ""))
+                        for a in qa.get("answers") or []
+                        if isinstance(a, dict)
+                    ]
     return gold

@@ -22,9 +22,10 @@ import collections
 import numpy as np
 
 RawResultV1 = collections.namedtuple("RawResultV1", ["unique_id", "start_logits", "end_logits"])
-RawResultV2 = collections.namedtuple(
-    "RawResultV2", ["unique_id", "start_top_log_probs", "start_top_index", "end_top_log_probs",
-                    "end_top_index", "cls_logits"])
+RawResultV2 = collections.namedtuple("RawResultV2", [
+    "unique_id", "start_top_log_probs", "start_top_index", "end_top_log_probs", "end_top_index",
+    "cls_logits"
+])
 
 
 def raw_result(row, version_2_with_negative):
@@ -74,8 +75,9 @@ def _finish_nbest(example, candidates, n_best_size):
         if len(nbest) >= n_best_size:
             break
     if not nbest:
-        nbest.append(collections.OrderedDict([("text", ""), ("score", 0.0),
-                                              ("start_char", -1), ("end_char", -1)]))
+        nbest.append(
+            collections.OrderedDict([("text", ""), ("score", 0.0), ("start_char", -1),
+                                     ("end_char", -1)]))
     for entry, probability in zip(nbest, _softmax([e["score"] for e in nbest])):
         entry["probability"] = float(probability)
     return nbest
@@ -121,20 +123,20 @@ def decode_v1(examples, features, results, n_best_size, max_answer_length):
                 for end in _top_indexes(end_logits, n_best_size):
                     if not _valid_span(feature, start, end, max_answer_length):
                         continue
-                    candidates.append(collections.OrderedDict([
-                        ("score", float(start_logits[start] + end_logits[end])),
-                        ("start_logit", float(start_logits[start])),
-                        ("end_logit", float(end_logits[end])),
-                        ("start_char", feature.token_start_char[start]),
-                        ("end_char", feature.token_end_char[end])]))
+                    candidates.append(
+                        collections.OrderedDict([("score",
+                                                  float(start_logits[start] + end_logits[end])),
+                                                 ("start_logit", float(start_logits[start])),
+                                                 ("end_logit", float(end_logits[end])),
+                                                 ("start_char", feature.token_start_char[start]),
+                                                 ("end_char", feature.token_end_char[end])]))
         nbest = _finish_nbest(example, candidates, n_best_size)
         predictions[example.qas_id] = nbest[0]["text"]
         all_nbest[example.qas_id] = nbest
     return predictions, all_nbest
 
 
-def decode_v2(examples, features, results, n_best_size, max_answer_length, start_n_top,
-              end_n_top):
+def decode_v2(examples, features, results, n_best_size, max_answer_length, start_n_top, end_n_top):
     """n-best answers and null odds of the v2 (answerability) head.
 
     The score of a span is its start log-probability plus its end
@@ -169,12 +171,13 @@ def decode_v2(examples, features, results, n_best_size, max_answer_length, start
                     start, end = int(start_index[i]), int(end_index[k])
                     if not _valid_span(feature, start, end, max_answer_length):
                         continue
-                    candidates.append(collections.OrderedDict([
-                        ("score", float(start_log_probs[i] + end_log_probs[k])),
-                        ("start_log_prob", float(start_log_probs[i])),
-                        ("end_log_prob", float(end_log_probs[k])),
-                        ("start_char", feature.token_start_char[start]),
-                        ("end_char", feature.token_end_char[end])]))
+                    candidates.append(
+                        collections.OrderedDict([("score",
+                                                  float(start_log_probs[i] + end_log_probs[k])),
+                                                 ("start_log_prob", float(start_log_probs[i])),
+                                                 ("end_log_prob", float(end_log_probs[k])),
+                                                 ("start_char", feature.token_start_char[start]),
+                                                 ("end_char", feature.token_end_char[end])]))
         nbest = _finish_nbest(example, candidates, n_best_size)
         best_text[example.qas_id] = nbest[0]["text"]
         all_nbest[example.qas_id] = nbest
@@ -184,6 +187,5 @@ def decode_v2(examples, features, results, n_best_size, max_answer_length, start
 
 def apply_null_threshold(best_text, null_odds, threshold):
     """v2 predictions: "" where the null odds exceed ``threshold``."""
-    return collections.OrderedDict(
-        (qid, "" if null_odds.get(qid, 0.0) > threshold else text)
-        for qid, text in best_text.items())
+    return collections.OrderedDict((qid, "" if null_odds.get(qid, 0.0) > threshold else text)
+                                   for qid, text in best_text.items())

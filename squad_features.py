@@ -36,7 +36,6 @@ from tf_compat import tf
 FEATURE_FORMAT_VERSION = 1
 FIRST_UNIQUE_ID = 1000000000
 
-
 # ---------------------------------------------------------------------------
 # Tokenisation with character offsets.
 # ---------------------------------------------------------------------------
@@ -261,9 +260,9 @@ class InputFeatures(object):
       is_impossible: training label.
     """
 
-    def __init__(self, unique_id, example_index, doc_span_index, input_ids, input_mask,
-                 segment_ids, p_mask, token_start_char, token_end_char, token_is_max_context,
-                 start_position=0, end_position=0, is_impossible=False, tokens=None):
+    def __init__(self, unique_id, example_index, doc_span_index, input_ids, input_mask, segment_ids,
+                 p_mask, token_start_char, token_end_char, token_is_max_context, start_position=0,
+                 end_position=0, is_impossible=False, tokens=None):
         self.unique_id = unique_id
         self.example_index = example_index
         self.doc_span_index = doc_span_index
@@ -282,20 +281,23 @@ class InputFeatures(object):
     def to_json(self):
         """The decoding metadata (not the model inputs) as a JSON-able dict."""
         positions = sorted(self.token_start_char)
-        return {"unique_id": self.unique_id, "example_index": self.example_index,
-                "doc_span_index": self.doc_span_index,
-                "first": positions[0] if positions else 0,
-                "starts": [self.token_start_char[p] for p in positions],
-                "ends": [self.token_end_char[p] for p in positions],
-                "max_context": [int(self.token_is_max_context[p]) for p in positions]}
+        return {
+            "unique_id": self.unique_id,
+            "example_index": self.example_index,
+            "doc_span_index": self.doc_span_index,
+            "first": positions[0] if positions else 0,
+            "starts": [self.token_start_char[p] for p in positions],
+            "ends": [self.token_end_char[p] for p in positions],
+            "max_context": [int(self.token_is_max_context[p]) for p in positions]
+        }
 
     @classmethod
     def from_json(cls, data):
         """Decoding metadata back (model inputs are not restored)."""
         first = data["first"]
         positions = range(first, first + len(data["starts"]))
-        return cls(data["unique_id"], data["example_index"], data["doc_span_index"], None,
-                   None, None, None, dict(zip(positions, data["starts"])),
+        return cls(data["unique_id"], data["example_index"], data["doc_span_index"], None, None,
+                   None, None, dict(zip(positions, data["starts"])),
                    dict(zip(positions, data["ends"])),
                    dict(zip(positions, [bool(m) for m in data["max_context"]])))
 
@@ -354,9 +356,8 @@ class _ContextCache(object):
         return self.value
 
 
-def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride,
-                                 max_query_length, is_training, output_fn, progress=None,
-                                 keep_tokens=False):
+def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride, max_query_length,
+                                 is_training, output_fn, progress=None, keep_tokens=False):
     """Turns examples into windows and passes each InputFeatures to ``output_fn``.
 
     Args:
@@ -390,8 +391,8 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride
         max_tokens_for_doc = max_seq_length - len(query_ids) - 3
         if max_tokens_for_doc < 1:
             raise ValueError("max_seq_length=%d leaves no room for the context after a "
-                             "question of %d tokens (max_query_length=%d)"
-                             % (max_seq_length, len(query_ids), max_query_length))
+                             "question of %d tokens (max_query_length=%d)" %
+                             (max_seq_length, len(query_ids), max_query_length))
         answer_span = None
         if is_training and not example.is_impossible:
             answer_span = char_span_to_token_span(starts, ends, example.start_char,
@@ -435,9 +436,10 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride
             if keep_tokens:
                 tokens = ([tokenization.CLS] + query_tokens + [tokenization.SEP] +
                           doc_tokens[span_start:span_start + span_length] + [tokenization.SEP])
-            output_fn(InputFeatures(unique_id, example_index, span_index, input_ids, input_mask,
-                                    segment_ids, p_mask, token_start_char, token_end_char, is_max,
-                                    start_position, end_position, impossible, tokens))
+            output_fn(
+                InputFeatures(unique_id, example_index, span_index, input_ids, input_mask,
+                              segment_ids, p_mask, token_start_char, token_end_char, is_max,
+                              start_position, end_position, impossible, tokens))
             unique_id += 1
             counts["features"] += 1
         if progress is not None:
@@ -466,11 +468,16 @@ def feature_spec(max_seq_length):
 
 def feature_to_tf_example(feature):
     """InputFeatures -> tf.train.Example (Google's feature names)."""
-    values = {"unique_ids": feature.unique_id, "input_ids": feature.input_ids,
-              "input_mask": feature.input_mask, "segment_ids": feature.segment_ids,
-              "p_mask": feature.p_mask, "start_positions": feature.start_position,
-              "end_positions": feature.end_position,
-              "is_impossible": int(feature.is_impossible)}
+    values = {
+        "unique_ids": feature.unique_id,
+        "input_ids": feature.input_ids,
+        "input_mask": feature.input_mask,
+        "segment_ids": feature.segment_ids,
+        "p_mask": feature.p_mask,
+        "start_positions": feature.start_position,
+        "end_positions": feature.end_position,
+        "is_impossible": int(feature.is_impossible)
+    }
     return feature_io.to_example(values, feature_spec(len(feature.input_ids)))
 
 
@@ -504,12 +511,14 @@ def write_feature_files(examples, tokenizer, max_seq_length, doc_stride, max_que
             script_utils.atomic_output(meta_file) as tmp_meta:
         with tf.io.TFRecordWriter(tmp_record) as writer, \
                 io.open(tmp_meta, "w", encoding="utf-8") as meta:
+
             def output_fn(feature):
                 writer.write(feature_to_tf_example(feature).SerializeToString())
                 meta.write(json.dumps(feature.to_json(), separators=(",", ":")) + "\n")
-            counts = convert_examples_to_features(
-                examples, tokenizer, max_seq_length, doc_stride, max_query_length,
-                is_training, output_fn, progress)
+
+            counts = convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride,
+                                                  max_query_length, is_training, output_fn,
+                                                  progress)
     return counts.get("features", 0), counts
 
 
@@ -520,8 +529,8 @@ def read_feature_meta(meta_file):
 
 
 def load_or_create_features(data_file, examples, tokenizer, max_seq_length, doc_stride,
-                            max_query_length, is_training, version_2_with_negative,
-                            cache_dir=None, record_file=None, progress=None, logger=None):
+                            max_query_length, is_training, version_2_with_negative, cache_dir=None,
+                            record_file=None, progress=None, logger=None):
     """A feature TFRecord (+ metadata) for ``examples``, reusing a matching cache.
 
     The cache is reused only when its ``.json`` description matches: data
@@ -555,10 +564,15 @@ def load_or_create_features(data_file, examples, tokenizer, max_seq_length, doc_
                                             max_query_length, is_training, path, meta_file,
                                             progress)
         if logger:
-            logger("Wrote %d features of %d examples to %s (%s)" % (count, len(examples),
-                                                                    path, counts))
-        return {"num_records": count, "num_features": count, "num_examples": len(examples),
-                "data_file": os.path.abspath(data_file), "counts": counts}
+            logger("Wrote %d features of %d examples to %s (%s)" %
+                   (count, len(examples), path, counts))
+        return {
+            "num_records": count,
+            "num_features": count,
+            "num_examples": len(examples),
+            "data_file": os.path.abspath(data_file),
+            "counts": counts
+        }
 
     info, reused = feature_io.cached_file(record_file, inputs, write, extra_files=[meta_file],
                                           logger=logger)
@@ -569,5 +583,4 @@ def input_fn_builder(input_file, seq_length, is_training, drop_remainder, batch_
                      seed=None, skip=0):
     """An Estimator input_fn over a span feature TFRecord (see feature_io)."""
     return feature_io.input_fn_builder(input_file, feature_spec(seq_length), is_training,
-                                       drop_remainder, batch_size=batch_size, seed=seed,
-                                       skip=skip)
+                                       drop_remainder, batch_size=batch_size, seed=seed, skip=skip)

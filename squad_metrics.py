@@ -127,8 +127,9 @@ def best_null_threshold(gold, best_text, null_odds):
       (threshold, best F1 in percent).
     """
     _, f1 = _v2_raw_scores(gold, best_text)
-    has_answer = {qid: bool([a for a in answers if normalize_answer(a)])
-                  for qid, answers in gold.items()}
+    has_answer = {
+        qid: bool([a for a in answers if normalize_answer(a)]) for qid, answers in gold.items()
+    }
     qids = sorted((q for q in gold if q in null_odds), key=lambda q: null_odds[q])
     # A question is answered when its odds <= threshold. Start below every
     # odds (all null), then answer questions from the lowest odds up.
@@ -137,8 +138,7 @@ def best_null_threshold(gold, best_text, null_odds):
     best_threshold = (null_odds[qids[0]] - 1.0) if qids else 0.0
     for position, qid in enumerate(qids):
         score += f1.get(qid, 0.0) - (0.0 if has_answer[qid] else 1.0)
-        tied = (position + 1 < len(qids) and
-                null_odds[qids[position + 1]] == null_odds[qid])
+        tied = (position + 1 < len(qids) and null_odds[qids[position + 1]] == null_odds[qid])
         if not tied and score > best_score:
             best_score, best_threshold = score, float(null_odds[qid])
     return best_threshold, 100.0 * best_score / max(len(gold), 1)
@@ -169,9 +169,8 @@ def evaluate_v2(gold, best_text, null_odds=None, threshold=0.0, tuning=None):
     if tuning is not None:
         threshold, _ = best_null_threshold(*tuning)
         metrics["threshold_source"] = "tuned on other data"
-    predictions = (
-        squad_decoding.apply_null_threshold(best_text, null_odds, threshold)
-        if null_odds is not None else best_text)
+    predictions = (squad_decoding.apply_null_threshold(best_text, null_odds, threshold)
+                   if null_odds is not None else best_text)
     exact, f1 = _v2_raw_scores(gold, predictions)
     has_ans = [q for q, a in gold.items() if [x for x in a if normalize_answer(x)]]
     no_ans = [q for q in gold if q not in set(has_ans)]
@@ -321,12 +320,14 @@ def main(argv=None):
         description="Score a predictions.json against a SQuAD-format dataset file.")
     parser.add_argument("--dataset_file", required=True, help="SQuAD-format JSON with answers.")
     parser.add_argument("--prediction_file", required=True, help="{id: answer text} JSON.")
-    parser.add_argument("--metric", choices=METRICS, default=None,
-                        help="Default: squad_v2 with --na_prob_file, cmrc2018 for Chinese "
-                             "answers, else squad_v1.")
-    parser.add_argument("--na_prob_file", default=None,
-                        help="null_odds.json (v2): a prediction becomes \"\" when its null "
-                             "odds exceed --na_prob_thresh.")
+    parser.add_argument(
+        "--metric", choices=METRICS, default=None,
+        help="Default: squad_v2 with --na_prob_file, cmrc2018 for Chinese "
+        "answers, else squad_v1.")
+    parser.add_argument(
+        "--na_prob_file", default=None,
+        help="null_odds.json (v2): a prediction becomes \"\" when its null "
+        "odds exceed --na_prob_thresh.")
     parser.add_argument("--na_prob_thresh", type=float, default=0.0,
                         help="Null-odds threshold (choose it on other data).")
     args = parser.parse_args(argv)

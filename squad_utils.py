@@ -30,7 +30,6 @@ import hub_export
 import modeling
 from tf_compat import tf
 
-
 # ---------------------------------------------------------------------------
 # Heads.
 # ---------------------------------------------------------------------------
@@ -45,10 +44,9 @@ def head_variable_patterns(version_2_with_negative):
 
 def _encoder(albert_config, is_training, features, use_one_hot_embeddings, use_einsum,
              hub_module_handle=None):
-    model = hub_export.encoder(
-        hub_module_handle, albert_config, is_training, features["input_ids"],
-        features["input_mask"], features["segment_ids"],
-        use_one_hot_embeddings=use_one_hot_embeddings, use_einsum=use_einsum)
+    model = hub_export.encoder(hub_module_handle, albert_config, is_training, features["input_ids"],
+                               features["input_mask"], features["segment_ids"],
+                               use_one_hot_embeddings=use_one_hot_embeddings, use_einsum=use_einsum)
     return model.get_sequence_output()
 
 
@@ -119,8 +117,8 @@ def v2_outputs(sequence_output, p_mask, is_training, start_positions=None, start
             end_logits = tf.squeeze(modeling.dense(x, 1, "dense_1", initializer), -1)
             end_logits = _masked(end_logits, p_mask[:, :, None])
             end_log_probs = tf.nn.log_softmax(end_logits, axis=1)  # over L
-            end_top_log_probs, end_top_index = tf.nn.top_k(
-                tf.transpose(end_log_probs, [0, 2, 1]), k=end_n_top)  # [B, K, E]
+            end_top_log_probs, end_top_index = tf.nn.top_k(tf.transpose(end_log_probs, [0, 2, 1]),
+                                                           k=end_n_top)  # [B, K, E]
             outputs["start_top_log_probs"] = start_top_log_probs
             outputs["start_top_index"] = start_top_index
             outputs["end_top_log_probs"] = tf.reshape(end_top_log_probs,
@@ -161,22 +159,21 @@ def create_model(albert_config, is_training, features, version_2_with_negative=F
     if not version_2_with_negative:
         start_logits, end_logits = v1_logits(sequence_output)
         if is_training:
-            loss = (_cross_entropy(tf.nn.log_softmax(start_logits, -1),
-                                   features["start_positions"], length) +
-                    _cross_entropy(tf.nn.log_softmax(end_logits, -1),
-                                   features["end_positions"], length)) / 2.0
+            loss = (_cross_entropy(tf.nn.log_softmax(
+                start_logits, -1), features["start_positions"], length) + _cross_entropy(
+                    tf.nn.log_softmax(end_logits, -1), features["end_positions"], length)) / 2.0
         return loss, {"start_logits": start_logits, "end_logits": end_logits}
     outputs = v2_outputs(sequence_output, features["p_mask"], is_training,
-                         features.get("start_positions"), start_n_top, end_n_top,
-                         dropout_prob, albert_config.initializer_range)
+                         features.get("start_positions"), start_n_top, end_n_top, dropout_prob,
+                         albert_config.initializer_range)
     if is_training:
-        span_loss = (_cross_entropy(outputs["start_log_probs"], features["start_positions"],
-                                    length) +
-                     _cross_entropy(outputs["end_log_probs"], features["end_positions"],
-                                    length)) / 2.0
-        class_loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=tf.cast(features["is_impossible"], tf.float32),
-            logits=outputs["cls_logits"]))
+        span_loss = (
+            _cross_entropy(outputs["start_log_probs"], features["start_positions"], length) +
+            _cross_entropy(outputs["end_log_probs"], features["end_positions"], length)) / 2.0
+        class_loss = tf.reduce_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=tf.cast(features["is_impossible"], tf.float32),
+                logits=outputs["cls_logits"]))
         loss = span_loss + 0.5 * class_loss
     del outputs["start_log_probs"]
     outputs.pop("end_log_probs", None)
@@ -185,9 +182,9 @@ def create_model(albert_config, is_training, features, version_2_with_negative=F
 
 def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, num_train_steps=1,
                      num_warmup_steps=0, use_tpu=False, use_one_hot_embeddings=False,
-                     optimizer="adamw", version_2_with_negative=False, start_n_top=5,
-                     end_n_top=5, dropout_prob=0.1, use_einsum=True, init_report_file=None,
-                     verbose=False, hub_module_handle=None):
+                     optimizer="adamw", version_2_with_negative=False, start_n_top=5, end_n_top=5,
+                     dropout_prob=0.1, use_einsum=True, init_report_file=None, verbose=False,
+                     hub_module_handle=None):
     """The Estimator model_fn (TRAIN and PREDICT).
 
     Training initialises from ``init_checkpoint`` strictly (only the span
@@ -197,11 +194,11 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, nu
     With ``hub_module_handle`` the encoder is that TF1 Hub module's, starting
     from its variables (give no init_checkpoint).
     """
+
     def build(features, is_training):
-        return create_model(
-            albert_config, is_training, features, version_2_with_negative,
-            use_one_hot_embeddings, use_einsum, start_n_top, end_n_top, dropout_prob,
-            hub_module_handle)
+        return create_model(albert_config, is_training, features, version_2_with_negative,
+                            use_one_hot_embeddings, use_einsum, start_n_top, end_n_top,
+                            dropout_prob, hub_module_handle)
 
     def predictions(features, outputs):
         predictions = dict(outputs)
@@ -210,8 +207,8 @@ def model_fn_builder(albert_config, init_checkpoint=None, learning_rate=5e-5, nu
 
     return driver_utils.fine_tuning_model_fn(
         build, predictions, init_checkpoint, head_variable_patterns(version_2_with_negative),
-        learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu,
-        optimizer=optimizer, init_report_file=init_report_file, verbose=verbose,
+        learning_rate, num_train_steps, num_warmup_steps, use_tpu=use_tpu, optimizer=optimizer,
+        init_report_file=init_report_file, verbose=verbose,
         mode_error="only TRAIN and PREDICT are supported, got %s")
 
 
@@ -237,10 +234,8 @@ def export_saved_model(albert_config, checkpoint, export_dir, version_2_with_neg
     def build_signature():
         inputs = {name: tf.placeholder(tf.int32, [None, None], name=name) for name in names}
         _, outputs = create_model(albert_config, False, inputs, version_2_with_negative,
-                                  use_einsum=False, start_n_top=start_n_top,
-                                  end_n_top=end_n_top)
-        return inputs, {name: tf.identity(tensor, name=name)
-                        for name, tensor in outputs.items()}
+                                  use_einsum=False, start_n_top=start_n_top, end_n_top=end_n_top)
+        return inputs, {name: tf.identity(tensor, name=name) for name, tensor in outputs.items()}
 
     driver_utils.write_saved_model(export_dir, build_signature, checkpoint, assets)
 

@@ -53,8 +53,7 @@ import create_pretraining_data
 import modeling
 from tf_compat import tf
 
-DEFAULT_CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                  "albert_config")
+DEFAULT_CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "albert_config")
 DEFAULT_RANDOM_SEED = 12345
 DEFAULT_SOP_DRAWS = 1000
 
@@ -74,12 +73,16 @@ HEADLINE_ZH_CONFIG = "albert_config_google_xxlarge_zh.json"  # Chinese vocab, V=
 # The paper numbers are total parameters as the ALBERT paper reports them;
 # they are printed as a sanity note only, the checks use the formula.
 SHARING_MODELS = (
-    ("albert_config_google_base_v2.json", "ALBERT-base (google layout, V=30000)",
-     {"all": "12M", "attention": "64M", "ffn": "38M", "none": "89M"},
-     "ALBERT paper Table 4, ALBERT-base E=128"),
+    ("albert_config_google_base_v2.json", "ALBERT-base (google layout, V=30000)", {
+        "all": "12M",
+        "attention": "64M",
+        "ffn": "38M",
+        "none": "89M"
+    }, "ALBERT paper Table 4, ALBERT-base E=128"),
     ("albert_config_base.json", "ALBERT-base zh (brightmart layout, V=21128)", {}, None),
-    ("albert_config_google_large_v2.json", "ALBERT-large (google layout, V=30000)",
-     {"all": "18M"}, "ALBERT paper Table 1, ALBERT-large"),
+    ("albert_config_google_large_v2.json", "ALBERT-large (google layout, V=30000)", {
+        "all": "18M"
+    }, "ALBERT paper Table 1, ALBERT-large"),
 )
 GROWTH_CONFIG = "albert_config_google_base_v2.json"
 GROWTH_LAYERS = (1, 2, 12, 24)
@@ -108,7 +111,6 @@ SOP_LABEL_NEGATIVE = 1  # B then A: the same two segments swapped.
 # Tolerance of the label balance check, in standard deviations of a fair coin.
 SOP_BALANCE_SIGMAS = 5.0
 SOP_MIN_EXAMPLES_FOR_BALANCE = 100
-
 
 # ---------------------------------------------------------------------------
 # Recording checks.
@@ -193,8 +195,9 @@ def format_table(headers, rows):
     for row in cells:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    numeric = [all(isinstance(row[i], int) for row in rows) if rows else False
-               for i in range(len(headers))]
+    numeric = [
+        all(isinstance(row[i], int) for row in rows) if rows else False for i in range(len(headers))
+    ]
 
     def render(row):
         parts = []
@@ -229,8 +232,7 @@ def build_variable_shapes(config, seq_length=4):
         input_ids = tf.placeholder(tf.int32, [1, seq_length], name="input_ids")
         modeling.AlbertModel(config, is_training=False, input_ids=input_ids)
         variables = tf.global_variables()
-        shapes = collections.OrderedDict(
-            (v.op.name, v.shape.as_list()) for v in variables)
+        shapes = collections.OrderedDict((v.op.name, v.shape.as_list()) for v in variables)
         total = modeling.count_parameters(variables)
     return shapes, total
 
@@ -361,8 +363,8 @@ def layer_param_formula(hidden_size, intermediate_size):
     return attention, ffn
 
 
-def expected_layer_params(sharing_mode, num_layers, hidden_size, intermediate_size,
-                          num_groups=1, inner_group_num=1):
+def expected_layer_params(sharing_mode, num_layers, hidden_size, intermediate_size, num_groups=1,
+                          inner_group_num=1):
     """Transformer-layer parameters of a sharing mode, from the formula.
 
     A shared block exists once per group, an unshared one once per layer;
@@ -417,8 +419,8 @@ def check_factorized_embedding(recorder, name, config, shapes, bert_style_shapes
     v, e, h = config.vocab_size, config.embedding_size, config.hidden_size
     layout = config.resolved_embedding_layout
     ok = recorder.equal(
-        "%s: word-embedding params built == V*E+E*H%s" % (name, " (+H bias)" if
-                                                          layout == "google" else ""),
+        "%s: word-embedding params built == V*E+E*H%s" %
+        (name, " (+H bias)" if layout == "google" else ""),
         params_of(shapes, is_word_embedding_variable),
         expected_word_embedding_params(v, e, h, layout))
     ok &= recorder.equal("%s: word table shape is [V, E]" % name,
@@ -442,20 +444,20 @@ def check_sharing_mode(recorder, name, config, shapes):
       True when the built layer parameters equal the formula.
     """
     expected = expected_layer_params(
-        config.sharing_mode, config.num_hidden_layers, config.hidden_size,
-        config.intermediate_size, config.num_hidden_groups,
+        config.sharing_mode, config.num_hidden_layers, config.hidden_size, config.intermediate_size,
+        config.num_hidden_groups,
         config.inner_group_num if config.resolved_embedding_layout == "google" else 1)
-    return recorder.equal("%s, sharing %s: layer params built == formula" %
-                          (name, config.sharing_mode),
-                          params_of(shapes, is_layer_variable), expected)
+    return recorder.equal(
+        "%s, sharing %s: layer params built == formula" % (name, config.sharing_mode),
+        params_of(shapes, is_layer_variable), expected)
 
 
 # ---------------------------------------------------------------------------
 # Sentence-order prediction.
 # ---------------------------------------------------------------------------
 
-SopExample = collections.namedtuple(
-    "SopExample", ["tokens_a", "tokens_b", "label", "span_a", "span_b"])
+SopExample = collections.namedtuple("SopExample",
+                                    ["tokens_a", "tokens_b", "label", "span_a", "span_b"])
 SopExample.__doc__ = """One SOP pair.
 
 tokens_a, tokens_b: the two segments as the model sees them (first, second).
@@ -521,9 +523,10 @@ def make_sop_generator(sentences, seed, max_seq_length=SOP_MAX_SEQ_LENGTH,
         vocab_file = os.path.join(directory, "vocab.txt")
         with io.open(vocab_file, "w", encoding="utf-8", newline="\n") as writer:
             writer.write(u"".join(token + u"\n" for token in sop_vocab_tokens(sentences)))
-        options = create_pretraining_data.make_options(
-            vocab_file=vocab_file, max_seq_length=max_seq_length,
-            short_seq_prob=short_seq_prob, random_seed=seed, dupe_factor=1)
+        options = create_pretraining_data.make_options(vocab_file=vocab_file,
+                                                       max_seq_length=max_seq_length,
+                                                       short_seq_prob=short_seq_prob,
+                                                       random_seed=seed, dupe_factor=1)
         generator = create_pretraining_data.InstanceGenerator(options)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -536,8 +539,10 @@ def _occurrences(document, segment):
     size = len(segment)
     if not size:
         return []
-    return [start for start in range(len(document) - size + 1)
-            if document[start:start + size] == segment]
+    return [
+        start for start in range(len(document) - size + 1)
+        if document[start:start + size] == segment
+    ]
 
 
 def locate_segments(tokens_a, tokens_b, label, document):
@@ -565,8 +570,7 @@ def locate_segments(tokens_a, tokens_b, label, document):
         return span_a, span_b
     a_then_b = [(a, b) for a in starts_a for b in starts_b if a + len(tokens_a) == b]
     b_then_a = [(a, b) for a in starts_a for b in starts_b if b + len(tokens_b) == a]
-    preferred = (b_then_a + a_then_b if label == SOP_LABEL_NEGATIVE else
-                 a_then_b + b_then_a)
+    preferred = (b_then_a + a_then_b if label == SOP_LABEL_NEGATIVE else a_then_b + b_then_a)
     a, b = (preferred or [(starts_a[0], starts_b[0])])[0]
     return (a, a + len(tokens_a)), (b, b + len(tokens_b))
 
@@ -597,8 +601,7 @@ def split_instance(generator, instance):
     if segment_ids != [0] * (len_a + 2) + [1] * (len(tokens_b) + 1):
         problems.append("segment ids are not 0 up to the first [SEP], then 1")
     if (tokens[:1] != ["[CLS]"] or tokens[len_a + 1:len_a + 2] != ["[SEP]"] or
-            tokens[-1:] != ["[SEP]"] or "[CLS]" in tokens[1:] or
-            tokens.count("[SEP]") != 2):
+            tokens[-1:] != ["[SEP]"] or "[CLS]" in tokens[1:] or tokens.count("[SEP]") != 2):
         problems.append("tokens are not [CLS] A [SEP] B [SEP]")
     return tokens_a, tokens_b, problems
 
@@ -628,9 +631,8 @@ def sop_examples(generator, instances, sentences):
 
 def instance_key(instance):
     """Everything the records hold of an instance, comparable with ==."""
-    return (tuple(instance.original_ids), tuple(instance.input_ids),
-            tuple(instance.segment_ids), tuple(instance.token_boundary),
-            tuple(instance.masked_lm_positions), instance.label)
+    return (tuple(instance.original_ids), tuple(instance.input_ids), tuple(instance.segment_ids),
+            tuple(instance.token_boundary), tuple(instance.masked_lm_positions), instance.label)
 
 
 def generate_sop_instances(sentences, seed, draws, **kwargs):
@@ -658,8 +660,8 @@ def generate_sop_instances(sentences, seed, draws, **kwargs):
 
 def swap_segments(example):
     """The same pair with A and B exchanged and the label flipped."""
-    return SopExample(example.tokens_b, example.tokens_a, 1 - example.label,
-                      example.span_b, example.span_a)
+    return SopExample(example.tokens_b, example.tokens_a, 1 - example.label, example.span_b,
+                      example.span_a)
 
 
 def sop_model_input(example):
@@ -688,7 +690,7 @@ def sop_example_problems(example, sentences):
     if list(example.tokens_a) == list(example.tokens_b):
         problems.append("A and B are equal")
     for seg_name, seg_tokens, (start, end) in (("A", example.tokens_a, example.span_a),
-                                                ("B", example.tokens_b, example.span_b)):
+                                               ("B", example.tokens_b, example.span_b)):
         if not 0 <= start < end <= len(tokens) or tokens[start:end] != list(seg_tokens):
             problems.append("%s is not the document's tokens %d..%d" % (seg_name, start, end))
     if example.label == SOP_LABEL_POSITIVE and example.span_a[1] != example.span_b[0]:
@@ -779,34 +781,38 @@ def run_embedding_section(recorder, config_dir, build):
         v, e, h = config.vocab_size, config.embedding_size, config.hidden_size
         shapes, _ = build(config)
         # The encoder depth does not change the embeddings: one layer is enough.
-        bert_style = config.copy(embedding_size=h, embedding_layout="google",
-                                 num_hidden_layers=1, num_hidden_groups=1)
+        bert_style = config.copy(embedding_size=h, embedding_layout="google", num_hidden_layers=1,
+                                 num_hidden_groups=1)
         bert_shapes, _ = build(bert_style)
         ok = check_factorized_embedding(recorder, file_name, config, shapes, bert_shapes)
         bert = bert_embedding_params(v, h)
         albert = factorized_embedding_params(v, e, h)
-        rows.append([file_name, config.resolved_embedding_layout, v, e, h, bert, albert,
-                     "%.1fx" % (bert / float(albert)),
-                     params_of(shapes, is_word_embedding_variable),
-                     params_of(bert_shapes, is_word_embedding_variable),
-                     "ok" if ok else "FAIL"])
-    print(format_table(["config", "layout", "V", "E", "H", "V*H (BERT)", "V*E+E*H (ALBERT)",
-                        "saving", "built", "built E=H", "check"], rows))
+        rows.append([
+            file_name, config.resolved_embedding_layout, v, e, h, bert, albert,
+            "%.1fx" % (bert / float(albert)),
+            params_of(shapes, is_word_embedding_variable),
+            params_of(bert_shapes, is_word_embedding_variable), "ok" if ok else "FAIL"
+        ])
+    print(
+        format_table([
+            "config", "layout", "V", "E", "H", "V*H (BERT)", "V*E+E*H (ALBERT)", "saving", "built",
+            "built E=H", "check"
+        ], rows))
     print("built: word-embedding variables modeling.AlbertModel created (google adds the")
     print("  H bias of embedding_hidden_mapping_in; brightmart's word_embeddings_2 has none).")
     print("built E=H: the same config with embedding_size = hidden_size (google layout,")
     print("  built with one layer): one [V, H] table, no mapping, exactly BERT's V*H.")
     print()
-    for file_name, label in ((HEADLINE_CONFIG, "English vocab"),
-                             (HEADLINE_ZH_CONFIG, "Chinese vocab")):
+    for file_name, label in ((HEADLINE_CONFIG, "English vocab"), (HEADLINE_ZH_CONFIG,
+                                                                  "Chinese vocab")):
         config = _load_config(config_dir, file_name)
         v, e, h = config.vocab_size, config.embedding_size, config.hidden_size
         bert = bert_embedding_params(v, h)
         albert = factorized_embedding_params(v, e, h)
         print("xxlarge, %s (V=%s, E=%d, H=%d): V*H = %s versus V*E+E*H = %s, "
-              "%.1fx fewer (%.1f%% saved)" % (label, _fmt(v), e, h, _fmt(bert), _fmt(albert),
-                                              bert / float(albert),
-                                              100.0 * (1 - albert / float(bert))))
+              "%.1fx fewer (%.1f%% saved)" %
+              (label, _fmt(v), e, h, _fmt(bert), _fmt(albert), bert / float(albert), 100.0 *
+               (1 - albert / float(bert))))
     passed, total = recorder.section_summary("1")
     print("Section 1: %d of %d checks passed." % (passed, total))
     print()
@@ -834,10 +840,10 @@ def run_sharing_section(recorder, config_dir, build, quick):
         h, i = base.hidden_size, base.intermediate_size
         num_layers, num_groups = base.num_hidden_layers, base.num_hidden_groups
         attention, ffn = layer_param_formula(h, i)
-        print("%s: %s, L=%d, H=%d, I=%d, E=%d, groups=%d" % (
-            label, file_name, num_layers, h, i, base.embedding_size, num_groups))
-        print("  formula per layer: attention 4*(H*H+H) + 2H = %s, FFN H*I+I+I*H+H + 2H = %s"
-              % (_fmt(attention), _fmt(ffn)))
+        print("%s: %s, L=%d, H=%d, I=%d, E=%d, groups=%d" %
+              (label, file_name, num_layers, h, i, base.embedding_size, num_groups))
+        print("  formula per layer: attention 4*(H*H+H) + 2H = %s, FFN H*I+I+I*H+H + 2H = %s" %
+              (_fmt(attention), _fmt(ffn)))
         rows = []
         built = {}
         rest = set()
@@ -846,32 +852,38 @@ def run_sharing_section(recorder, config_dir, build, quick):
             shapes, total = build(config)
             built[mode] = shapes
             ok = check_sharing_mode(recorder, file_name, config, shapes)
-            ok &= recorder.equal("%s, sharing %s: count_parameters == sum of shapes" %
-                                 (file_name, mode), total, params_of(shapes))
+            ok &= recorder.equal(
+                "%s, sharing %s: count_parameters == sum of shapes" % (file_name, mode), total,
+                params_of(shapes))
             layers = params_of(shapes, is_layer_variable)
             rest.add(total - layers)
-            rows.append([mode, description, layers,
-                         expected_layer_params(mode, num_layers, h, i, num_groups),
-                         total, "%.1fM" % (total / 1e6), paper.get(mode, "-"),
-                         "ok" if ok else "FAIL"])
-        print(format_table(["sharing", "what is shared", "layer params (built)", "formula",
-                            "total params", "total", "paper", "check"], rows))
+            rows.append([
+                mode, description, layers,
+                expected_layer_params(mode, num_layers, h, i, num_groups), total,
+                "%.1fM" % (total / 1e6),
+                paper.get(mode, "-"), "ok" if ok else "FAIL"
+            ])
+        print(
+            format_table([
+                "sharing", "what is shared", "layer params (built)", "formula", "total params",
+                "total", "paper", "check"
+            ], rows))
         if paper_source:
             print("  paper: %s (total parameters; a sanity note, not a check)." % paper_source)
         # One attention block and one FFN block as built (all-shared, per group).
         block_attention = params_of(built["all"], is_attention_variable) // num_groups
         block_ffn = params_of(built["all"], is_ffn_variable) // num_groups
-        recorder.equal("%s: shared attention block built == formula" % file_name,
-                       block_attention, attention)
+        recorder.equal("%s: shared attention block built == formula" % file_name, block_attention,
+                       attention)
         recorder.equal("%s: shared FFN block built == formula" % file_name, block_ffn, ffn)
         layers_of = {m: params_of(s, is_layer_variable) for m, s in built.items()}
-        recorder.equal("%s: none == L x (one all-shared layer)" % file_name,
-                       layers_of["none"], num_layers * (block_attention + block_ffn))
+        recorder.equal("%s: none == L x (one all-shared layer)" % file_name, layers_of["none"],
+                       num_layers * (block_attention + block_ffn))
         recorder.equal("%s: attention-shared == shared attention + L x FFN" % file_name,
                        layers_of["attention"],
                        num_groups * block_attention + num_layers * block_ffn)
-        recorder.equal("%s: FFN-shared == L x attention + shared FFN" % file_name,
-                       layers_of["ffn"], num_layers * block_attention + num_groups * block_ffn)
+        recorder.equal("%s: FFN-shared == L x attention + shared FFN" % file_name, layers_of["ffn"],
+                       num_layers * block_attention + num_groups * block_ffn)
         recorder.check("%s: embeddings + pooler identical in every mode" % file_name,
                        len(rest) == 1, "non-layer params differ: %s" % sorted(rest))
         print()
@@ -890,20 +902,22 @@ def run_sharing_section(recorder, config_dir, build, quick):
         all_stats.append(stats[0])
         none_stats.append(stats[1])
         rows.append([num_layers, stats[0][0], stats[0][2], stats[1][0], stats[1][2]])
-    print(format_table(["L", "all: variables", "all: params", "none: variables",
-                        "none: params"], rows))
-    recorder.check("sharing all: variable count does not grow with L (L=%s)" %
-                   ",".join(str(n) for n in layer_counts),
-                   len(set(s[0] for s in all_stats)) == 1,
-                   "variable counts %s" % [s[0] for s in all_stats])
+    print(
+        format_table(["L", "all: variables", "all: params", "none: variables", "none: params"],
+                     rows))
+    recorder.check(
+        "sharing all: variable count does not grow with L (L=%s)" %
+        ",".join(str(n) for n in layer_counts),
+        len(set(s[0] for s in all_stats)) == 1, "variable counts %s" % [s[0] for s in all_stats])
     recorder.check("sharing all: parameter count does not grow with L",
                    len(set(s[2] for s in all_stats)) == 1,
                    "parameter counts %s" % [s[2] for s in all_stats])
     per_layer_vars = all_stats[0][1]
-    recorder.check("sharing none: layer variables == L x one layer's variables",
-                   all(s[1] == n * per_layer_vars for s, n in zip(none_stats, layer_counts)),
-                   "layer variables %s for L=%s, one layer has %d" %
-                   ([s[1] for s in none_stats], layer_counts, per_layer_vars))
+    recorder.check(
+        "sharing none: layer variables == L x one layer's variables",
+        all(s[1] == n * per_layer_vars for s, n in zip(none_stats, layer_counts)),
+        "layer variables %s for L=%s, one layer has %d" %
+        ([s[1] for s in none_stats], layer_counts, per_layer_vars))
     passed, total = recorder.section_summary("2")
     print("Section 2: %d of %d checks passed." % (passed, total))
     print()
@@ -912,23 +926,23 @@ def run_sharing_section(recorder, config_dir, build, quick):
 def _span_sentences(span, offsets, num_tokens):
     """1-based sentence numbers a token span touches, e.g. "2-3"."""
     bounds = list(offsets) + [num_tokens]
-    touched = [i + 1 for i in range(len(offsets))
-               if bounds[i] < span[1] and span[0] < bounds[i + 1]]
+    touched = [
+        i + 1 for i in range(len(offsets)) if bounds[i] < span[1] and span[0] < bounds[i + 1]
+    ]
     if not touched:
         return "?"
     whole = bounds[touched[0] - 1] == span[0] and bounds[touched[-1]] == span[1]
     text = "%d" % touched[0] if len(touched) == 1 else "%d-%d" % (touched[0], touched[-1])
-    return ("sentences " if len(touched) > 1 else "sentence ") + text + (
-        "" if whole else " (part)")
+    return ("sentences " if len(touched) > 1 else "sentence ") + text + ("" if whole else " (part)")
 
 
 def _print_sop_example(title, example, offsets, num_tokens):
     tokens, segment_ids = sop_model_input(example)
     print(title)
-    print(u"  A = %s: %s" % (_span_sentences(example.span_a, offsets, num_tokens),
-                             "".join(example.tokens_a)))
-    print(u"  B = %s: %s" % (_span_sentences(example.span_b, offsets, num_tokens),
-                             "".join(example.tokens_b)))
+    print(u"  A = %s: %s" %
+          (_span_sentences(example.span_a, offsets, num_tokens), "".join(example.tokens_a)))
+    print(u"  B = %s: %s" %
+          (_span_sentences(example.span_b, offsets, num_tokens), "".join(example.tokens_b)))
     print(u"  input: %s ... (%d tokens: [CLS] + %d A + [SEP] + %d B + [SEP])" %
           (" ".join(tokens[:8]), len(tokens), len(example.tokens_a), len(example.tokens_b)))
     print("  segment_ids: 0 x %d, then 1 x %d" % (segment_ids.count(0), segment_ids.count(1)))
@@ -960,19 +974,19 @@ def run_sop_section(recorder, seed, draws):
     print()
 
     pair = find_positive_and_its_swap(sentences, seed, SOP_DISPLAY_MAX_DRAWS)
-    if recorder.check("a positive and its swapped negative are both drawn within %d draws" %
-                      SOP_DISPLAY_MAX_DRAWS, pair is not None):
+    if recorder.check(
+            "a positive and its swapped negative are both drawn within %d draws" %
+            SOP_DISPLAY_MAX_DRAWS, pair is not None):
         positive, negative = pair
-        _print_sop_example("Positive (label 0): A then B, as in the document", positive,
-                           offsets, len(tokens))
+        _print_sop_example("Positive (label 0): A then B, as in the document", positive, offsets,
+                           len(tokens))
         _print_sop_example("Negative (label 1): the same two consecutive segments, swapped",
                            negative, offsets, len(tokens))
-        recorder.check("the shown positive is valid",
-                       not sop_example_problems(positive, sentences),
+        recorder.check("the shown positive is valid", not sop_example_problems(positive, sentences),
                        "; ".join(sop_example_problems(positive, sentences)))
-        recorder.check("the shown negative is exactly the swap of the shown positive",
-                       negative == swap_segments(positive) and
-                       is_swap_of_positive(negative, sentences))
+        recorder.check(
+            "the shown negative is exactly the swap of the shown positive",
+            negative == swap_segments(positive) and is_swap_of_positive(negative, sentences))
     print("Negatives never come from another document (unlike NSP); a chunk of one sentence "
           "is cut")
     print("inside the sentence rather than paired with itself, so A == B cannot occur.")
@@ -986,28 +1000,28 @@ def run_sop_section(recorder, seed, draws):
     invalid = [(ex, p) for ex, p in invalid if p]
     equal_pairs = [ex for ex in examples if list(ex.tokens_a) == list(ex.tokens_b)]
     not_swaps = [ex for ex in negatives if not is_swap_of_positive(ex, sentences)]
-    within_sentence = sum(1 for ex in examples if
-                          "part" in _span_sentences(ex.span_a, offsets, len(tokens)))
+    within_sentence = sum(
+        1 for ex in examples if "part" in _span_sentences(ex.span_a, offsets, len(tokens)))
     balance_ok, tolerance = label_balance_ok(num_negative, len(examples))
     fraction = num_negative / float(len(examples)) if examples else float("nan")
-    print("%d seeded draws -> %d pairs (%d cut inside a sentence): label 0 x %d, label 1 x %d"
-          % (draws, len(examples), within_sentence, len(examples) - num_negative, num_negative))
+    print("%d seeded draws -> %d pairs (%d cut inside a sentence): label 0 x %d, label 1 x %d" %
+          (draws, len(examples), within_sentence, len(examples) - num_negative, num_negative))
     print("label 1 fraction %.3f (expected 0.5 +- %.3f, %g sigma)" %
           (fraction, tolerance, SOP_BALANCE_SIGMAS))
 
-    recorder.check("every pair: both segments from the document, consecutive, label matches "
-                   "the order", not invalid,
-                   "%d invalid, first: %s" % (len(invalid), invalid[0][1] if invalid else ""))
+    recorder.check(
+        "every pair: both segments from the document, consecutive, label matches "
+        "the order", not invalid,
+        "%d invalid, first: %s" % (len(invalid), invalid[0][1] if invalid else ""))
     recorder.check("A and B are never equal", not equal_pairs,
                    "%d pairs with A == B" % len(equal_pairs))
     recorder.check("every negative is exactly the swap of a positive", not not_swaps,
                    "%d negatives are not swaps" % len(not_swaps))
-    recorder.check("input is [CLS] A [SEP] B [SEP] within %d tokens" % SOP_MAX_SEQ_LENGTH,
-                   not layout_problems,
-                   "%d problems, first: %s" % (len(layout_problems),
-                                               layout_problems[0] if layout_problems else ""))
-    recorder.check("both labels occur",
-                   0 < num_negative < len(examples),
+    recorder.check(
+        "input is [CLS] A [SEP] B [SEP] within %d tokens" % SOP_MAX_SEQ_LENGTH, not layout_problems,
+        "%d problems, first: %s" %
+        (len(layout_problems), layout_problems[0] if layout_problems else ""))
+    recorder.check("both labels occur", 0 < num_negative < len(examples),
                    "label 1 x %d of %d" % (num_negative, len(examples)))
     recorder.check("enough pairs for the balance check (>= %d)" % SOP_MIN_EXAMPLES_FOR_BALANCE,
                    len(examples) >= SOP_MIN_EXAMPLES_FOR_BALANCE,
@@ -1056,27 +1070,26 @@ def parse_args(argv=None):
     parser.add_argument(
         "--random_seed", type=int, default=DEFAULT_RANDOM_SEED,
         help="--random_seed of the pretraining data generator that makes the "
-             "sentence-order pairs (default: %(default)s).")
+        "sentence-order pairs (default: %(default)s).")
     parser.add_argument(
         "--config_dir", default=DEFAULT_CONFIG_DIR,
         help="Directory holding the albert_config_*.json files "
-             "(default: albert_config next to this script).")
+        "(default: albert_config next to this script).")
     parser.add_argument(
         "--sop_draws", type=_positive_int, default=DEFAULT_SOP_DRAWS,
         help="How many passes of the pretraining data generator run over the built-in "
-             "document for the SOP checks (default: %(default)s).")
+        "document for the SOP checks (default: %(default)s).")
     parser.add_argument(
         "--quick", action="store_true",
         help="Skip the 24-layer builds (ALBERT-large sharing table and L=24 in the "
-             "growth table).")
+        "growth table).")
     return parser.parse_args(argv)
 
 
 def _make_stdout_safe():
     """Keeps printing Chinese from crashing on a non-UTF-8 stdout."""
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
-    if encoding not in ("utf8", "utf16", "utf32", "gb18030") and hasattr(sys.stdout,
-                                                                         "reconfigure"):
+    if encoding not in ("utf8", "utf16", "utf32", "gb18030") and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
 
 
@@ -1092,12 +1105,14 @@ def main(argv=None):
     args = parse_args(argv)
     _make_stdout_safe()
     tf.logging.set_verbosity(tf.logging.ERROR)
-    missing = sorted(set(
-        name for name in EMBEDDING_CONFIGS + (GROWTH_CONFIG,) + tuple(m[0] for m in SHARING_MODELS)
-        if not os.path.isfile(os.path.join(args.config_dir, name))))
+    missing = sorted(
+        set(name for name in EMBEDDING_CONFIGS + (GROWTH_CONFIG,) +
+            tuple(m[0] for m in SHARING_MODELS)
+            if not os.path.isfile(os.path.join(args.config_dir, name))))
     if missing:
-        print("test_changes.py: error: %s: missing config file(s): %s" %
-              (args.config_dir, ", ".join(missing)), file=sys.stderr)
+        print(
+            "test_changes.py: error: %s: missing config file(s): %s" %
+            (args.config_dir, ", ".join(missing)), file=sys.stderr)
         return 2
     recorder = CheckRecorder()
     build = ModelBuilder()

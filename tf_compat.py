@@ -78,5 +78,4 @@ if IS_TF2:
     tf.disable_v2_behavior()
     tf.logging.set_verbosity(_verbosity)
 
-
 __all__ = ["tf", "TF_VERSION", "IS_TF2"]

@@ -74,7 +74,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 
 import numpy as np
 import six
@@ -222,8 +221,8 @@ def input_names(kind, version_2_with_negative=False):
     return SEQUENCE_INPUTS
 
 
-def build_inference_graph(kind, albert_config, max_seq_length=128, batch_size=1,
-                          num_predictions=20, num_labels=None, version_2_with_negative=False):
+def build_inference_graph(kind, albert_config, max_seq_length=128, batch_size=1, num_predictions=20,
+                          num_labels=None, version_2_with_negative=False):
     """Builds the static-shape, einsum-free inference graph in the default graph.
 
     Args:
@@ -240,7 +239,6 @@ def build_inference_graph(kind, albert_config, max_seq_length=128, batch_size=1,
       every output is an identity op named as its key.
     """
     config = load_config(albert_config)
-    shape = [batch_size, max_seq_length]
     inputs = collections.OrderedDict()
     for name in input_names(kind, version_2_with_negative):
         width = num_predictions if name == "masked_lm_positions" else max_seq_length
@@ -261,23 +259,24 @@ def build_inference_graph(kind, albert_config, max_seq_length=128, batch_size=1,
                                      output_positions=output_positions)
         zeros = tf.zeros([batch_size, num_predictions], tf.int32)
         _, _, mlm_log_probs = run_pretraining.get_masked_lm_output(
-            config, model.get_output_at_positions()[:, 1:, :], model.get_embedding_table(),
+            config,
+            model.get_output_at_positions()[:, 1:, :], model.get_embedding_table(),
             model.get_embedding_projection(), None, zeros, tf.ones_like(zeros, tf.float32))
         _, _, sop_log_probs = run_pretraining.get_sentence_order_output(
             config, model.get_pooled_output(), tf.zeros([batch_size], tf.int32))
-        outputs["masked_lm_logits"] = tf.reshape(
-            _logits_of(mlm_log_probs), [batch_size, num_predictions, config.vocab_size])
+        outputs["masked_lm_logits"] = tf.reshape(_logits_of(mlm_log_probs),
+                                                 [batch_size, num_predictions, config.vocab_size])
         outputs["sentence_order_logits"] = _logits_of(sop_log_probs)
     elif kind == "classifier":
         model_outputs = _create_classifier(config, inputs, num_labels)
         outputs["probabilities"] = model_outputs.probabilities
     elif kind == "squad":
-        _, heads = squad_utils.create_model(
-            config, False, dict(inputs), version_2_with_negative, use_einsum=False,
-            start_n_top=SQUAD_V2_TOP_N, end_n_top=SQUAD_V2_TOP_N)
+        _, heads = squad_utils.create_model(config, False, dict(inputs), version_2_with_negative,
+                                            use_einsum=False, start_n_top=SQUAD_V2_TOP_N,
+                                            end_n_top=SQUAD_V2_TOP_N)
         order = (("start_logits", "end_logits") if not version_2_with_negative else
-                 ("start_top_log_probs", "start_top_index", "end_top_log_probs",
-                  "end_top_index", "cls_logits"))
+                 ("start_top_log_probs", "start_top_index", "end_top_log_probs", "end_top_index",
+                  "cls_logits"))
         for name in order:
             outputs[name] = heads[name]
     else:
@@ -303,17 +302,19 @@ def _head_hint(kind, missing, version_2_with_negative):
     if not any(re.search(p, name) for p in patterns for name in missing):
         return ""
     what = {
-        "pretraining": "the pretraining heads (cls/predictions, cls/seq_relationship)",
-        "classifier": "a classifier head: export a fine-tuned run_classifier.py checkpoint",
-        "squad": "a %s span head: export a fine-tuned run_squad.py checkpoint%s" % (
-            "v2" if version_2_with_negative else "v1",
-            "" if version_2_with_negative else " (version_2_with_negative=False)"),
+        "pretraining":
+            "the pretraining heads (cls/predictions, cls/seq_relationship)",
+        "classifier":
+            "a classifier head: export a fine-tuned run_classifier.py checkpoint",
+        "squad":
+            "a %s span head: export a fine-tuned run_squad.py checkpoint%s" %
+            ("v2" if version_2_with_negative else "v1",
+             "" if version_2_with_negative else " (version_2_with_negative=False)"),
     }[kind]
     return " (kind %r needs %s, or use kind 'encoder')" % (kind, what)
 
 
-def restore_checkpoint(session, kind, checkpoint, version_2_with_negative=False,
-                       num_labels=None):
+def restore_checkpoint(session, kind, checkpoint, version_2_with_negative=False, num_labels=None):
     """Restores every variable of the default graph from ``checkpoint``, strictly.
 
     Raises:
@@ -331,7 +332,7 @@ def restore_checkpoint(session, kind, checkpoint, version_2_with_negative=False,
             ckpt_labels = _checkpoint_labels(checkpoint)
             if ckpt_labels is not None and ckpt_labels != num_labels:
                 hint = " (num_labels=%d but the checkpoint's head has %d)" % (num_labels,
-                                                                             ckpt_labels)
+                                                                              ckpt_labels)
         raise ExportError(message + hint)
     except checkpoint_utils.CheckpointError as e:
         raise ExportError(str(e).split("\n")[0])
@@ -465,8 +466,9 @@ def replace_constant_tensor_adds(graph_def):
             index = flags.index(True)
             multiples = tf.NodeDef(name=node.name + "/tile_multiples", op="Const")
             multiples.attr["dtype"].type = tf.int32.as_datatype_enum
-            multiples.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(
-                np.array([o // i for i, o in zip(in_shape, out_shape)], np.int32)))
+            multiples.attr["value"].tensor.CopyFrom(
+                tf.make_tensor_proto(
+                    np.array([o // i for i, o in zip(in_shape, out_shape)], np.int32)))
             tile = tf.NodeDef(name=node.name + "/tile", op="Tile")
             tile.input.extend([node.input[index], multiples.name])
             tile.attr["T"].type = dtype
@@ -609,8 +611,8 @@ def convert_graph_def(graph_def, input_names_, output_names, quantize="none"):
         with _converter_path():
             return converter.convert()
     except Exception as e:  # pylint: disable=broad-except
-        raise ExportError("TFLite converter, %s, failed: %s" % (converter_name(),
-                                                                _converter_reason(e)))
+        raise ExportError("TFLite converter, %s, failed: %s" %
+                          (converter_name(), _converter_reason(e)))
 
 
 # ---------------------------------------------------------------------------
@@ -618,9 +620,8 @@ def convert_graph_def(graph_def, input_names_, output_names, quantize="none"):
 # ---------------------------------------------------------------------------
 
 
-def random_sample_inputs(kind, albert_config, num_samples=DEFAULT_NUM_SAMPLES,
-                         max_seq_length=128, num_predictions=20,
-                         version_2_with_negative=False, seed=12345):
+def random_sample_inputs(kind, albert_config, num_samples=DEFAULT_NUM_SAMPLES, max_seq_length=128,
+                         num_predictions=20, version_2_with_negative=False, seed=12345):
     """Random valid inputs: ids in the vocabulary, masks with padding.
 
     Each example has a random length (at least 2, mostly shorter than
@@ -774,8 +775,7 @@ def _argmax_agreement(reference, candidate, valid=None):
 
 def _masked_argmax_agreement(reference, candidate, mask):
     low = np.finfo(np.float32).min
-    return _argmax_agreement(np.where(mask > 0, reference, low),
-                             np.where(mask > 0, candidate, low))
+    return _argmax_agreement(np.where(mask > 0, reference, low), np.where(mask > 0, candidate, low))
 
 
 def decision_agreement(kind, samples, reference, candidate):
@@ -804,10 +804,10 @@ def decision_agreement(kind, samples, reference, candidate):
                 agreement[name] = float(np.mean(reference[name][:, 0] == candidate[name][:, 0]))
     elif kind == "pretraining":
         real = samples["masked_lm_positions"] > 0
-        agreement["masked_lm_logits"] = _argmax_agreement(
-            reference["masked_lm_logits"], candidate["masked_lm_logits"], real)
-        agreement["sentence_order_logits"] = _argmax_agreement(
-            reference["sentence_order_logits"], candidate["sentence_order_logits"])
+        agreement["masked_lm_logits"] = _argmax_agreement(reference["masked_lm_logits"],
+                                                          candidate["masked_lm_logits"], real)
+        agreement["sentence_order_logits"] = _argmax_agreement(reference["sentence_order_logits"],
+                                                               candidate["sentence_order_logits"])
     return agreement
 
 
@@ -915,13 +915,14 @@ def _parameter_bytes(graph_def):
 
 
 def _describe(details):
-    return [collections.OrderedDict([("name", d["name"]),
-                                     ("shape", [int(x) for x in d["shape"]]),
-                                     ("dtype", np.dtype(d["dtype"]).name)]) for d in details]
+    return [
+        collections.OrderedDict([("name", d["name"]), ("shape", [int(x) for x in d["shape"]]),
+                                 ("dtype", np.dtype(d["dtype"]).name)]) for d in details
+    ]
 
 
-def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=128,
-                  batch_size=1, quantize="none", num_predictions=20, num_labels=None,
+def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=128, batch_size=1,
+                  quantize="none", num_predictions=20, num_labels=None,
                   version_2_with_negative=False, sample_inputs=None, tolerance=1e-4):
     """Exports a checkpoint to a checked TensorFlow Lite file.
 
@@ -968,8 +969,8 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
     prefix, config = _resolve_checkpoint(checkpoint, config)
 
     names = input_names(kind, version_2_with_negative)
-    widths = dict((n, num_predictions if n == "masked_lm_positions" else max_seq_length)
-                  for n in names)
+    widths = dict(
+        (n, num_predictions if n == "masked_lm_positions" else max_seq_length) for n in names)
     if sample_inputs is None or isinstance(sample_inputs, six.integer_types):
         count = DEFAULT_NUM_SAMPLES if sample_inputs is None else int(sample_inputs)
         if count < 1:
@@ -1029,10 +1030,9 @@ def _report(kind, quantize, output_path, tmp_path, frozen, interpreter, samples,
     report["file_size"] = file_size
     report["parameter_bytes"] = parameter_bytes
     report["size_ratio"] = float(file_size) / parameter_bytes if parameter_bytes else None
-    report["inputs"] = _describe(_details_by_name(interpreter.get_input_details(),
-                                                  list(samples)))
-    report["outputs"] = _describe(_details_by_name(interpreter.get_output_details(),
-                                                   list(reference)))
+    report["inputs"] = _describe(_details_by_name(interpreter.get_input_details(), list(samples)))
+    report["outputs"] = _describe(
+        _details_by_name(interpreter.get_output_details(), list(reference)))
     report["num_samples"] = int(len(next(iter(samples.values()))))
     report["max_abs_diff"] = max_abs_diff
     report["mismatches"] = mismatches
@@ -1056,9 +1056,10 @@ def _refuse_outside_tolerance(report, tolerance):
                           (report["output_path"], tolerance, ", ".join(parts)))
 
 
-__all__ = ["ExportError", "KINDS", "QUANTIZE_MODES", "DEFAULT_NUM_SAMPLES", "export_tflite",
-           "build_inference_graph", "input_names", "restore_checkpoint", "freeze",
-           "replace_new_axis_slices", "replace_constant_tensor_adds", "convert_graph_def",
-           "converter_name",
-           "random_sample_inputs", "run_graph", "make_interpreter", "run_tflite",
-           "compare_outputs", "decision_agreement", "load_config"]
+__all__ = [
+    "ExportError", "KINDS", "QUANTIZE_MODES", "DEFAULT_NUM_SAMPLES", "export_tflite",
+    "build_inference_graph", "input_names", "restore_checkpoint", "freeze",
+    "replace_new_axis_slices", "replace_constant_tensor_adds", "convert_graph_def",
+    "converter_name", "random_sample_inputs", "run_graph", "make_interpreter", "run_tflite",
+    "compare_outputs", "decision_agreement", "load_config"
+]

@@ -47,13 +47,13 @@ SPIECE_UNDERLINE = u"\u2581"
 WORDPIECE_CONTINUATION = "##"
 
 _CJK_RANGES = (
-    (0x4E00, 0x9FFF),    # CJK Unified Ideographs
-    (0x3400, 0x4DBF),    # Extension A
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0x3400, 0x4DBF),  # Extension A
     (0x20000, 0x2A6DF),  # Extension B
     (0x2A700, 0x2B73F),  # Extension C
     (0x2B740, 0x2B81F),  # Extension D
     (0x2B820, 0x2CEAF),  # Extension E
-    (0xF900, 0xFAFF),    # CJK Compatibility Ideographs
+    (0xF900, 0xFAFF),  # CJK Compatibility Ideographs
     (0x2F800, 0x2FA1F),  # CJK Compatibility Ideographs Supplement
 )
 
@@ -61,7 +61,6 @@ _CJK_RANGES = (
 # under symbols (e.g. "$", "+", "^", "`"): every non-alphanumeric printable
 # ASCII character.
 _ASCII_PUNCTUATION_RANGES = ((33, 47), (58, 64), (91, 96), (123, 126))
-
 
 # ---------------------------------------------------------------------------
 # Text type helpers.
@@ -147,17 +146,14 @@ def load_vocab(vocab_file):
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ValueError(
-            "%s:%d: vocab file is not valid UTF-8 (%s); if it is a "
-            "SentencePiece .model, pass it as spm_model_file"
-            % (vocab_file, _line_number_of_offset(data, error.start),
-               error.reason))
+        raise ValueError("%s:%d: vocab file is not valid UTF-8 (%s); if it is a "
+                         "SentencePiece .model, pass it as spm_model_file" %
+                         (vocab_file, _line_number_of_offset(data, error.start), error.reason))
     if "\x00" in text:
-        raise ValueError(
-            "%s:%d: vocab file holds a NUL byte, so it is binary, not a "
-            "WordPiece vocab; if it is a SentencePiece .model, pass it as "
-            "spm_model_file"
-            % (vocab_file, _line_number_of_offset(data, data.index(b"\x00"))))
+        raise ValueError("%s:%d: vocab file holds a NUL byte, so it is binary, not a "
+                         "WordPiece vocab; if it is a SentencePiece .model, pass it as "
+                         "spm_model_file" %
+                         (vocab_file, _line_number_of_offset(data, data.index(b"\x00"))))
 
     tokens = [line.rstrip("\r").strip(" \t") for line in text.split("\n")]
     while tokens and not tokens[-1]:
@@ -169,20 +165,17 @@ def load_vocab(vocab_file):
     for index, token in enumerate(tokens):
         line_number = index + 1
         if not token:
-            raise ValueError(
-                "%s:%d: empty line in vocab file; every line must hold one "
-                "token (a blank line would shift the ids of all later tokens)"
-                % (vocab_file, line_number))
+            raise ValueError("%s:%d: empty line in vocab file; every line must hold one "
+                             "token (a blank line would shift the ids of all later tokens)" %
+                             (vocab_file, line_number))
         if "\t" in token:
-            raise ValueError(
-                "%s:%d: token %r contains a tab; this looks like a "
-                "SentencePiece .vocab file (piece<TAB>score), which is not a "
-                "WordPiece vocab: pass the matching .model file as "
-                "spm_model_file instead" % (vocab_file, line_number, token))
+            raise ValueError("%s:%d: token %r contains a tab; this looks like a "
+                             "SentencePiece .vocab file (piece<TAB>score), which is not a "
+                             "WordPiece vocab: pass the matching .model file as "
+                             "spm_model_file instead" % (vocab_file, line_number, token))
         if token in vocab:
-            raise ValueError(
-                "%s:%d: duplicated token %r (first seen at line %d)"
-                % (vocab_file, line_number, token, vocab[token] + 1))
+            raise ValueError("%s:%d: duplicated token %r (first seen at line %d)" %
+                             (vocab_file, line_number, token, vocab[token] + 1))
         vocab[token] = index
     return vocab
 
@@ -344,8 +337,7 @@ def _strip_accents(text):
     if _is_ascii(text):
         return text
     decomposed = unicodedata.normalize("NFD", text)
-    return "".join(
-        [char for char in decomposed if unicodedata.category(char) != "Mn"])
+    return "".join([char for char in decomposed if unicodedata.category(char) != "Mn"])
 
 
 def _is_ascii(text):
@@ -475,8 +467,7 @@ def preprocess_text(inputs, remove_space=True, lower=False):
         outputs = " ".join(outputs.split())
     outputs = outputs.replace("``", '"').replace("''", '"')
     outputs = unicodedata.normalize("NFKD", outputs)
-    outputs = "".join(
-        [char for char in outputs if not unicodedata.combining(char)])
+    outputs = "".join([char for char in outputs if not unicodedata.combining(char)])
     if lower:
         outputs = outputs.lower()
     return outputs
@@ -519,12 +510,10 @@ def encode_pieces(sp_model, text, sample=False):
             continue
         number = piece[:-1]
         starts_word = number.startswith(SPIECE_UNDERLINE)
-        number_pieces = list(
-            sp_model.EncodeAsPieces(number.replace(SPIECE_UNDERLINE, "")))
+        number_pieces = list(sp_model.EncodeAsPieces(number.replace(SPIECE_UNDERLINE, "")))
         # The model adds its own word-start marker to the re-encoded number;
         # make the marker match the original piece.
-        first_has_marker = bool(number_pieces) and number_pieces[0].startswith(
-            SPIECE_UNDERLINE)
+        first_has_marker = bool(number_pieces) and number_pieces[0].startswith(SPIECE_UNDERLINE)
         if starts_word and not first_has_marker:
             number_pieces.insert(0, SPIECE_UNDERLINE)
         elif not starts_word and first_has_marker:
@@ -534,8 +523,7 @@ def encode_pieces(sp_model, text, sample=False):
             else:
                 number_pieces.pop(0)
         unk_id = sp_model.unk_id()
-        if any(sp_model.PieceToId(number_piece) == unk_id
-               for number_piece in number_pieces):
+        if any(sp_model.PieceToId(number_piece) == unk_id for number_piece in number_pieces):
             # Never trade a known piece for unknown ones.
             output.append(piece)
             continue
@@ -555,22 +543,19 @@ def encode_ids(sp_model, text, sample=False):
     Returns:
       A list of ids (`int`); pieces unknown to the model map to its unk id.
     """
-    return [sp_model.PieceToId(piece)
-            for piece in encode_pieces(sp_model, text, sample=sample)]
+    return [sp_model.PieceToId(piece) for piece in encode_pieces(sp_model, text, sample=sample)]
 
 
 def _load_sentencepiece(spm_model_file):
     """Loads a SentencePiece model file, with a clear error if it fails."""
     import sentencepiece as spm  # pylint: disable=g-import-not-at-top
     if not os.path.isfile(spm_model_file):
-        raise FileNotFoundError(
-            "SentencePiece model file not found: %s" % spm_model_file)
+        raise FileNotFoundError("SentencePiece model file not found: %s" % spm_model_file)
     sp_model = spm.SentencePieceProcessor()
     try:
         loaded = sp_model.Load(spm_model_file)
     except (RuntimeError, OSError) as error:
-        raise ValueError("%s: not a SentencePiece model (%s)"
-                         % (spm_model_file, error))
+        raise ValueError("%s: not a SentencePiece model (%s)" % (spm_model_file, error))
     if loaded is False:
         raise ValueError("%s: not a SentencePiece model" % spm_model_file)
     return sp_model
@@ -618,8 +603,7 @@ class FullTokenizer(object):
         if the vocab has none.
     """
 
-    def __init__(self, vocab_file=None, do_lower_case=True,
-                 spm_model_file=None):
+    def __init__(self, vocab_file=None, do_lower_case=True, spm_model_file=None):
         """Creates the tokenizer.
 
         Args:
@@ -640,9 +624,8 @@ class FullTokenizer(object):
             self.vocab_file = None
             self.spm_model_file = spm_model_file
             self.sp_model = _load_sentencepiece(spm_model_file)
-            self.vocab = collections.OrderedDict(
-                (self.sp_model.IdToPiece(index), index)
-                for index in range(self.sp_model.GetPieceSize()))
+            self.vocab = collections.OrderedDict((self.sp_model.IdToPiece(index), index)
+                                                 for index in range(self.sp_model.GetPieceSize()))
             unk_id = self.sp_model.unk_id()
             self.unk_token = (self.sp_model.IdToPiece(unk_id)
                               if 0 <= unk_id < len(self.vocab) else None)
@@ -654,14 +637,12 @@ class FullTokenizer(object):
             self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
             self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
         else:
-            raise ValueError(
-                "FullTokenizer needs a vocab_file (WordPiece vocab.txt) or an "
-                "spm_model_file (SentencePiece .model)")
+            raise ValueError("FullTokenizer needs a vocab_file (WordPiece vocab.txt) or an "
+                             "spm_model_file (SentencePiece .model)")
         self.inv_vocab = {index: token for token, index in self.vocab.items()}
 
     @classmethod
-    def from_files(cls, vocab_file=None, spm_model_file=None,
-                   do_lower_case=True):
+    def from_files(cls, vocab_file=None, spm_model_file=None, do_lower_case=True):
         """Builds the right tokenizer for whatever vocabulary files are given.
 
         * `spm_model_file` given: SentencePiece mode.
@@ -689,8 +670,7 @@ class FullTokenizer(object):
             sibling_model = os.path.splitext(vocab_file)[0] + ".model"
             if _looks_like_sentencepiece_model(vocab_file):
                 spm_model_file = vocab_file
-            elif vocab_file.endswith(".vocab") and os.path.isfile(
-                    sibling_model):
+            elif vocab_file.endswith(".vocab") and os.path.isfile(sibling_model):
                 spm_model_file = sibling_model
         return cls(vocab_file=vocab_file, do_lower_case=do_lower_case,
                    spm_model_file=spm_model_file)
@@ -731,8 +711,7 @@ class FullTokenizer(object):
           unk token).
         """
         if self.sp_model is not None:
-            return encode_pieces(
-                self.sp_model, preprocess_text(text, lower=self.do_lower_case))
+            return encode_pieces(self.sp_model, preprocess_text(text, lower=self.do_lower_case))
         tokens = []
         tokenize_word = self.wordpiece_tokenizer.tokenize_word
         for word in self.basic_tokenizer.tokenize(text):
@@ -761,9 +740,8 @@ class FullTokenizer(object):
         for token in tokens:
             token_id = vocab.get(token, unk_id)
             if token_id is None:
-                raise ValueError(
-                    "Token %r is not in the vocabulary (%s), which has no %s "
-                    "token" % (token, self._vocab_source(), UNK))
+                raise ValueError("Token %r is not in the vocabulary (%s), which has no %s "
+                                 "token" % (token, self._vocab_source(), UNK))
             ids.append(token_id)
         return ids
 
@@ -783,9 +761,8 @@ class FullTokenizer(object):
         for token_id in ids:
             token = self.inv_vocab.get(int(token_id))
             if token is None:
-                raise ValueError(
-                    "Id %d is outside the vocabulary (%s, %d entries)"
-                    % (int(token_id), self._vocab_source(), self.vocab_size))
+                raise ValueError("Id %d is outside the vocabulary (%s, %d entries)" %
+                                 (int(token_id), self._vocab_source(), self.vocab_size))
             tokens.append(token)
         return tokens
 
@@ -799,8 +776,7 @@ class FullTokenizer(object):
 # ---------------------------------------------------------------------------
 
 
-def validate_vocab_size(vocab_size, config_vocab_size, vocab_file=None,
-                        config_file=None):
+def validate_vocab_size(vocab_size, config_vocab_size, vocab_file=None, config_file=None):
     """Checks that the vocabulary and the model config agree on the size.
 
     Args:
@@ -818,11 +794,10 @@ def validate_vocab_size(vocab_size, config_vocab_size, vocab_file=None,
         raise ValueError("Model config %s has no vocab_size (vocab %s has %d "
                          "entries)" % (config_name, vocab_name, vocab_size))
     if int(vocab_size) != int(config_vocab_size):
-        raise ValueError(
-            "Vocabulary size mismatch: vocab %s has %d entries but model "
-            "config %s has vocab_size=%d; use the vocab file that belongs to "
-            "the model" % (vocab_name, int(vocab_size), config_name,
-                       int(config_vocab_size)))
+        raise ValueError("Vocabulary size mismatch: vocab %s has %d entries but model "
+                         "config %s has vocab_size=%d; use the vocab file that belongs to "
+                         "the model" %
+                         (vocab_name, int(vocab_size), config_name, int(config_vocab_size)))
 
 
 def check_vocab_matches_config(tokenizer, config, config_file=None):
@@ -844,8 +819,8 @@ def check_vocab_matches_config(tokenizer, config, config_file=None):
         config_vocab_size = getattr(config, "vocab_size", None)
     vocab_file = (getattr(tokenizer, "spm_model_file", None) or
                   getattr(tokenizer, "vocab_file", None))
-    validate_vocab_size(tokenizer.vocab_size, config_vocab_size,
-                        vocab_file=vocab_file, config_file=config_file)
+    validate_vocab_size(tokenizer.vocab_size, config_vocab_size, vocab_file=vocab_file,
+                        config_file=config_file)
 
 
 # Released models trained on lower-cased text (compared lower-cased).
@@ -889,21 +864,18 @@ def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
     """
     if not init_checkpoint:
         return
-    components = [part for part in re.split(r"[/\\]+", init_checkpoint)
-                  if part]
+    components = [part for part in re.split(r"[/\\]+", init_checkpoint) if part]
     for component in components:
         name = component.lower()
-        lower_cased = (name in _UNCASED_MODEL_NAMES or any(
-            pattern.match(name) for pattern in _UNCASED_MODEL_PATTERNS))
+        lower_cased = (name in _UNCASED_MODEL_NAMES or
+                       any(pattern.match(name) for pattern in _UNCASED_MODEL_PATTERNS))
         cased = name in _CASED_MODEL_NAMES
         if lower_cased and not do_lower_case:
-            raise ValueError(
-                "do_lower_case=False, but checkpoint %s is from %s, which was "
-                "trained on lower-cased text; use do_lower_case=True "
-                "(otherwise capital letters become %s)"
-                % (init_checkpoint, component, UNK))
+            raise ValueError("do_lower_case=False, but checkpoint %s is from %s, which was "
+                             "trained on lower-cased text; use do_lower_case=True "
+                             "(otherwise capital letters become %s)" %
+                             (init_checkpoint, component, UNK))
         if cased and do_lower_case:
-            raise ValueError(
-                "do_lower_case=True, but checkpoint %s is from %s, which was "
-                "trained on cased text; use do_lower_case=False"
-                % (init_checkpoint, component))
+            raise ValueError("do_lower_case=True, but checkpoint %s is from %s, which was "
+                             "trained on cased text; use do_lower_case=False" %
+                             (init_checkpoint, component))

@@ -59,11 +59,20 @@ HOLD_OUT_EVERY = 5
 TRAIN_DATA_SEED, HELD_OUT_DATA_SEED = 12345, 54321
 MAX_SEQ_LENGTH, MAX_PREDICTIONS = 32, 5
 CONFIG = {  # scripts/demo.sh's albert_config_demo.json; vocab_size is set later
-    "embedding_size": 64, "hidden_size": 128, "num_hidden_layers": 2,
-    "num_attention_heads": 4, "intermediate_size": 256, "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
-    "max_position_embeddings": 128, "type_vocab_size": 2, "initializer_range": 0.02,
-    "ln_type": "preln", "embedding_layout": "brightmart"}
+    "embedding_size": 64,
+    "hidden_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 256,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+    "max_position_embeddings": 128,
+    "type_vocab_size": 2,
+    "initializer_range": 0.02,
+    "ln_type": "preln",
+    "embedding_layout": "brightmart"
+}
 MODES = (("float32", "false"), ("bfloat16", "force"))
 METRICS = ("masked_lm_accuracy", "sentence_order_accuracy", "loss")
 RUNTIME_PROBE = """
@@ -102,15 +111,14 @@ def run(python, script, args, what, log_file=None):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     start = time.time()
     proc = subprocess.run([python, os.path.join(ROOT, script)] + args, cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     seconds = time.time() - start
     if log_file:
         with io.open(log_file, "w", encoding="utf-8") as writer:
             writer.write(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise SystemExit("bench_bf16_accuracy.py: %s failed:\n%s" % (
-            what, (proc.stdout + proc.stderr)[-3000:]))
+        raise SystemExit("bench_bf16_accuracy.py: %s failed:\n%s" %
+                         (what, (proc.stdout + proc.stderr)[-3000:]))
     return proc.stderr, seconds
 
 
@@ -133,8 +141,7 @@ def split_corpus(work_dir):
     train, held_out = [], []
     for path in SOURCES:
         for index, document in enumerate(read_documents(path)):
-            (held_out if index % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1 else train).append(
-                document)
+            (held_out if index % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1 else train).append(document)
     train_lines = set(line for document in train for line in document)
     held_out = [d for d in ([l for l in d if l not in train_lines] for d in held_out) if d]
     assert not train_lines & set(l for d in held_out for l in d)
@@ -150,8 +157,8 @@ def prepare_data(python, work_dir, sentence_task):
     """Vocabulary, config and the training and held-out TFRecords."""
     (train_txt, held_out_txt), train_docs, held_out_docs = split_corpus(work_dir)
     vocab = os.path.join(work_dir, "vocab.txt")
-    run(python, "build_vocab.py", ["--input_file=" + VOCAB_SOURCES,
-                                   "--output_file=" + vocab, "--vocab_size=8000"],
+    run(python, "build_vocab.py",
+        ["--input_file=" + VOCAB_SOURCES, "--output_file=" + vocab, "--vocab_size=8000"],
         "build_vocab.py")
     with io.open(vocab, encoding="utf-8") as reader:
         config = dict(CONFIG, vocab_size=sum(1 for _ in reader))
@@ -159,16 +166,16 @@ def prepare_data(python, work_dir, sentence_task):
     with open(config_file, "w") as writer:
         json.dump(config, writer, indent=1)
     records = {}
-    for name, text, seed in (("train", train_txt, TRAIN_DATA_SEED),
-                             ("held_out", held_out_txt, HELD_OUT_DATA_SEED)):
+    for name, text, seed in (("train", train_txt, TRAIN_DATA_SEED), ("held_out", held_out_txt,
+                                                                     HELD_OUT_DATA_SEED)):
         records[name] = os.path.join(work_dir, name + ".tfrecord")
         log, _ = run(python, "create_pretraining_data.py", [
-            "--input_file=" + text, "--output_file=" + records[name],
-            "--vocab_file=" + vocab, "--max_seq_length=%d" % MAX_SEQ_LENGTH,
+            "--input_file=" + text, "--output_file=" + records[name], "--vocab_file=" + vocab,
+            "--max_seq_length=%d" % MAX_SEQ_LENGTH,
             "--max_predictions_per_seq=%d" % MAX_PREDICTIONS, "--dupe_factor=5",
             "--random_seed=%d" % seed,
-            "--random_next_sentence" if sentence_task == "nsp" else "--norandom_next_sentence"],
-            "create_pretraining_data.py (%s)" % name, records[name] + ".log")
+            "--random_next_sentence" if sentence_task == "nsp" else "--norandom_next_sentence"
+        ], "create_pretraining_data.py (%s)" % name, records[name] + ".log")
         found = re.findall(r"wrote (\d+) instances", log)
         records[name + "_count"] = int(found[-1]) if found else None
     records.update(train_documents=train_docs, held_out_documents=held_out_docs)
@@ -179,14 +186,15 @@ def pretrain(python, config_file, records, output_dir, steps, seed, use_bf16):
     """One run_pretraining.py run; its last evaluation and wall seconds."""
     _, seconds = run(python, "run_pretraining.py", [
         "--albert_config_file=" + config_file, "--input_file=" + records["train"],
-        "--eval_input_file=" + records["held_out"], "--output_dir=" + output_dir,
-        "--do_train", "--do_eval", "--max_seq_length=%d" % MAX_SEQ_LENGTH,
+        "--eval_input_file=" + records["held_out"], "--output_dir=" + output_dir, "--do_train",
+        "--do_eval",
+        "--max_seq_length=%d" % MAX_SEQ_LENGTH,
         "--max_predictions_per_seq=%d" % MAX_PREDICTIONS, "--train_batch_size=32",
-        "--num_train_steps=%d" % steps, "--num_warmup_steps=%d" % (steps // 10),
-        "--learning_rate=1e-3", "--optimizer=adamw", "--save_checkpoints_steps=%d" % steps,
-        "--random_seed=%d" % seed, "--use_bf16=" + use_bf16],
-        "run_pretraining.py --random_seed=%d --use_bf16=%s" % (seed, use_bf16),
-        output_dir + ".log")
+        "--num_train_steps=%d" % steps,
+        "--num_warmup_steps=%d" % (steps // 10), "--learning_rate=1e-3", "--optimizer=adamw",
+        "--save_checkpoints_steps=%d" % steps,
+        "--random_seed=%d" % seed, "--use_bf16=" + use_bf16
+    ], "run_pretraining.py --random_seed=%d --use_bf16=%s" % (seed, use_bf16), output_dir + ".log")
     with open(os.path.join(output_dir, "eval_history.json")) as reader:
         last = json.load(reader)["entries"][-1]
     if last["step"] != steps:
@@ -199,20 +207,23 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="See the top of benchmarks/bench_bf16_accuracy.py for what is measured.")
-    parser.add_argument("--seeds", default="1,2,3",
-                        help="comma-separated run_pretraining.py --random_seed values; each "
-                             "is run in float32 and in bfloat16 (default 1,2,3)")
+    parser.add_argument(
+        "--seeds", default="1,2,3",
+        help="comma-separated run_pretraining.py --random_seed values; each "
+        "is run in float32 and in bfloat16 (default 1,2,3)")
     parser.add_argument("--steps", type=int, default=1000,
                         help="training steps of every run (default 1000)")
     parser.add_argument("--sentence_task", choices=("sop", "nsp"), default="sop",
                         help="sentence-order (default) or next-sentence prediction records")
-    parser.add_argument("--work_dir", default=None,
-                        help="directory for the data, checkpoints and logs (default: a new "
-                             "temporary directory); deleted at the end unless --keep")
+    parser.add_argument(
+        "--work_dir", default=None,
+        help="directory for the data, checkpoints and logs (default: a new "
+        "temporary directory); deleted at the end unless --keep")
     parser.add_argument("--keep", action="store_true", help="keep --work_dir")
-    parser.add_argument("--python", default=sys.executable,
-                        help="Python interpreter running the repository's scripts "
-                             "(default: this one)")
+    parser.add_argument(
+        "--python", default=sys.executable,
+        help="Python interpreter running the repository's scripts "
+        "(default: this one)")
     parser.add_argument("--json", action="store_true",
                         help="also print one JSON line per run and per mode")
     args = parser.parse_args()
@@ -241,8 +252,9 @@ def main():
                 metrics, seconds = pretrain(args.python, config_file, records, output_dir,
                                             args.steps, seed, use_bf16)
                 rows.append(dict(metrics, seed=seed, mode=mode, seconds=round(seconds, 1)))
-                sys.stderr.write("seed %d %-8s  %s  %.0f s\n" % (seed, mode, "  ".join(
-                    "%s %.4f" % (m, metrics[m]) for m in METRICS), seconds))
+                sys.stderr.write(
+                    "seed %d %-8s  %s  %.0f s\n" %
+                    (seed, mode, "  ".join("%s %.4f" % (m, metrics[m]) for m in METRICS), seconds))
         report(meta, records, rows, args.json)
     finally:
         if args.keep:
@@ -254,14 +266,13 @@ def main():
 def report(meta, records, rows, as_json):
     """Prints the table, the per-mode statistics and the comparison."""
     columns = METRICS + ("seconds",)
-    print("%s; %s; %s; bfloat16 native here: %s (%s); commit %s" % (
-        meta["date"], meta["cpu"], meta["runtime"], "yes" if meta["native_bfloat16"] else "no",
-        meta["native_bfloat16_reason"], meta["commit"]))
+    print("%s; %s; %s; bfloat16 native here: %s (%s); commit %s" %
+          (meta["date"], meta["cpu"], meta["runtime"], "yes" if meta["native_bfloat16"] else "no",
+           meta["native_bfloat16_reason"], meta["commit"]))
     print("%d steps, batch 32, seq %d, %s; training: %s records from %d documents; held out: "
-          "%s records from %d documents" % (
-              meta["steps"], MAX_SEQ_LENGTH, meta["sentence_task"].upper(),
-              records["train_count"], records["train_documents"],
-              records["held_out_count"], records["held_out_documents"]))
+          "%s records from %d documents" %
+          (meta["steps"], MAX_SEQ_LENGTH, meta["sentence_task"].upper(), records["train_count"],
+           records["train_documents"], records["held_out_count"], records["held_out_documents"]))
     header = "%-6s %-9s" % ("seed", "mode") + "".join(" %23s" % c for c in columns)
     print(header)
     for row in rows:
@@ -270,8 +281,11 @@ def report(meta, records, rows, as_json):
     summary = {}
     for mode, _ in MODES:
         values = dict((c, [r[c] for r in rows if r["mode"] == mode]) for c in columns)
-        summary[mode] = dict((c, {"mean": sum(v) / len(v), "min": min(v), "max": max(v)})
-                             for c, v in values.items())
+        summary[mode] = dict((c, {
+            "mean": sum(v) / len(v),
+            "min": min(v),
+            "max": max(v)
+        }) for c, v in values.items())
         for stat in ("mean", "min", "max"):
             print("%-6s %-9s" % (stat, mode) + "".join(
                 (" %23.1f" if c == "seconds" else " %23.4f") % summary[mode][c][stat]
@@ -280,22 +294,23 @@ def report(meta, records, rows, as_json):
     comparison = dict((m, {
         "float32_spread": fp32[m]["max"] - fp32[m]["min"],
         "bfloat16_minus_float32_mean": bf16[m]["mean"] - fp32[m]["mean"],
-        "bfloat16_mean_within_float32_range":
-            fp32[m]["min"] <= bf16[m]["mean"] <= fp32[m]["max"]}) for m in METRICS)
+        "bfloat16_mean_within_float32_range": fp32[m]["min"] <= bf16[m]["mean"] <= fp32[m]["max"]
+    }) for m in METRICS)
     for m in METRICS:
         c = comparison[m]
         print("%-23s float32 spread over %d seeds (max - min) %.4f; bfloat16 mean - float32 "
-              "mean %+.4f; bfloat16 mean within float32 min..max: %s" % (
-                  m, sum(1 for r in rows if r["mode"] == "float32"),
-                  c["float32_spread"], c["bfloat16_minus_float32_mean"],
-                  "yes" if c["bfloat16_mean_within_float32_range"] else "no"))
+              "mean %+.4f; bfloat16 mean within float32 min..max: %s" %
+              (m, sum(1 for r in rows if r["mode"] == "float32"), c["float32_spread"],
+               c["bfloat16_minus_float32_mean"],
+               "yes" if c["bfloat16_mean_within_float32_range"] else "no"))
     if as_json:
         for row in rows:
             print(json.dumps(dict(meta, **row), sort_keys=True))
         for mode, _ in MODES:
-            print(json.dumps(dict(meta, mode=mode, seeds=[r["seed"] for r in rows
-                                                          if r["mode"] == mode],
-                                  **summary[mode]), sort_keys=True))
+            print(
+                json.dumps(
+                    dict(meta, mode=mode, seeds=[r["seed"] for r in rows if r["mode"] == mode],
+                         **summary[mode]), sort_keys=True))
         print(json.dumps(dict(meta, comparison=comparison), sort_keys=True))
 
 

@@ -43,7 +43,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BRIGHTMART_MB_PER_S = 0.024
 
 
-
 def _tree_rss_kb(root_pid):
     """(sum, max) of VmRSS in kB over `root_pid` and its descendants."""
     children = {}
@@ -56,11 +55,9 @@ def _tree_rss_kb(root_pid):
                 status = reader.read()
         except (IOError, OSError):
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines()
-                      if ":" in line)
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         pid = int(name)
-        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(
-            pid)
+        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
         value = fields.get("VmRSS", "0 kB").strip().split()[0]
         rss[pid] = int(value) if value.isdigit() else 0
     total = 0
@@ -101,19 +98,21 @@ def _prepare_corpus(work_dir):
 
 
 def _run_once(corpus, vocab_file, output, num_workers):
-    command = [sys.executable, os.path.join(ROOT, "create_pretraining_data.py"),
-               "--input_file=%s" % ",".join(corpus),
-               "--output_file=%s" % output,
-               "--vocab_file=%s" % vocab_file,
-               "--max_seq_length=%d" % FLAGS.max_seq_length,
-               "--max_predictions_per_seq=%d" % FLAGS.max_predictions_per_seq,
-               "--dupe_factor=%d" % FLAGS.dupe_factor,
-               "--do_whole_word_mask=true", "--num_workers=%d" % num_workers,
-               "--jieba_hmm=%s" % str(FLAGS.jieba_hmm).lower()]
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "create_pretraining_data.py"),
+        "--input_file=%s" % ",".join(corpus),
+        "--output_file=%s" % output,
+        "--vocab_file=%s" % vocab_file,
+        "--max_seq_length=%d" % FLAGS.max_seq_length,
+        "--max_predictions_per_seq=%d" % FLAGS.max_predictions_per_seq,
+        "--dupe_factor=%d" % FLAGS.dupe_factor, "--do_whole_word_mask=true",
+        "--num_workers=%d" % num_workers,
+        "--jieba_hmm=%s" % str(FLAGS.jieba_hmm).lower()
+    ]
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, cwd=ROOT)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     peak_total = 0
     peak_single = 0
     stderr_chunks = []
@@ -124,8 +123,8 @@ def _run_once(corpus, vocab_file, output, num_workers):
         time.sleep(0.05)
     elapsed = time.time() - start
     usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_seconds = (usage_after.ru_utime + usage_after.ru_stime -
-                   usage_before.ru_utime - usage_before.ru_stime)
+    cpu_seconds = (usage_after.ru_utime + usage_after.ru_stime - usage_before.ru_utime -
+                   usage_before.ru_stime)
     stderr_chunks.append(process.stderr.read().decode("utf-8", "replace"))
     if process.returncode:
         sys.stderr.write("".join(stderr_chunks)[-3000:])
@@ -141,8 +140,7 @@ def _run_once(corpus, vocab_file, output, num_workers):
         "wall_seconds": round(elapsed, 2),
         "mb_per_s": round(megabytes / elapsed, 4),
         "instances_per_s": round(summary["instances"] / elapsed, 1),
-        "speedup_vs_brightmart": round(megabytes / elapsed /
-                                       BRIGHTMART_MB_PER_S, 2),
+        "speedup_vs_brightmart": round(megabytes / elapsed / BRIGHTMART_MB_PER_S, 2),
         "cpu_seconds": round(cpu_seconds, 2),
         "mb_per_cpu_s": round(megabytes / cpu_seconds, 4),
         "load_avg_1m": round(os.getloadavg()[0], 2),
@@ -159,38 +157,40 @@ def main(argv):
         vocab_file = FLAGS.vocab_file
         if not vocab_file:
             vocab_file = os.path.join(work_dir, "vocab.txt")
-            subprocess.check_call(
-                [sys.executable, os.path.join(ROOT, "build_vocab.py"),
-                 "--input_file=%s" % ",".join(corpus),
-                 "--output_file=%s" % vocab_file, "--vocab_size=21128"],
-                stderr=subprocess.DEVNULL)
+            subprocess.check_call([
+                sys.executable,
+                os.path.join(ROOT, "build_vocab.py"),
+                "--input_file=%s" % ",".join(corpus),
+                "--output_file=%s" % vocab_file, "--vocab_size=21128"
+            ], stderr=subprocess.DEVNULL)
         rows = []
         for workers in FLAGS.workers.split(","):
             output = os.path.join(work_dir, "out-w%s.tfrecord" % workers)
             rows.append(_run_once(corpus, vocab_file, output, int(workers)))
-        columns = ["num_workers", "corpus_mb", "instances", "wall_seconds",
-                   "mb_per_s", "instances_per_s", "speedup_vs_brightmart",
-                   "cpu_seconds", "mb_per_cpu_s", "load_avg_1m",
-                   "peak_rss_mb", "peak_rss_single_mb"]
+        columns = [
+            "num_workers", "corpus_mb", "instances", "wall_seconds", "mb_per_s", "instances_per_s",
+            "speedup_vs_brightmart", "cpu_seconds", "mb_per_cpu_s", "load_avg_1m", "peak_rss_mb",
+            "peak_rss_single_mb"
+        ]
         print("create_pretraining_data: dupe_factor=%d max_seq_length=%d "
               "max_predictions_per_seq=%d, whole-word masking (jieba, "
-              "hmm=%s), Python %s, %d cores" % (
-                  FLAGS.dupe_factor, FLAGS.max_seq_length,
-                  FLAGS.max_predictions_per_seq, FLAGS.jieba_hmm,
-                  sys.version.split()[0],
-                  os.cpu_count() or 1))
+              "hmm=%s), Python %s, %d cores" %
+              (FLAGS.dupe_factor, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq,
+               FLAGS.jieba_hmm, sys.version.split()[0], os.cpu_count() or 1))
         print(" | ".join(columns))
         for row in rows:
             print(" | ".join(str(row[c]) for c in columns))
-        print(json.dumps({"benchmark": "create_pretraining_data",
-                          "dupe_factor": FLAGS.dupe_factor,
-                          "max_seq_length": FLAGS.max_seq_length,
-                          "max_predictions_per_seq":
-                              FLAGS.max_predictions_per_seq,
-                          "jieba_hmm": FLAGS.jieba_hmm,
-                          "python": sys.version.split()[0],
-                          "baseline_mb_per_s": BRIGHTMART_MB_PER_S,
-                          "results": rows}))
+        print(
+            json.dumps({
+                "benchmark": "create_pretraining_data",
+                "dupe_factor": FLAGS.dupe_factor,
+                "max_seq_length": FLAGS.max_seq_length,
+                "max_predictions_per_seq": FLAGS.max_predictions_per_seq,
+                "jieba_hmm": FLAGS.jieba_hmm,
+                "python": sys.version.split()[0],
+                "baseline_mb_per_s": BRIGHTMART_MB_PER_S,
+                "results": rows
+            }))
     finally:
         if FLAGS.keep_outputs:
             print("outputs kept in %s" % work_dir)
@@ -199,19 +199,17 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("input_file",
-                        os.path.join(ROOT, "data", "sample_zh.txt"),
+    flags.DEFINE_string("input_file", os.path.join(ROOT, "data", "sample_zh.txt"),
                         "Corpus: comma-separated globs.")
-    flags.DEFINE_float("max_mb", 0.0, "If > 0, use only the first MB of the "
-                       "corpus (whole lines, files in sorted order).")
+    flags.DEFINE_float(
+        "max_mb", 0.0, "If > 0, use only the first MB of the "
+        "corpus (whole lines, files in sorted order).")
     flags.DEFINE_string("vocab_file", None, "WordPiece vocab (default: built "
                         "from the corpus).")
-    flags.DEFINE_string("workers", "1,2",
-                        "Comma-separated --num_workers values.")
+    flags.DEFINE_string("workers", "1,2", "Comma-separated --num_workers values.")
     flags.DEFINE_integer("dupe_factor", 10, "--dupe_factor.")
     flags.DEFINE_integer("max_seq_length", 128, "--max_seq_length.")
-    flags.DEFINE_integer("max_predictions_per_seq", 20,
-                         "--max_predictions_per_seq.")
+    flags.DEFINE_integer("max_predictions_per_seq", 20, "--max_predictions_per_seq.")
     flags.DEFINE_bool("keep_outputs", False, "Keep the temporary directory.")
     flags.DEFINE_bool("jieba_hmm", True, "--jieba_hmm.")
     FLAGS = flags.FLAGS

@@ -76,8 +76,7 @@ CONFIGS = {
 }
 
 
-def forward_flops_per_example(config, seq_length, max_predictions,
-                              last_layer_at_positions=True):
+def forward_flops_per_example(config, seq_length, max_predictions, last_layer_at_positions=True):
     """Matmul FLOPs (2 per multiply-add) of one example's forward pass.
 
     With ``last_layer_at_positions`` (what run_pretraining.py builds), the
@@ -85,29 +84,28 @@ def forward_flops_per_example(config, seq_length, max_predictions,
     the masked positions (keys and values still at every position); without
     it, at every position (what the reference implementations compute).
     """
-    h, e, i, v = (config.hidden_size, config.embedding_size,
-                  config.intermediate_size, config.vocab_size)
+    h, e, i, v = (config.hidden_size, config.embedding_size, config.intermediate_size,
+                  config.vocab_size)
     s, p = seq_length, max_predictions
-    layers = config.num_hidden_layers * (
-        config.inner_group_num
-        if config.resolved_embedding_layout == "google" else 1)
+    layers = config.num_hidden_layers * (config.inner_group_num
+                                         if config.resolved_embedding_layout == "google" else 1)
 
     def block(rows):
         # K, V at every position; Q, output, scores, context and FFN at `rows`.
-        return (2 * s * 2 * h * h + 2 * rows * 2 * h * h
-                + 2 * 2 * rows * s * h + 2 * 2 * rows * h * i)
+        return (2 * s * 2 * h * h + 2 * rows * 2 * h * h + 2 * 2 * rows * s * h +
+                2 * 2 * rows * h * i)
 
-    flops = 2 * s * e * h                      # E -> H projection
+    flops = 2 * s * e * h  # E -> H projection
     if last_layer_at_positions:
         flops += (layers - 1) * block(s) + block(1 + p)
     else:
         flops += layers * block(s)
-    flops += 2 * h * h                         # pooler
+    flops += 2 * h * h  # pooler
     if config.resolved_embedding_layout == "brightmart":
-        flops += 2 * p * (h * h + h * e)       # transform H->H, back to E
+        flops += 2 * p * (h * h + h * e)  # transform H->H, back to E
     else:
-        flops += 2 * p * h * e                 # transform H->E
-    flops += 2 * p * e * v                     # output projection
+        flops += 2 * p * h * e  # transform H->E
+    flops += 2 * p * e * v  # output projection
     return flops
 
 
@@ -126,7 +124,7 @@ def measure_peak_matmul_flops(size=2048, seconds=3.0, dtype=tf.float32):
             while time.time() - start < seconds:
                 sess.run(product)
                 count += 1
-            rates["tensorflow"] = 2.0 * size ** 3 * count / (time.time() - start)
+            rates["tensorflow"] = 2.0 * size**3 * count / (time.time() - start)
     if dtype != tf.float32:
         return rates["tensorflow"], rates
     x = np.random.rand(size, size).astype(np.float32)
@@ -135,34 +133,37 @@ def measure_peak_matmul_flops(size=2048, seconds=3.0, dtype=tf.float32):
     while time.time() - start < seconds:
         np.dot(x, x)
         count += 1
-    rates["numpy"] = 2.0 * size ** 3 * count / (time.time() - start)
+    rates["numpy"] = 2.0 * size**3 * count / (time.time() - start)
     return max(rates.values()), rates
 
 
 def random_batch(config, batch_size, seq_length, max_predictions, seed=0):
     """A random pretraining batch (numpy), every position real."""
     rng = np.random.RandomState(seed)
-    positions = np.stack([np.sort(rng.choice(np.arange(1, seq_length),
-                                             max_predictions, replace=False))
-                          for _ in range(batch_size)]).astype(np.int32)
+    positions = np.stack([
+        np.sort(rng.choice(np.arange(1, seq_length), max_predictions, replace=False))
+        for _ in range(batch_size)
+    ]).astype(np.int32)
     return {
-        "input_ids": rng.randint(5, config.vocab_size,
-                                 [batch_size, seq_length]).astype(np.int32),
-        "input_mask": np.ones([batch_size, seq_length], np.int32),
-        "segment_ids": (np.arange(seq_length)[None, :] >= seq_length // 2
-                        ).astype(np.int32).repeat(batch_size, 0),
-        "masked_lm_positions": positions,
-        "masked_lm_ids": rng.randint(5, config.vocab_size,
-                                     [batch_size, max_predictions]
-                                     ).astype(np.int32),
-        "masked_lm_weights": np.ones([batch_size, max_predictions], np.float32),
-        "next_sentence_labels": rng.randint(0, 2, [batch_size, 1]
-                                            ).astype(np.int32),
+        "input_ids":
+            rng.randint(5, config.vocab_size, [batch_size, seq_length]).astype(np.int32),
+        "input_mask":
+            np.ones([batch_size, seq_length], np.int32),
+        "segment_ids": (np.arange(seq_length)[None, :]
+                        >= seq_length // 2).astype(np.int32).repeat(batch_size, 0),
+        "masked_lm_positions":
+            positions,
+        "masked_lm_ids":
+            rng.randint(5, config.vocab_size, [batch_size, max_predictions]).astype(np.int32),
+        "masked_lm_weights":
+            np.ones([batch_size, max_predictions], np.float32),
+        "next_sentence_labels":
+            rng.randint(0, 2, [batch_size, 1]).astype(np.int32),
     }
 
 
-def build_trainer(config, batch, optimizer, use_xla=False, threads=0,
-                  use_einsum=True, reference=None, compute_dtype=tf.float32):
+def build_trainer(config, batch, optimizer, use_xla=False, threads=0, use_einsum=True,
+                  reference=None, compute_dtype=tf.float32):
     """A callable running n training steps of the pretraining graph; with
     ``reference`` (the imported ``albert.run_pretraining`` module of
     google-research/albert), that implementation's graph instead."""
@@ -171,23 +172,19 @@ def build_trainer(config, batch, optimizer, use_xla=False, threads=0,
         dataset = tf.data.Dataset.from_tensors(batch).repeat()
         features = tf.data.make_one_shot_iterator(dataset).get_next()
         if reference is None:
-            model_fn = run_pretraining.model_fn_builder(
-                config, learning_rate=1e-4, num_train_steps=100000,
-                num_warmup_steps=0, optimizer=optimizer, use_einsum=use_einsum,
-                compute_dtype=compute_dtype)
+            model_fn = run_pretraining.model_fn_builder(config, learning_rate=1e-4,
+                                                        num_train_steps=100000, num_warmup_steps=0,
+                                                        optimizer=optimizer, use_einsum=use_einsum,
+                                                        compute_dtype=compute_dtype)
         else:
-            ref_config = reference.modeling.AlbertConfig.from_dict(
-                config.to_dict())
-            model_fn = reference.model_fn_builder(
-                ref_config, None, 1e-4, 100000, 0, False, False, optimizer,
-                1.0, 0)
+            ref_config = reference.modeling.AlbertConfig.from_dict(config.to_dict())
+            model_fn = reference.model_fn_builder(ref_config, None, 1e-4, 100000, 0, False, False,
+                                                  optimizer, 1.0, 0)
         spec = model_fn(features, None, tf.estimator.ModeKeys.TRAIN, {})
-        session_config = run_pretraining.session_config(
-            use_xla=use_xla, intra_op_threads=threads,
-            inter_op_threads=threads)
+        session_config = run_pretraining.session_config(use_xla=use_xla, intra_op_threads=threads,
+                                                        inter_op_threads=threads)
         sess = tf.Session(graph=graph, config=session_config)
-        sess.run([tf.global_variables_initializer(),
-                  tf.local_variables_initializer()])
+        sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
 
     def run(steps):
         start = time.time()
@@ -204,20 +201,22 @@ def locate_reference(path, fetch):
     newest albert_tensorflow wheel in the directory ``path``. With ``fetch``,
     a missing wheel is first downloaded from the package registry into
     ``path``. Exits with a one-line message when there is none."""
+
     def find_entry():
         if not os.path.isdir(path) or os.path.isdir(os.path.join(path, "albert")):
             return path if os.path.exists(path) else None
-        wheels = sorted(f for f in os.listdir(path)
-                        if f.startswith("albert_tensorflow") and f.endswith(".whl"))
+        wheels = sorted(
+            f for f in os.listdir(path) if f.startswith("albert_tensorflow") and f.endswith(".whl"))
         return os.path.join(path, wheels[-1]) if wheels else None
 
     entry = find_entry()
     if entry is None and fetch:
         if not os.path.isdir(path):
             os.makedirs(path)
-        if subprocess.call([sys.executable, "-m", "pip", "download", "--no-deps",
-                            "--quiet", "-d", path,
-                            "albert-tensorflow==%s" % REFERENCE_VERSION]) != 0:
+        if subprocess.call([
+                sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", path,
+                "albert-tensorflow==%s" % REFERENCE_VERSION
+        ]) != 0:
             raise SystemExit("bench_pretraining.py: pip could not download "
                              "albert-tensorflow==%s into %s" % (REFERENCE_VERSION, path))
         entry = find_entry()
@@ -243,9 +242,8 @@ REFERENCE_NEEDS_TF1 = ("bench_pretraining.py: google-research/albert needs "
 
 def runtime_name():
     """Returns e.g. "python 3.7, tensorflow 1.15"."""
-    return "python %d.%d, tensorflow %s" % (
-        sys.version_info[0], sys.version_info[1],
-        ".".join(str(x) for x in tf_compat.TF_VERSION))
+    return "python %d.%d, tensorflow %s" % (sys.version_info[0], sys.version_info[1], ".".join(
+        str(x) for x in tf_compat.TF_VERSION))
 
 
 def worker_main(args):
@@ -254,16 +252,14 @@ def worker_main(args):
     reference = None
     if args.worker == "google":
         if tf_compat.IS_TF2:
-            raise SystemExit("%s; %s runs %s" % (
-                REFERENCE_NEEDS_TF1, sys.executable, runtime_name()))
+            raise SystemExit("%s; %s runs %s" %
+                             (REFERENCE_NEEDS_TF1, sys.executable, runtime_name()))
         reference = import_reference(locate_reference(args.reference, False))
     model, seq_length = args.worker_setting.split(",")
     config = modeling.AlbertConfig.from_json_file(os.path.join(ROOT, CONFIGS[model]))
-    batch = random_batch(config, args.batch_size, int(seq_length),
-                         args.max_predictions_per_seq)
-    run = build_trainer(config, batch, args.optimizer, use_xla=args.use_xla,
-                        threads=args.threads, use_einsum=bool(args.use_einsum),
-                        reference=reference,
+    batch = random_batch(config, args.batch_size, int(seq_length), args.max_predictions_per_seq)
+    run = build_trainer(config, batch, args.optimizer, use_xla=args.use_xla, threads=args.threads,
+                        use_einsum=bool(args.use_einsum), reference=reference,
                         compute_dtype=tf.bfloat16 if args.worker_bf16 else tf.float32)
     run(args.warmup_steps)
     print(WORKER_PREFIX + runtime_name())
@@ -283,10 +279,9 @@ class Worker(object):
         self.log = tempfile.TemporaryFile()
         python = python or sys.executable
         try:
-            self.proc = subprocess.Popen(
-                [python, os.path.abspath(__file__)] + argv,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                env=env, universal_newlines=True)
+            self.proc = subprocess.Popen([python, os.path.abspath(__file__)] + argv,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=self.log, env=env, universal_newlines=True)
         except OSError as e:
             raise SystemExit("bench_pretraining.py: cannot run the %s worker "
                              "with %s: %s" % (name, python, e.strerror or e))
@@ -321,11 +316,15 @@ def spawn_workers(args, model, seq_length):
     allocator unless TF_CPU_ALLOCATOR_USE_BFC is set) and, for
     google-research/albert, TensorFlow's default (malloc) unless
     ``--same_allocator``."""
-    common = ["--worker_setting", "%s,%d" % (model, seq_length),
-              "--batch_size", str(args.batch_size),
-              "--max_predictions_per_seq", str(args.max_predictions_per_seq),
-              "--optimizer", args.optimizer, "--warmup_steps", str(args.warmup_steps),
-              "--threads", str(args.threads), "--use_einsum", str(args.use_einsum)]
+    common = [
+        "--worker_setting",
+        "%s,%d" % (model, seq_length), "--batch_size",
+        str(args.batch_size), "--max_predictions_per_seq",
+        str(args.max_predictions_per_seq), "--optimizer", args.optimizer, "--warmup_steps",
+        str(args.warmup_steps), "--threads",
+        str(args.threads), "--use_einsum",
+        str(args.use_einsum)
+    ]
     if args.use_xla:
         common.append("--use_xla")
     ours_env = dict(os.environ)
@@ -333,19 +332,19 @@ def spawn_workers(args, model, seq_length):
     if not args.same_allocator:
         google_env["TF_CPU_ALLOCATOR_USE_BFC"] = "false"
     workers = {
-        "albert_zh": Worker("albert_zh", ["--worker", "albert_zh"] + common, ours_env),
-        "google": Worker("google", ["--worker", "google", "--reference",
-                                    args.reference] + common, google_env,
-                         python=args.reference_python),
+        "albert_zh":
+            Worker("albert_zh", ["--worker", "albert_zh"] + common, ours_env),
+        "google":
+            Worker("google", ["--worker", "google", "--reference", args.reference] + common,
+                   google_env, python=args.reference_python),
     }
     if args.bf16:
-        workers[BF16] = Worker(BF16, ["--worker", "albert_zh", "--worker_bf16"] + common,
-                               ours_env)
+        workers[BF16] = Worker(BF16, ["--worker", "albert_zh", "--worker_bf16"] + common, ours_env)
     for worker in workers.values():
         worker.wait_ready()
     allocators = dict(
-        (name, "bfc" if env.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in
-         ("1", "true") else "malloc")
+        (name, "bfc" if env.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("1",
+                                                                            "true") else "malloc")
         for name, env in (("albert_zh", ours_env), ("google", google_env)))
     allocators[BF16] = allocators["albert_zh"]
     return workers, allocators
@@ -365,45 +364,45 @@ def main(argv=None):
     parser.add_argument("--use_xla", action="store_true")
     parser.add_argument("--threads", type=int, default=0,
                         help="intra/inter-op threads (0: TensorFlow's choice)")
-    parser.add_argument("--peak_gflops", type=float, default=None,
-                        help="peak float32 matmul GFLOP/s to compute MFU "
-                             "with (default: measured here, which other "
-                             "load on the machine lowers)")
+    parser.add_argument(
+        "--peak_gflops", type=float, default=None,
+        help="peak float32 matmul GFLOP/s to compute MFU "
+        "with (default: measured here, which other "
+        "load on the machine lowers)")
     parser.add_argument("--use_einsum", type=int, default=1,
                         help="0 builds the einsum-free attention graph")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object per row")
-    parser.add_argument("--reference", nargs="?", const=DEFAULT_REFERENCE_DIR,
-                        default=None,
-                        help="also time google-research/albert's pretraining "
-                             "graph (TF 1.15 only), interleaved with ours in "
-                             "the same run, and print the speed ratio; the "
-                             "value is a directory holding the albert package "
-                             "or the albert-tensorflow wheel (default "
-                             "benchmarks/.reference)")
-    parser.add_argument("--fetch_reference", action="store_true",
-                        help="download albert-tensorflow==%s into the "
-                             "--reference directory with pip if it is not "
-                             "there" % REFERENCE_VERSION)
-    parser.add_argument("--same_allocator", action="store_true",
-                        help="with --reference: give google-research/albert "
-                             "the same host allocator as albert_zh (TensorFlow's "
-                             "BFC allocator by default) instead of TensorFlow's "
-                             "default that its own script runs with: compares "
-                             "the graphs alone")
-    parser.add_argument("--reference_python", default=None,
-                        help="with --reference: the Python interpreter that "
-                             "runs google-research/albert (one with "
-                             "TensorFlow 1.15, e.g. .venv/bin/python), so that "
-                             "albert_zh on TensorFlow 2 is timed against it in "
-                             "the same run; default: this interpreter")
-    parser.add_argument("--bf16", action="store_true",
-                        help="also time the graph with bfloat16 matrix products "
-                             "(run_pretraining --use_bf16), MFU against the peak "
-                             "bfloat16 matmul")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per row")
+    parser.add_argument(
+        "--reference", nargs="?", const=DEFAULT_REFERENCE_DIR, default=None,
+        help="also time google-research/albert's pretraining "
+        "graph (TF 1.15 only), interleaved with ours in "
+        "the same run, and print the speed ratio; the "
+        "value is a directory holding the albert package "
+        "or the albert-tensorflow wheel (default "
+        "benchmarks/.reference)")
+    parser.add_argument(
+        "--fetch_reference", action="store_true", help="download albert-tensorflow==%s into the "
+        "--reference directory with pip if it is not "
+        "there" % REFERENCE_VERSION)
+    parser.add_argument(
+        "--same_allocator", action="store_true",
+        help="with --reference: give google-research/albert "
+        "the same host allocator as albert_zh (TensorFlow's "
+        "BFC allocator by default) instead of TensorFlow's "
+        "default that its own script runs with: compares "
+        "the graphs alone")
+    parser.add_argument(
+        "--reference_python", default=None, help="with --reference: the Python interpreter that "
+        "runs google-research/albert (one with "
+        "TensorFlow 1.15, e.g. .venv/bin/python), so that "
+        "albert_zh on TensorFlow 2 is timed against it in "
+        "the same run; default: this interpreter")
+    parser.add_argument(
+        "--bf16", action="store_true", help="also time the graph with bfloat16 matrix products "
+        "(run_pretraining --use_bf16), MFU against the peak "
+        "bfloat16 matmul")
     parser.add_argument("--worker_bf16", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--worker", choices=["albert_zh", "google"],
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["albert_zh", "google"], help=argparse.SUPPRESS)
     parser.add_argument("--worker_setting", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     tf.logging.set_verbosity(tf.logging.ERROR)
@@ -415,9 +414,8 @@ def main(argv=None):
         args.reference = locate_reference(args.reference or DEFAULT_REFERENCE_DIR,
                                           args.fetch_reference)
         if tf_compat.IS_TF2 and not args.reference_python:
-            raise SystemExit(
-                "%s; pass --reference_python=<a Python with tensorflow 1.15>, "
-                "e.g. --reference_python=.venv/bin/python" % REFERENCE_NEEDS_TF1)
+            raise SystemExit("%s; pass --reference_python=<a Python with tensorflow 1.15>, "
+                             "e.g. --reference_python=.venv/bin/python" % REFERENCE_NEEDS_TF1)
 
     peak, peaks = measure_peak_matmul_flops()
     if args.peak_gflops:
@@ -426,21 +424,18 @@ def main(argv=None):
     peak_bf16 = measure_peak_matmul_flops(dtype=tf.bfloat16)[0] if args.bf16 else None
     runtime = runtime_name()
     if not args.json:
-        print("%s; peak float32 matmul %.1f GFLOP/s (%s)" % (
-            runtime, peak / 1e9, ", ".join("%s %.1f" % (k, v / 1e9)
-                                           for k, v in sorted(peaks.items()))))
+        print("%s; peak float32 matmul %.1f GFLOP/s (%s)" % (runtime, peak / 1e9, ", ".join(
+            "%s %.1f" % (k, v / 1e9) for k, v in sorted(peaks.items()))))
         if peak_bf16:
             import precision  # pylint: disable=g-import-not-at-top
             native, reason = precision.native_bfloat16()
-            print("peak bfloat16 matmul %.1f GFLOP/s (%s: %s)" % (
-                peak_bf16 / 1e9, "native" if native else "emulated", reason))
-        print("%-12s %-14s %5s %5s %5s %-6s %12s %10s %6s" % (
-            "model", "impl", "seq", "batch", "pred", "opt", "examples/s",
-            "GFLOP/s", "MFU"))
+            print("peak bfloat16 matmul %.1f GFLOP/s (%s: %s)" %
+                  (peak_bf16 / 1e9, "native" if native else "emulated", reason))
+        print("%-12s %-14s %5s %5s %5s %-6s %12s %10s %6s" %
+              ("model", "impl", "seq", "batch", "pred", "opt", "examples/s", "GFLOP/s", "MFU"))
     rows = []
     for model in args.models.split(","):
-        config = modeling.AlbertConfig.from_json_file(
-            os.path.join(ROOT, CONFIGS[model]))
+        config = modeling.AlbertConfig.from_json_file(os.path.join(ROOT, CONFIGS[model]))
         for seq_length in (int(s) for s in args.seq_lengths.split(",")):
             workers, allocators = {}, None
             if with_reference:
@@ -451,14 +446,16 @@ def main(argv=None):
             else:
                 batch = random_batch(config, args.batch_size, seq_length,
                                      args.max_predictions_per_seq)
-                trainers = {"albert_zh": build_trainer(
-                    config, batch, args.optimizer, use_xla=args.use_xla,
-                    threads=args.threads, use_einsum=bool(args.use_einsum))}
+                trainers = {
+                    "albert_zh":
+                        build_trainer(config, batch, args.optimizer, use_xla=args.use_xla,
+                                      threads=args.threads, use_einsum=bool(args.use_einsum))
+                }
                 if args.bf16:
-                    trainers[BF16] = build_trainer(
-                        config, batch, args.optimizer, use_xla=args.use_xla,
-                        threads=args.threads, use_einsum=bool(args.use_einsum),
-                        compute_dtype=tf.bfloat16)
+                    trainers[BF16] = build_trainer(config, batch, args.optimizer,
+                                                   use_xla=args.use_xla, threads=args.threads,
+                                                   use_einsum=bool(args.use_einsum),
+                                                   compute_dtype=tf.bfloat16)
                 for run in trainers.values():
                     run(args.warmup_steps)
             step_times = dict((name, []) for name in trainers)
@@ -475,26 +472,28 @@ def main(argv=None):
                     config, seq_length, args.max_predictions_per_seq,
                     last_layer_at_positions=(name != "google")) * rate
                 name_peak = peak_bf16 if name == BF16 else peak
-                row = {"model": model, "implementation": name,
-                       "seq_length": seq_length,
-                       "batch_size": args.batch_size,
-                       "max_predictions_per_seq": args.max_predictions_per_seq,
-                       "optimizer": args.optimizer, "use_xla": args.use_xla,
-                       "use_einsum": bool(args.use_einsum),
-                       "examples_per_sec": round(rate, 2),
-                       "runs_examples_per_sec": [
-                           round(args.batch_size / t, 2)
-                           for t in step_times[name]],
-                       "model_gflops_per_sec": round(flops / 1e9, 1),
-                       "peak_gflops_per_sec": round(name_peak / 1e9, 1),
-                       "mfu": round(flops / name_peak, 3),
-                       "runtime": (workers[name].runtime if workers
-                                   else runtime)}
+                row = {
+                    "model": model,
+                    "implementation": name,
+                    "seq_length": seq_length,
+                    "batch_size": args.batch_size,
+                    "max_predictions_per_seq": args.max_predictions_per_seq,
+                    "optimizer": args.optimizer,
+                    "use_xla": args.use_xla,
+                    "use_einsum": bool(args.use_einsum),
+                    "examples_per_sec": round(rate, 2),
+                    "runs_examples_per_sec": [
+                        round(args.batch_size / t, 2) for t in step_times[name]
+                    ],
+                    "model_gflops_per_sec": round(flops / 1e9, 1),
+                    "peak_gflops_per_sec": round(name_peak / 1e9, 1),
+                    "mfu": round(flops / name_peak, 3),
+                    "runtime": (workers[name].runtime if workers else runtime)
+                }
                 if allocators:
                     row["host_allocator"] = allocators[name]
                 if name == "google":
-                    row["speedup_of_albert_zh"] = round(
-                        step / medians["albert_zh"], 2)
+                    row["speedup_of_albert_zh"] = round(step / medians["albert_zh"], 2)
                     if BF16 in medians:
                         row["speedup_of_albert_zh_bf16"] = round(step / medians[BF16], 2)
                 elif name == BF16:
@@ -503,25 +502,22 @@ def main(argv=None):
                 if args.json:
                     print(json.dumps(row, sort_keys=True))
                 else:
-                    print("%-12s %-14s %5d %5d %5d %-6s %12.2f %10.1f %5.1f%%" % (
-                        model, name, seq_length, args.batch_size,
-                        args.max_predictions_per_seq, args.optimizer, rate,
-                        flops / 1e9, 100.0 * flops / name_peak))
+                    print("%-12s %-14s %5d %5d %5d %-6s %12.2f %10.1f %5.1f%%" %
+                          (model, name, seq_length, args.batch_size, args.max_predictions_per_seq,
+                           args.optimizer, rate, flops / 1e9, 100.0 * flops / name_peak))
             for worker in workers.values():
                 worker.close()
             if with_reference and not args.json:
                 print("%-12s albert_zh (%s; %s allocator) / google (%s; %s "
                       "allocator) speed ratio: %.2fx (medians of %d interleaved "
-                      "runs)" % (
-                          model, workers["albert_zh"].runtime,
-                          allocators["albert_zh"], workers["google"].runtime,
-                          allocators["google"],
-                          medians["google"] / medians["albert_zh"], args.repeats))
+                      "runs)" % (model, workers["albert_zh"].runtime, allocators["albert_zh"],
+                                 workers["google"].runtime, allocators["google"],
+                                 medians["google"] / medians["albert_zh"], args.repeats))
             if BF16 in medians and not args.json:
-                print("%-12s bfloat16 / float32 speed ratio: %.2fx%s" % (
-                    model, medians["albert_zh"] / medians[BF16],
-                    "; bfloat16 / google float32: %.2fx" % (
-                        medians["google"] / medians[BF16]) if "google" in medians else ""))
+                print("%-12s bfloat16 / float32 speed ratio: %.2fx%s" %
+                      (model, medians["albert_zh"] / medians[BF16],
+                       "; bfloat16 / google float32: %.2fx" %
+                       (medians["google"] / medians[BF16]) if "google" in medians else ""))
             sys.stdout.flush()
     return rows
 

@@ -90,12 +90,22 @@ def make_model(work_dir, seed=1):
             session.run(tf.global_variables_initializer())
             tf.train.Saver().save(session, prefix)
     export = os.path.join(work_dir, "export")
-    assets = {"albert_config.json": config.to_json_string(),
-              "vocab.txt": io.open(vocab, "rb").read(),
-              "export_info.json": json.dumps({
-                  "task_name": "lcqmc", "labels": ["0", "1"], "is_regression": False,
-                  "max_seq_length": 128, "do_lower_case": True, "vocab_file": "vocab.txt",
-                  "tokenizer": "wordpiece"})}
+    assets = {
+        "albert_config.json":
+            config.to_json_string(),
+        "vocab.txt":
+            io.open(vocab, "rb").read(),
+        "export_info.json":
+            json.dumps({
+                "task_name": "lcqmc",
+                "labels": ["0", "1"],
+                "is_regression": False,
+                "max_seq_length": 128,
+                "do_lower_case": True,
+                "vocab_file": "vocab.txt",
+                "tokenizer": "wordpiece"
+            })
+    }
     classifier_utils.export_saved_model(config, 2, prefix, export, assets=assets)
     return {"checkpoint": ckpt_dir, "saved_model": export, "vocab": vocab}
 
@@ -115,9 +125,13 @@ def timed(fn, calls, warmup):
 
 def summary(measured):
     wall, cpu = measured
-    return {"median_ms": float(np.median(wall)), "p90_ms": float(np.percentile(wall, 90)),
-            "min_ms": float(np.min(wall)), "cpu_ms": float(np.median(cpu)),
-            "calls": len(wall)}
+    return {
+        "median_ms": float(np.median(wall)),
+        "p90_ms": float(np.percentile(wall, 90)),
+        "min_ms": float(np.min(wall)),
+        "cpu_ms": float(np.median(cpu)),
+        "calls": len(wall)
+    }
 
 
 def random_pairs(count, seed=5):
@@ -134,9 +148,9 @@ def bench_source(name, predictor, calls, warmup):
     rows = []
     predictor.start_model()
     ids, segments = predictor.encode(*PAIR)
-    rows.append(dict(source=name, case="pair", tokens=len(ids),
-                     **summary(timed(lambda: predictor.predict_sentences([PAIR]), calls,
-                                     warmup))))
+    rows.append(
+        dict(source=name, case="pair", tokens=len(ids),
+             **summary(timed(lambda: predictor.predict_sentences([PAIR]), calls, warmup))))
     padded = np.zeros([1, 128], np.int32)
     mask = np.zeros([1, 128], np.int32)
     seg = np.zeros([1, 128], np.int32)
@@ -144,12 +158,13 @@ def bench_source(name, predictor, calls, warmup):
     mask[0, :len(ids)] = 1
     seg[0, :len(ids)] = segments
     run = predictor._run  # pylint: disable=protected-access
-    rows.append(dict(source=name, case="pair_seq128", tokens=128,
-                     **summary(timed(lambda: run(padded, mask, seg), calls, warmup))))
+    rows.append(
+        dict(source=name, case="pair_seq128", tokens=128,
+             **summary(timed(lambda: run(padded, mask, seg), calls, warmup))))
     batch = random_pairs(64)
     times = timed(lambda: predictor.predict_sentences(batch), max(10, calls // 10), 3)
-    row = dict(source=name, case="batch64", tokens=max(len(predictor.encode(*p)[0])
-                                                       for p in batch), **summary(times))
+    row = dict(source=name, case="batch64", tokens=max(len(predictor.encode(*p)[0]) for p in batch),
+               **summary(times))
     row["pairs_per_s"] = 64 * 1000.0 / row["median_ms"]
     rows.append(row)
     return rows
@@ -165,8 +180,7 @@ def main():
                         help="run the graph with variables (freeze_graph=False)")
     parser.add_argument("--sources", default="checkpoint,saved_model",
                         help="comma-separated: checkpoint, saved_model")
-    parser.add_argument("--skip_reload", action="store_true",
-                        help="skip the session-per-query row")
+    parser.add_argument("--skip_reload", action="store_true", help="skip the session-per-query row")
     parser.add_argument("--json", action="store_true", help="one JSON line per row")
     options = parser.parse_args()
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
@@ -178,26 +192,30 @@ def main():
         model = make_model(work_dir)
         for source in options.sources.split(","):
             source = source.strip()
-            predictor = similarity.SimilarityPredictor(
-                model_dir=model[source], config_name=CONFIG, vocab_file=model["vocab"],
-                num_threads=options.num_threads, freeze_graph=not options.no_freeze)
+            predictor = similarity.SimilarityPredictor(model_dir=model[source], config_name=CONFIG,
+                                                       vocab_file=model["vocab"],
+                                                       num_threads=options.num_threads,
+                                                       freeze_graph=not options.no_freeze)
             rows.extend(bench_source(source, predictor, options.calls, options.warmup))
             predictor.close()
         if not options.skip_reload:
+
             def reload_and_predict():
-                with similarity.SimilarityPredictor(
-                        model_dir=model["checkpoint"], config_name=CONFIG,
-                        vocab_file=model["vocab"], num_threads=options.num_threads,
-                        freeze_graph=False) as p:
+                with similarity.SimilarityPredictor(model_dir=model["checkpoint"],
+                                                    config_name=CONFIG, vocab_file=model["vocab"],
+                                                    num_threads=options.num_threads,
+                                                    freeze_graph=False) as p:
                     p.predict_sentences([PAIR])
-            rows.append(dict(source="checkpoint", case="session_per_query", tokens=None,
-                             **summary(timed(reload_and_predict, 5, 1))))
+
+            rows.append(
+                dict(source="checkpoint", case="session_per_query", tokens=None,
+                     **summary(timed(reload_and_predict, 5, 1))))
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     header = ("albert_tiny (random weights), TF %s, Python %d.%d, %d CPUs, num_threads=%d, "
               "freeze_graph=%s, load average at start %.2f" %
-              (tf.VERSION, sys.version_info[0], sys.version_info[1], os.cpu_count() or 0,
-               options.num_threads, not options.no_freeze, load_at_start))
+              (tf.VERSION, sys.version_info[0], sys.version_info[1], os.cpu_count() or
+               0, options.num_threads, not options.no_freeze, load_at_start))
     if options.json:
         for row in rows:
             row["setup"] = header
@@ -207,10 +225,10 @@ def main():
     print("%-12s %-18s %6s %10s %10s %10s %10s %10s" %
           ("source", "case", "tokens", "median_ms", "p90_ms", "min_ms", "cpu_ms", "pairs/s"))
     for row in rows:
-        print("%-12s %-18s %6s %10.2f %10.2f %10.2f %10.2f %10s" % (
-            row["source"], row["case"], row["tokens"] if row["tokens"] else "-",
-            row["median_ms"], row["p90_ms"], row["min_ms"], row["cpu_ms"],
-            "%.0f" % row["pairs_per_s"] if "pairs_per_s" in row else "-"))
+        print("%-12s %-18s %6s %10.2f %10.2f %10.2f %10.2f %10s" %
+              (row["source"], row["case"], row["tokens"] if row["tokens"] else "-",
+               row["median_ms"], row["p90_ms"], row["min_ms"], row["cpu_ms"],
+               "%.0f" % row["pairs_per_s"] if "pairs_per_s" in row else "-"))
 
 
 if __name__ == "__main__":

@@ -80,8 +80,8 @@ def git_commit():
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 timeout=10).stdout.decode().strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "similarity.py"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "similarity.py"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                timeout=10).stdout.strip()
         return commit + ("-dirty" if dirty else "") if commit else "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -104,8 +104,9 @@ class Service(object):
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, SCRIPT, "--model_dir=%s" % model_dir, "--serve", "--port=0"] +
-            list(extra_flags), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self._log)
+            [sys.executable, SCRIPT,
+             "--model_dir=%s" % model_dir, "--serve", "--port=0"] + list(extra_flags), cwd=ROOT,
+            env=env, stdout=subprocess.PIPE, stderr=self._log)
         lines = []
         reader = threading.Thread(target=lambda: lines.append(self.process.stdout.readline()))
         reader.daemon = True
@@ -144,6 +145,7 @@ async def one_request(port, payload, timeout):
     start = time.perf_counter()
     writer = None
     try:
+
         async def exchange():
             nonlocal writer
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -194,8 +196,8 @@ def load(port, pairs, clients, timeout, max_seconds):
     loop = asyncio.new_event_loop()
     try:
         start = time.perf_counter()
-        results = loop.run_until_complete(
-            run_clients(port, payloads, clients, timeout, max_seconds))
+        results = loop.run_until_complete(run_clients(port, payloads, clients, timeout,
+                                                      max_seconds))
         wall = time.perf_counter() - start
     finally:
         loop.close()
@@ -205,9 +207,16 @@ def load(port, pairs, clients, timeout, max_seconds):
     resets = outcomes.pop("reset", 0)
     non_200 = {str(k): v for k, v in outcomes.items() if isinstance(k, int)}
     errors = {k: v for k, v in outcomes.items() if not isinstance(k, int)}
-    row = {"clients": clients, "requests": len(pairs), "ok": ok, "resets": resets,
-           "non_200": non_200, "errors": errors, "wall_s": wall,
-           "throughput_rps": ok / wall if wall > 0 else 0.0}
+    row = {
+        "clients": clients,
+        "requests": len(pairs),
+        "ok": ok,
+        "resets": resets,
+        "non_200": non_200,
+        "errors": errors,
+        "wall_s": wall,
+        "throughput_rps": ok / wall if wall > 0 else 0.0
+    }
     for name, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99), ("max_ms", 100)):
         row[name] = float(np.percentile(latencies, q) * 1000.0) if len(latencies) else None
     return row
@@ -227,8 +236,7 @@ def warm_up(port, pairs, timeout):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=200,
-                        help="concurrent clients (1..5000)")
+    parser.add_argument("--clients", type=int, default=200, help="concurrent clients (1..5000)")
     parser.add_argument("--requests_per_client", type=int, default=5,
                         help="requests each client sends one after the other (1..1000)")
     parser.add_argument("--timeout", type=float, default=30.0,
@@ -237,14 +245,14 @@ def main():
                         help="bound on one load run; requests left are 'unanswered'")
     parser.add_argument("--warmup", type=int, default=20,
                         help="sequential requests before each timed run")
-    parser.add_argument("--compare", action="store_true",
-                        help="alternate the service with --batch_requests and "
-                             "--nobatch_requests")
+    parser.add_argument(
+        "--compare", action="store_true", help="alternate the service with --batch_requests and "
+        "--nobatch_requests")
     parser.add_argument("--rounds", type=int, default=1,
                         help="runs of each configuration (alternating with --compare)")
-    parser.add_argument("--service_flags", default="",
-                        help="more similarity.py flags, space-separated "
-                             "(e.g. '--batch_size=64 --num_threads=2')")
+    parser.add_argument(
+        "--service_flags", default="", help="more similarity.py flags, space-separated "
+        "(e.g. '--batch_size=64 --num_threads=2')")
     parser.add_argument("--json", action="store_true", help="one JSON line per row")
     options = parser.parse_args()
     if not 1 <= options.clients <= 5000:
@@ -277,42 +285,45 @@ def main():
                                options.max_seconds)
                 finally:
                     status = service.stop()
-                row.update(round=round_index + 1,
-                           service=" ".join(flags + extra) or "(defaults)",
+                row.update(round=round_index + 1, service=" ".join(flags + extra) or "(defaults)",
                            exit_status=status)
                 rows.append(row)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    setup = {"date": started, "cpu": cpu_model(), "cpus": os.cpu_count() or 0,
-             "runtime": "TF %s, Python %s" % (tf.VERSION, platform.python_version()),
-             "commit": git_commit(), "load_average_at_start": round(load_at_start, 2),
-             "load_average_at_end": round(os.getloadavg()[0], 2),
-             "model": "albert_tiny (random weights), SavedModel",
-             "pairs": "one pair per request, 8-20 characters per sentence"}
+    setup = {
+        "date": started,
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count() or 0,
+        "runtime": "TF %s, Python %s" % (tf.VERSION, platform.python_version()),
+        "commit": git_commit(),
+        "load_average_at_start": round(load_at_start, 2),
+        "load_average_at_end": round(os.getloadavg()[0], 2),
+        "model": "albert_tiny (random weights), SavedModel",
+        "pairs": "one pair per request, 8-20 characters per sentence"
+    }
     if options.json:
         for row in rows:
             row["setup"] = setup
             print(json.dumps(row, sort_keys=True))
         return
-    print("%s; %s; %d CPUs (%s); commit %s; load average at start %.2f, at end %.2f" % (
-        setup["date"], setup["runtime"], setup["cpus"], setup["cpu"], setup["commit"],
-        load_at_start, setup["load_average_at_end"]))
-    print("%s; %s; %d clients x %d requests" % (setup["model"], setup["pairs"],
-                                                options.clients, options.requests_per_client))
-    print("%-5s %-22s %6s %6s %6s %-14s %-16s %8s %8s %8s %8s %7s" % (
-        "round", "service", "reqs", "ok", "resets", "non-200", "errors", "p50_ms", "p90_ms",
-        "p99_ms", "max_ms", "req/s"))
+    print("%s; %s; %d CPUs (%s); commit %s; load average at start %.2f, at end %.2f" %
+          (setup["date"], setup["runtime"], setup["cpus"], setup["cpu"], setup["commit"],
+           load_at_start, setup["load_average_at_end"]))
+    print("%s; %s; %d clients x %d requests" %
+          (setup["model"], setup["pairs"], options.clients, options.requests_per_client))
+    print("%-5s %-22s %6s %6s %6s %-14s %-16s %8s %8s %8s %8s %7s" %
+          ("round", "service", "reqs", "ok", "resets", "non-200", "errors", "p50_ms", "p90_ms",
+           "p99_ms", "max_ms", "req/s"))
 
     def fmt(value):
         return "%8.1f" % value if value is not None else "%8s" % "-"
 
     for row in rows:
-        print("%-5d %-22s %6d %6d %6d %-14s %-16s %s %s %s %s %7.1f" % (
-            row["round"], row["service"][:22], row["requests"], row["ok"], row["resets"],
-            ",".join("%s:%d" % kv for kv in sorted(row["non_200"].items())) or "0",
-            ",".join("%s:%d" % kv for kv in sorted(row["errors"].items())) or "0",
-            fmt(row["p50_ms"]), fmt(row["p90_ms"]), fmt(row["p99_ms"]), fmt(row["max_ms"]),
-            row["throughput_rps"]))
+        print("%-5d %-22s %6d %6d %6d %-14s %-16s %s %s %s %s %7.1f" %
+              (row["round"], row["service"][:22], row["requests"], row["ok"], row["resets"],
+               ",".join("%s:%d" % kv for kv in sorted(row["non_200"].items())) or "0", ",".join(
+                   "%s:%d" % kv for kv in sorted(row["errors"].items())) or "0", fmt(row["p50_ms"]),
+               fmt(row["p90_ms"]), fmt(row["p99_ms"]), fmt(row["max_ms"]), row["throughput_rps"]))
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ import squad_features  # pylint: disable=g-import-not-at-top,wrong-import-positi
 import tokenization  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
-ENGLISH = ["albert", "bert", "google", "model", "data", "the", "of", "and", "beijing", "2019",
-           "1980", "tensorflow", "python", "cmrc"]
+ENGLISH = [
+    "albert", "bert", "google", "model", "data", "the", "of", "and", "beijing", "2019", "1980",
+    "tensorflow", "python", "cmrc"
+]
 PUNCTUATION = list(u"，。、；：？！（）《》“”")
 
 
@@ -84,14 +86,23 @@ def generate(path, contexts, questions_per_context, context_chars, seed):
                 start += 1
             while context[end - 1].isspace():
                 end -= 1
-            qas.append({"id": "c%d-q%d" % (c, q),
-                        "question": u"".join(rng.choice(CJK) for _ in range(rng.randint(8, 20))),
-                        "answers": [{"text": context[start:end],
-                                     "answer_start": start}]})
+            qas.append({
+                "id": "c%d-q%d" % (c, q),
+                "question": u"".join(rng.choice(CJK) for _ in range(rng.randint(8, 20))),
+                "answers": [{
+                    "text": context[start:end],
+                    "answer_start": start
+                }]
+            })
         paragraphs.append({"context": context, "qas": qas})
     with io.open(path, "w", encoding="utf-8") as writer:
-        json.dump({"version": "synthetic", "data": [{"title": "s", "paragraphs": paragraphs}]},
-                  writer, ensure_ascii=False)
+        json.dump({
+            "version": "synthetic",
+            "data": [{
+                "title": "s",
+                "paragraphs": paragraphs
+            }]
+        }, writer, ensure_ascii=False)
 
 
 def write_vocab(path):
@@ -126,27 +137,35 @@ def main(argv=None):
         read_s, read_cpu = time.time() - t0, time.process_time() - c0
 
         t0, c0 = time.time(), time.process_time()
-        counts = squad_features.convert_examples_to_features(
-            examples, tokenizer, args.max_seq_length, args.doc_stride, args.max_query_length,
-            True, lambda feature: None)
+        counts = squad_features.convert_examples_to_features(examples, tokenizer,
+                                                             args.max_seq_length, args.doc_stride,
+                                                             args.max_query_length, True,
+                                                             lambda feature: None)
         convert_s, convert_cpu = time.time() - t0, time.process_time() - c0
 
         t0, c0 = time.time(), time.process_time()
         _, _, num_features, _ = squad_features.load_or_create_features(
-            data, examples, tokenizer, args.max_seq_length, args.doc_stride,
-            args.max_query_length, True, False, cache_dir=work)
+            data, examples, tokenizer, args.max_seq_length, args.doc_stride, args.max_query_length,
+            True, False, cache_dir=work)
         write_s, write_cpu = time.time() - t0, time.process_time() - c0
 
-        result = {"questions": len(examples), "contexts": args.contexts,
-                  "context_chars": args.context_chars, "features": num_features,
-                  "answers_not_whole": counts.get("answers_not_whole", 0),
-                  "max_seq_length": args.max_seq_length, "doc_stride": args.doc_stride,
-                  "read_s": round(read_s, 2), "convert_s": round(convert_s, 2),
-                  "convert_and_write_s": round(write_s, 2), "read_cpu_s": round(read_cpu, 2),
-                  "convert_cpu_s": round(convert_cpu, 2),
-                  "convert_and_write_cpu_s": round(write_cpu, 2),
-                  "load_avg_1m": os.getloadavg()[0],
-                  "questions_per_s": round(len(examples) / max(convert_s, 1e-9), 1)}
+        result = {
+            "questions": len(examples),
+            "contexts": args.contexts,
+            "context_chars": args.context_chars,
+            "features": num_features,
+            "answers_not_whole": counts.get("answers_not_whole", 0),
+            "max_seq_length": args.max_seq_length,
+            "doc_stride": args.doc_stride,
+            "read_s": round(read_s, 2),
+            "convert_s": round(convert_s, 2),
+            "convert_and_write_s": round(write_s, 2),
+            "read_cpu_s": round(read_cpu, 2),
+            "convert_cpu_s": round(convert_cpu, 2),
+            "convert_and_write_cpu_s": round(write_cpu, 2),
+            "load_avg_1m": os.getloadavg()[0],
+            "questions_per_s": round(len(examples) / max(convert_s, 1e-9), 1)
+        }
         print("| step | wall s | CPU s |")
         print("|---|---|---|")
         print("| read JSON (%d questions) | %.2f | %.2f |" % (len(examples), read_s, read_cpu))

@@ -69,8 +69,9 @@ def write_ner(path, count, seed):
                 lines += [u"%s O" % c for c in _chars(rng, 8, 18)]
                 kind = rng.choice(["PER", "LOC", "ORG"])
                 entity = _chars(rng, 2, 4)
-                lines += [u"%s %s-%s" % (c, "B" if i == 0 else "I", kind)
-                          for i, c in enumerate(entity)]
+                lines += [
+                    u"%s %s-%s" % (c, "B" if i == 0 else "I", kind) for i, c in enumerate(entity)
+                ]
             writer.write(u"\n".join(lines) + u"\n\n")
 
 
@@ -80,10 +81,15 @@ def write_mc(path, count, seed):
     with io.open(path, "w", encoding="utf-8") as writer:
         for index in range(count):
             choices = [_chars(rng, 2, 8) for _ in range(4)]
-            writer.write(json.dumps({
-                "id": "q%d" % index, "context": _chars(rng, 100, 300),
-                "question": _chars(rng, 6, 15), "choices": choices,
-                "label": rng.randrange(4)}, ensure_ascii=False) + u"\n")
+            writer.write(
+                json.dumps(
+                    {
+                        "id": "q%d" % index,
+                        "context": _chars(rng, 100, 300),
+                        "question": _chars(rng, 6, 15),
+                        "choices": choices,
+                        "label": rng.randrange(4)
+                    }, ensure_ascii=False) + u"\n")
 
 
 def write_pairs(path, count, seed):
@@ -91,8 +97,8 @@ def write_pairs(path, count, seed):
     rng = random.Random(seed)
     with io.open(path, "w", encoding="utf-8") as writer:
         for _ in range(count):
-            writer.write(u"%s\t%s\t%d\n" % (_chars(rng, 8, 20), _chars(rng, 8, 20),
-                                           rng.randrange(2)))
+            writer.write(u"%s\t%s\t%d\n" %
+                         (_chars(rng, 8, 20), _chars(rng, 8, 20), rng.randrange(2)))
 
 
 def pretrained(work_dir):
@@ -119,17 +125,17 @@ def time_conversion(task, path, tokenizer, max_seq_length):
                                                           max_seq_length, 64)
     else:
         examples = multiple_choice_utils.read_files("jsonl", [path])
-        features = multiple_choice_utils.convert_examples_to_features(
-            examples, tokenizer, max_seq_length, 64, 4)
+        features = multiple_choice_utils.convert_examples_to_features(examples, tokenizer,
+                                                                      max_seq_length, 64, 4)
     return time.time() - start, len(examples), len(features)
 
 
 def time_training(script, args, skip_lines):
     """Median examples/sec of a script's progress lines (the first skipped)."""
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, script)] + args, cwd=ROOT,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=3600)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, script)] + args, cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=3600)
     if proc.returncode != 0:
         raise SystemExit("%s failed:\n%s" % (script, proc.stderr[-3000:]))
     rates = [float(m) for m in re.findall(r"([\d.]+) examples/sec", proc.stderr)]
@@ -157,28 +163,32 @@ def main():
     try:
         prefix, vocab = pretrained(work)
         tokenizer = tokenization.FullTokenizer(vocab_file=vocab)
-        meta = {"date": time.strftime("%Y-%m-%d"), "cpu": bench_similarity_load.cpu_model(),
-                "runtime": "Python %s, TensorFlow %s" % (sys.version.split()[0],
-                                                         tf.__version__),
-                "commit": bench_similarity_load.git_commit()}
+        meta = {
+            "date": time.strftime("%Y-%m-%d"),
+            "cpu": bench_similarity_load.cpu_model(),
+            "runtime": "Python %s, TensorFlow %s" % (sys.version.split()[0], tf.__version__),
+            "commit": bench_similarity_load.git_commit()
+        }
         rows = []
         for name, writer in (("ner", write_ner), ("mc", write_mc)):
-            path = os.path.join(work, "%s_convert.%s" % (name, "txt" if name == "ner"
-                                                          else "jsonl"))
+            path = os.path.join(work, "%s_convert.%s" % (name, "txt" if name == "ner" else "jsonl"))
             writer(path, args.num_examples, 1)
             seconds, examples, features = time_conversion(name, path, tokenizer,
                                                           args.max_seq_length)
-            rows.append(dict(meta, task=name, measure="feature conversion",
-                             examples=examples, features=features,
-                             seconds=round(seconds, 2),
-                             examples_per_sec=round(examples / seconds, 1)))
-        common = ["--albert_config_file=%s" % CONFIG, "--vocab_file=%s" % vocab,
-                  "--init_checkpoint=%s" % prefix, "--do_train",
-                  "--max_seq_length=%d" % args.max_seq_length,
-                  "--train_batch_size=%d" % args.train_batch_size,
-                  "--train_step=%d" % args.train_step, "--warmup_step=0",
-                  "--save_checkpoints_steps=%d" % args.train_step,
-                  "--log_every_secs=%s" % args.log_every_secs]
+            rows.append(
+                dict(meta, task=name, measure="feature conversion", examples=examples,
+                     features=features, seconds=round(seconds, 2),
+                     examples_per_sec=round(examples / seconds, 1)))
+        common = [
+            "--albert_config_file=%s" % CONFIG,
+            "--vocab_file=%s" % vocab,
+            "--init_checkpoint=%s" % prefix, "--do_train",
+            "--max_seq_length=%d" % args.max_seq_length,
+            "--train_batch_size=%d" % args.train_batch_size,
+            "--train_step=%d" % args.train_step, "--warmup_step=0",
+            "--save_checkpoints_steps=%d" % args.train_step,
+            "--log_every_secs=%s" % args.log_every_secs
+        ]
         for task in args.tasks.split(","):
             data = os.path.join(work, task)
             os.makedirs(data)
@@ -193,21 +203,20 @@ def main():
                 extra = ["--task_name=jsonl", "--data_dir=%s" % data, "--max_qa_length=64"]
             else:
                 write_pairs(os.path.join(data, "train.txt"), args.train_examples, 2)
-                script, extra = "run_classifier.py", ["--task_name=lcqmc",
-                                                      "--data_dir=%s" % data]
-            rate = time_training(script, common + extra + [
-                "--output_dir=%s" % os.path.join(work, "out_" + task)], skip_lines=1)
-            rows.append(dict(meta, task=task, measure="fine-tuning",
-                             examples_per_sec=round(rate, 1),
-                             sequences_per_sec=round(rate * (4 if task == "mc" else 1), 1)))
-        print("%-11s %-19s %10s %10s %10s" % ("task", "measure", "examples/s", "seqs/s",
-                                              "seconds"))
+                script, extra = "run_classifier.py", ["--task_name=lcqmc", "--data_dir=%s" % data]
+            rate = time_training(
+                script, common + extra + ["--output_dir=%s" % os.path.join(work, "out_" + task)],
+                skip_lines=1)
+            rows.append(
+                dict(meta, task=task, measure="fine-tuning", examples_per_sec=round(rate, 1),
+                     sequences_per_sec=round(rate * (4 if task == "mc" else 1), 1)))
+        print("%-11s %-19s %10s %10s %10s" % ("task", "measure", "examples/s", "seqs/s", "seconds"))
         for row in rows:
-            print("%-11s %-19s %10s %10s %10s" % (
-                row["task"], row["measure"], row["examples_per_sec"],
-                row.get("sequences_per_sec", "-"), row.get("seconds", "-")))
-        print("%s, %s, %s, commit %s" % (meta["date"], meta["cpu"], meta["runtime"],
-                                         meta["commit"]))
+            print("%-11s %-19s %10s %10s %10s" %
+                  (row["task"], row["measure"], row["examples_per_sec"],
+                   row.get("sequences_per_sec", "-"), row.get("seconds", "-")))
+        print("%s, %s, %s, commit %s" %
+              (meta["date"], meta["cpu"], meta["runtime"], meta["commit"]))
         if args.json:
             for row in rows:
                 print(json.dumps(row, sort_keys=True))

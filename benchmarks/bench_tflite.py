@@ -79,7 +79,6 @@ MODEL_NAME = "albert_tiny classifier (random weights)"
 QUANTIZE = ("none", "dynamic", "float16")
 ENGINES = ("tf_graph",) + tuple("tflite_" + q for q in QUANTIZE)
 
-
 # ---------------------------------------------------------------------------
 # Model and data (parent process).
 # ---------------------------------------------------------------------------
@@ -110,8 +109,8 @@ def make_checkpoint(work_dir, vocab, seed=1):
     with tf.Graph().as_default():
         tf.set_random_seed(seed)
         inputs = [tf.placeholder(tf.int32, [None, None]) for _ in range(3)]
-        model = classifier_utils.create_model(config, False, inputs[0], inputs[1], inputs[2],
-                                              None, 2)
+        model = classifier_utils.create_model(config, False, inputs[0], inputs[1], inputs[2], None,
+                                              2)
         bias = [v for v in tf.global_variables() if v.op.name == "output_bias"][0]
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
@@ -131,8 +130,8 @@ def dev_features(vocab, max_seq_length):
         for index, line in enumerate(reader):
             text_a, text_b, label = line.rstrip(u"\n").split(u"\t")
             example = classifier_tasks.InputExample("dev-%d" % index, text_a, text_b, label)
-            feature = classifier_utils.convert_single_example(example, ["0", "1"],
-                                                              max_seq_length, tokenizer)
+            feature = classifier_utils.convert_single_example(example, ["0", "1"], max_seq_length,
+                                                              tokenizer)
             rows["input_ids"].append(feature.input_ids)
             rows["input_mask"].append(feature.input_mask)
             rows["segment_ids"].append(feature.segment_ids)
@@ -142,8 +141,9 @@ def dev_features(vocab, max_seq_length):
 def freeze_graph(prefix, max_seq_length, path):
     """The frozen static-shape TF graph (the one the TFLite files come from)."""
     with tf.Graph().as_default() as graph:
-        _, outputs = tflite_export.build_inference_graph(
-            "classifier", CONFIG, max_seq_length=max_seq_length, num_labels=2)
+        _, outputs = tflite_export.build_inference_graph("classifier", CONFIG,
+                                                         max_seq_length=max_seq_length,
+                                                         num_labels=2)
         with tf.Session(graph=graph) as session:
             tflite_export.restore_checkpoint(session, "classifier", prefix, num_labels=2)
             frozen = tflite_export.freeze(session, list(outputs.values()))
@@ -223,8 +223,10 @@ def worker(spec):
         before = proc_status_kb("VmRSS")
         engine = make_engine(spec["engine"], spec["files"], threads)
         engine(rows[0])
-        return {"rss_delta_mb": (proc_status_kb("VmHWM") - before) / 1024.0,
-                "rss_after_mb": proc_status_kb("VmRSS") / 1024.0}
+        return {
+            "rss_delta_mb": (proc_status_kb("VmHWM") - before) / 1024.0,
+            "rss_after_mb": proc_status_kb("VmRSS") / 1024.0
+        }
     engines = [(name, make_engine(name, spec["files"], threads)) for name in ENGINES]
     for _ in range(spec["warmup"]):
         for _, engine in engines:
@@ -243,8 +245,8 @@ def worker(spec):
 
 def run_worker(spec):
     result = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+        [sys.executable, os.path.abspath(__file__), "--worker",
+         json.dumps(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
         env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
     if result.returncode != 0:
         raise RuntimeError("worker failed: %s" % result.stderr[-3000:])
@@ -270,8 +272,7 @@ def cpu_model():
 def git_commit():
     try:
         return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                       stderr=subprocess.DEVNULL,
-                                       universal_newlines=True).strip()
+                                       stderr=subprocess.DEVNULL, universal_newlines=True).strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -289,13 +290,16 @@ def export_all(prefix, vocab, seq, work_dir, num_check):
     rows = []
     for quantize in QUANTIZE:
         path = os.path.join(work_dir, "tiny_%d_%s.tflite" % (seq, quantize))
-        report = tflite_export.export_tflite("classifier", CONFIG, prefix, path,
-                                             max_seq_length=seq, num_labels=2,
-                                             quantize=quantize, sample_inputs=check)
+        report = tflite_export.export_tflite("classifier", CONFIG, prefix, path, max_seq_length=seq,
+                                             num_labels=2, quantize=quantize, sample_inputs=check)
         files["tflite_" + quantize] = path
-        rows.append({"table": "size", "seq": seq, "quantize": quantize,
-                     "file_mb": report["file_size"] / 1e6,
-                     "float32_weights_mb": report["parameter_bytes"] / 1e6})
+        rows.append({
+            "table": "size",
+            "seq": seq,
+            "quantize": quantize,
+            "file_mb": report["file_size"] / 1e6,
+            "float32_weights_mb": report["parameter_bytes"] / 1e6
+        })
     dev_rows = feature_rows(features_path)
     outputs = {}
     for engine in ENGINES:
@@ -304,22 +308,24 @@ def export_all(prefix, vocab, seq, work_dir, num_check):
     for row in rows:
         got = outputs["tflite_" + row["quantize"]]
         row["max_abs_diff_vs_tf"] = float(np.abs(got - outputs["tf_graph"]).max())
-        row["agreement_vs_tf"] = float(np.mean(got.argmax(-1) ==
-                                               outputs["tf_graph"].argmax(-1)))
-        row["agreement_vs_float_tflite"] = float(np.mean(
-            got.argmax(-1) == outputs["tflite_none"].argmax(-1)))
+        row["agreement_vs_tf"] = float(np.mean(got.argmax(-1) == outputs["tf_graph"].argmax(-1)))
+        row["agreement_vs_float_tflite"] = float(
+            np.mean(got.argmax(-1) == outputs["tflite_none"].argmax(-1)))
         row["num_dev"] = len(dev_rows)
         # How informative the agreement is: the TF graph's share of class 1
         # and its median margin |p1 - p0| (a random head is near 0.5).
         row["tf_class1_rate"] = float(np.mean(outputs["tf_graph"].argmax(-1) == 1))
-        row["tf_median_margin"] = float(np.median(np.abs(outputs["tf_graph"][:, 1] -
-                                                          outputs["tf_graph"][:, 0])))
+        row["tf_median_margin"] = float(
+            np.median(np.abs(outputs["tf_graph"][:, 1] - outputs["tf_graph"][:, 0])))
     return rows, files, features_path
 
 
 def summarize(times):
-    return {"median_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90)),
-            "calls": len(times)}
+    return {
+        "median_ms": float(np.median(times)),
+        "p90_ms": float(np.percentile(times, 90)),
+        "calls": len(times)
+    }
 
 
 def main():
@@ -338,10 +344,11 @@ def main():
                         help="dev pairs export_tflite checks each file on")
     parser.add_argument("--skip_memory", action="store_true", help="skip the memory rows")
     parser.add_argument("--json", action="store_true", help="one JSON line per row")
-    parser.add_argument("--checkpoint", default=None,
-                        help="a fine-tuned two-class run_classifier.py checkpoint prefix to "
-                             "measure instead of the random albert_tiny classifier (with "
-                             "--albert_config_file and --vocab_file)")
+    parser.add_argument(
+        "--checkpoint", default=None,
+        help="a fine-tuned two-class run_classifier.py checkpoint prefix to "
+        "measure instead of the random albert_tiny classifier (with "
+        "--albert_config_file and --vocab_file)")
     parser.add_argument("--albert_config_file", default=None, help="config of --checkpoint")
     parser.add_argument("--vocab_file", default=None, help="vocab.txt of --checkpoint")
     parser.add_argument("--dev_file", default=DEV,
@@ -372,23 +379,36 @@ def main():
             size_rows, files, features_path = export_all(prefix, vocab, seq, work_dir,
                                                          options.num_check)
             rows.extend(size_rows)
-            rows.append({"table": "size", "seq": seq, "quantize": "tf_graph (frozen .pb)",
-                         "file_mb": os.path.getsize(files["tf_graph"]) / 1e6})
+            rows.append({
+                "table": "size",
+                "seq": seq,
+                "quantize": "tf_graph (frozen .pb)",
+                "file_mb": os.path.getsize(files["tf_graph"]) / 1e6
+            })
             for threads in threads_list:
-                result = run_worker({"mode": "latency", "threads": threads, "files": files,
-                                     "features": features_path, "calls": options.calls,
-                                     "warmup": options.warmup})
+                result = run_worker({
+                    "mode": "latency",
+                    "threads": threads,
+                    "files": files,
+                    "features": features_path,
+                    "calls": options.calls,
+                    "warmup": options.warmup
+                })
                 reference = np.median(result["times"]["tf_graph"])
                 for engine in ENGINES:
-                    row = {"table": "latency", "seq": seq, "threads": threads,
-                           "engine": engine}
+                    row = {"table": "latency", "seq": seq, "threads": threads, "engine": engine}
                     row.update(summarize(result["times"][engine]))
                     row["ratio_to_tf"] = row["median_ms"] / reference
                     rows.append(row)
             if not options.skip_memory:
                 for engine in ENGINES:
-                    result = run_worker({"mode": "memory", "threads": 1, "files": files,
-                                         "engine": engine, "features": features_path})
+                    result = run_worker({
+                        "mode": "memory",
+                        "threads": 1,
+                        "files": files,
+                        "engine": engine,
+                        "features": features_path
+                    })
                     row = {"table": "memory", "seq": seq, "engine": engine}
                     row.update(result)
                     rows.append(row)
@@ -404,54 +424,68 @@ def main():
 
 
 def setup_info(load_at_start, started):
-    return {"cpu": cpu_model(), "cpus": len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "tensorflow": ".".join(map(str, tf_compat.TF_VERSION)),
-            "tensorflow_full": tf.VERSION, "converter": tflite_export.converter_name(),
-            "python": "%d.%d" % sys.version_info[:2],
-            "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
-            "commit": git_commit(), "load_average_at_start": round(load_at_start, 2),
-            "load_average_at_end": round(os.getloadavg()[0], 2),
-            "wall_s": round(time.time() - started, 1)}
+    return {
+        "cpu":
+            cpu_model(),
+        "cpus":
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "tensorflow":
+            ".".join(map(str, tf_compat.TF_VERSION)),
+        "tensorflow_full":
+            tf.VERSION,
+        "converter":
+            tflite_export.converter_name(),
+        "python":
+            "%d.%d" % sys.version_info[:2],
+        "date":
+            datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+        "commit":
+            git_commit(),
+        "load_average_at_start":
+            round(load_at_start, 2),
+        "load_average_at_end":
+            round(os.getloadavg()[0], 2),
+        "wall_s":
+            round(time.time() - started, 1)
+    }
 
 
 def print_tables(setup, rows):
     print("%s, TF %s (%s), Python %s, %s, %s CPUs; "
-          "%s, commit %s; load average %.2f at start, %.2f at end; %.0f s" % (
-              MODEL_NAME, setup["tensorflow_full"], setup["converter"], setup["python"], setup["cpu"],
-              setup["cpus"], setup["date"], setup["commit"], setup["load_average_at_start"],
-              setup["load_average_at_end"], setup["wall_s"]))
+          "%s, commit %s; load average %.2f at start, %.2f at end; %.0f s" %
+          (MODEL_NAME, setup["tensorflow_full"], setup["converter"], setup["python"], setup["cpu"],
+           setup["cpus"], setup["date"], setup["commit"], setup["load_average_at_start"],
+           setup["load_average_at_end"], setup["wall_s"]))
     print("\nlatency, batch 1 (threads limited by CPU affinity%s)" %
           ("" if tf_compat.IS_TF2 else "; TF 1.15's interpreter has no thread setting"))
-    print("%5s %7s %-16s %10s %10s %8s %6s" % ("seq", "threads", "engine", "median_ms",
-                                               "p90_ms", "vs_tf", "calls"))
+    print("%5s %7s %-16s %10s %10s %8s %6s" %
+          ("seq", "threads", "engine", "median_ms", "p90_ms", "vs_tf", "calls"))
     for row in rows:
         if row["table"] == "latency":
-            print("%5d %7d %-16s %10.2f %10.2f %8.2f %6d" % (
-                row["seq"], row["threads"], row["engine"], row["median_ms"], row["p90_ms"],
-                row["ratio_to_tf"], row["calls"]))
+            print("%5d %7d %-16s %10.2f %10.2f %8.2f %6d" %
+                  (row["seq"], row["threads"], row["engine"], row["median_ms"], row["p90_ms"],
+                   row["ratio_to_tf"], row["calls"]))
     memory = [row for row in rows if row["table"] == "memory"]
     if memory:
         print("\npeak RSS growth loading + one call (fresh process each, after importing TF)")
         print("%5s %-16s %14s %14s" % ("seq", "engine", "rss_delta_mb", "rss_after_mb"))
         for row in memory:
-            print("%5d %-16s %14.1f %14.1f" % (row["seq"], row["engine"], row["rss_delta_mb"],
-                                               row["rss_after_mb"]))
+            print("%5d %-16s %14.1f %14.1f" %
+                  (row["seq"], row["engine"], row["rss_delta_mb"], row["rss_after_mb"]))
     print("\nfiles and accuracy on %s" % os.path.relpath(DEV, ROOT))
-    print("%5s %-22s %9s %14s %10s %12s %8s %10s %11s" % (
-        "seq", "quantize", "file_mb", "max|diff|_tf", "agree_tf", "agree_float", "num_dev",
-        "tf_class1", "tf_margin"))
+    print("%5s %-22s %9s %14s %10s %12s %8s %10s %11s" %
+          ("seq", "quantize", "file_mb", "max|diff|_tf", "agree_tf", "agree_float", "num_dev",
+           "tf_class1", "tf_margin"))
     for row in rows:
         if row["table"] == "size":
-            print("%5d %-22s %9.2f %14s %10s %12s %8s %10s %11s" % (
-                row["seq"], row["quantize"], row["file_mb"],
-                "%.3g" % row["max_abs_diff_vs_tf"] if "max_abs_diff_vs_tf" in row else "-",
-                "%.4f" % row["agreement_vs_tf"] if "agreement_vs_tf" in row else "-",
-                "%.4f" % row["agreement_vs_float_tflite"]
-                if "agreement_vs_float_tflite" in row else "-",
-                row.get("num_dev", "-"),
-                "%.3f" % row["tf_class1_rate"] if "tf_class1_rate" in row else "-",
-                "%.4f" % row["tf_median_margin"] if "tf_median_margin" in row else "-"))
+            print(
+                "%5d %-22s %9.2f %14s %10s %12s %8s %10s %11s" %
+                (row["seq"], row["quantize"], row["file_mb"],
+                 "%.3g" % row["max_abs_diff_vs_tf"] if "max_abs_diff_vs_tf" in row else "-",
+                 "%.4f" % row["agreement_vs_tf"] if "agreement_vs_tf" in row else "-", "%.4f" %
+                 row["agreement_vs_float_tflite"] if "agreement_vs_float_tflite" in row else "-",
+                 row.get("num_dev", "-"), "%.3f" % row["tf_class1_rate"] if "tf_class1_rate" in row
+                 else "-", "%.4f" % row["tf_median_margin"] if "tf_median_margin" in row else "-"))
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ SLOW_MODULES = frozenset([
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "slow: runs a script end to end (left out by make test-fast)")
+    config.addinivalue_line("markers",
+                            "slow: runs a script end to end (left out by make test-fast)")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -61,8 +61,7 @@ def write_config(path, config):
     return path
 
 
-def synthetic_example(rng, seq_length, max_predictions, vocab_size,
-                      num_masked=None, label=None):
+def synthetic_example(rng, seq_length, max_predictions, vocab_size, num_masked=None, label=None):
     """One record of the synthetic task as a dict of lists.
 
     Args:
@@ -123,30 +122,28 @@ def write_records(path, examples, with_token_boundary=True):
                 if name == "token_boundary" and not with_token_boundary:
                     continue
                 if name == "masked_lm_weights":
-                    feature[name] = tf.train.Feature(
-                        float_list=tf.train.FloatList(value=values))
+                    feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
                 else:
-                    feature[name] = tf.train.Feature(
-                        int64_list=tf.train.Int64List(value=values))
-            writer.write(tf.train.Example(features=tf.train.Features(
-                feature=feature)).SerializeToString())
+                    feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+            writer.write(
+                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     return path
 
 
-def make_records(path, num_examples, seq_length=32, max_predictions=5,
-                 vocab_size=64, seed=0, **kwargs):
+def make_records(path, num_examples, seq_length=32, max_predictions=5, vocab_size=64, seed=0,
+                 **kwargs):
     """Writes `num_examples` synthetic records; returns the path."""
     rng = np.random.RandomState(seed)
-    examples = [synthetic_example(rng, seq_length, max_predictions, vocab_size)
-                for _ in range(num_examples)]
+    examples = [
+        synthetic_example(rng, seq_length, max_predictions, vocab_size) for _ in range(num_examples)
+    ]
     return write_records(path, examples, **kwargs)
 
 
 def run_script(args, timeout=240, env=None, script=SCRIPT):
     """Runs run_pretraining.py in a subprocess (without TF_CONFIG); returns
     CompletedProcess."""
-    return script_testlib.run_script(script, args, env=env, unset=("TF_CONFIG",),
-                                     timeout=timeout)
+    return script_testlib.run_script(script, args, env=env, unset=("TF_CONFIG",), timeout=timeout)
 
 
 def read_eval_results(output_dir):

@@ -38,9 +38,9 @@ def run_script(script, args=(), env=None, unset=(), timeout=600):
     full_env.setdefault("CUDA_VISIBLE_DEVICES", "")
     if env:
         full_env.update(env)
-    return subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(args),
-                          cwd=ROOT, env=full_env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+    return subprocess.run([sys.executable, os.path.join(ROOT, script)] + list(args), cwd=ROOT,
+                          env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=timeout)
 
 
 def one_line_error(result):

@@ -27,7 +27,6 @@ import pretraining_testlib as lib
 
 MATMUL_OPS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum")
 
-
 # ---------------------------------------------------------------------------
 # The flag and the hardware check.
 # ---------------------------------------------------------------------------
@@ -38,6 +37,7 @@ def _define(values):
     define it in absl's global flags."""
 
     class Module(object):
+
         @staticmethod
         def DEFINE_flag(flag, module_name=None):  # pylint: disable=invalid-name
             flags.DEFINE_flag(flag, flag_values=values, module_name=module_name)
@@ -46,17 +46,21 @@ def _define(values):
 
 
 @pytest.mark.parametrize("argv, want", [
-    ([], "false"), (["--use_bf16"], "true"), (["--nouse_bf16"], "false"),
-    (["--use_bf16=force"], "force"), (["--use_bf16=True"], "true"),
-    (["--use_bf16=0"], "false"), (["--use_bf16", "--nouse_bf16"], "false"),
+    ([], "false"),
+    (["--use_bf16"], "true"),
+    (["--nouse_bf16"], "false"),
+    (["--use_bf16=force"], "force"),
+    (["--use_bf16=True"], "true"),
+    (["--use_bf16=0"], "false"),
+    (["--use_bf16", "--nouse_bf16"], "false"),
 ])
 def test_flag_is_boolean_with_force(argv, want):
     values = flags.FlagValues()
     _define(values)
     values(["prog"] + argv)
     assert values.use_bf16 == want
-    assert precision.requested_dtype(values.use_bf16) == (
-        tf.float32 if want == "false" else tf.bfloat16)
+    assert precision.requested_dtype(
+        values.use_bf16) == (tf.float32 if want == "false" else tf.bfloat16)
 
 
 def test_flag_rejects_other_values():
@@ -114,8 +118,8 @@ def test_true_stops_where_emulated_and_force_runs(tmp_path):
 def _model_outputs(layout, is_training, seed=0):
     """Sequence, pooled and all-layer outputs and gradients of the same tiny
     model (shared variables) built in float32 and in bfloat16."""
-    config = modeling.AlbertConfig.from_dict(lib.tiny_config(
-        layout, vocab_size=50, num_hidden_layers=3))
+    config = modeling.AlbertConfig.from_dict(
+        lib.tiny_config(layout, vocab_size=50, num_hidden_layers=3))
     rng = np.random.RandomState(seed)
     ids = rng.randint(0, 50, (2, 10))
     mask = np.ones((2, 10), np.int32)
@@ -128,16 +132,17 @@ def _model_outputs(layout, is_training, seed=0):
         for dtype in (tf.float32, tf.bfloat16):
             with tf.variable_scope("m", reuse=tf.AUTO_REUSE):
                 model = modeling.AlbertModel(config, is_training, tf.constant(ids, tf.int32),
-                                             tf.constant(mask), compute_dtype=dtype,
-                                             scope="bert")
+                                             tf.constant(mask), compute_dtype=dtype, scope="bert")
             loss = (tf.reduce_sum(model.get_sequence_output() * weights) +
                     3.0 * tf.reduce_sum(model.get_pooled_output()))
             variables = tf.trainable_variables()
             grads = [tf.convert_to_tensor(g) for g in tf.gradients(loss, variables)]
             fetches[dtype.name] = {
-                "outputs": [model.get_sequence_output(), model.get_pooled_output()] +
-                           model.get_all_encoder_layers(),
-                "grads": dict(zip([v.op.name for v in variables], grads))}
+                "outputs": [model.get_sequence_output(),
+                            model.get_pooled_output()] + model.get_all_encoder_layers(),
+                "grads":
+                    dict(zip([v.op.name for v in variables], grads))
+            }
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             values = sess.run(fetches)
@@ -179,9 +184,11 @@ def test_bf16_graph_multiplies_in_bfloat16():
             model = modeling.AlbertModel(config, is_training, tf.zeros([2, 8], tf.int32),
                                          compute_dtype=tf.bfloat16)
             tf.gradients(model.get_pooled_output(), tf.trainable_variables())
-        encoder = [op for op in graph.get_operations()
-                   if op.name.startswith(("bert/encoder", "bert/pooler")) and
-                   not op.name.startswith("gradients")]
+        encoder = [
+            op for op in graph.get_operations()
+            if op.name.startswith(("bert/encoder",
+                                   "bert/pooler")) and not op.name.startswith("gradients")
+        ]
         products = [op for op in encoder if op.type in MATMUL_OPS]
         # 4 projections + 2 attention products + 2 FFN per layer, the
         # embedding mapping and the pooler.
@@ -194,21 +201,22 @@ def test_bf16_graph_multiplies_in_bfloat16():
         assert model.get_sequence_output().dtype == tf.float32
         with tf.Graph().as_default() as graph:  # the float32 model has none
             modeling.AlbertModel(config, is_training, tf.zeros([2, 8], tf.int32))
-        assert not [op for op in graph.get_operations() if op.type == "Cast" and
-                    op.outputs[0].dtype == tf.bfloat16]
+        assert not [
+            op for op in graph.get_operations()
+            if op.type == "Cast" and op.outputs[0].dtype == tf.bfloat16
+        ]
 
 
 def test_compute_dtype_scope_sets_the_default():
     config = modeling.AlbertConfig.from_dict(lib.tiny_config("brightmart"))
     with tf.Graph().as_default():
         with modeling.compute_dtype_scope(tf.bfloat16):
-            inner = modeling.AlbertModel(config, False, tf.zeros([1, 4], tf.int32),
-                                         scope="a")
-            explicit = modeling.AlbertModel(config, False, tf.zeros([1, 4], tf.int32),
-                                            scope="b", compute_dtype=tf.float32)
+            inner = modeling.AlbertModel(config, False, tf.zeros([1, 4], tf.int32), scope="a")
+            explicit = modeling.AlbertModel(config, False, tf.zeros([1, 4], tf.int32), scope="b",
+                                            compute_dtype=tf.float32)
         outer = modeling.AlbertModel(config, False, tf.zeros([1, 4], tf.int32), scope="c")
-    assert (inner.compute_dtype, explicit.compute_dtype, outer.compute_dtype) == (
-        tf.bfloat16, tf.float32, tf.float32)
+    assert (inner.compute_dtype, explicit.compute_dtype,
+            outer.compute_dtype) == (tf.bfloat16, tf.float32, tf.float32)
     with pytest.raises(ValueError, match="float32 or bfloat16"):
         with modeling.compute_dtype_scope(tf.float16):
             pass
@@ -259,12 +267,13 @@ def bf16_classifier(classifier_workspace):
     out = os.path.join(ws["root"], "out")
     export = os.path.join(ws["root"], "export")
     result = rc.run_script(*(rc.base_flags(ws, out) + [
-        "--init_checkpoint=%s" % os.path.dirname(ws["pretrained"]),
-        "--do_train", "--do_eval", "--do_predict", "--export_dir=%s" % export,
-        "--train_batch_size=32", "--eval_batch_size=16", "--predict_batch_size=16",
-        "--learning_rate=1e-3", "--train_step=200", "--warmup_step=30",
+        "--init_checkpoint=%s" %
+        os.path.dirname(ws["pretrained"]), "--do_train", "--do_eval", "--do_predict",
+        "--export_dir=%s" % export, "--train_batch_size=32", "--eval_batch_size=16",
+        "--predict_batch_size=16", "--learning_rate=1e-3", "--train_step=200", "--warmup_step=30",
         "--save_checkpoints_steps=100", "--keep_checkpoint_max=1", "--random_seed=7",
-        "--use_bf16=force"]))
+        "--use_bf16=force"
+    ]))
     assert result.returncode == 0, result.stderr[-5000:]
     return {"out": out, "export": export, "log": result.stderr}
 
@@ -281,14 +290,15 @@ def test_bf16_fine_tuning_learns_and_writes_float32(classifier_workspace, bf16_c
     metrics = rc.read_metrics(os.path.join(out, "eval_results.txt"))
     chance = rc.majority_class_accuracy(os.path.join(ws["data"], "dev.txt"))
     assert metrics["model.ckpt-best"]["eval_accuracy"] >= chance + rc.LEARNED_MARGIN, metrics
-    dtypes = tf.train.load_checkpoint(os.path.join(out, "model.ckpt-best")
-                                      ).get_variable_to_dtype_map()
+    dtypes = tf.train.load_checkpoint(os.path.join(out,
+                                                   "model.ckpt-best")).get_variable_to_dtype_map()
     assert set(d for n, d in dtypes.items() if n != "global_step") == {tf.float32}
     assert os.path.exists(os.path.join(out, "test_results.tsv"))
     with tf.Graph().as_default() as graph, tf.Session() as sess:
         tf.saved_model.loader.load(sess, ["serve"], bf16_classifier["export"])
-    assert not [op for op in graph.get_operations()
-                if "bfloat16" in str(op.node_def.attr.get("DstT", ""))]
+    assert not [
+        op for op in graph.get_operations() if "bfloat16" in str(op.node_def.attr.get("DstT", ""))
+    ]
 
 
 def test_similarity_predictor_in_bfloat16(classifier_workspace, bf16_classifier):
@@ -305,8 +315,10 @@ def test_similarity_predictor_in_bfloat16(classifier_workspace, bf16_classifier)
     with similarity.SimilarityPredictor(use_bf16=True, **kwargs) as predictor:
         have = np.array(predictor.predict_sentences(pairs))
         graph = predictor._session.graph  # pylint: disable=protected-access
-    products = [op for op in graph.get_operations()
-                if op.type in MATMUL_OPS and op.name.startswith("bert/encoder")]
+    products = [
+        op for op in graph.get_operations()
+        if op.type in MATMUL_OPS and op.name.startswith("bert/encoder")
+    ]
     assert products and {op.inputs[0].dtype for op in products} == {tf.bfloat16}
     # Measured max |difference| of the probabilities: 6e-5 (TF 1.15), 6.5e-4 (TF 2.15).
     assert np.abs(have - want).max() < 5e-3, (have, want)
@@ -319,7 +331,8 @@ def test_similarity_predictor_in_bfloat16(classifier_workspace, bf16_classifier)
 def test_bf16_with_a_hub_module_is_refused(classifier_workspace, tmp_path):
     ws = classifier_workspace
     rc = ws["rc"]
-    result = rc.run_script(*(rc.base_flags(ws, str(tmp_path / "out")) + [
-        "--albert_hub_module_handle=%s" % tmp_path, "--do_train", "--use_bf16=force"]))
+    result = rc.run_script(
+        *(rc.base_flags(ws, str(tmp_path / "out")) +
+          ["--albert_hub_module_handle=%s" % tmp_path, "--do_train", "--use_bf16=force"]))
     line = rc.one_line_error(result)
     assert "Hub module" in line and "--init_checkpoint" in line

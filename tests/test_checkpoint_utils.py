@@ -36,7 +36,6 @@ SMALL = dict(vocab_size=50, embedding_size=16, hidden_size=32, intermediate_size
              num_hidden_layers=4, hidden_act="gelu", hidden_dropout_prob=0.0,
              attention_probs_dropout_prob=0.0, initializer_range=0.02)
 
-
 # ---------------------------------------------------------------------------
 # Literal name/shape tables (reference-facts.md §3).
 # ---------------------------------------------------------------------------
@@ -154,9 +153,8 @@ def slot_names(model_names, slot_suffixes, which):
 def random_arrays(names_and_shapes, seed):
     """Random float32 arrays per name (distinct from any initialiser's output)."""
     rng = np.random.RandomState(seed)
-    return collections.OrderedDict(
-        (name, rng.uniform(-1.0, 1.0, size=shape).astype(np.float32))
-        for name, shape in names_and_shapes)
+    return collections.OrderedDict((name, rng.uniform(-1.0, 1.0, size=shape).astype(np.float32))
+                                   for name, shape in names_and_shapes)
 
 
 def write_checkpoint(prefix, arrays, global_step=None, step_suffix=None, write_state=True):
@@ -179,13 +177,13 @@ def write_checkpoint(prefix, arrays, global_step=None, step_suffix=None, write_s
     with graph.as_default():
         var_list = {}
         for name, value in arrays.items():
-            var_list[name] = tf.get_variable(
-                name, shape=value.shape, dtype=tf.as_dtype(value.dtype),
-                initializer=tf.zeros_initializer(), trainable=False)
+            var_list[name] = tf.get_variable(name, shape=value.shape,
+                                             dtype=tf.as_dtype(value.dtype),
+                                             initializer=tf.zeros_initializer(), trainable=False)
         if global_step is not None:
-            var_list["global_step"] = tf.get_variable(
-                "global_step", shape=[], dtype=tf.int64, initializer=tf.zeros_initializer(),
-                trainable=False)
+            var_list["global_step"] = tf.get_variable("global_step", shape=[], dtype=tf.int64,
+                                                      initializer=tf.zeros_initializer(),
+                                                      trainable=False)
         saver = tf.train.Saver(var_list=var_list)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
@@ -333,13 +331,13 @@ def test_brightmart_tiny_release_layout_loads_exactly(brightmart_tiny):
     assert report.checkpoint == brightmart_tiny.prefix
     assert report.dialect == "brightmart"
     assert_clean_load(report, brightmart_tiny, [n for n in values if n != "input_ids"])
-    for name in ["bert/embeddings/word_embeddings",
-                 "bert/embeddings/word_embeddings_2",
-                 "bert/embeddings/position_embeddings",
-                 "bert/encoder/layer_shared/attention/self/query/kernel",
-                 "bert/encoder/layer_shared/output/dense/kernel",
-                 "bert/encoder/layer_shared/output/LayerNorm/gamma",
-                 "bert/pooler/dense/bias"]:
+    for name in [
+            "bert/embeddings/word_embeddings", "bert/embeddings/word_embeddings_2",
+            "bert/embeddings/position_embeddings",
+            "bert/encoder/layer_shared/attention/self/query/kernel",
+            "bert/encoder/layer_shared/output/dense/kernel",
+            "bert/encoder/layer_shared/output/LayerNorm/gamma", "bert/pooler/dense/bias"
+    ]:
         np.testing.assert_array_equal(values[name], brightmart_tiny.arrays[name])
 
 
@@ -349,13 +347,13 @@ def test_google_small_release_layout_loads_exactly(google_small):
     report, values = load(google_small.prefix, config)
     assert report.dialect == "google"
     assert_clean_load(report, google_small, list(values))
-    for name in ["bert/embeddings/word_embeddings",
-                 "bert/embeddings/token_type_embeddings",
-                 "bert/encoder/embedding_hidden_mapping_in/kernel",
-                 "bert/encoder/transformer/group_0/inner_group_0/attention_1/self/value/kernel",
-                 "bert/encoder/transformer/group_0/inner_group_0/ffn_1/intermediate/output/"
-                 "dense/kernel",
-                 "bert/encoder/transformer/group_0/inner_group_0/LayerNorm_1/beta"]:
+    for name in [
+            "bert/embeddings/word_embeddings", "bert/embeddings/token_type_embeddings",
+            "bert/encoder/embedding_hidden_mapping_in/kernel",
+            "bert/encoder/transformer/group_0/inner_group_0/attention_1/self/value/kernel",
+            "bert/encoder/transformer/group_0/inner_group_0/ffn_1/intermediate/output/"
+            "dense/kernel", "bert/encoder/transformer/group_0/inner_group_0/LayerNorm_1/beta"
+    ]:
         np.testing.assert_array_equal(values[name], google_small.arrays[name])
 
 
@@ -367,8 +365,10 @@ def test_google_multi_group_layout_loads_exactly(google_multi):
     for g in range(2):
         for k in range(2):
             block = "bert/encoder/transformer/group_%d/inner_group_%d/" % (g, k)
-            for suffix in ["attention_1/self/query/kernel", "attention_1/output/dense/bias",
-                           "ffn_1/intermediate/dense/kernel", "LayerNorm/gamma"]:
+            for suffix in [
+                    "attention_1/self/query/kernel", "attention_1/output/dense/bias",
+                    "ffn_1/intermediate/dense/kernel", "LayerNorm/gamma"
+            ]:
                 np.testing.assert_array_equal(values[block + suffix],
                                               google_multi.arrays[block + suffix])
 
@@ -389,20 +389,18 @@ def test_explicit_variable_list_and_name_map(brightmart_small):
         with tf.variable_scope("student"):
             build_model(config)
         variables = [v for v in tf.global_variables() if "/embeddings/" in v.op.name]
-        report = checkpoint_utils.init_from_checkpoint(
-            brightmart_small.prefix, variables=variables,
-            name_map=lambda name: name[len("student/"):])
+        report = checkpoint_utils.init_from_checkpoint(brightmart_small.prefix, variables=variables,
+                                                       name_map=lambda name: name[len("student/"):])
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
-            word = sess.run(graph.get_tensor_by_name(
-                "student/bert/embeddings/word_embeddings_2:0"))
+            word = sess.run(graph.get_tensor_by_name("student/bert/embeddings/word_embeddings_2:0"))
             pooler = sess.run(graph.get_tensor_by_name("student/bert/pooler/dense/bias:0"))
     assert report.missing == []
     assert len(report.loaded) == 6
     assert ("student/bert/embeddings/word_embeddings_2", "bert/embeddings/word_embeddings_2",
             [16, 32]) in report.loaded
-    np.testing.assert_array_equal(word, brightmart_small.arrays[
-        "bert/embeddings/word_embeddings_2"])
+    np.testing.assert_array_equal(word,
+                                  brightmart_small.arrays["bert/embeddings/word_embeddings_2"])
     np.testing.assert_array_equal(pooler, np.zeros([32], np.float32))  # untouched
     assert "bert/pooler/dense/kernel" in report.unexpected
 
@@ -415,10 +413,8 @@ def test_report_lines_and_summary(brightmart_small):
     assert "brightmart layout" in lines[0]
     assert "24 loaded, 1 newly initialised, 0 missing, 0 shape mismatches" in lines[0]
     assert "7 unused in checkpoint" in lines[0]
-    assert any(l.startswith("  NEW") and "output_weights" in l and "allowed" in l
-               for l in lines)
-    assert any(l.startswith("  loaded") and "bert/pooler/dense/kernel [32, 32]" in l
-               for l in lines)
+    assert any(l.startswith("  NEW") and "output_weights" in l and "allowed" in l for l in lines)
+    assert any(l.startswith("  loaded") and "bert/pooler/dense/kernel [32, 32]" in l for l in lines)
     assert any(l.startswith("  ignored") and l.strip().endswith("global_step") for l in lines)
     assert any(l.startswith("  unused") and "cls/predictions/output_bias" in l for l in lines)
 
@@ -435,7 +431,8 @@ def test_resolve_prefix_and_checkpoint_own_files(tmp_path):
     assert checkpoint_utils.resolve_checkpoint(prefix + ".index") == prefix
     assert checkpoint_utils.resolve_checkpoint(prefix + ".data-00000-of-00001") == prefix
     assert checkpoint_utils.list_variables(prefix + ".index") == [
-        ("bert/embeddings/word_embeddings", [3, 2])]
+        ("bert/embeddings/word_embeddings", [3, 2])
+    ]
 
 
 def test_resolve_directory_follows_checkpoint_file(tmp_path):
@@ -607,8 +604,7 @@ def test_new_head_must_be_allowed(brightmart_small):
         load(brightmart_small.prefix, config, extra=head, log=False)
     assert "output_weights" in str(info.value)
     assert "output_bias" in str(info.value)
-    report, values = load(brightmart_small.prefix, config, extra=head,
-                          allow_missing=[r"^output_"])
+    report, values = load(brightmart_small.prefix, config, extra=head, allow_missing=[r"^output_"])
     assert sorted(report.allowed_missing) == ["output_bias", "output_weights"]
     assert report.missing == []
     assert report.ok
@@ -629,10 +625,10 @@ def test_new_head_must_be_allowed(brightmart_small):
 # 5. init_from_group0.
 # ---------------------------------------------------------------------------
 
-
-GOOGLE_LAYER_SUFFIXES = ["attention_1/self/query/kernel", "attention_1/output/dense/bias",
-                         "LayerNorm/gamma", "ffn_1/intermediate/dense/kernel",
-                         "ffn_1/intermediate/output/dense/kernel", "LayerNorm_1/beta"]
+GOOGLE_LAYER_SUFFIXES = [
+    "attention_1/self/query/kernel", "attention_1/output/dense/bias", "LayerNorm/gamma",
+    "ffn_1/intermediate/dense/kernel", "ffn_1/intermediate/output/dense/kernel", "LayerNorm_1/beta"
+]
 
 
 @pytest.mark.parametrize("overrides,groups", [
@@ -646,8 +642,8 @@ def test_google_init_from_group0(google_shared, overrides, groups):
     assert "group_1" in str(info.value)
     report, values = load(google_shared.prefix, config, init_from_group0=True)
     assert report.ok and report.unexpected == sorted(google_shared.heads)
-    graph_groups = sorted(set(int(n.split("/group_")[1].split("/")[0])
-                              for n in values if "/group_" in n))
+    graph_groups = sorted(
+        set(int(n.split("/group_")[1].split("/")[0]) for n in values if "/group_" in n))
     assert graph_groups == groups
     for g in groups:
         for suffix in GOOGLE_LAYER_SUFFIXES:
@@ -669,8 +665,10 @@ def test_brightmart_init_from_group0(brightmart_small):
     assert report.ok
     assert report.unexpected == sorted(brightmart_small.heads)
     for layer in range(4):
-        for suffix in ["attention/self/key/kernel", "attention/output/LayerNorm/gamma",
-                       "intermediate/dense/bias", "output/dense/kernel"]:
+        for suffix in [
+                "attention/self/key/kernel", "attention/output/LayerNorm/gamma",
+                "intermediate/dense/bias", "output/dense/kernel"
+        ]:
             graph_name = "bert/encoder/layer_%d/%s" % (layer, suffix)
             ckpt_name = "bert/encoder/layer_shared/%s" % suffix
             np.testing.assert_array_equal(values[graph_name], brightmart_small.arrays[ckpt_name])
@@ -692,14 +690,17 @@ def test_init_from_group0_prefers_exact_names(google_multi):
 
 
 def test_is_ignored_variable():
-    for name in ["global_step", "bert/pooler/dense/kernel/adam_m",
-                 "bert/pooler/dense/kernel/adam_v", "bert/embeddings/word_embeddings/lamb_m",
-                 "bert/embeddings/word_embeddings/lamb_v", "beta1_power", "beta2_power",
-                 "bert/pooler/dense/kernel/Adam", "bert/pooler/dense/kernel/Adam_1"]:
+    for name in [
+            "global_step", "bert/pooler/dense/kernel/adam_m", "bert/pooler/dense/kernel/adam_v",
+            "bert/embeddings/word_embeddings/lamb_m", "bert/embeddings/word_embeddings/lamb_v",
+            "beta1_power", "beta2_power", "bert/pooler/dense/kernel/Adam",
+            "bert/pooler/dense/kernel/Adam_1"
+    ]:
         assert checkpoint_utils.is_ignored_variable(name), name
-    for name in ["bert/embeddings/LayerNorm/beta", "bert/embeddings/LayerNorm/gamma",
-                 "output_weights", "cls/predictions/output_bias",
-                 "bert/encoder/layer_shared/attention/self/query/kernel"]:
+    for name in [
+            "bert/embeddings/LayerNorm/beta", "bert/embeddings/LayerNorm/gamma", "output_weights",
+            "cls/predictions/output_bias", "bert/encoder/layer_shared/attention/self/query/kernel"
+    ]:
         assert not checkpoint_utils.is_ignored_variable(name), name
 
 
@@ -712,8 +713,8 @@ def test_detect_dialect(brightmart_tiny, google_small, google_multi):
     # Google with E == H has no embedding_hidden_mapping_in; groups still tell.
     assert checkpoint_utils.detect_dialect(
         ["bert/encoder/transformer/group_0/inner_group_0/LayerNorm/beta"]) == "google"
-    assert checkpoint_utils.detect_dialect(
-        ["bert/encoder/layer_3/attention/self/query/kernel"]) == "brightmart"
+    assert checkpoint_utils.detect_dialect(["bert/encoder/layer_3/attention/self/query/kernel"
+                                           ]) == "brightmart"
     assert checkpoint_utils.detect_dialect(["output_weights", "global_step"]) is None
     assert checkpoint_utils.detect_dialect([]) is None
 
@@ -736,16 +737,14 @@ def test_implied_config_brightmart_tiny(brightmart_tiny):
 
 
 def test_implied_config_google(google_small, google_multi):
-    implied = checkpoint_utils.implied_config(
-        checkpoint_utils.list_variables(google_small.prefix))
+    implied = checkpoint_utils.implied_config(checkpoint_utils.list_variables(google_small.prefix))
     assert implied["embedding_layout"] == "google"
     assert (implied["vocab_size"], implied["embedding_size"], implied["hidden_size"],
             implied["intermediate_size"]) == (21128, 128, 384, 1536)
     assert implied["num_hidden_groups"] == 1
     assert implied["inner_group_num"] == 1
     assert implied["shared_layers"] is True
-    implied = checkpoint_utils.implied_config(
-        checkpoint_utils.list_variables(google_multi.prefix))
+    implied = checkpoint_utils.implied_config(checkpoint_utils.list_variables(google_multi.prefix))
     assert (implied["vocab_size"], implied["embedding_size"], implied["hidden_size"],
             implied["intermediate_size"]) == (50, 16, 32, 64)
     assert implied["num_hidden_groups"] == 2
@@ -775,8 +774,7 @@ def test_config_for_checkpoint_takes_the_checkpoint_layout(google_shared, bright
     # A plain config (inferred google) picks up a brightmart checkpoint.
     plain = modeling.AlbertConfig.from_dict(dict(SMALL))
     assert plain.resolved_embedding_layout == "google"
-    picked = checkpoint_utils.config_for_checkpoint(plain, os.path.dirname(
-        brightmart_small.prefix))
+    picked = checkpoint_utils.config_for_checkpoint(plain, os.path.dirname(brightmart_small.prefix))
     assert picked.resolved_embedding_layout == "brightmart"
     report, _ = load(brightmart_small.prefix, picked)
     assert report.ok
@@ -825,9 +823,10 @@ def _run_cli_parallel(argument_lists):
     """Runs ``checkpoint_utils.py`` once per argument list, concurrently."""
     procs = []
     for args in argument_lists:
-        procs.append(subprocess.Popen(
-            [sys.executable, "checkpoint_utils.py"] + list(args), cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True))
+        procs.append(
+            subprocess.Popen([sys.executable, "checkpoint_utils.py"] + list(args), cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True))
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)
@@ -844,7 +843,8 @@ def cli_results(brightmart_small, google_shared, tmp_path_factory):
     runs = collections.OrderedDict([
         ("inspect", ["inspect", os.path.dirname(brightmart_small.prefix)]),
         ("missing", ["inspect", missing]),
-        ("config", ["inspect", brightmart_small.prefix, "--config", str(disagreeing)]),
+        ("config", ["inspect", brightmart_small.prefix, "--config",
+                    str(disagreeing)]),
         ("help", ["--help"]),
     ])
     results = _run_cli_parallel(list(runs.values()))
@@ -858,8 +858,10 @@ def test_cli_inspect(cli_results, brightmart_small):
     assert code == 0, err
     assert "checkpoint: %s" % brightmart_small.prefix in out
     assert "dialect: brightmart" in out
-    for line in ["vocab_size: 50", "embedding_size: 16", "hidden_size: 32",
-                 "intermediate_size: 64", "shared_layers: True"]:
+    for line in [
+            "vocab_size: 50", "embedding_size: 16", "hidden_size: 32", "intermediate_size: 64",
+            "shared_layers: True"
+    ]:
         assert "  " + line in out.splitlines()
     assert "bert/embeddings/word_embeddings_2" in out
     assert "global_step" in out and "(ignored)" in out
@@ -894,16 +896,16 @@ def test_cli_help(cli_results):
 def test_main_in_process(brightmart_small, tmp_path, capsys):
     agreeing = tmp_path / "agreeing.json"
     agreeing.write_text(json.dumps(dict(SMALL, embedding_layout="brightmart")))
-    assert checkpoint_utils.main(["inspect", brightmart_small.prefix,
-                                  "--config", str(agreeing)]) == 0
+    assert checkpoint_utils.main(["inspect", brightmart_small.prefix, "--config",
+                                  str(agreeing)]) == 0
     out = capsys.readouterr().out
     assert "agrees with the checkpoint" in out
-    assert "model: %d" % sum(brightmart_small.arrays[n].size for n in brightmart_small.model +
-                             brightmart_small.heads) in out
+    assert "model: %d" % sum(brightmart_small.arrays[n].size
+                             for n in brightmart_small.model + brightmart_small.heads) in out
     bad_config = tmp_path / "bad.json"
     bad_config.write_text(u"{not json")
-    assert checkpoint_utils.main(["inspect", brightmart_small.prefix,
-                                  "--config", str(bad_config)]) == 1
+    assert checkpoint_utils.main(["inspect", brightmart_small.prefix, "--config",
+                                  str(bad_config)]) == 1
     err = capsys.readouterr().err
     assert str(bad_config) in err and err.startswith("error:")
     assert checkpoint_utils.main([]) == 2
@@ -913,11 +915,14 @@ def test_main_in_process(brightmart_small, tmp_path, capsys):
 
 
 def test_mirrored_replica_variables_map_to_checkpoint_names():
+
     class _Op(object):
+
         def __init__(self, name):
             self.name = name
 
     class _Var(object):
+
         def __init__(self, name):
             self.op = _Op(name)
             self.name = name + ":0"

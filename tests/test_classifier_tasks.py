@@ -38,10 +38,11 @@ def examples_of(task, data_dir, split):
 
 
 def test_every_required_task_is_registered():
-    required = ["lcqmc", "lcqmc_pair", "sentence_pair", "sentence", "afqmc", "tnews", "iflytek",
-                "cmnli", "ocnli", "csl", "cluewsc2020", "wsc", "copa", "xnli", "chnsenticorp",
-                "bq", "cola", "mnli", "mnli-mm", "mrpc", "qnli", "qqp", "rte", "sst-2", "sts-b",
-                "wnli"]
+    required = [
+        "lcqmc", "lcqmc_pair", "sentence_pair", "sentence", "afqmc", "tnews", "iflytek", "cmnli",
+        "ocnli", "csl", "cluewsc2020", "wsc", "copa", "xnli", "chnsenticorp", "bq", "cola", "mnli",
+        "mnli-mm", "mrpc", "qnli", "qqp", "rte", "sst-2", "sts-b", "wnli"
+    ]
     for task in required:
         assert classifier_tasks.get_processor(task).name
     assert classifier_tasks.get_processor("LCQMC_PAIR").name == "lcqmc"
@@ -66,8 +67,8 @@ def test_lcqmc_header_detected_not_always_skipped(tmp_path):
     with_header = examples_of("lcqmc", tmp_path / "with", "train")
     without = examples_of("lcqmc", tmp_path / "without", "train")
     assert [(e.text_a, e.text_b, e.label) for e in with_header] == [(u"天地", u"山水", "1")]
-    assert [(e.text_a, e.text_b, e.label) for e in without] == [
-        (u"天地", u"山水", "1"), (u"火木", u"金土", "0")]
+    assert [(e.text_a, e.text_b, e.label) for e in without] == [(u"天地", u"山水", "1"),
+                                                                (u"火木", u"金土", "0")]
     assert without[1].source.endswith("train.txt:2")
 
 
@@ -119,8 +120,8 @@ def test_generic_sentence_pair_and_sentence(tmp_path):
     assert [(e.text_a, e.text_b, e.label) for e in pair] == [(u"天地", u"山水", "1")]
     assert examples_of("sentence_pair", tmp_path / "pair", "test")[0].label is None
     single = examples_of("sentence", tmp_path / "single", "train")
-    assert [(e.text_a, e.text_b, e.label) for e in single] == [
-        (u"天地人", None, "pos"), (u"山水", None, "neg")]
+    assert [(e.text_a, e.text_b, e.label) for e in single] == [(u"天地人", None, "pos"),
+                                                               (u"山水", None, "neg")]
     labels = classifier_tasks.get_processor("sentence").get_labels(str(tmp_path / "single"))
     assert labels == ["neg", "pos"]
     write(tmp_path / "single" / "dev.tsv", u"maybe\t天地\n")
@@ -147,11 +148,20 @@ def test_chnsenticorp_and_bq(tmp_path):
 
 
 def test_afqmc_and_test_ids(tmp_path):
-    write_json_lines(tmp_path / "train.json", [
-        {"sentence1": u"天地", "sentence2": u"山水", "label": "1"}])
-    write_json_lines(tmp_path / "test.json", [
-        {"id": 7, "sentence1": u"天地", "sentence2": u"山水"},
-        {"id": 9, "sentence1": u"火", "sentence2": u"木"}])
+    write_json_lines(tmp_path / "train.json", [{
+        "sentence1": u"天地",
+        "sentence2": u"山水",
+        "label": "1"
+    }])
+    write_json_lines(tmp_path / "test.json", [{
+        "id": 7,
+        "sentence1": u"天地",
+        "sentence2": u"山水"
+    }, {
+        "id": 9,
+        "sentence1": u"火",
+        "sentence2": u"木"
+    }])
     train = examples_of("afqmc", tmp_path, "train")
     assert [(e.text_a, e.text_b, e.label) for e in train] == [(u"天地", u"山水", "1")]
     test = examples_of("afqmc", tmp_path, "test")
@@ -179,44 +189,76 @@ def test_tnews_iflytek_labels_and_placeholder_test_labels(tmp_path):
 
 
 def test_cmnli_ocnli_drop_dash_and_xnli(tmp_path):
-    rows = [{"sentence1": u"天", "sentence2": u"地", "label": "neutral"},
-            {"sentence1": u"山", "sentence2": u"水", "label": "-"}]
+    rows = [{
+        "sentence1": u"天",
+        "sentence2": u"地",
+        "label": "neutral"
+    }, {
+        "sentence1": u"山",
+        "sentence2": u"水",
+        "label": "-"
+    }]
     write_json_lines(tmp_path / "train.json", rows)
     assert [e.label for e in examples_of("cmnli", tmp_path, "train")] == ["neutral"]
     assert [e.label for e in examples_of("ocnli", tmp_path, "train")] == ["neutral"]
-    write_json_lines(tmp_path / "x" / "dev.json", [
-        {"premise": u"天", "hypo": u"地", "label": "contradictory"}])
+    write_json_lines(tmp_path / "x" / "dev.json", [{
+        "premise": u"天",
+        "hypo": u"地",
+        "label": "contradictory"
+    }])
     xnli = examples_of("xnli", tmp_path / "x", "dev")
     assert [(e.text_a, e.text_b, e.label) for e in xnli] == [(u"天", u"地", "contradiction")]
 
 
 def test_csl_joins_keywords(tmp_path):
-    write_json_lines(tmp_path / "dev.json", [
-        {"id": 1, "abst": u"摘要", "keyword": [u"天", u"地"], "label": "0"}])
+    write_json_lines(tmp_path / "dev.json", [{
+        "id": 1,
+        "abst": u"摘要",
+        "keyword": [u"天", u"地"],
+        "label": "0"
+    }])
     example = examples_of("csl", tmp_path, "dev")[0]
     assert (example.text_a, example.text_b, example.label) == (u"天 地", u"摘要", "0")
 
 
 def test_wsc_marks_both_spans(tmp_path):
     write_json_lines(tmp_path / "train.json", [{
-        "target": {"span2_index": 5, "span1_index": 0, "span1_text": u"小明",
-                   "span2_text": u"他"},
-        "idx": 0, "label": "true", "text": u"小明说今天他很高兴"}])
+        "target": {
+            "span2_index": 5,
+            "span1_index": 0,
+            "span1_text": u"小明",
+            "span2_text": u"他"
+        },
+        "idx": 0,
+        "label": "true",
+        "text": u"小明说今天他很高兴"
+    }])
     example = examples_of("wsc", tmp_path, "train")[0]
     assert example.text_a == u"_小明_说今天[他]很高兴"
     assert example.label == "true"
 
 
 def test_copa_two_examples_per_item(tmp_path):
-    write_json_lines(tmp_path / "train.json", [
-        {"idx": 4, "premise": u"下雨", "choice0": u"花开", "choice1": u"地湿",
-         "question": "effect", "label": 1},
-        {"idx": 5, "premise": u"地湿", "choice0": u"下雨", "choice1": u"天晴",
-         "question": "cause", "label": "0"}])
+    write_json_lines(tmp_path / "train.json", [{
+        "idx": 4,
+        "premise": u"下雨",
+        "choice0": u"花开",
+        "choice1": u"地湿",
+        "question": "effect",
+        "label": 1
+    }, {
+        "idx": 5,
+        "premise": u"地湿",
+        "choice0": u"下雨",
+        "choice1": u"天晴",
+        "question": "cause",
+        "label": "0"
+    }])
     examples = examples_of("copa", tmp_path, "train")
-    assert [(e.text_a, e.text_b, e.label, e.item_id) for e in examples] == [
-        (u"下雨", u"花开", "0", 4), (u"下雨", u"地湿", "1", 4),
-        (u"下雨", u"地湿", "1", 5), (u"天晴", u"地湿", "0", 5)]
+    assert [(e.text_a, e.text_b, e.label, e.item_id) for e in examples] == [(u"下雨", u"花开", "0", 4),
+                                                                            (u"下雨", u"地湿", "1", 4),
+                                                                            (u"下雨", u"地湿", "1", 5),
+                                                                            (u"天晴", u"地湿", "0", 5)]
 
 
 # ---------------------------------------------------------------------------
@@ -235,8 +277,11 @@ def test_glue_processors_columns(tmp_path):
     glue = tmp_path / "glue"
     mnli = glue / "MNLI"
     write(mnli / "train.tsv", u"h\n" + _glue_row(12, {8: u"p", 9: u"h", 11: u"neutral"}))
-    write(mnli / "dev_mismatched.tsv",
-          u"h\n" + _glue_row(16, {8: u"p", 9: u"h", 15: u"entailment"}))
+    write(mnli / "dev_mismatched.tsv", u"h\n" + _glue_row(16, {
+        8: u"p",
+        9: u"h",
+        15: u"entailment"
+    }))
     write(mnli / "test_matched.tsv", u"h\n" + _glue_row(10, {0: u"17", 8: u"p", 9: u"h"}))
     mrpc_header = u"\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
     write(glue / "MRPC" / "train.tsv", u"Quality" + mrpc_header + u"1\t1\t2\ta\tb\n")
@@ -245,8 +290,9 @@ def test_glue_processors_columns(tmp_path):
     write(glue / "CoLA" / "test.tsv", u"index\tsentence\n0\tA test .\n")
     write(glue / "SST-2" / "dev.tsv", u"sentence\tlabel\nnice movie\t1\n")
     write(glue / "STS-B" / "train.tsv", u"h\n" + _glue_row(10, {7: u"a", 8: u"b", 9: u"3.8"}))
-    write(glue / "QQP" / "train.tsv", u"id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
-          u"1\t2\t3\tq one\tq two\t1\n5\t6\tbroken\n")
+    write(
+        glue / "QQP" / "train.tsv", u"id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+        u"1\t2\t3\tq one\tq two\t1\n5\t6\tbroken\n")
     write(glue / "QQP" / "test.tsv", u"id\tquestion1\tquestion2\n0\tq one\tq two\n")
     write(glue / "QNLI" / "dev.tsv", u"index\tquestion\tsentence\tlabel\n0\tq\ts\tnot_entailment\n")
     write(glue / "RTE" / "train.tsv", u"index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n")
@@ -296,10 +342,20 @@ def test_stsb_label_must_be_a_number(tmp_path):
 
 
 def test_clue_submission_uses_test_ids(tmp_path):
-    write_json_lines(tmp_path / "test.json", [
-        {"id": 10, "sentence": u"天"}, {"id": 11, "sentence": u"地"}])
-    write_json_lines(tmp_path / "labels.json", [
-        {"label": "100", "label_desc": "news_story"}, {"label": "101", "label_desc": "news_x"}])
+    write_json_lines(tmp_path / "test.json", [{
+        "id": 10,
+        "sentence": u"天"
+    }, {
+        "id": 11,
+        "sentence": u"地"
+    }])
+    write_json_lines(tmp_path / "labels.json", [{
+        "label": "100",
+        "label_desc": "news_story"
+    }, {
+        "label": "101",
+        "label_desc": "news_x"
+    }])
     processor = classifier_tasks.get_processor("tnews")
     examples = processor.get_examples(str(tmp_path), "test")
     probs = np.zeros([2, 15])
@@ -308,14 +364,25 @@ def test_clue_submission_uses_test_ids(tmp_path):
     path = processor.write_submission(str(tmp_path), examples, probs, str(tmp_path))
     assert os.path.basename(path) == "tnews_predict.json"
     rows = [json.loads(l) for l in io.open(path, encoding="utf-8")]
-    assert rows == [{"id": 10, "label": "101", "label_desc": "news_x"},
-                    {"id": 11, "label": "100", "label_desc": "news_story"}]
+    assert rows == [{
+        "id": 10,
+        "label": "101",
+        "label_desc": "news_x"
+    }, {
+        "id": 11,
+        "label": "100",
+        "label_desc": "news_story"
+    }]
 
 
 def test_copa_submission_one_line_per_item(tmp_path):
-    write_json_lines(tmp_path / "test.json", [
-        {"idx": 4, "premise": u"下雨", "choice0": u"花开", "choice1": u"地湿",
-         "question": "effect"}])
+    write_json_lines(tmp_path / "test.json", [{
+        "idx": 4,
+        "premise": u"下雨",
+        "choice0": u"花开",
+        "choice1": u"地湿",
+        "question": "effect"
+    }])
     processor = classifier_tasks.get_processor("copa")
     examples = processor.get_examples(str(tmp_path), "test")
     assert len(examples) == 2
@@ -336,8 +403,8 @@ def test_glue_submission_tsv(tmp_path):
 
 
 def test_lcqmc_sample_in_data_parses():
-    data_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            "data", "lcqmc_sample")
+    data_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
+                            "lcqmc_sample")
     processor = classifier_tasks.get_processor("lcqmc")
     # Hand-written pairs plus those of scripts/make_pair_sample.py, half of them positive.
     for split, count in (("train", 10048), ("dev", 316), ("test", 316)):

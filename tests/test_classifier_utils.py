@@ -19,8 +19,8 @@ import tokenization
 from tf_compat import tf
 
 CHARS = u"天地人山水火木金土日月星风云雨红花草"
-VOCAB = [u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(CHARS) + [
-    u"hello", u"world", u"good", u"bad"]
+VOCAB = [u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"
+        ] + list(CHARS) + [u"hello", u"world", u"good", u"bad"]
 
 
 def write(path, text):
@@ -50,10 +50,10 @@ def test_convert_single_example_pair_and_truncation(tokenizer):
     assert tokens == [u"[CLS]", u"天", u"地", u"人", u"[SEP]", u"火", u"木", u"[SEP]"]
     assert features.segment_ids == [0, 0, 0, 0, 0, 1, 1, 1]
     assert features.input_mask == [1] * 8 and features.label_id == 1
-    single = cu.convert_single_example(classifier_tasks.InputExample("g", u"Hello 天"),
-                                       ["0", "1"], 6, tokenizer)
-    assert tokenizer.convert_ids_to_tokens(single.input_ids[:4]) == [
-        u"[CLS]", u"hello", u"天", u"[SEP]"]
+    single = cu.convert_single_example(classifier_tasks.InputExample("g", u"Hello 天"), ["0", "1"],
+                                       6, tokenizer)
+    assert tokenizer.convert_ids_to_tokens(
+        single.input_ids[:4]) == [u"[CLS]", u"hello", u"天", u"[SEP]"]
     assert single.input_ids[4:] == [0, 0] and single.input_mask == [1, 1, 1, 1, 0, 0]
     padding = cu.convert_single_example(classifier_tasks.PaddingInputExample(), ["0", "1"], 4,
                                         tokenizer)
@@ -78,7 +78,8 @@ def test_feature_cache_reused_and_invalidated(tmp_path, tokenizer):
     assert count == 2 and not reused
     record = _records(path)[0].features.feature
     assert list(record["input_ids"].int64_list.value)[:3] == [
-        tokenizer.vocab[u"[CLS]"], tokenizer.vocab[u"天"], tokenizer.vocab[u"地"]]
+        tokenizer.vocab[u"[CLS]"], tokenizer.vocab[u"天"], tokenizer.vocab[u"地"]
+    ]
     assert record["label_ids"].int64_list.value == [1]
     assert _cache(tmp_path, tokenizer, data) == (path, 2, True)
     # Sequence length.
@@ -202,8 +203,8 @@ def test_strict_init_allows_only_the_head(tmp_path):
     with tf.Graph().as_default():
         _build(bigger)
         with pytest.raises(checkpoint_utils.CheckpointMismatchError):
-            checkpoint_utils.init_from_checkpoint(
-                prefix, allow_missing=cu.head_variable_patterns(bigger))
+            checkpoint_utils.init_from_checkpoint(prefix,
+                                                  allow_missing=cu.head_variable_patterns(bigger))
 
 
 def test_export_saved_model_rejects_foreign_directory(tmp_path):
@@ -215,9 +216,13 @@ def test_export_saved_model_rejects_foreign_directory(tmp_path):
 
 def _features_for_model_fn():
     ids = tf.constant([[2, 5, 6, 3, 0], [2, 7, 3, 0, 0]], dtype=tf.int32)
-    return {"input_ids": ids, "input_mask": tf.cast(ids > 0, tf.int32),
-            "segment_ids": tf.zeros_like(ids), "label_ids": tf.constant([1, 0]),
-            "is_real_example": tf.constant([1, 0])}
+    return {
+        "input_ids": ids,
+        "input_mask": tf.cast(ids > 0, tf.int32),
+        "segment_ids": tf.zeros_like(ids),
+        "label_ids": tf.constant([1, 0]),
+        "is_real_example": tf.constant([1, 0])
+    }
 
 
 def test_model_fn_train_and_predict_specs():

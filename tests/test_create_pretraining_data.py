@@ -36,24 +36,23 @@ def zh_vocab(tmp_path_factory):
     generator used them anywhere.
     """
     counts = build_vocab.count_words(build_vocab.iter_lines([SAMPLE_ZH]))
-    tokens = build_vocab.build_wordpiece_vocab(counts, 5000,
-                                               cjk_continuation_forms=True)
+    tokens = build_vocab.build_wordpiece_vocab(counts, 5000, cjk_continuation_forms=True)
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
     return _write_vocab(path, tokens)
 
 
 @pytest.fixture(scope="module")
 def zh_generator(zh_vocab):
-    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=12,
-                               random_seed=7)
+    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=12, random_seed=7)
     return cpd.InstanceGenerator(options)
 
 
 def _units(generator, path, max_unit_chars=cpd.MAX_UNIT_CHARS):
     raws = list(cpd.read_units([path], {}, max_unit_chars))
-    return [generator.prepare_unit(raw.lines, raw.index,
-                                   raw.is_document_start, raw.source,
-                                   raw.first_line) for raw in raws]
+    return [
+        generator.prepare_unit(raw.lines, raw.index, raw.is_document_start, raw.source,
+                               raw.first_line) for raw in raws
+    ]
 
 
 def _all_instances(generator, units):
@@ -89,9 +88,10 @@ def _words(boundary):
 def test_fast_tokenization_equals_full_tokenizer(zh_generator):
     tokenizer = zh_generator.tokenizer
     lines = [line.strip() for line in io.open(SAMPLE_ZH, encoding="utf-8")]
-    lines += [u"Hello世界，ABC123测试 app", u"e\u0301t\u00e9中文ＡＢＣ",
-              u"\u4e00\U00020000\uf900丽", u"  空格  与\t制表符 ", u"\u200b零宽",
-              u"龘靐齉 unknown-chars 𠀀"]
+    lines += [
+        u"Hello世界，ABC123测试 app", u"e\u0301t\u00e9中文ＡＢＣ", u"\u4e00\U00020000\uf900丽",
+        u"  空格  与\t制表符 ", u"\u200b零宽", u"龘靐齉 unknown-chars 𠀀"
+    ]
     for line in lines:
         expected = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))
         assert zh_generator.tokenize_line(line)[0] == expected, line
@@ -100,8 +100,7 @@ def test_fast_tokenization_equals_full_tokenizer(zh_generator):
 @pytest.mark.parametrize("hmm", [True, False])
 def test_jieba_words_are_whole_units(zh_vocab, hmm):
     import jieba  # pylint: disable=g-import-not-at-top
-    zh_generator = cpd.InstanceGenerator(cpd.make_options(
-        vocab_file=zh_vocab, jieba_hmm=hmm))
+    zh_generator = cpd.InstanceGenerator(cpd.make_options(vocab_file=zh_vocab, jieba_hmm=hmm))
     line = u"我们小区里住着好几只流浪猫，最有名的是一只橘色的大胖猫。"
     ids, starts = zh_generator.tokenize_line(line)
     tokens = zh_generator.tokenizer.convert_ids_to_tokens(ids)
@@ -124,17 +123,14 @@ def test_jieba_words_are_whole_units(zh_vocab, hmm):
 def test_labels_are_the_original_plain_ids(zh_generator, zh_instances):
     inv = zh_generator.tokenizer.inv_vocab
     is_cjk = tokenization._is_chinese_char  # pylint: disable=protected-access
-    assert any(token.startswith("##") and is_cjk(ord(token[2]))
-               for token in inv.values())
+    assert any(token.startswith("##") and is_cjk(ord(token[2])) for token in inv.values())
     assert len(zh_instances) > 300
     for instance in zh_instances:
         positions = instance.masked_lm_positions
         assert positions == sorted(set(positions))
-        assert instance.masked_lm_ids == [instance.original_ids[k]
-                                          for k in positions]
+        assert instance.masked_lm_ids == [instance.original_ids[k] for k in positions]
         masked = set(positions)
-        for k, (before, after) in enumerate(zip(instance.original_ids,
-                                                instance.input_ids)):
+        for k, (before, after) in enumerate(zip(instance.original_ids, instance.input_ids)):
             if k not in masked:
                 assert before == after
         for token_id in instance.input_ids + instance.masked_lm_ids:
@@ -167,8 +163,7 @@ def test_masked_words_are_whole_and_decided_once(zh_generator, zh_instances):
         for k in masked:
             begin, end = words[k]
             assert all(p in masked for p in range(begin, end))
-            states = set(instance.input_ids[p] == mask_id
-                         for p in range(begin, end))
+            states = set(instance.input_ids[p] == mask_id for p in range(begin, end))
             assert len(states) == 1
             if end - begin > 1:
                 multi_char_words += 1
@@ -179,8 +174,8 @@ def test_prediction_budget(zh_generator, zh_instances):
     options = zh_generator.options
     full = 0
     for instance in zh_instances:
-        budget = min(options.max_predictions_per_seq, max(1, int(round(
-            len(instance.original_ids) * options.masked_lm_prob))))
+        budget = min(options.max_predictions_per_seq,
+                     max(1, int(round(len(instance.original_ids) * options.masked_lm_prob))))
         assert 1 <= len(instance.masked_lm_positions) <= budget
         full += len(instance.masked_lm_positions) == budget
     assert full > 0.9 * len(zh_instances)
@@ -219,8 +214,8 @@ def test_ngram_length_distribution(zh_generator, zh_instances):
 
 
 def test_without_whole_word_mask_single_tokens(zh_vocab):
-    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=1,
-                               do_whole_word_mask=False, ngram=1)
+    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=1, do_whole_word_mask=False,
+                               ngram=1)
     generator = cpd.InstanceGenerator(options)
     instances = _all_instances(generator, _units(generator, SAMPLE_ZH))
     for instance in instances:
@@ -229,8 +224,7 @@ def test_without_whole_word_mask_single_tokens(zh_vocab):
 
 
 def test_masked_lm_prob_zero(zh_vocab):
-    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=1,
-                               masked_lm_prob=0.0)
+    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=1, masked_lm_prob=0.0)
     generator = cpd.InstanceGenerator(options)
     instances = _all_instances(generator, _units(generator, SAMPLE_ZH))
     assert instances
@@ -276,8 +270,8 @@ def _segments(generator, instance):
 @pytest.mark.parametrize("short_seq_prob", [0.0, 0.5])
 def test_sop_order_and_labels(tmp_path, short_seq_prob):
     corpus, vocab, doc_of = _ordered_corpus(tmp_path, [1, 2, 5, 12, 30, 3])
-    options = cpd.make_options(vocab_file=vocab, max_seq_length=40,
-                               dupe_factor=20, short_seq_prob=short_seq_prob)
+    options = cpd.make_options(vocab_file=vocab, max_seq_length=40, dupe_factor=20,
+                               short_seq_prob=short_seq_prob)
     generator = cpd.InstanceGenerator(options)
     instances = _all_instances(generator, _units(generator, corpus))
     labels = collections.Counter()
@@ -301,12 +295,10 @@ def test_single_long_line_is_split_not_dropped(tmp_path):
     chars = [chr(0x4E00 + k) for k in range(309)]
     long_line, short_line = u"".join(chars[:300]), u"".join(chars[300:])
     corpus = tmp_path / "long.txt"
-    corpus.write_text(long_line + u"\n\n" + short_line + u"\n",
-                      encoding="utf-8")
-    vocab = _write_vocab(tmp_path / "v.txt", ["[PAD]", "[UNK]", "[CLS]",
-                                              "[SEP]", "[MASK]"] + chars)
-    options = cpd.make_options(vocab_file=vocab, max_seq_length=64,
-                               dupe_factor=3, short_seq_prob=0.0)
+    corpus.write_text(long_line + u"\n\n" + short_line + u"\n", encoding="utf-8")
+    vocab = _write_vocab(tmp_path / "v.txt", ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars)
+    options = cpd.make_options(vocab_file=vocab, max_seq_length=64, dupe_factor=3,
+                               short_seq_prob=0.0)
     generator = cpd.InstanceGenerator(options)
     units = _units(generator, str(corpus))
     assert [kind for kind, _ in units[0].notes] == ["long_line"]
@@ -325,16 +317,15 @@ def test_single_long_line_is_split_not_dropped(tmp_path):
 
 def test_random_next_sentence_uses_other_documents(tmp_path):
     corpus, vocab, doc_of = _ordered_corpus(tmp_path, [6, 6, 6, 6])
-    options = cpd.make_options(vocab_file=vocab, max_seq_length=40,
-                               dupe_factor=10, random_next_sentence=True)
+    options = cpd.make_options(vocab_file=vocab, max_seq_length=40, dupe_factor=10,
+                               random_next_sentence=True)
     generator = cpd.InstanceGenerator(options)
     units = _units(generator, corpus)
     labels = collections.Counter()
     for pass_index in range(10):
         for unit in units:
             others = [u for u in units if u is not unit]
-            for instance in generator.create_instances(unit, pass_index,
-                                                       others)[0]:
+            for instance in generator.create_instances(unit, pass_index, others)[0]:
                 a, b = _segments(generator, instance)
                 same_doc = doc_of[a[0]] == doc_of[b[0]]
                 assert same_doc == (instance.label == 0)
@@ -358,38 +349,41 @@ def test_encoder_matches_protobuf(zh_generator, zh_instances):
         npred = len(instance.masked_lm_positions)
 
         def ints(values):
-            return tf.train.Feature(int64_list=tf.train.Int64List(
-                value=list(values)))
-        expected = tf.train.Example(features=tf.train.Features(feature={
-            "input_ids": ints(instance.input_ids + [0] * pad),
-            "input_mask": ints([1] * len(instance.input_ids) + [0] * pad),
-            "segment_ids": ints(instance.segment_ids + [0] * pad),
-            "token_boundary": ints(instance.token_boundary + [0] * pad),
-            "masked_lm_positions": ints(instance.masked_lm_positions +
-                                        [0] * (pred - npred)),
-            "masked_lm_ids": ints(instance.masked_lm_ids +
-                                  [0] * (pred - npred)),
-            "masked_lm_weights": tf.train.Feature(float_list=tf.train.FloatList(
-                value=[1.0] * npred + [0.0] * (pred - npred))),
-            "next_sentence_labels": ints([instance.label]),
-        }))
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+        expected = tf.train.Example(features=tf.train.Features(
+            feature={
+                "input_ids":
+                    ints(instance.input_ids + [0] * pad),
+                "input_mask":
+                    ints([1] * len(instance.input_ids) + [0] * pad),
+                "segment_ids":
+                    ints(instance.segment_ids + [0] * pad),
+                "token_boundary":
+                    ints(instance.token_boundary + [0] * pad),
+                "masked_lm_positions":
+                    ints(instance.masked_lm_positions + [0] * (pred - npred)),
+                "masked_lm_ids":
+                    ints(instance.masked_lm_ids + [0] * (pred - npred)),
+                "masked_lm_weights":
+                    tf.train.Feature(float_list=tf.train.FloatList(value=[1.0] * npred + [0.0] *
+                                                                   (pred - npred))),
+                "next_sentence_labels":
+                    ints([instance.label]),
+            }))
         parsed = tf.train.Example.FromString(zh_generator.serialize(instance))
         assert parsed == expected
 
 
 def _run_pipeline(tmp_path, vocab, name, num_workers, **kwargs):
-    options = cpd.make_options(vocab_file=vocab, dupe_factor=2,
-                               random_seed=3, **kwargs)
-    outputs = [str(tmp_path / ("%s-%d.tfrecord" % (name, k)))
-               for k in range(2)]
-    summary = cpd.create_pretraining_data(
-        [SAMPLE_ZH], outputs, options, num_workers=num_workers,
-        shuffle_buffer_size=100, log_examples=1)
+    options = cpd.make_options(vocab_file=vocab, dupe_factor=2, random_seed=3, **kwargs)
+    outputs = [str(tmp_path / ("%s-%d.tfrecord" % (name, k))) for k in range(2)]
+    summary = cpd.create_pretraining_data([SAMPLE_ZH], outputs, options, num_workers=num_workers,
+                                          shuffle_buffer_size=100, log_examples=1)
     return outputs, summary
 
 
-def test_same_bytes_for_one_and_two_workers_and_tf_data_round_trip(
-        tmp_path, zh_vocab):
+def test_same_bytes_for_one_and_two_workers_and_tf_data_round_trip(tmp_path, zh_vocab):
     out1, summary1 = _run_pipeline(tmp_path, zh_vocab, "w1", 1)
     out2, summary2 = _run_pipeline(tmp_path, zh_vocab, "w2", 2)
     for first, second in zip(out1, out2):
@@ -402,8 +396,7 @@ def test_same_bytes_for_one_and_two_workers_and_tf_data_round_trip(
     assert on_disk["documents"] == 21
     assert on_disk["options"]["dupe_factor"] == 2
     assert on_disk["masked_tokens"] > 0
-    leftovers = [name for name in os.listdir(str(tmp_path))
-                 if ".tmp-" in name]
+    leftovers = [name for name in os.listdir(str(tmp_path)) if ".tmp-" in name]
     assert not leftovers
 
     from tf_compat import tf  # pylint: disable=g-import-not-at-top
@@ -437,8 +430,7 @@ def test_same_bytes_for_one_and_two_workers_and_tf_data_round_trip(
 
 def test_seed_changes_output(tmp_path, zh_vocab):
     out_a, _ = _run_pipeline(tmp_path, zh_vocab, "a", 1)
-    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=2,
-                               random_seed=4)
+    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=2, random_seed=4)
     out_b = [str(tmp_path / "b.tfrecord")]
     cpd.create_pretraining_data([SAMPLE_ZH], out_b, options)
     with open(out_a[0], "rb") as f1, open(out_b[0], "rb") as f2:
@@ -449,8 +441,7 @@ def test_non_chinese_mode(tmp_path):
     counts = build_vocab.count_words(build_vocab.iter_lines([SAMPLE_EN]))
     tokens = build_vocab.build_wordpiece_vocab(counts, 600, min_frequency=2)
     vocab = _write_vocab(tmp_path / "en_vocab.txt", tokens)
-    options = cpd.make_options(vocab_file=vocab, non_chinese=True,
-                               dupe_factor=3)
+    options = cpd.make_options(vocab_file=vocab, non_chinese=True, dupe_factor=3)
     generator = cpd.InstanceGenerator(options)
     instances = _all_instances(generator, _units(generator, SAMPLE_EN))
     assert len(instances) > 5
@@ -519,34 +510,34 @@ def test_missing_special_token(tmp_path):
 def _run_script(args, cwd=ROOT, env_extra=None):
     env = dict(os.environ)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable] + args, cwd=cwd, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=600)
+    return subprocess.run([sys.executable] + args, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
 
 
 def test_script_one_line_errors(tmp_path, zh_vocab):
-    result = _run_script(["create_pretraining_data.py",
-                          "--input_file=%s" % (tmp_path / "missing*.txt"),
-                          "--output_file=%s" % (tmp_path / "o.tfrecord"),
-                          "--vocab_file=%s" % zh_vocab])
+    result = _run_script([
+        "create_pretraining_data.py",
+        "--input_file=%s" % (tmp_path / "missing*.txt"),
+        "--output_file=%s" % (tmp_path / "o.tfrecord"),
+        "--vocab_file=%s" % zh_vocab
+    ])
     assert result.returncode == 1
     assert "error: --input_file: no file matches" in result.stderr
     assert "Traceback" not in result.stderr
-    result = _run_script(["create_pretraining_data.py", "--input_file=x",
-                          "--output_file=y", "--vocab_file=z",
-                          "--no_such_flag=1"])
+    result = _run_script([
+        "create_pretraining_data.py", "--input_file=x", "--output_file=y", "--vocab_file=z",
+        "--no_such_flag=1"
+    ])
     assert result.returncode != 0
     assert "no_such_flag" in result.stderr
 
 
 def test_shell_recipe_runs(tmp_path):
-    result = subprocess.run(
-        ["bash", os.path.join(ROOT, "create_pretrain_data.sh")],
-        env=dict(os.environ, PYTHON=sys.executable,
-                 OUTPUT_DIR=str(tmp_path / "recipe"), DUPE_FACTOR="1",
-                 NUM_WORKERS="2"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        universal_newlines=True, timeout=600)
+    result = subprocess.run(["bash", os.path.join(ROOT, "create_pretrain_data.sh")],
+                            env=dict(os.environ, PYTHON=sys.executable,
+                                     OUTPUT_DIR=str(tmp_path / "recipe"), DUPE_FACTOR="1",
+                                     NUM_WORKERS="2"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     output = tmp_path / "recipe" / "tf_examples.tfrecord"
     assert output.exists() and output.stat().st_size > 0
@@ -560,8 +551,7 @@ def test_shell_recipe_runs(tmp_path):
 def test_identical_neighbour_lines_never_give_a_equal_b(tmp_path, zh_vocab):
     corpus = tmp_path / "repeat.txt"
     corpus.write_text(u"好的。\n好的。\n好的。\n好的。\n", encoding="utf-8")
-    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=5,
-                               max_seq_length=9)
+    options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=5, max_seq_length=9)
     generator = cpd.InstanceGenerator(options)
     instances = _all_instances(generator, _units(generator, str(corpus)))
     for instance in instances:
@@ -572,8 +562,8 @@ def test_identical_neighbour_lines_never_give_a_equal_b(tmp_path, zh_vocab):
 
 def test_units_of_a_long_document_share_the_document(tmp_path):
     corpus = tmp_path / "doc.txt"
-    corpus.write_text(u"\n".join([u"第%d行的内容。" % k for k in range(40)]) +
-                      u"\n\n另一篇。\n", encoding="utf-8")
+    corpus.write_text(u"\n".join([u"第%d行的内容。" % k for k in range(40)]) + u"\n\n另一篇。\n",
+                      encoding="utf-8")
     stats = {}
     units = list(cpd.read_units([str(corpus)], stats, max_unit_chars=50))
     assert len(units) > 3
@@ -589,11 +579,9 @@ def test_units_of_a_long_document_share_the_document(tmp_path):
 def test_sentencepiece_chinese_mode(tmp_path):
     model = str(tmp_path / "sp.model")
     code = ("import build_vocab\n"
-            "build_vocab.train_sentencepiece([%r], %r, 1200)\n"
-            % (SAMPLE_ZH, model))
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, timeout=600)
+            "build_vocab.train_sentencepiece([%r], %r, 1200)\n" % (SAMPLE_ZH, model))
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     options = cpd.make_options(spm_model_file=model, dupe_factor=2)
     generator = cpd.InstanceGenerator(options)
@@ -602,19 +590,18 @@ def test_sentencepiece_chinese_mode(tmp_path):
     sp_model = generator.tokenizer.sp_model
     joined_words = 0
     for instance in instances:
-        assert instance.masked_lm_ids == [instance.original_ids[k] for k in
-                                          instance.masked_lm_positions]
+        assert instance.masked_lm_ids == [
+            instance.original_ids[k] for k in instance.masked_lm_positions
+        ]
         words = _words(instance.token_boundary)
         masked = set(instance.masked_lm_positions)
         for k in masked:
             begin, end = words[k]
             assert all(p in masked for p in range(begin, end))
-        joined_words += sum(1 for k, flag in enumerate(
-            instance.token_boundary) if not flag)
+        joined_words += sum(1 for k, flag in enumerate(instance.token_boundary) if not flag)
         for k in masked:
             token_id = instance.input_ids[k]
-            assert not sp_model.IsControl(token_id) or (
-                token_id == generator.mask_id)
+            assert not sp_model.IsControl(token_id) or (token_id == generator.mask_id)
     assert joined_words > 0
 
 
@@ -624,16 +611,18 @@ def test_sentencepiece_chinese_mode(tmp_path):
 
 
 def _script_args(input_file, output_file, vocab_file, *extra):
-    return (["create_pretraining_data.py", "--input_file=%s" % input_file,
-             "--output_file=%s" % output_file, "--vocab_file=%s" % vocab_file,
-             "--dupe_factor=1", "--num_workers=1"] + list(extra))
+    return ([
+        "create_pretraining_data.py",
+        "--input_file=%s" % input_file,
+        "--output_file=%s" % output_file,
+        "--vocab_file=%s" % vocab_file, "--dupe_factor=1", "--num_workers=1"
+    ] + list(extra))
 
 
 def _assert_one_line_error(result, expected):
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines()
-              if line.startswith("error: ")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr[-2000:]
     assert expected in errors[0], errors[0]
     return errors[0]
@@ -650,8 +639,7 @@ def test_output_that_is_an_input_is_refused_before_reading(tmp_path):
     corpus.write_bytes(original)
     # The vocabulary does not exist: the output check must come first.
     result = _run_script(_script_args(corpus, corpus, tmp_path / "no.txt"))
-    _assert_one_line_error(
-        result, "--output_file: %s is also an input file" % corpus)
+    _assert_one_line_error(result, "--output_file: %s is also an input file" % corpus)
     assert corpus.read_bytes() == original
     assert _listing(tmp_path) == ["corpus.txt"]
 
@@ -671,8 +659,7 @@ def test_output_checks_compare_real_files(tmp_path, monkeypatch):
 
     def refused(outputs, match):
         with pytest.raises(cpd.UserError, match=match):
-            cpd.check_output_files([str(tmp_path / name) for name in outputs],
-                                   inputs, options)
+            cpd.check_output_files([str(tmp_path / name) for name in outputs], inputs, options)
 
     refused(["link.txt"], "link.txt is also an input file")
     refused(["hard.txt"], "hard.txt is also an input file")
@@ -694,8 +681,7 @@ def test_output_checks_compare_real_files(tmp_path, monkeypatch):
 
 def test_same_output_twice_leaves_nothing(tmp_path, zh_vocab):
     output = tmp_path / "out.tfrecord"
-    result = _run_script(_script_args(SAMPLE_ZH, "%s,%s" % (output, output),
-                                      zh_vocab))
+    result = _run_script(_script_args(SAMPLE_ZH, "%s,%s" % (output, output), zh_vocab))
     _assert_one_line_error(result, "--output_file: %s is given twice" % output)
     assert _listing(tmp_path) == []
 
@@ -715,13 +701,11 @@ def test_output_under_a_regular_file_is_refused(tmp_path, zh_vocab):
     output = blocker / "sub" / "out.tfrecord"
     result = _run_script(_script_args(SAMPLE_ZH, output, zh_vocab))
     _assert_one_line_error(
-        result, "--output_file: cannot create %s: %s is not a directory" % (
-            output, blocker))
+        result, "--output_file: cannot create %s: %s is not a directory" % (output, blocker))
     assert _listing(tmp_path) == ["file"]
 
 
-def test_unwritable_output_directory_is_refused(tmp_path, zh_vocab,
-                                                monkeypatch):
+def test_unwritable_output_directory_is_refused(tmp_path, zh_vocab, monkeypatch):
     # Tests run as root, for whom permission bits do not apply: the check is
     # exercised with os.access answering for an unwritable directory.
     locked = os.path.realpath(str(tmp_path / "locked"))
@@ -737,29 +721,27 @@ def test_unwritable_output_directory_is_refused(tmp_path, zh_vocab,
     options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=1)
     for output in (os.path.join(locked, "out.tfrecord"),
                    os.path.join(locked, "new", "deeper", "out.tfrecord")):
-        with pytest.raises(cpd.UserError, match=(
-                "--output_file: cannot write .*out.tfrecord: the directory "
-                ".*locked is not writable")):
+        with pytest.raises(
+                cpd.UserError, match=("--output_file: cannot write .*out.tfrecord: the directory "
+                                      ".*locked is not writable")):
             cpd.create_pretraining_data([SAMPLE_ZH], [output], options)
     assert os.listdir(locked) == []
 
 
-def test_temporary_file_that_cannot_be_created_is_a_user_error(
-        tmp_path, zh_vocab):
+def test_temporary_file_that_cannot_be_created_is_a_user_error(tmp_path, zh_vocab):
     import script_utils  # pylint: disable=g-import-not-at-top
     output = str(tmp_path / "out.tfrecord")
     # The temporary name of this process is taken by a directory.
     os.mkdir(script_utils.temporary_name(output))
     options = cpd.make_options(vocab_file=zh_vocab, dupe_factor=1)
-    with pytest.raises(cpd.UserError,
-                       match="--output_file: cannot write .*out.tfrecord: "):
+    with pytest.raises(cpd.UserError, match="--output_file: cannot write .*out.tfrecord: "):
         cpd.create_pretraining_data([SAMPLE_ZH], [output], options)
     assert _listing(tmp_path) == [".out.tfrecord.tmp-%d" % os.getpid()]
 
 
-@pytest.mark.parametrize("case", ["num_workers", "shuffle_buffer_size",
-                                  "vocab_dir", "spm_dir", "input_dir",
-                                  "input_glob_of_dirs"])
+@pytest.mark.parametrize("case", [
+    "num_workers", "shuffle_buffer_size", "vocab_dir", "spm_dir", "input_dir", "input_glob_of_dirs"
+])
 def test_bad_flag_values_are_one_line_errors(tmp_path, zh_vocab, case):
     corpus_dir = tmp_path / "corpus"
     corpus_dir.mkdir()
@@ -784,8 +766,8 @@ def test_bad_flag_values_are_one_line_errors(tmp_path, zh_vocab, case):
                     "give '%s')" % (corpus_dir, corpus_dir / "*"))
     else:
         input_file = tmp_path / "corp*"
-        expected = ("--input_file: %s matches only directories (e.g. %s)"
-                    % (input_file, corpus_dir))
+        expected = ("--input_file: %s matches only directories (e.g. %s)" %
+                    (input_file, corpus_dir))
     result = _run_script(_script_args(input_file, output, vocab, *extra))
     _assert_one_line_error(result, expected)
     assert not os.path.exists(str(output.parent))
@@ -797,11 +779,14 @@ def test_stale_temporary_files_are_those_of_finished_processes(tmp_path):
     finished.wait()
     output = str(tmp_path / "x.tfrecord")
     stale = script_utils.temporary_name(output, finished.pid)
-    kept = [script_utils.temporary_name(output),  # this process
-            script_utils.temporary_name(output, 1),  # init runs
-            stale + "0x", str(tmp_path / (".y.tfrecord.tmp-%d" %
-                                          finished.pid)),
-            str(tmp_path / ".x.tfrecord.tmp-"), output]
+    kept = [
+        script_utils.temporary_name(output),  # this process
+        script_utils.temporary_name(output, 1),  # init runs
+        stale + "0x",
+        str(tmp_path / (".y.tfrecord.tmp-%d" % finished.pid)),
+        str(tmp_path / ".x.tfrecord.tmp-"),
+        output
+    ]
     for path in [stale] + kept:
         with open(path, "w") as writer:
             writer.write("partial")
@@ -815,8 +800,7 @@ def test_stale_temporary_files_are_those_of_finished_processes(tmp_path):
     assert len(lines) == 1 and stale in lines[0]
 
 
-def test_atomic_output_removes_the_temporary_file_if_the_rename_fails(
-        tmp_path):
+def test_atomic_output_removes_the_temporary_file_if_the_rename_fails(tmp_path):
     import script_utils  # pylint: disable=g-import-not-at-top
     occupied = tmp_path / "out"
     occupied.mkdir()
@@ -877,15 +861,13 @@ def _ignores_sigint(pid):
         with open("/proc/%d/status" % pid) as reader:
             for line in reader:
                 if line.startswith("SigIgn:"):
-                    return bool(int(line.split()[1], 16) &
-                                (1 << (signal.SIGINT - 1)))
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
     except (IOError, OSError):
         pass
     return False
 
 
-def _start_two_workers(big_corpus, vocab, output, stderr_path,
-                       set_up=False):
+def _start_two_workers(big_corpus, vocab, output, stderr_path, set_up=False):
     """Starts the script in a process group of its own; waits for its temp
     file and its two workers.
 
@@ -893,29 +875,25 @@ def _start_two_workers(big_corpus, vocab, output, stderr_path,
     which they do right after asking for the parent-death signal.
     """
     with open(str(stderr_path), "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "create_pretraining_data.py",
-             "--input_file=%s" % big_corpus, "--output_file=%s" % output,
-             "--vocab_file=%s" % vocab, "--num_workers=2", "--dupe_factor=5"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
-            preexec_fn=os.setpgrp)
+        process = subprocess.Popen([
+            sys.executable, "create_pretraining_data.py",
+            "--input_file=%s" % big_corpus,
+            "--output_file=%s" % output,
+            "--vocab_file=%s" % vocab, "--num_workers=2", "--dupe_factor=5"
+        ], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=os.setpgrp)
     prefix = ".%s.tmp-" % os.path.basename(str(output))
 
     def ready():
-        if not any(name.startswith(prefix) for name in
-                   os.listdir(os.path.dirname(str(output)))):
+        if not any(name.startswith(prefix) for name in os.listdir(os.path.dirname(str(output)))):
             return False
-        workers = _live_processes(
-            lambda state, ppid, pgrp: ppid == process.pid)
-        return len(workers) >= 2 and (
-            not set_up or all(_ignores_sigint(pid) for pid in workers))
+        workers = _live_processes(lambda state, ppid, pgrp: ppid == process.pid)
+        return len(workers) >= 2 and (not set_up or all(_ignores_sigint(pid) for pid in workers))
 
     started = _wait_until(ready, timeout=120, process=process)
     if not started:
         _kill_group(process)
         with open(str(stderr_path)) as reader:
-            pytest.fail("no temporary file and two workers: %s"
-                        % reader.read()[-2000:])
+            pytest.fail("no temporary file and two workers: %s" % reader.read()[-2000:])
     return process
 
 
@@ -928,16 +906,15 @@ def _kill_group(process):
     process.wait()
 
 
-requires_proc = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="reads /proc; prctl")
+requires_proc = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                   reason="reads /proc; prctl")
 
 
 @requires_proc
-@pytest.mark.parametrize("signum,to_group", [(signal.SIGTERM, False),
-                                             (signal.SIGTERM, True),
+@pytest.mark.parametrize("signum,to_group", [(signal.SIGTERM, False), (signal.SIGTERM, True),
                                              (signal.SIGINT, True)])
-def test_signal_stops_the_workers_and_removes_temporary_files(
-        tmp_path, zh_vocab, big_corpus, signum, to_group):
+def test_signal_stops_the_workers_and_removes_temporary_files(tmp_path, zh_vocab, big_corpus,
+                                                              signum, to_group):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     output = out_dir / "data.tfrecord"
@@ -950,8 +927,7 @@ def test_signal_stops_the_workers_and_removes_temporary_files(
             os.kill(process.pid, signum)
         returncode = process.wait(timeout=60)
         # The main process terminates and joins its workers before it exits.
-        left_running = _live_processes(
-            lambda state, ppid, pgrp: pgrp == process.pid)
+        left_running = _live_processes(lambda state, ppid, pgrp: pgrp == process.pid)
     finally:
         _kill_group(process)
     with open(str(stderr_path)) as reader:
@@ -972,8 +948,7 @@ def test_workers_die_with_the_main_process_and_its_temp_file_is_removed(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     output = out_dir / "data.tfrecord"
-    process = _start_two_workers(big_corpus, zh_vocab, output,
-                                 tmp_path / "stderr.txt", set_up=True)
+    process = _start_two_workers(big_corpus, zh_vocab, output, tmp_path / "stderr.txt", set_up=True)
     workers = _live_processes(lambda state, ppid, pgrp: ppid == process.pid)
     try:
         # Stopped workers cannot notice on their own that the main process is
@@ -983,8 +958,8 @@ def test_workers_die_with_the_main_process_and_its_temp_file_is_removed(
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=60)
         workers_gone = _wait_until(
-            lambda: not [pid for pid in workers if _proc_stat(pid) and
-                         _proc_stat(pid)[0] != "Z"], timeout=10)
+            lambda: not [pid for pid in workers if _proc_stat(pid) and _proc_stat(pid)[0] != "Z"],
+            timeout=10)
     finally:
         _kill_group(process)
     assert workers_gone
@@ -997,13 +972,12 @@ def test_workers_die_with_the_main_process_and_its_temp_file_is_removed(
     result = _run_script(_script_args(SAMPLE_ZH, output, zh_vocab))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "removed stale temporary file %s" % left in result.stderr
-    assert _listing(out_dir) == sorted([os.path.basename(running),
-                                        "data.tfrecord", "data.tfrecord.json"])
+    assert _listing(out_dir) == sorted(
+        [os.path.basename(running), "data.tfrecord", "data.tfrecord.json"])
 
 
 @requires_proc
-def test_a_worker_killed_from_outside_is_reported(tmp_path, zh_vocab,
-                                                  big_corpus):
+def test_a_worker_killed_from_outside_is_reported(tmp_path, zh_vocab, big_corpus):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     output = out_dir / "data.tfrecord"
@@ -1013,8 +987,7 @@ def test_a_worker_killed_from_outside_is_reported(tmp_path, zh_vocab,
     try:
         os.kill(workers[-1], signal.SIGKILL)
         returncode = process.wait(timeout=60)
-        left_running = _live_processes(
-            lambda state, ppid, pgrp: pgrp == process.pid)
+        left_running = _live_processes(lambda state, ppid, pgrp: pgrp == process.pid)
     finally:
         _kill_group(process)
     with open(str(stderr_path)) as reader:
@@ -1022,20 +995,17 @@ def test_a_worker_killed_from_outside_is_reported(tmp_path, zh_vocab,
     assert returncode == 1, stderr[-2000:]
     assert "Traceback" not in stderr
     assert stderr.splitlines()[-1] == (
-        "error: worker process %d stopped unexpectedly (killed by SIGKILL)"
-        % workers[-1])
+        "error: worker process %d stopped unexpectedly (killed by SIGKILL)" % workers[-1])
     assert _listing(out_dir) == []
     assert not left_running
 
 
 def test_an_error_in_a_worker_reaches_the_caller(tmp_path):
-    vocab = _write_vocab(tmp_path / "vocab.txt",
-                         ["[PAD]", "[CLS]", "[SEP]", "[MASK]", u"一", u"二"])
+    vocab = _write_vocab(tmp_path / "vocab.txt", ["[PAD]", "[CLS]", "[SEP]", "[MASK]", u"一", u"二"])
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(u"一二一二\n二一二一\n\n一二三\n", encoding="utf-8")
     options = cpd.make_options(vocab_file=vocab, dupe_factor=1)
     output = str(tmp_path / "out" / "data.tfrecord")
     with pytest.raises(cpd.UserError, match="is not in the vocabulary"):
-        cpd.create_pretraining_data([str(corpus)], [output], options,
-                                    num_workers=2)
+        cpd.create_pretraining_data([str(corpus)], [output], options, num_workers=2)
     assert not os.listdir(str(tmp_path / "out"))

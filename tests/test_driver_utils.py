@@ -16,7 +16,6 @@ import driver_utils
 import script_utils
 from tf_compat import tf
 
-
 # ---------------------------------------------------------------------------
 # TFRecord framing.
 # ---------------------------------------------------------------------------
@@ -48,9 +47,10 @@ def test_framing_check_counts_records_tensorflow_writes(tmp_path):
 def test_framing_check_names_text_truncated_and_damaged_files(tmp_path):
     text = tmp_path / "corpus.txt"
     text.write_text(u"今天天气很好。\n这是一个句子，不是记录。\n" * 20)
-    with pytest.raises(driver_utils.RecordFileError,
-                       match=r"corpus.txt: record 1 at byte 0: bad length checksum "
-                             r"\(this is not a TFRecord file"):
+    with pytest.raises(
+            driver_utils.RecordFileError,
+            match=r"corpus.txt: record 1 at byte 0: bad length checksum "
+            r"\(this is not a TFRecord file"):
         driver_utils.check_tfrecord_file(str(text))
 
     path = _write_records(str(tmp_path / "b.tfrecord"), [b"a" * 100] * 3)
@@ -58,14 +58,15 @@ def test_framing_check_names_text_truncated_and_damaged_files(tmp_path):
     assert len(data) == 3 * 116
     cut = str(tmp_path / "cut.tfrecord")
     open(cut, "wb").write(data[:2 * 116 + 50])
-    with pytest.raises(driver_utils.RecordFileError,
-                       match=r"cut.tfrecord: record 3 at byte 232: the record needs 116 "
-                             r"bytes but the file ends after 50"):
+    with pytest.raises(
+            driver_utils.RecordFileError,
+            match=r"cut.tfrecord: record 3 at byte 232: the record needs 116 "
+            r"bytes but the file ends after 50"):
         driver_utils.check_tfrecord_file(cut)
     short = str(tmp_path / "short.tfrecord")
     open(short, "wb").write(data[:116 + 5])
     with pytest.raises(driver_utils.RecordFileError, match=r"record 2 at byte 116: the file "
-                                                           r"ends inside the record's header"):
+                       r"ends inside the record's header"):
         driver_utils.check_tfrecord_file(short)
     damaged = bytearray(data)
     damaged[116 + 3] ^= 0x40  # a bit of the second record's length
@@ -161,9 +162,10 @@ def test_check_checkpoint_complete(tmp_path):
         content = reader.read()
     with open(data, "wb") as writer:
         writer.write(content[:size - 1])
-    with pytest.raises(checkpoint_utils.CheckpointError,
-                       match=r"data-00000-of-00001 is truncated: it holds %d bytes, its index "
-                             r"needs %d" % (size - 1, size)):
+    with pytest.raises(
+            checkpoint_utils.CheckpointError,
+            match=r"data-00000-of-00001 is truncated: it holds %d bytes, its index "
+            r"needs %d" % (size - 1, size)):
         checkpoint_utils.check_checkpoint_complete(prefix)
     os.remove(data)
     with pytest.raises(checkpoint_utils.CheckpointError, match=r"the .data-\* file is missing"):
@@ -171,15 +173,17 @@ def test_check_checkpoint_complete(tmp_path):
     with open(prefix + ".index", "wb") as writer:
         writer.write(b"not an index")
     with pytest.raises(checkpoint_utils.CheckpointError, match=r"cannot read the checkpoint "
-                                                               r"index"):
+                       r"index"):
         checkpoint_utils.check_checkpoint_complete(prefix)
 
 
 def test_remove_stale_temporaries(tmp_path):
     prefix = _save(str(tmp_path / "model.ckpt"))
     hexid = "0123456789abcdef0123456789abcdef"
-    stale = ["checkpoint.tmp" + hexid, "model.ckpt-9.meta.tmp" + hexid,
-             "model.ckpt-best.index.tmp", "graph.pbtxt.tmp" + hexid]
+    stale = [
+        "checkpoint.tmp" + hexid, "model.ckpt-9.meta.tmp" + hexid, "model.ckpt-best.index.tmp",
+        "graph.pbtxt.tmp" + hexid
+    ]
     for name in stale:
         (tmp_path / name).write_text(u"partial")
     for name in ("model.ckpt-9_temp_" + hexid, "model.ckpt-10_temp"):
@@ -190,8 +194,8 @@ def test_remove_stale_temporaries(tmp_path):
         (tmp_path / name).write_text(u"keep")
     before = set(os.listdir(str(tmp_path)))
     removed = checkpoint_utils.remove_stale_temporaries(str(tmp_path))
-    assert sorted(removed) == sorted(stale + ["model.ckpt-9_temp_%s/" % hexid,
-                                              "model.ckpt-10_temp/"])
+    assert sorted(removed) == sorted(stale +
+                                     ["model.ckpt-9_temp_%s/" % hexid, "model.ckpt-10_temp/"])
     after = set(os.listdir(str(tmp_path)))
     assert before - after == set(n.rstrip("/") for n in removed)
     assert tf.train.latest_checkpoint(str(tmp_path)) == prefix
@@ -215,10 +219,12 @@ def test_tensorflow_noise_filter():
     ours = "/home/me/albert_zh/run_classifier.py"
     assert not noise.filter(_record(tf_file, logging.INFO, "Using config: {'_model_dir': 1}"))
     assert not noise.filter(_record(tf_file, logging.INFO, "Calling model_fn."))
-    assert not noise.filter(_record(core, logging.WARNING, "From x.py:3: dense (from "
-                                    "tensorflow.python.layers.core) is deprecated"))
-    assert not noise.filter(_record(tf_file, logging.WARNING, "Estimator's model_fn (f) "
-                                    "includes params argument, but params are not passed"))
+    assert not noise.filter(
+        _record(core, logging.WARNING, "From x.py:3: dense (from "
+                "tensorflow.python.layers.core) is deprecated"))
+    assert not noise.filter(
+        _record(tf_file, logging.WARNING, "Estimator's model_fn (f) "
+                "includes params argument, but params are not passed"))
     # Kept: TensorFlow's checkpoint saves, its other warnings and its errors,
     # and everything this project logs.
     assert noise.filter(_record(tf_file, logging.INFO, "Saving checkpoints for 5 into m"))
@@ -232,12 +238,12 @@ def test_tensorflow_noise_filter():
 
 
 def test_training_log_line():
-    hook = driver_utils.TrainingLogHook(examples_per_step=32, num_train_steps=1000,
-                                        every_secs=0)
+    hook = driver_utils.TrainingLogHook(examples_per_step=32, num_train_steps=1000, every_secs=0)
     lines = []
     hook._log = lines.append  # pylint: disable=protected-access
 
     class Values(object):
+
         def __init__(self, step):
             self.results = {"step": step, "loss": 0.5, "lr": 1e-4}
 
@@ -292,20 +298,24 @@ def test_write_saved_model_replaces_only_when_complete(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "file.txt").write_text(u"x")
-    with pytest.raises(ValueError, match="export directory exists and is not a SavedModel; "
-                                         "remove it or choose another --export_dir"):
+    with pytest.raises(
+            ValueError, match="export directory exists and is not a SavedModel; "
+            "remove it or choose another --export_dir"):
         driver_utils.write_saved_model(str(other), _signature, prefix)
 
 
 def test_fine_tuning_model_fn_specs():
+
     def build(features, is_training):
         w = tf.get_variable("w", [1], initializer=tf.ones_initializer())
         out = features["x"] * w
         return (tf.reduce_mean(out) if is_training else None), {"out": out}
 
     model_fn = driver_utils.fine_tuning_model_fn(
-        build, lambda features, outputs: {"out": outputs["out"], "id": features["id"]},
-        num_train_steps=10)
+        build, lambda features, outputs: {
+            "out": outputs["out"],
+            "id": features["id"]
+        }, num_train_steps=10)
     with tf.Graph().as_default():
         tf.train.get_or_create_global_step()
         features = {"x": tf.ones([2]), "id": tf.zeros([2], tf.int32)}
@@ -323,6 +333,7 @@ def test_fine_tuning_model_fn_specs():
 
 
 def test_check_best_and_export_from_flags():
+
     class History(object):
         best = None
 
@@ -356,7 +367,7 @@ def test_train_and_select_from_flags_without_training(tmp_path):
 
     assert driver_utils.train_and_select_from_flags(None, flags(), 1, 0, never) is None
     with pytest.raises(script_utils.UserError, match="no checkpoint to evaluate"):
-        driver_utils.train_and_select_from_flags(None, flags(do_eval=True), 1, 0, never,
-                                                 History(), never)
+        driver_utils.train_and_select_from_flags(None, flags(do_eval=True), 1, 0, never, History(),
+                                                 never)
     with pytest.raises(script_utils.UserError, match="no fine-tuned checkpoint"):
         driver_utils.train_and_select_from_flags(None, flags(do_predict=True), 1, 0, never)

@@ -21,8 +21,8 @@ from tf_compat import tf
 class _Instance(object):
     """The attributes the encoder reads, as `TrainingInstance` has them."""
 
-    def __init__(self, input_ids, segment_ids, token_boundary,
-                 masked_lm_positions, masked_lm_ids, label):
+    def __init__(self, input_ids, segment_ids, token_boundary, masked_lm_positions, masked_lm_ids,
+                 label):
         self.input_ids = input_ids
         self.segment_ids = segment_ids
         self.token_boundary = token_boundary
@@ -40,8 +40,7 @@ def _feature_values(instance, seq, pred):
         "input_mask": ("int", [1] * len(instance.input_ids) + [0] * pad),
         "segment_ids": ("int", instance.segment_ids + [0] * pad),
         "token_boundary": ("int", instance.token_boundary + [0] * pad),
-        "masked_lm_positions": ("int", instance.masked_lm_positions +
-                                [0] * (pred - npred)),
+        "masked_lm_positions": ("int", instance.masked_lm_positions + [0] * (pred - npred)),
         "masked_lm_ids": ("int", instance.masked_lm_ids + [0] * (pred - npred)),
         "masked_lm_weights": ("float", [1.0] * npred + [0.0] * (pred - npred)),
         "next_sentence_labels": ("int", [instance.label]),
@@ -59,9 +58,9 @@ def _protobuf_bytes(instance, seq, pred):
     from google.protobuf.internal import encoder  # pylint: disable=g-import-not-at-top
     values = _feature_values(instance, seq, pred)
     body = b"".join(
-        tf.train.Features(feature={name: _tf_feature(*values[name])})
-        .SerializeToString()
-        for name in example_encoder.FEATURE_NAMES)
+        tf.train.Features(feature={
+            name: _tf_feature(*values[name])
+        }).SerializeToString() for name in example_encoder.FEATURE_NAMES)
     return b"\x0a" + encoder._VarintBytes(len(body)) + body  # pylint: disable=protected-access
 
 
@@ -81,15 +80,16 @@ def _random_instance(rng, seq, pred, vocab_size):
     npred = rng.randint(0, min(pred, length))
     positions = sorted(rng.sample(range(length), npred))
     labels = [rng.randrange(vocab_size) for _ in positions]
-    return _Instance(input_ids, segment_ids, boundary, positions, labels,
-                     rng.randint(0, 1))
+    return _Instance(input_ids, segment_ids, boundary, positions, labels, rng.randint(0, 1))
 
 
-@pytest.mark.parametrize("seq,pred,vocab_size", [
-    (16, 3, 30),         # one-byte varints everywhere
-    (128, 20, 21128),    # the defaults: ids up to three bytes
-    (512, 80, 30000),    # positions above 127: two-byte varints
-])
+@pytest.mark.parametrize(
+    "seq,pred,vocab_size",
+    [
+        (16, 3, 30),  # one-byte varints everywhere
+        (128, 20, 21128),  # the defaults: ids up to three bytes
+        (512, 80, 30000),  # positions above 127: two-byte varints
+    ])
 def test_bytes_equal_protobuf_serialization(seq, pred, vocab_size):
     rng = random.Random("%d:%d" % (seq, pred))
     encoder = example_encoder.ExampleEncoder(vocab_size - 1, seq, pred)
@@ -100,15 +100,15 @@ def test_bytes_equal_protobuf_serialization(seq, pred, vocab_size):
         parsed = tf.train.Example.FromString(encoded)
         expected = _protobuf_example(instance, seq, pred)
         assert parsed == expected
-        assert (parsed.SerializeToString(deterministic=True) ==
-                expected.SerializeToString(deterministic=True))
+        assert (parsed.SerializeToString(deterministic=True) == expected.SerializeToString(
+            deterministic=True))
 
 
 def test_each_entry_is_serialize_to_string_of_its_one_feature_example():
     """With one map entry protobuf's order is fixed: whole messages compared."""
     from google.protobuf.internal import encoder  # pylint: disable=g-import-not-at-top
-    instance = _Instance([2, 300, 3, 127, 128, 3], [0, 0, 0, 1, 1, 1],
-                         [1, 1, 1, 1, 0, 1], [1, 4], [300, 128], 1)
+    instance = _Instance([2, 300, 3, 127, 128, 3], [0, 0, 0, 1, 1, 1], [1, 1, 1, 1, 0, 1], [1, 4],
+                         [300, 128], 1)
     encoded = example_encoder.ExampleEncoder(300, 8, 3).encode(instance)
     values = _feature_values(instance, 8, 3)
     entries = []
@@ -119,32 +119,30 @@ def test_each_entry_is_serialize_to_string_of_its_one_feature_example():
         assert one[:2] == b"\x0a" + bytes([len(one) - 2])
         entries.append(one[2:])
     body = b"".join(entries)
-    assert encoded == b"\x0a" + encoder._VarintBytes(len(body)) + body  # pylint: disable=protected-access
+    length = encoder._VarintBytes(len(body))  # pylint: disable=protected-access
+    assert encoded == b"\x0a" + length + body
 
 
 def test_large_values():
     encoder = example_encoder.ExampleEncoder(40000, 512, 3)
-    instance = _Instance([39999, 300, 128, 5], [0, 0, 1, 1], [1, 1, 0, 1],
-                         [1, 300], [300, 39999], 1)
+    instance = _Instance([39999, 300, 128, 5], [0, 0, 1, 1], [1, 1, 0, 1], [1, 300], [300, 39999],
+                         1)
     parsed = tf.train.Example.FromString(encoder.encode(instance))
     feature = parsed.features.feature
-    assert list(feature["input_ids"].int64_list.value)[:5] == [39999, 300,
-                                                               128, 5, 0]
+    assert list(feature["input_ids"].int64_list.value)[:5] == [39999, 300, 128, 5, 0]
     assert list(feature["masked_lm_positions"].int64_list.value) == [1, 300, 0]
     assert list(feature["masked_lm_weights"].float_list.value) == [1, 1, 0]
     assert encoder.encode(instance) == _protobuf_bytes(instance, 512, 3)
 
 
 def test_parses_with_the_pretraining_feature_spec():
-    instance = _Instance([2, 7, 3, 9, 3], [0, 0, 0, 1, 1], [1, 1, 1, 1, 1],
-                         [3], [11], 0)
+    instance = _Instance([2, 7, 3, 9, 3], [0, 0, 0, 1, 1], [1, 1, 1, 1, 1], [3], [11], 0)
     encoded = example_encoder.ExampleEncoder(20, 8, 2).encode(instance)
-    spec = dict(
-        (name, tf.io.FixedLenFeature([8], tf.int64)) for name in
-        ("input_ids", "input_mask", "segment_ids", "token_boundary"))
-    spec.update(dict(
-        (name, tf.io.FixedLenFeature([2], tf.int64))
-        for name in ("masked_lm_positions", "masked_lm_ids")))
+    spec = dict((name, tf.io.FixedLenFeature([8], tf.int64))
+                for name in ("input_ids", "input_mask", "segment_ids", "token_boundary"))
+    spec.update(
+        dict((name, tf.io.FixedLenFeature([2], tf.int64))
+             for name in ("masked_lm_positions", "masked_lm_ids")))
     spec["masked_lm_weights"] = tf.io.FixedLenFeature([2], tf.float32)
     spec["next_sentence_labels"] = tf.io.FixedLenFeature([1], tf.int64)
     assert sorted(spec) == sorted(example_encoder.FEATURE_NAMES)
@@ -163,8 +161,7 @@ def test_parses_with_the_pretraining_feature_spec():
 
 def test_varint_matches_protobuf():
     from google.protobuf.internal import encoder  # pylint: disable=g-import-not-at-top
-    for value in [0, 1, 127, 128, 255, 300, 16383, 16384, 2 ** 21,
-                  2 ** 31 - 1, 2 ** 35 + 7]:
+    for value in [0, 1, 127, 128, 255, 300, 16383, 16384, 2**21, 2**31 - 1, 2**35 + 7]:
         assert (example_encoder._varint(value) ==  # pylint: disable=protected-access
                 encoder._VarintBytes(value))  # pylint: disable=protected-access
 

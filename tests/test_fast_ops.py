@@ -12,7 +12,7 @@ import modeling
 
 
 def np_gelu(x):
-    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
 
 
 def test_fused_gradient_gelu_and_layer_norm_match_plain_ops():
@@ -31,24 +31,27 @@ def test_fused_gradient_gelu_and_layer_norm_match_plain_ops():
             ln_plain = modeling.layer_norm(x * 3.0 + 1.0)
         with tf.variable_scope("fused"):
             ln_fused = modeling.layer_norm(x * 3.0 + 1.0, fused_gradient=True)
-        variables = {"plain": tf.global_variables("plain"),
-                     "fused": tf.global_variables("fused")}
-        ln_grads = {name: tf.gradients(out, [x] + variables[name], dy)
-                    for name, out in (("plain", ln_plain), ("fused", ln_fused))}
+        variables = {"plain": tf.global_variables("plain"), "fused": tf.global_variables("fused")}
+        ln_grads = {
+            name: tf.gradients(out, [x] + variables[name], dy)
+            for name, out in (("plain", ln_plain), ("fused", ln_fused))
+        }
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             values = (rng.randn(10), rng.randn(10) + 1.0)
             for name in variables:  # the same random beta/gamma for both
                 for var, value in zip(variables[name], values):
                     var.load(value.astype(np.float32), sess)
-            got = sess.run([gelu_plain, gelu_fused, g_plain, g_fused, ln_plain, ln_fused,
-                            ln_grads["plain"], ln_grads["fused"]])
+            got = sess.run([
+                gelu_plain, gelu_fused, g_plain, g_fused, ln_plain, ln_fused, ln_grads["plain"],
+                ln_grads["fused"]
+            ])
     np.testing.assert_allclose(got[1], got[0], atol=1e-6, rtol=1e-5)
     np.testing.assert_allclose(got[1], np_gelu(x0.astype(np.float64)), atol=1e-5)
     c, a = math.sqrt(2.0 / math.pi), 0.044715
     xd = x0.astype(np.float64)
-    t = np.tanh(c * (xd + a * xd ** 3))
-    derivative = 0.5 * (1 + t) + 0.5 * xd * (1 - t ** 2) * c * (1 + 3 * a * xd ** 2)
+    t = np.tanh(c * (xd + a * xd**3))
+    derivative = 0.5 * (1 + t) + 0.5 * xd * (1 - t**2) * c * (1 + 3 * a * xd**2)
     np.testing.assert_allclose(got[3], dy0 * derivative, atol=1e-5, rtol=1e-4)
     np.testing.assert_allclose(got[3], got[2], atol=1e-5, rtol=1e-4)
     np.testing.assert_allclose(got[5], got[4], atol=1e-5, rtol=1e-5)
@@ -61,7 +64,7 @@ def test_softmax_context_values_and_gradients_match_numpy():
     D) against numpy's softmax Jacobian, with a masked-out key column."""
     rng = np.random.RandomState(8)
     scores0 = (rng.randn(2, 3, 4, 5) * 2).astype(np.float32)
-    scores0[..., 4] -= 10000.0   # a padded key
+    scores0[..., 4] -= 10000.0  # a padded key
     value0 = rng.randn(2, 3, 5, 6).astype(np.float32)
     dc0 = rng.randn(2, 3, 4, 6).astype(np.float32)
     with tf.Graph().as_default(), tf.Session() as sess:
@@ -84,7 +87,7 @@ def test_split_and_merge_heads_match_transposes():
     """split_heads/merge_heads move the same numbers as reshape + transpose,
     forwards and backwards."""
     rng = np.random.RandomState(11)
-    x0 = rng.randn(2 * 3, 4 * 5).astype(np.float32)          # B=2, L=3, N=4, D=5
+    x0 = rng.randn(2 * 3, 4 * 5).astype(np.float32)  # B=2, L=3, N=4, D=5
     dy0 = rng.randn(2, 4, 3, 5).astype(np.float32)
     with tf.Graph().as_default(), tf.Session() as sess:
         x = tf.constant(x0)

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import random
-import shutil
 
 import numpy as np
 import pytest
@@ -53,17 +52,32 @@ BASE = {
 
 VARIANTS = {
     "shared": {},
-    "groups2_inner2": {"num_hidden_layers": 4, "num_hidden_groups": 2, "inner_group_num": 2},
-    "groups2_inner2_6layers": {"num_hidden_layers": 6, "num_hidden_groups": 2,
-                               "inner_group_num": 2, "type_vocab_size": 3},
-    "e_equals_h": {"embedding_size": 16},
-    "unshared": {"num_hidden_layers": 3, "sharing_mode": "none"},
-    "relu": {"hidden_act": "relu"},
+    "groups2_inner2": {
+        "num_hidden_layers": 4,
+        "num_hidden_groups": 2,
+        "inner_group_num": 2
+    },
+    "groups2_inner2_6layers": {
+        "num_hidden_layers": 6,
+        "num_hidden_groups": 2,
+        "inner_group_num": 2,
+        "type_vocab_size": 3
+    },
+    "e_equals_h": {
+        "embedding_size": 16
+    },
+    "unshared": {
+        "num_hidden_layers": 3,
+        "sharing_mode": "none"
+    },
+    "relu": {
+        "hidden_act": "relu"
+    },
 }
 
 # Two sequences, the second padded; positions include [CLS] and padding.
-INPUT_IDS = np.array([[2, 5, 7, 9, 11, 3, 13, 17, 19, 3],
-                      [2, 23, 29, 31, 3, 37, 3, 0, 0, 0]], np.int32)
+INPUT_IDS = np.array([[2, 5, 7, 9, 11, 3, 13, 17, 19, 3], [2, 23, 29, 31, 3, 37, 3, 0, 0, 0]],
+                     np.int32)
 INPUT_MASK = np.array([[1] * 10, [1] * 7 + [0] * 3], np.int32)
 SEGMENT_IDS = np.array([[0] * 6 + [1] * 4, [0] * 5 + [1] * 2 + [0] * 3], np.int32)
 POSITIONS = np.array([[1, 4, 7], [0, 2, 5]], np.int32)
@@ -88,8 +102,11 @@ def build_graph(config, heads=True):
     positions = tf.placeholder(tf.int32, [None, None], name="positions")
     model = modeling.AlbertModel(config, is_training=False, input_ids=ids, input_mask=mask,
                                  token_type_ids=segments)
-    fetches = {"sequence": model.get_sequence_output(), "pooled": model.get_pooled_output(),
-               "layers": model.get_all_encoder_layers()}
+    fetches = {
+        "sequence": model.get_sequence_output(),
+        "pooled": model.get_pooled_output(),
+        "layers": model.get_all_encoder_layers()
+    }
     if heads:
         _, _, mlm_log_probs = run_pretraining.get_masked_lm_output(
             config, model.get_sequence_output(), model.get_embedding_table(),
@@ -147,8 +164,7 @@ def outputs_from_checkpoint(config, prefix, heads=True):
 
 def checkpoint_values(prefix):
     reader = tf.train.load_checkpoint(prefix)
-    return dict((name, reader.get_tensor(name))
-                for name in reader.get_variable_to_shape_map())
+    return dict((name, reader.get_tensor(name)) for name in reader.get_variable_to_shape_map())
 
 
 # ---------------------------------------------------------------------------
@@ -158,7 +174,7 @@ def checkpoint_values(prefix):
 
 def np_layer_norm(x, weight, bias, eps=1e-12):
     mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    var = ((x - mean)**2).mean(-1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
@@ -168,7 +184,7 @@ def np_linear(x, t, name):
 
 
 def np_gelu_tanh(x):
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
 NP_ACTIVATIONS = {"gelu_new": np_gelu_tanh, "relu": lambda x: np.maximum(x, 0.0)}
@@ -216,8 +232,7 @@ def hf_forward(t, hf_config, input_ids, input_mask, segment_ids, positions):
                                       hf_config["layer_norm_eps"])
             ffn = np_linear(act(np_linear(attention, t, p + "ffn")), t, p + "ffn_output")
             hidden = np_layer_norm(ffn + attention, t[p + "full_layer_layer_norm.weight"],
-                                   t[p + "full_layer_layer_norm.bias"],
-                                   hf_config["layer_norm_eps"])
+                                   t[p + "full_layer_layer_norm.bias"], hf_config["layer_norm_eps"])
             outputs.append(hidden)
     pooled = np.tanh(np_linear(hidden[:, 0], t, "albert.pooler"))
     result = {"sequence": hidden, "pooled": pooled, "layers": outputs}
@@ -306,8 +321,7 @@ def test_exported_tensors_compute_what_the_tf_graph_computes(tmp_path, variant):
     # The decoder is the word table; its bias the MLM bias (HF ties them).
     np.testing.assert_array_equal(tensors["predictions.decoder.weight"],
                                   tensors["albert.embeddings.word_embeddings.weight"])
-    np.testing.assert_array_equal(tensors["predictions.decoder.bias"],
-                                  tensors["predictions.bias"])
+    np.testing.assert_array_equal(tensors["predictions.decoder.bias"], tensors["predictions.bias"])
     ref = hf_forward(tensors, hf_config, INPUT_IDS, INPUT_MASK, SEGMENT_IDS, POSITIONS)
     assert_close(tf_out["sequence"], ref["sequence"], "sequence output")
     assert_close(tf_out["pooled"], ref["pooled"], "pooled output")
@@ -327,22 +341,38 @@ def test_hf_config_fields(tmp_path):
     hf_convert.checkpoint_to_hf(prefix, config, str(tmp_path / "hf"))
     hf_config, tensors = read_hf(str(tmp_path / "hf"))
     expected = {
-        "model_type": "albert", "architectures": ["AlbertForPreTraining"],
-        "vocab_size": 40, "embedding_size": 8, "hidden_size": 16, "num_hidden_layers": 4,
-        "num_hidden_groups": 2, "num_attention_heads": 4, "intermediate_size": 24,
-        "inner_group_num": 2, "hidden_act": "gelu_new", "hidden_dropout_prob": 0.0,
-        "attention_probs_dropout_prob": 0.0, "max_position_embeddings": 16,
-        "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12,
-        "position_embedding_type": "absolute", "tie_word_embeddings": True,
-        "pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 3,
+        "model_type": "albert",
+        "architectures": ["AlbertForPreTraining"],
+        "vocab_size": 40,
+        "embedding_size": 8,
+        "hidden_size": 16,
+        "num_hidden_layers": 4,
+        "num_hidden_groups": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 24,
+        "inner_group_num": 2,
+        "hidden_act": "gelu_new",
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "max_position_embeddings": 16,
+        "type_vocab_size": 2,
+        "initializer_range": 0.02,
+        "layer_norm_eps": 1e-12,
+        "position_embedding_type": "absolute",
+        "tie_word_embeddings": True,
+        "pad_token_id": 0,
+        "bos_token_id": 2,
+        "eos_token_id": 3,
     }
     for key, value in expected.items():
         assert hf_config[key] == value, key
     assert "tokenizer_class" not in hf_config
     # Torch Linear layout: [out, in].
     assert list(tensors["albert.encoder.embedding_hidden_mapping_in.weight"].shape) == [16, 8]
-    assert list(tensors["albert.encoder.albert_layer_groups.1.albert_layers.1.ffn.weight"]
-                .shape) == [24, 16]
+    assert list(
+        tensors["albert.encoder.albert_layer_groups.1.albert_layers.1.ffn.weight"].shape) == [
+            24, 16
+        ]
     assert list(tensors["predictions.dense.weight"].shape) == [8, 16]
     assert list(tensors["sop_classifier.classifier.weight"].shape) == [2, 16]
     assert not any("position_ids" in name for name in tensors)
@@ -419,11 +449,15 @@ def test_round_trip_loads_in_run_pretraining_with_every_variable(tmp_path):
     model_fn = run_pretraining.model_fn_builder(config, init_checkpoint=back,
                                                 init_report_file=report_file)
     with tf.Graph().as_default():
-        features = {"input_ids": INPUT_IDS, "input_mask": INPUT_MASK,
-                    "segment_ids": SEGMENT_IDS, "masked_lm_positions": POSITIONS,
-                    "masked_lm_ids": POSITIONS,
-                    "masked_lm_weights": np.ones(POSITIONS.shape, np.float32),
-                    "next_sentence_labels": np.zeros([2, 1], np.int32)}
+        features = {
+            "input_ids": INPUT_IDS,
+            "input_mask": INPUT_MASK,
+            "segment_ids": SEGMENT_IDS,
+            "masked_lm_positions": POSITIONS,
+            "masked_lm_ids": POSITIONS,
+            "masked_lm_weights": np.ones(POSITIONS.shape, np.float32),
+            "next_sentence_labels": np.zeros([2, 1], np.int32)
+        }
         features = dict((k, tf.constant(v)) for k, v in features.items())
         spec = model_fn(features, None, tf.estimator.ModeKeys.TRAIN, {})
         num_variables = len(tf.trainable_variables())
@@ -432,8 +466,8 @@ def test_round_trip_loads_in_run_pretraining_with_every_variable(tmp_path):
             assert np.isfinite(session.run(spec.loss))
     with io.open(report_file, encoding="utf-8") as reader:
         lines = reader.read().splitlines()
-    assert ("%d loaded, 0 newly initialised, 0 missing, 0 shape mismatches, 0 unused"
-            % num_variables) in lines[0]
+    assert ("%d loaded, 0 newly initialised, 0 missing, 0 shape mismatches, 0 unused" %
+            num_variables) in lines[0]
 
 
 # ---------------------------------------------------------------------------
@@ -446,8 +480,10 @@ def test_encoder_only_checkpoint_writes_the_encoder_and_says_which_heads_are_abs
     prefix = str(tmp_path / "model.ckpt")
     # A fine-tuned classifier: encoder + output_weights/output_bias, no heads.
     values, tf_out = write_model_checkpoint(
-        config, prefix, heads=False,
-        extra_variables={"output_weights": [3, 16], "output_bias": [3]})
+        config, prefix, heads=False, extra_variables={
+            "output_weights": [3, 16],
+            "output_bias": [3]
+        })
     out_dir = str(tmp_path / "hf")
     report = hf_convert.checkpoint_to_hf(prefix, config, out_dir)
     assert report.heads_written == []
@@ -532,8 +568,13 @@ def test_wordpiece_vocab_is_copied_byte_for_byte_with_bert_tokenizer(tmp_path):
     assert tok_config["tokenize_chinese_chars"] is True
     assert tok_config["mask_token"] == "[MASK]" and tok_config["unk_token"] == "[UNK]"
     special = json.loads((out_dir / "special_tokens_map.json").read_text(encoding="utf-8"))
-    assert special == {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-                       "cls_token": "[CLS]", "mask_token": "[MASK]"}
+    assert special == {
+        "unk_token": "[UNK]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]"
+    }
     # And back: vocab.txt beside the checkpoint, same bytes.
     back_dir = tmp_path / "b"
     back = hf_convert.hf_to_checkpoint(str(out_dir), str(back_dir / "model.ckpt"))
@@ -561,13 +602,14 @@ def sp_model_file(tmp_path_factory):
     rng = random.Random(5)
     words = "the cat sat on a mat dog ran in park big small red blue house tree".split()
     corpus = directory / "corpus.txt"
-    corpus.write_text(u"\n".join(" ".join(rng.choice(words) for _ in range(8))
-                                 for _ in range(300)) + u"\n", encoding="utf-8")
+    corpus.write_text(
+        u"\n".join(" ".join(rng.choice(words) for _ in range(8)) for _ in range(300)) + u"\n",
+        encoding="utf-8")
     prefix = str(directory / "sp")
-    spm.SentencePieceTrainer.train(
-        input=str(corpus), model_prefix=prefix, vocab_size=60, model_type="bpe",
-        pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
-        control_symbols=["[CLS]", "[SEP]", "[MASK]"], hard_vocab_limit=False)
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=prefix, vocab_size=60,
+                                   model_type="bpe", pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
+                                   control_symbols=["[CLS]", "[SEP]",
+                                                    "[MASK]"], hard_vocab_limit=False)
     return prefix + ".model"
 
 
@@ -626,7 +668,7 @@ def test_brightmart_checkpoint_is_refused_with_its_reason(tmp_path):
             session.run(tf.global_variables_initializer())
             tf.train.Saver().save(session, prefix)
     out_dir = str(tmp_path / "hf")
-    for given in (config, make_config()):   # whatever the config says
+    for given in (config, make_config()):  # whatever the config says
         with pytest.raises(hf_convert.ConversionError) as error:
             hf_convert.checkpoint_to_hf(prefix, given, out_dir)
         message = str(error.value)
@@ -644,9 +686,15 @@ def test_brightmart_config_is_refused_by_the_name_map():
 
 
 @pytest.mark.parametrize("overrides,words", [
-    ({"ln_type": "preln"}, "pre-LN"),
-    ({"sharing_mode": "attention"}, "sharing_mode=attention"),
-    ({"sharing_mode": "ffn"}, "sharing_mode=ffn"),
+    ({
+        "ln_type": "preln"
+    }, "pre-LN"),
+    ({
+        "sharing_mode": "attention"
+    }, "sharing_mode=attention"),
+    ({
+        "sharing_mode": "ffn"
+    }, "sharing_mode=ffn"),
 ])
 def test_configs_without_hf_equivalent_are_refused(tmp_path, overrides, words):
     config = make_config(**overrides)
@@ -662,11 +710,9 @@ def test_config_that_disagrees_with_the_checkpoint_is_refused(tmp_path):
     prefix = str(tmp_path / "model.ckpt")
     write_model_checkpoint(make_config(), prefix)
     with pytest.raises(hf_convert.ConversionError, match="intermediate_size"):
-        hf_convert.checkpoint_to_hf(prefix, make_config(intermediate_size=32),
-                                    str(tmp_path / "hf"))
+        hf_convert.checkpoint_to_hf(prefix, make_config(intermediate_size=32), str(tmp_path / "hf"))
     with pytest.raises(hf_convert.ConversionError, match="num_hidden_groups"):
-        hf_convert.checkpoint_to_hf(prefix, make_config(num_hidden_groups=2),
-                                    str(tmp_path / "hf"))
+        hf_convert.checkpoint_to_hf(prefix, make_config(num_hidden_groups=2), str(tmp_path / "hf"))
 
 
 def test_partial_head_is_refused(tmp_path):
@@ -779,8 +825,10 @@ def test_hf_partial_head_is_named(hf_dir, tmp_path):
 
 
 def test_hf_untied_decoder_is_refused(hf_dir, tmp_path):
+
     def untie(tensors):
         tensors["predictions.decoder.weight"] = tensors["predictions.decoder.weight"] + 1.0
+
     _edit_tensors(hf_dir, untie)
     _refused(hf_dir, tmp_path, "predictions.decoder.weight", "tie")
 
@@ -788,8 +836,8 @@ def test_hf_untied_decoder_is_refused(hf_dir, tmp_path):
 def test_hf_unknown_activation_and_positions_are_refused(hf_dir, tmp_path):
     _edit_config(hf_dir, lambda c: c.update(hidden_act="quick_gelu"))
     _refused(hf_dir, tmp_path, "hidden_act", "quick_gelu")
-    _edit_config(hf_dir, lambda c: c.update(hidden_act="gelu_new",
-                                            position_embedding_type="relative_key"))
+    _edit_config(hf_dir,
+                 lambda c: c.update(hidden_act="gelu_new", position_embedding_type="relative_key"))
     _refused(hf_dir, tmp_path, "relative_key")
 
 
@@ -817,9 +865,11 @@ def test_hf_bfloat16_is_refused_naming_the_tensor(hf_dir, tmp_path):
 
 
 def test_hf_float16_weights_are_read_as_float32(hf_dir, tmp_path):
+
     def half(tensors):
         for name in list(tensors):
             tensors[name] = tensors[name].astype(np.float16)
+
     _edit_tensors(hf_dir, half)
     back = str(tmp_path / "out" / "model.ckpt")
     hf_convert.hf_to_checkpoint(hf_dir, back)
@@ -834,11 +884,12 @@ def test_hf_identity_mapping_required_when_e_equals_h(tmp_path):
     report = hf_convert.checkpoint_to_hf(prefix, config, directory)
     assert any("identity" in note for note in report.notes)
     _, tensors = read_hf(directory)
-    np.testing.assert_array_equal(
-        tensors["albert.encoder.embedding_hidden_mapping_in.weight"], np.eye(16))
+    np.testing.assert_array_equal(tensors["albert.encoder.embedding_hidden_mapping_in.weight"],
+                                  np.eye(16))
 
     def perturb(t):
         t["albert.encoder.embedding_hidden_mapping_in.bias"] = np.full([16], 0.5, np.float32)
+
     _edit_tensors(directory, perturb)
     _refused(directory, tmp_path, "embedding_hidden_mapping_in", "identity")
 
@@ -849,8 +900,10 @@ def test_hf_sharded_safetensors(hf_dir, tmp_path):
     tensors = safetensors.numpy.load_file(path)
     os.remove(path)
     names = sorted(tensors)
-    shards = {"model-00001-of-00002.safetensors": names[::2],
-              "model-00002-of-00002.safetensors": names[1::2]}
+    shards = {
+        "model-00001-of-00002.safetensors": names[::2],
+        "model-00002-of-00002.safetensors": names[1::2]
+    }
     weight_map = {}
     for shard, shard_names in shards.items():
         safetensors.numpy.save_file(dict((n, tensors[n]) for n in shard_names),
@@ -892,15 +945,15 @@ def test_real_transformers_loads_the_export(tmp_path, variant):
     _, tf_out = write_model_checkpoint(config, prefix, seed=3)
     out_dir = str(tmp_path / "hf")
     hf_convert.checkpoint_to_hf(prefix, config, out_dir, vocab_file=vocab)
-    model, info = transformers.AlbertForPreTraining.from_pretrained(
-        out_dir, output_loading_info=True)
+    model, info = transformers.AlbertForPreTraining.from_pretrained(out_dir,
+                                                                    output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"], info
     model.eval()
     with torch.no_grad():
         result = model(input_ids=torch.tensor(INPUT_IDS, dtype=torch.long),
                        attention_mask=torch.tensor(INPUT_MASK, dtype=torch.long),
-                       token_type_ids=torch.tensor(SEGMENT_IDS, dtype=torch.long),
-                       output_hidden_states=True)
+                       token_type_ids=torch.tensor(SEGMENT_IDS,
+                                                   dtype=torch.long), output_hidden_states=True)
     logits = result.prediction_logits.numpy()
     at = logits[np.arange(2)[:, None], POSITIONS].reshape(-1, logits.shape[-1])
     assert_close(result.hidden_states[-1].numpy(), tf_out["sequence"], "sequence output")

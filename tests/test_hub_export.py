@@ -16,7 +16,6 @@ import io
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -78,18 +77,17 @@ def save_random_model(fields, prefix, heads=True, seed=0):
         model = modeling.AlbertModel(config, False, ids)
         if heads:
             positions = tf.zeros([1, 1], dtype=tf.int32)
-            run_pretraining.get_masked_lm_output(
-                config, model.get_sequence_output(), model.get_embedding_table(),
-                model.get_embedding_projection(), positions, positions,
-                tf.zeros([1, 1]))
+            run_pretraining.get_masked_lm_output(config, model.get_sequence_output(),
+                                                 model.get_embedding_table(),
+                                                 model.get_embedding_projection(), positions,
+                                                 positions, tf.zeros([1, 1]))
             run_pretraining.get_sentence_order_output(config, model.get_pooled_output(),
                                                       tf.zeros([1], dtype=tf.int32))
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
             for var in tf.global_variables():
                 value = session.run(var)
-                var.load(value + rng.normal(0.0, 0.05, value.shape).astype(np.float32),
-                         session)
+                var.load(value + rng.normal(0.0, 0.05, value.shape).astype(np.float32), session)
             tf.train.Saver().save(session, prefix)
     return prefix
 
@@ -101,10 +99,17 @@ def sample_feeds(vocab_size, batch=3, length=12, positions=4, seed=5):
     mask[2, 3:] = 0
     segments = np.zeros((batch, length), dtype=np.int32)
     segments[:, 5:] = 1
-    return {"input_ids": rng.randint(0, vocab_size, (batch, length)).astype(np.int32),
-            "input_mask": mask, "segment_ids": segments,
-            "mlm_positions": np.stack([rng.choice(length, positions, replace=False)
-                                       for _ in range(batch)]).astype(np.int32)}
+    return {
+        "input_ids":
+            rng.randint(0, vocab_size, (batch, length)).astype(np.int32),
+        "input_mask":
+            mask,
+        "segment_ids":
+            segments,
+        "mlm_positions":
+            np.stack([rng.choice(length, positions, replace=False) for _ in range(batch)]
+                    ).astype(np.int32)
+    }
 
 
 def checkpoint_outputs(fields, prefix, feeds, heads=True):
@@ -115,15 +120,16 @@ def checkpoint_outputs(fields, prefix, feeds, heads=True):
         model = modeling.AlbertModel(config, False, tf.constant(feeds["input_ids"]),
                                      tf.constant(feeds["input_mask"]),
                                      tf.constant(feeds["segment_ids"]))
-        out = {"sequence_output": model.get_sequence_output(),
-               "pooled_output": model.get_pooled_output()}
+        out = {
+            "sequence_output": model.get_sequence_output(),
+            "pooled_output": model.get_pooled_output()
+        }
         if heads:
             positions = tf.constant(feeds["mlm_positions"])
             zeros = tf.zeros_like(positions)
             _, _, out["mlm_log_probs"] = run_pretraining.get_masked_lm_output(
                 config, out["sequence_output"], model.get_embedding_table(),
-                model.get_embedding_projection(), positions, zeros,
-                tf.cast(zeros, tf.float32))
+                model.get_embedding_projection(), positions, zeros, tf.cast(zeros, tf.float32))
             _, _, out["sop_log_probs"] = run_pretraining.get_sentence_order_output(
                 config, out["pooled_output"], tf.zeros_like(feeds["input_ids"][:, 0]))
         with tf.Session() as session:
@@ -160,8 +166,8 @@ def modules(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
     vocab = write(root / "vocab.txt", u"\n".join(VOCAB) + u"\n")
     made = {"root": str(root), "vocab": vocab}
-    for name, layout, heads, lower in (("google", "google", True, True),
-                                       ("brightmart", "brightmart", True, False),
+    for name, layout, heads, lower in (("google", "google", True,
+                                        True), ("brightmart", "brightmart", True, False),
                                        ("encoder", "google", False, True)):
         fields = config_fields(layout)
         prefix = save_random_model(fields, str(root / name / "model.ckpt"), heads=heads,
@@ -169,8 +175,13 @@ def modules(tmp_path_factory):
         module = str(root / (name + "_hub"))
         report = hub_export.export_hub_module(modeling.AlbertConfig(**fields), prefix, module,
                                               vocab_file=vocab, do_lower_case=lower)
-        made[name] = {"fields": fields, "prefix": prefix, "module": module, "report": report,
-                      "do_lower_case": lower}
+        made[name] = {
+            "fields": fields,
+            "prefix": prefix,
+            "module": module,
+            "report": report,
+            "do_lower_case": lower
+        }
     return made
 
 
@@ -186,19 +197,18 @@ def test_module_outputs_equal_the_checkpoint_graph(modules, name):
             assert got[signature + ":sequence_output"].shape == (3, 12, 32)
             np.testing.assert_allclose(got[signature + ":sequence_output"],
                                        expected["sequence_output"], rtol=0, atol=1e-5)
-            np.testing.assert_allclose(got[signature + ":pooled_output"],
-                                       expected["pooled_output"], rtol=0, atol=1e-5)
-        np.testing.assert_allclose(got["sop:sop_log_probs"], expected["sop_log_probs"],
-                                   rtol=0, atol=1e-5)
+            np.testing.assert_allclose(got[signature + ":pooled_output"], expected["pooled_output"],
+                                       rtol=0, atol=1e-5)
+        np.testing.assert_allclose(got["sop:sop_log_probs"], expected["sop_log_probs"], rtol=0,
+                                   atol=1e-5)
         logits = got["mlm:mlm_logits"]
         assert logits.shape == (3 * 4, len(VOCAB))
-        np.testing.assert_allclose(log_softmax(logits), expected["mlm_log_probs"],
-                                   rtol=0, atol=1e-5)
+        np.testing.assert_allclose(log_softmax(logits), expected["mlm_log_probs"], rtol=0,
+                                   atol=1e-5)
     # The module's variables are the checkpoint's, under the same names.
     written = tf.train.load_checkpoint(hub_export.module_variables(m["module"]))
     source = tf.train.load_checkpoint(m["prefix"])
-    assert sorted(written.get_variable_to_shape_map()) == sorted(
-        source.get_variable_to_shape_map())
+    assert sorted(written.get_variable_to_shape_map()) == sorted(source.get_variable_to_shape_map())
     for variable in source.get_variable_to_shape_map():
         np.testing.assert_array_equal(written.get_tensor(variable), source.get_tensor(variable))
     report = m["report"]
@@ -213,20 +223,19 @@ def test_tokenization_info_tags_and_assets(modules, name):
     spec = hub.load_module_spec(m["module"])
     assert sorted(sorted(tags) for tags in spec.get_tags()) == [[], ["train"]]
     for tags in (set(), {"train"}):
-        assert sorted(spec.get_signature_names(tags=tags)) == [
-            "mlm", "sop", "tokenization_info", "tokens"]
-        assert sorted(spec.get_input_info_dict("mlm", tags=tags)) == [
-            "input_ids", "input_mask", "mlm_positions", "segment_ids"]
-        assert sorted(spec.get_output_info_dict("tokens", tags=tags)) == [
-            "pooled_output", "sequence_output"]
-    assert sorted(os.listdir(os.path.join(m["module"], "assets"))) == [
-        "albert_config.json", "vocab.txt"]
+        assert sorted(
+            spec.get_signature_names(tags=tags)) == ["mlm", "sop", "tokenization_info", "tokens"]
+        assert sorted(spec.get_input_info_dict(
+            "mlm", tags=tags)) == ["input_ids", "input_mask", "mlm_positions", "segment_ids"]
+        assert sorted(spec.get_output_info_dict("tokens",
+                                                tags=tags)) == ["pooled_output", "sequence_output"]
+    assert sorted(os.listdir(os.path.join(m["module"],
+                                          "assets"))) == ["albert_config.json", "vocab.txt"]
     with tf.Graph().as_default():
         module = hub.Module(m["module"])
         info = module(signature="tokenization_info", as_dict=True)
         with tf.Session() as session:
-            vocab_file, do_lower_case = session.run([info["vocab_file"],
-                                                     info["do_lower_case"]])
+            vocab_file, do_lower_case = session.run([info["vocab_file"], info["do_lower_case"]])
     vocab_file = vocab_file.decode("utf-8")
     assert os.path.samefile(vocab_file, os.path.join(m["module"], "assets", "vocab.txt"))
     with open(vocab_file, "rb") as a, open(modules["vocab"], "rb") as b:
@@ -244,13 +253,12 @@ def test_encoder_only_checkpoint_has_no_head_signatures(modules, caplog):
     names, got = hub_outputs(m["module"], feeds)
     assert names == ["tokenization_info", "tokens"]
     expected = checkpoint_outputs(m["fields"], m["prefix"], feeds, heads=False)
-    np.testing.assert_allclose(got["tokens:pooled_output"], expected["pooled_output"],
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got["tokens:pooled_output"], expected["pooled_output"], rtol=0,
+                               atol=1e-5)
     with tf.Graph().as_default():
         module = hub.Module(m["module"])
         with pytest.raises(Exception) as raised:
-            module({k: tf.constant(feeds[k]) for k in hub_export.INPUT_NAMES},
-                   signature="sop")
+            module({k: tf.constant(feeds[k]) for k in hub_export.INPUT_NAMES}, signature="sop")
     assert "sop" in str(raised.value)
 
 
@@ -335,12 +343,25 @@ def squad_json(seed, count):
         chars = [rng.choice(FILLER) for _ in range(rng.randint(10, 16))]
         position = rng.randrange(len(chars) - 1)
         chars[position:position + 1] = [MARKER, rng.choice(ANSWERS)]
-        paragraphs.append({"context": u"".join(chars), "qas": [{
-            "id": "q%d-%d" % (seed, index), "question": QUESTION,
-            "answers": [{"text": chars[position + 1], "answer_start": position + 1}]}]})
-    return json.dumps({"version": "synthetic", "data": [{"title": "s",
-                                                         "paragraphs": paragraphs}]},
-                      ensure_ascii=False)
+        paragraphs.append({
+            "context":
+                u"".join(chars),
+            "qas": [{
+                "id": "q%d-%d" % (seed, index),
+                "question": QUESTION,
+                "answers": [{
+                    "text": chars[position + 1],
+                    "answer_start": position + 1
+                }]
+            }]
+        })
+    return json.dumps({
+        "version": "synthetic",
+        "data": [{
+            "title": "s",
+            "paragraphs": paragraphs
+        }]
+    }, ensure_ascii=False)
 
 
 def choice_rows(seed, count):
@@ -350,9 +371,15 @@ def choice_rows(seed, count):
         options = rng.sample(FILLER, 3)
         answer = rng.randrange(3)
         context = u"".join(rng.choice(FILLER) for _ in range(5)) + ANSWERS[answer]
-        rows.append(json.dumps({"id": "c%d" % index, "context": context,
-                                "question": MC_QUESTION, "choices": options,
-                                "label": answer}, ensure_ascii=False) + u"\n")
+        rows.append(
+            json.dumps(
+                {
+                    "id": "c%d" % index,
+                    "context": context,
+                    "question": MC_QUESTION,
+                    "choices": options,
+                    "label": answer
+                }, ensure_ascii=False) + u"\n")
     return u"".join(rows)
 
 
@@ -373,12 +400,11 @@ def classifier_run(modules):
     export = os.path.join(root, "export")
     result = run("run_classifier.py", "--task_name=lcqmc", "--data_dir=%s" % data,
                  "--albert_hub_module_handle=%s" % modules["google"]["module"],
-                 "--output_dir=%s" % out, "--max_seq_length=%d" % SEQ, "--do_train",
-                 "--do_eval", "--do_predict", "--export_dir=%s" % export,
-                 "--train_batch_size=16", "--eval_batch_size=48", "--predict_batch_size=24",
-                 "--learning_rate=1e-3", "--train_step=30", "--warmup_step=0",
-                 "--save_checkpoints_steps=30", "--keep_checkpoint_max=0",
-                 "--random_seed=7")
+                 "--output_dir=%s" % out, "--max_seq_length=%d" % SEQ, "--do_train", "--do_eval",
+                 "--do_predict", "--export_dir=%s" % export, "--train_batch_size=16",
+                 "--eval_batch_size=48", "--predict_batch_size=24", "--learning_rate=1e-3",
+                 "--train_step=30", "--warmup_step=0", "--save_checkpoints_steps=30",
+                 "--keep_checkpoint_max=0", "--random_seed=7")
     assert result.returncode == 0, result.stderr[-5000:]
     return {"out": out, "export": export, "data": data, "log": result.stderr}
 
@@ -389,10 +415,13 @@ def lcqmc_features(vocab, data, split):
     import tokenization  # pylint: disable=g-import-not-at-top
     examples = classifier_tasks.get_processor("lcqmc").get_examples(data, split)
     tokenizer = tokenization.FullTokenizer.from_files(vocab_file=vocab)
-    features = [classifier_utils.convert_single_example(e, ["0", "1"], SEQ, tokenizer)
-                for e in examples]
-    out = {name: np.array([getattr(f, name) for f in features], dtype=np.int32)
-           for name in ("input_ids", "input_mask", "segment_ids")}
+    features = [
+        classifier_utils.convert_single_example(e, ["0", "1"], SEQ, tokenizer) for e in examples
+    ]
+    out = {
+        name: np.array([getattr(f, name) for f in features], dtype=np.int32)
+        for name in ("input_ids", "input_mask", "segment_ids")
+    }
     out["label_ids"] = np.array([f.label_id for f in features], dtype=np.int32)
     return out
 
@@ -401,10 +430,11 @@ def classifier_loss(fields, checkpoint, features):
     """Mean loss of a fine-tuned classifier checkpoint, read into the AlbertModel graph."""
     import classifier_utils  # pylint: disable=g-import-not-at-top
     with tf.Graph().as_default():
-        outputs = classifier_utils.create_model(
-            modeling.AlbertConfig(**fields), False, tf.constant(features["input_ids"]),
-            tf.constant(features["input_mask"]), tf.constant(features["segment_ids"]),
-            tf.constant(features["label_ids"]), 2)
+        outputs = classifier_utils.create_model(modeling.AlbertConfig(**fields), False,
+                                                tf.constant(features["input_ids"]),
+                                                tf.constant(features["input_mask"]),
+                                                tf.constant(features["segment_ids"]),
+                                                tf.constant(features["label_ids"]), 2)
         saver = checkpoint_utils.fine_tuned_saver(checkpoint)
         with tf.Session() as session:
             saver.restore(session, checkpoint)
@@ -414,8 +444,7 @@ def classifier_loss(fields, checkpoint, features):
 def test_run_classifier_fine_tunes_the_module(modules, classifier_run):
     out = classifier_run["out"]
     assert "Tokenizer from the module's tokenization_info" in classifier_run["log"]
-    module_values = module_variable_values(
-        hub_export.module_variables(modules["google"]["module"]))
+    module_values = module_variable_values(hub_export.module_variables(modules["google"]["module"]))
     start = module_variable_values(os.path.join(out, "model.ckpt-0"))
     end = module_variable_values(os.path.join(out, "model.ckpt-30"))
     encoder = [n for n in module_values if n.startswith("bert/")]
@@ -424,8 +453,10 @@ def test_run_classifier_fine_tunes_the_module(modules, classifier_run):
     for name in module_values:
         np.testing.assert_array_equal(start["module/" + name], module_values[name])
     # ... and changed the encoder.
-    moved = [n for n in encoder
-             if not np.allclose(end["module/" + n], module_values[n], rtol=0, atol=1e-6)]
+    moved = [
+        n for n in encoder
+        if not np.allclose(end["module/" + n], module_values[n], rtol=0, atol=1e-6)
+    ]
     assert len(moved) > len(encoder) // 2, moved
     assert "output_weights" in end and not os.path.exists(
         os.path.join(out, "init_checkpoint_report.txt"))
@@ -433,8 +464,10 @@ def test_run_classifier_fine_tunes_the_module(modules, classifier_run):
     # checkpoints read into the plain AlbertModel graph that export uses).
     fields = modules["google"]["fields"]
     train = lcqmc_features(modules["vocab"], classifier_run["data"], "train")
-    losses = [classifier_loss(fields, os.path.join(out, "model.ckpt-%d" % step), train)
-              for step in (0, 30)]
+    losses = [
+        classifier_loss(fields, os.path.join(out, "model.ckpt-%d" % step), train)
+        for step in (0, 30)
+    ]
     assert losses[1] < losses[0] - 0.05, losses
     # The dev evaluation (Estimator predict through the module graph) agrees
     # with that graph.
@@ -453,17 +486,18 @@ def test_fine_tuned_export_matches_the_predictions(modules, classifier_run):
         with tf.Session(graph=graph) as session:
             meta = tf.saved_model.loader.load(session, ["serve"], classifier_run["export"])
             signature = meta.signature_def["serving_default"]
-            probabilities = session.run(
-                signature.outputs["probabilities"].name,
-                {signature.inputs[k].name: v for k, v in feeds.items()})
-    predicted = np.loadtxt(os.path.join(classifier_run["out"], "test_results.tsv"),
-                           delimiter="\t")
+            probabilities = session.run(signature.outputs["probabilities"].name, {
+                signature.inputs[k].name: v for k, v in feeds.items()
+            })
+    predicted = np.loadtxt(os.path.join(classifier_run["out"], "test_results.tsv"), delimiter="\t")
     assert predicted.shape == (24, 2)
     np.testing.assert_allclose(probabilities, predicted, rtol=0, atol=1e-5)
     # The SavedModel has the plain encoder names, as one fine-tuned from a
     # checkpoint, and no module heads.
-    names = [n for n, _ in checkpoint_utils.list_variables(
-        os.path.join(classifier_run["export"], "variables", "variables"))]
+    names = [
+        n for n, _ in checkpoint_utils.list_variables(
+            os.path.join(classifier_run["export"], "variables", "variables"))
+    ]
     assert "bert/embeddings/word_embeddings" in names and "output_weights" in names
     assert not [n for n in names if n.startswith(("module/", "cls/"))]
     with open(os.path.join(classifier_run["export"], "assets.extra", "export_info.json")) as f:
@@ -473,11 +507,19 @@ def test_fine_tuned_export_matches_the_predictions(modules, classifier_run):
 def test_flags_with_a_module_handle(modules, classifier_run, tmp_path):
     handle = modules["google"]["module"]
     data = classifier_run["data"]
-    base = ["--task_name=lcqmc", "--data_dir=%s" % data, "--max_seq_length=%d" % SEQ,
-            "--do_train", "--train_step=1"]
-    line = one_line_error(run("run_classifier.py", *(base + [
-        "--albert_hub_module_handle=%s" % handle, "--output_dir=%s" % (tmp_path / "a"),
-        "--init_checkpoint=%s" % modules["google"]["prefix"]])))
+    base = [
+        "--task_name=lcqmc",
+        "--data_dir=%s" % data,
+        "--max_seq_length=%d" % SEQ, "--do_train", "--train_step=1"
+    ]
+    line = one_line_error(
+        run(
+            "run_classifier.py",
+            *(base + [
+                "--albert_hub_module_handle=%s" % handle,
+                "--output_dir=%s" % (tmp_path / "a"),
+                "--init_checkpoint=%s" % modules["google"]["prefix"]
+            ])))
     assert "not both" in line
     # A fine-tuned SavedModel is not a Hub module.
     with pytest.raises(hub_export.HubError) as raised:
@@ -500,12 +542,10 @@ def test_flags_with_a_module_handle(modules, classifier_run, tmp_path):
                                    *[tf.constant(feeds[k]) for k in hub_export.INPUT_NAMES])
         with tf.Session() as session:
             session.run(tf.global_variables_initializer())
-            pooled, sequence = session.run([model.get_pooled_output(),
-                                            model.get_sequence_output()])
-        assert [v.op.name for v in tf.trainable_variables()
-                if v.op.name.startswith("module/bert/")]
-    expected = checkpoint_outputs(modules["google"]["fields"], modules["google"]["prefix"],
-                                  feeds, heads=False)
+            pooled, sequence = session.run([model.get_pooled_output(), model.get_sequence_output()])
+        assert [v.op.name for v in tf.trainable_variables() if v.op.name.startswith("module/bert/")]
+    expected = checkpoint_outputs(modules["google"]["fields"], modules["google"]["prefix"], feeds,
+                                  heads=False)
     np.testing.assert_allclose(pooled, expected["pooled_output"], rtol=0, atol=1e-5)
     np.testing.assert_allclose(sequence, expected["sequence_output"], rtol=0, atol=1e-5)
     for script in ("run_classifier.py", "run_squad.py", "run_multiple_choice.py"):
@@ -537,8 +577,10 @@ def test_run_multiple_choice_trains_and_predicts_from_the_module(modules, tmp_pa
     assert [p["id"] for p in predicted] == ["c%d" % i for i in range(6)]
     assert os.path.isfile(os.path.join(out, "test_eval_results.txt"))
     # The SavedModel restores the fine-tuned module variables as bert/...
-    names = [n for n, _ in checkpoint_utils.list_variables(
-        os.path.join(export, "variables", "variables"))]
+    names = [
+        n
+        for n, _ in checkpoint_utils.list_variables(os.path.join(export, "variables", "variables"))
+    ]
     assert "bert/embeddings/word_embeddings_2" in names
     assert not [n for n in names if n.startswith("module/")]
 
@@ -553,10 +595,10 @@ def module_site(modules, tmp_path_factory):
         module = modules["google"]["module"]
         for name in sorted(os.listdir(module)):
             archive.add(os.path.join(module, name), arcname=name)
-    process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
-         "--directory", str(site)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        universal_newlines=True)
+    process = subprocess.Popen([
+        sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
+        str(site)
+    ], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
     try:
         port = None
         deadline = time.time() + 60
@@ -590,8 +632,11 @@ def test_run_squad_trains_and_predicts_from_a_module_url(modules, module_site, t
         predictions = json.load(reader)
     assert sorted(predictions) == ["q2-%d" % i for i in range(4)]
     # The module was fetched into the cache, and trained from its values.
-    fetched = [os.path.join(cache, d) for d in os.listdir(cache)
-               if os.path.isfile(os.path.join(cache, d, "tfhub_module.pb"))]
+    fetched = [
+        os.path.join(cache, d)
+        for d in os.listdir(cache)
+        if os.path.isfile(os.path.join(cache, d, "tfhub_module.pb"))
+    ]
     assert len(fetched) == 1
     module_values = module_variable_values(hub_export.module_variables(fetched[0]))
     start = module_variable_values(os.path.join(out, "model.ckpt-0"))

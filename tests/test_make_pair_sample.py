@@ -26,8 +26,8 @@ sys.path.pop(0)
 
 
 def run(*args):
-    return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=120)
 
 
 def generate(directory, *args):
@@ -49,8 +49,10 @@ def read_pairs(path):
 
 
 def read_sample(directory):
-    return {split: read_pairs(os.path.join(directory, "%s.txt" % split))
-            for split in make_pair_sample.SPLITS}
+    return {
+        split: read_pairs(os.path.join(directory, "%s.txt" % split))
+        for split in make_pair_sample.SPLITS
+    }
 
 
 def test_help_exits_zero():
@@ -121,9 +123,10 @@ def test_pairs_follow_their_labels():
             same = (entity_a, intent_a) == (entity_b, intent_b)
             assert same == (label == 1), (a, b, label)
             if not same:
-                kinds.add("same entity" if entity_a == entity_b else
-                          "same intent" if (topic_a, intent_a) == (topic_b, intent_b) else
-                          "other topic" if topic_a != topic_b else "other")
+                kinds.add("same entity" if entity_a == entity_b else "same intent" if (
+                    topic_a,
+                    intent_a) == (topic_b,
+                                  intent_b) else "other topic" if topic_a != topic_b else "other")
     assert {"same entity", "same intent", "other topic"} <= kinds
 
 

@@ -14,7 +14,6 @@ import modeling
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
 # ---------------------------------------------------------------------------
 # Independent numpy reference.
 # ---------------------------------------------------------------------------
@@ -22,12 +21,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def np_layer_norm(x, gamma, beta):
     mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    var = ((x - mean)**2).mean(axis=-1, keepdims=True)
     return (x - mean) / np.sqrt(var + 1e-12) * gamma + beta
 
 
 def np_gelu(x):
-    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
 
 
 def np_softmax(x):
@@ -96,11 +95,13 @@ def np_forward(w, cfg, ids, types, mask):
                 x = x + out if pre else ln(out + x, pf + "LayerNorm_1")
                 layers.append(x)
         else:
+
             def scope(owner, sub):
                 shared = cfg["sharing_mode"] in ("all", sub)
                 if shared and cfg["num_hidden_groups"] == 1:
                     return "bert/encoder/layer_shared/"
                 return "bert/encoder/layer_%d/" % owner
+
             pa = scope(a_own, "attention")
             pf = scope(f_own, "ffn")
             inp = ln(x, pa + "attention/output/LayerNorm") if pre else x
@@ -122,10 +123,10 @@ def np_forward(w, cfg, ids, types, mask):
 
 def tiny_config(**overrides):
     cfg = dict(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=3,
-               num_hidden_groups=1, num_attention_heads=4, intermediate_size=24,
-               inner_group_num=1, hidden_act="gelu", max_position_embeddings=16,
-               type_vocab_size=2, initializer_range=0.2, ln_type="postln",
-               embedding_layout="google", sharing_mode="all")
+               num_hidden_groups=1, num_attention_heads=4, intermediate_size=24, inner_group_num=1,
+               hidden_act="gelu", max_position_embeddings=16, type_vocab_size=2,
+               initializer_range=0.2, ln_type="postln", embedding_layout="google",
+               sharing_mode="all")
     cfg.update(overrides)
     return cfg
 
@@ -139,8 +140,7 @@ def run_model(cfg, ids, types, mask, use_einsum=True, randomize_ln=True, seed=0)
         t_ids = tf.constant(ids, tf.int32)
         t_types = tf.constant(types, tf.int32)
         t_mask = tf.constant(mask, tf.int32)
-        model = modeling.AlbertModel(config, False, t_ids, t_mask, t_types,
-                                     use_einsum=use_einsum)
+        model = modeling.AlbertModel(config, False, t_ids, t_mask, t_types, use_einsum=use_einsum)
         variables = tf.global_variables()
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
@@ -150,11 +150,13 @@ def run_model(cfg, ids, types, mask, use_einsum=True, randomize_ln=True, seed=0)
                 # comparison exercises them.
                 for var in variables:
                     shape = var.shape.as_list()
-                    var.load((rng.randn(*shape) * 0.3 + (1.0 if "gamma" in var.name else 0.0))
-                             .astype(np.float32), sess)
-            layers, pooled, emb = sess.run([model.get_all_encoder_layers(),
-                                            model.get_pooled_output(),
-                                            model.get_embedding_output()])
+                    var.load((rng.randn(*shape) * 0.3 +
+                              (1.0 if "gamma" in var.name else 0.0)).astype(np.float32), sess)
+            layers, pooled, emb = sess.run([
+                model.get_all_encoder_layers(),
+                model.get_pooled_output(),
+                model.get_embedding_output()
+            ])
             weights = dict((v.op.name, sess.run(v)) for v in variables)
     return layers, pooled, emb, weights
 
@@ -184,8 +186,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("overrides", CASES, ids=lambda c: "-".join(
-    "%s=%s" % (k, v) for k, v in sorted(c.items())))
+@pytest.mark.parametrize("overrides", CASES,
+                         ids=lambda c: "-".join("%s=%s" % (k, v) for k, v in sorted(c.items())))
 def test_forward_matches_numpy(overrides):
     cfg = tiny_config(**overrides)
     ids, types, mask = make_inputs()
@@ -232,13 +234,13 @@ def test_embedding_widths_per_layout():
     ids, types, mask = make_inputs()
     _, _, emb_g, _ = run_model(tiny_config(embedding_layout="google"), ids, types, mask)
     _, _, emb_b, _ = run_model(tiny_config(embedding_layout="brightmart"), ids, types, mask)
-    assert emb_g.shape == (2, 7, 8)    # E wide
-    assert emb_b.shape == (2, 7, 16)   # H wide
+    assert emb_g.shape == (2, 7, 8)  # E wide
+    assert emb_b.shape == (2, 7, 16)  # H wide
 
 
 def test_dropout_only_when_training():
-    cfg = modeling.AlbertConfig.from_dict(tiny_config(hidden_dropout_prob=0.5,
-                                                      attention_probs_dropout_prob=0.5))
+    cfg = modeling.AlbertConfig.from_dict(
+        tiny_config(hidden_dropout_prob=0.5, attention_probs_dropout_prob=0.5))
     ids, _, _ = make_inputs()
     results = {}
     for training in (True, False):
@@ -393,8 +395,8 @@ def test_every_shipped_config_loads_and_counts_match_references():
     assert len(configs) >= 15
     for name in configs:
         config = modeling.AlbertConfig.from_json_file(os.path.join(ROOT, "albert_config", name))
-        assert config.resolved_embedding_layout == (
-            "google" if "google" in name else "brightmart"), name
+        assert config.resolved_embedding_layout == ("google"
+                                                    if "google" in name else "brightmart"), name
     for name, count in expected.items():
         variables = _variables_of(name)
         total = sum(int(np.prod(s)) for s in variables.values())
@@ -402,10 +404,18 @@ def test_every_shipped_config_loads_and_counts_match_references():
 
 
 def test_config_round_trip_keeps_unknown_keys(tmp_path):
-    data = {"vocab_size": 100, "hidden_size": 32, "num_attention_heads": 4,
-            "intermediate_size": 64, "num_hidden_layers": 2, "embedding_size": 8,
-            "directionality": "bidi", "pooler_fc_size": 768, "layers_to_keep": [],
-            "net_structure_type": 0}
+    data = {
+        "vocab_size": 100,
+        "hidden_size": 32,
+        "num_attention_heads": 4,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "embedding_size": 8,
+        "directionality": "bidi",
+        "pooler_fc_size": 768,
+        "layers_to_keep": [],
+        "net_structure_type": 0
+    }
     path = tmp_path / "c.json"
     path.write_text(json.dumps(data))
     config = modeling.AlbertConfig.from_json_file(str(path))
@@ -420,38 +430,76 @@ def test_config_round_trip_keeps_unknown_keys(tmp_path):
 
 
 def test_layout_inference_and_defaults():
-    brightmart = modeling.AlbertConfig.from_dict({"vocab_size": 10, "hidden_size": 8,
-                                                  "num_attention_heads": 2, "ln_type": "postln"})
+    brightmart = modeling.AlbertConfig.from_dict({
+        "vocab_size": 10,
+        "hidden_size": 8,
+        "num_attention_heads": 2,
+        "ln_type": "postln"
+    })
     assert brightmart.resolved_embedding_layout == "brightmart"
-    google = modeling.AlbertConfig.from_dict({"vocab_size": 10, "hidden_size": 8,
-                                              "num_attention_heads": 2, "num_hidden_groups": 1})
+    google = modeling.AlbertConfig.from_dict({
+        "vocab_size": 10,
+        "hidden_size": 8,
+        "num_attention_heads": 2,
+        "num_hidden_groups": 1
+    })
     assert google.resolved_embedding_layout == "google"
-    missing_ln = modeling.AlbertConfig.from_dict({"vocab_size": 10, "hidden_size": 8,
-                                                  "num_attention_heads": 2})
+    missing_ln = modeling.AlbertConfig.from_dict({
+        "vocab_size": 10,
+        "hidden_size": 8,
+        "num_attention_heads": 2
+    })
     assert missing_ln.resolved_ln_type == "postln"
     assert not missing_ln.has_final_layer_norm
-    null_ln = modeling.AlbertConfig.from_dict({"vocab_size": 10, "hidden_size": 8,
-                                               "num_attention_heads": 2, "ln_type": None})
+    null_ln = modeling.AlbertConfig.from_dict({
+        "vocab_size": 10,
+        "hidden_size": 8,
+        "num_attention_heads": 2,
+        "ln_type": None
+    })
     assert null_ln.resolved_ln_type == "postln"
     default = modeling.AlbertConfig()
-    assert (default.hidden_size, default.num_attention_heads, default.embedding_size) == (4096, 64, 128)
+    assert (default.hidden_size, default.num_attention_heads, default.embedding_size) == (4096, 64,
+                                                                                          128)
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ({"hidden_size": 30, "num_attention_heads": 4}, "not a multiple of num_attention_heads"),
-    ({"num_hidden_layers": 5, "num_hidden_groups": 2}, "not divisible by num_hidden_groups"),
-    ({"ln_type": "pre_ln"}, "unknown ln_type"),
-    ({"hidden_act": "gelu_fast"}, "unknown hidden_act"),
-    ({"embedding_layout": "bert"}, "unknown embedding_layout"),
-    ({"sharing_mode": "some"}, "unknown sharing_mode"),
-    ({"hidden_size": "768"}, "hidden_size must be an integer"),
-    ({"vocab_size": 0}, "vocab_size must be >= 1"),
-    ({"hidden_dropout_prob": 1.5}, "hidden_dropout_prob"),
-    ({"embedding_layout": "brightmart", "inner_group_num": 2}, "no inner groups"),
+    ({
+        "hidden_size": 30,
+        "num_attention_heads": 4
+    }, "not a multiple of num_attention_heads"),
+    ({
+        "num_hidden_layers": 5,
+        "num_hidden_groups": 2
+    }, "not divisible by num_hidden_groups"),
+    ({
+        "ln_type": "pre_ln"
+    }, "unknown ln_type"),
+    ({
+        "hidden_act": "gelu_fast"
+    }, "unknown hidden_act"),
+    ({
+        "embedding_layout": "bert"
+    }, "unknown embedding_layout"),
+    ({
+        "sharing_mode": "some"
+    }, "unknown sharing_mode"),
+    ({
+        "hidden_size": "768"
+    }, "hidden_size must be an integer"),
+    ({
+        "vocab_size": 0
+    }, "vocab_size must be >= 1"),
+    ({
+        "hidden_dropout_prob": 1.5
+    }, "hidden_dropout_prob"),
+    ({
+        "embedding_layout": "brightmart",
+        "inner_group_num": 2
+    }, "no inner groups"),
 ])
 def test_config_errors(tmp_path, overrides, message):
-    data = {"vocab_size": 10, "hidden_size": 32, "num_attention_heads": 4,
-            "num_hidden_layers": 4}
+    data = {"vocab_size": 10, "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 4}
     data.update(overrides)
     path = tmp_path / "bad_config.json"
     path.write_text(json.dumps(data))
@@ -480,8 +528,7 @@ def test_activations():
         t = tf.constant(x)
         np.testing.assert_allclose(sess.run(modeling.get_activation("gelu")(t)), np_gelu(x),
                                    atol=1e-6)
-        np.testing.assert_allclose(sess.run(modeling.get_activation("relu")(t)),
-                                   np.maximum(x, 0))
+        np.testing.assert_allclose(sess.run(modeling.get_activation("relu")(t)), np.maximum(x, 0))
         np.testing.assert_allclose(sess.run(modeling.get_activation("swish")(t)),
                                    x / (1 + np.exp(-x)), atol=1e-6)
     assert modeling.get_activation("linear") is None
@@ -496,12 +543,14 @@ def _positions_graph(cfg, ids, types, mask, positions, use_einsum):
     with graph.as_default():
         tf.set_random_seed(0)
         config = modeling.AlbertConfig.from_dict(cfg)
-        args = [tf.constant(ids, tf.int32), tf.constant(mask, tf.int32),
-                tf.constant(types, tf.int32)]
+        args = [
+            tf.constant(ids, tf.int32),
+            tf.constant(mask, tf.int32),
+            tf.constant(types, tf.int32)
+        ]
         full = modeling.AlbertModel(config, False, *args, use_einsum=use_einsum, scope="bert")
         with tf.variable_scope(tf.get_variable_scope(), reuse=True):
-            part = modeling.AlbertModel(config, False, *args, use_einsum=use_einsum,
-                                        scope="bert",
+            part = modeling.AlbertModel(config, False, *args, use_einsum=use_einsum, scope="bert",
                                         output_positions=tf.constant(positions, tf.int32))
         variables = tf.trainable_variables()
         gathered = tf.gather(full.get_sequence_output(), positions, batch_dims=1)
@@ -511,26 +560,27 @@ def _positions_graph(cfg, ids, types, mask, positions, use_einsum):
             return tf.reduce_sum(tf.sin(rows) * target) + tf.reduce_sum(tf.square(pooled))
 
         grads = []
-        for rows, pooled in ((gathered, full.get_pooled_output()),
-                             (part.get_output_at_positions(), part.get_pooled_output())):
-            grads.append([tf.convert_to_tensor(g) for g in
-                          tf.gradients(loss(rows, pooled), variables)])
+        for rows, pooled in ((gathered, full.get_pooled_output()), (part.get_output_at_positions(),
+                                                                    part.get_pooled_output())):
+            grads.append(
+                [tf.convert_to_tensor(g) for g in tf.gradients(loss(rows, pooled), variables)])
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             rng = np.random.RandomState(2)
             for var in variables:
                 var.load((rng.randn(*var.shape.as_list()) * 0.3 +
                           (1.0 if "gamma" in var.name else 0.0)).astype(np.float32), sess)
-            return sess.run({"full": (gathered, full.get_pooled_output(), grads[0]),
-                             "part": (part.get_output_at_positions(),
-                                      part.get_pooled_output(), grads[1])})
+            return sess.run({
+                "full": (gathered, full.get_pooled_output(), grads[0]),
+                "part": (part.get_output_at_positions(), part.get_pooled_output(), grads[1])
+            })
 
 
 POSITION_CASES = [CASES[i] for i in (0, 1, 2, 4, 7, 8, 10)]
 
 
-@pytest.mark.parametrize("overrides", POSITION_CASES, ids=lambda c: "-".join(
-    "%s=%s" % (k, v) for k, v in sorted(c.items())))
+@pytest.mark.parametrize("overrides", POSITION_CASES,
+                         ids=lambda c: "-".join("%s=%s" % (k, v) for k, v in sorted(c.items())))
 def test_output_positions_equal_full_model_values_and_gradients(overrides):
     """The last block computed only at some positions gives what the full
     model gives there (pooled output too), and the same gradients."""
@@ -546,8 +596,7 @@ def test_output_positions_equal_full_model_values_and_gradients(overrides):
     np.testing.assert_allclose(pooled, full_pooled, atol=1e-5, rtol=1e-5)
     assert len(grads) == len(full_grads)
     for g, want in zip(grads, full_grads):
-        np.testing.assert_allclose(g, want, atol=1e-4 * max(1.0, np.abs(want).max()),
-                                   rtol=1e-4)
+        np.testing.assert_allclose(g, want, atol=1e-4 * max(1.0, np.abs(want).max()), rtol=1e-4)
 
 
 def test_output_positions_einsum_free_and_errors():
@@ -563,8 +612,11 @@ def test_output_positions_einsum_free_and_errors():
         with pytest.raises(ValueError, match="get_output_at_positions"):
             model.get_sequence_output()
         # Only the last layer is computed at the positions.
-        shapes = [op.outputs[0].shape.as_list() for op in tf.get_default_graph().get_operations()
-                  if op.type == "MatMul" and "intermediate" in op.name]
+        shapes = [
+            op.outputs[0].shape.as_list()
+            for op in tf.get_default_graph().get_operations()
+            if op.type == "MatMul" and "intermediate" in op.name
+        ]
         assert shapes == [[12, 24], [4, 24]]
     with tf.Graph().as_default():
         model = modeling.AlbertModel(config, False, tf.constant(ids, tf.int32))
@@ -578,12 +630,11 @@ def test_training_graph_gradients_match_inference_graph():
     values and gradients as the plain-op graph, with and without
     output_positions."""
     positions = np.array([[0, 2, 5], [0, 1, 3]], np.int32)
-    for overrides, at in ((dict(embedding_layout="brightmart"), None),
-                          (dict(embedding_layout="google", ln_type="preln"), None),
+    for overrides, at in ((dict(embedding_layout="brightmart"),
+                           None), (dict(embedding_layout="google", ln_type="preln"), None),
                           (dict(embedding_layout="brightmart"), positions)):
-        cfg = modeling.AlbertConfig.from_dict(tiny_config(hidden_dropout_prob=0.0,
-                                                          attention_probs_dropout_prob=0.0,
-                                                          **overrides))
+        cfg = modeling.AlbertConfig.from_dict(
+            tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **overrides))
         ids, types, mask = make_inputs()
         results = []
         for training in (False, True):
@@ -595,26 +646,29 @@ def test_training_graph_gradients_match_inference_graph():
                     output_positions=None if at is None else tf.constant(at))
                 ops = [op.type for op in tf.get_default_graph().get_operations()]
                 assert ("IdentityN" in ops) == training
-                attention_ops = [op.type for op in tf.get_default_graph().get_operations()
-                                 if "/attention" in op.name and "gradients" not in op.name]
+                attention_ops = [
+                    op.type
+                    for op in tf.get_default_graph().get_operations()
+                    if "/attention" in op.name and "gradients" not in op.name
+                ]
                 if training and not tf_compat.IS_TF2:
                     assert "Transpose" not in attention_ops and "Pack" in attention_ops
                 else:
                     assert "Pack" not in attention_ops
-                out = (model.get_sequence_output() if at is None
-                       else model.get_output_at_positions())
+                out = (model.get_sequence_output()
+                       if at is None else model.get_output_at_positions())
                 loss = tf.reduce_sum(tf.sin(out)) + tf.reduce_sum(model.get_pooled_output())
-                grads = [tf.convert_to_tensor(g)
-                         for g in tf.gradients(loss, tf.trainable_variables())]
+                grads = [
+                    tf.convert_to_tensor(g) for g in tf.gradients(loss, tf.trainable_variables())
+                ]
                 with tf.Session() as sess:
                     sess.run(tf.global_variables_initializer())
                     # Initial values depend on op ids: load the same ones by name.
                     for var in tf.global_variables():
                         seed = sum(ord(ch) for ch in var.op.name)
-                        var.load((np.random.RandomState(seed).randn(*var.shape.as_list())
-                                  * 0.3).astype(np.float32), sess)
+                        var.load((np.random.RandomState(seed).randn(*var.shape.as_list()) *
+                                  0.3).astype(np.float32), sess)
                     results.append(sess.run([out, grads]))
         np.testing.assert_allclose(results[1][0], results[0][0], atol=1e-5)
         for g_t, g_i in zip(results[1][1], results[0][1]):
-            np.testing.assert_allclose(g_t, g_i, atol=1e-4 * max(1.0, np.abs(g_i).max()),
-                                       rtol=1e-4)
+            np.testing.assert_allclose(g_t, g_i, atol=1e-4 * max(1.0, np.abs(g_i).max()), rtol=1e-4)

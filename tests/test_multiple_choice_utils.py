@@ -20,8 +20,9 @@ import tokenization
 from tf_compat import tf
 
 CHARS = u"天地人山水火木金土日月星风云雨红花草甲乙丙丁"
-WORDS = [u"the", u"cat", u"dog", u"sat", u"on", u"mat", u"is", u"a", u"red", u"blue",
-         u"what", u"color"]
+WORDS = [
+    u"the", u"cat", u"dog", u"sat", u"on", u"mat", u"is", u"a", u"red", u"blue", u"what", u"color"
+]
 VOCAB = [u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(CHARS) + WORDS + [u"?", u"."]
 ID = {token: index for index, token in enumerate(VOCAB)}
 
@@ -68,14 +69,11 @@ def write_c3(data_dir):
     dialogue = [
         [[u"男：天地", u"女：山水"],
          [question(u"谁说山水？", [u"男", u"女"], u"女"),
-          question(u"说了什么？", [u"天地", u"火木", u"山水"], u"火木")],
-         u"d1-1"],
+          question(u"说了什么？", [u"天地", u"火木", u"山水"], u"火木")], u"d1-1"],
         [[u"甲：红花"], [question(u"什么花？", [u"红花", u"草"], u"红花")], u"d1-2"],
     ]
     mixed = [
-        [[u"日月星风云雨。"],
-         [question(u"有什么？", [u"日", u"木", u"金", u"土"], u"日")],
-         u"m1-1"],
+        [[u"日月星风云雨。"], [question(u"有什么？", [u"日", u"木", u"金", u"土"], u"日")], u"m1-1"],
     ]
     write_json(data_dir / "d-train.json", dialogue, indent=2)
     write_json(data_dir / "m-train.json", mixed)
@@ -99,18 +97,18 @@ def test_c3_reads_dialogue_and_mixed_files_with_two_to_four_options(tmp_path):
 
 
 def test_c3_dev_with_only_one_of_the_two_files_and_original_names(tmp_path):
-    write_json(tmp_path / "c3-m-dev.json",
-               [[[u"天"], [question(u"天？", [u"天", u"地"], u"地")], u"m"]])
+    write_json(tmp_path / "c3-m-dev.json", [[[u"天"], [question(u"天？", [u"天", u"地"], u"地")], u"m"]])
     examples = mc.read_examples("c3", str(tmp_path), "dev")
     assert len(examples) == 1 and examples[0].label == 1
     assert mc.data_files("c3", str(tmp_path), "dev") == [str(tmp_path / "c3-m-dev.json")]
 
 
 def test_c3_test_file_ids_no_labels_and_version_preference(tmp_path):
-    entries = [[[u"天地"], [question(u"天？", [u"天", u"地", u"人"], qid=7),
-                            question(u"地？", [u"天", u"地"], qid=12)], u"t1"]]
-    write_json(tmp_path / "test1.0.json", entries[:0] + [[[u"人"], [question(
-        u"人？", [u"天", u"人"], qid=0)], u"t0"]])
+    entries = [[[u"天地"],
+                [question(u"天？", [u"天", u"地", u"人"], qid=7),
+                 question(u"地？", [u"天", u"地"], qid=12)], u"t1"]]
+    write_json(tmp_path / "test1.0.json",
+               entries[:0] + [[[u"人"], [question(u"人？", [u"天", u"人"], qid=0)], u"t0"]])
     assert mc.data_files("c3", str(tmp_path), "test") == [str(tmp_path / "test1.0.json")]
     write_json(tmp_path / "test1.1.json", entries)
     examples = mc.read_examples("c3", str(tmp_path), "test")
@@ -129,10 +127,10 @@ def test_c3_answer_matching_ignores_outer_spaces_only(tmp_path):
 
 
 def test_c3_more_options_need_a_larger_maximum(tmp_path):
-    path = write_json(tmp_path / "d-train.json", [
-        [[u"天"], [question(u"天？", [u"天", u"地", u"人", u"山", u"水"], u"水")], u"x"]])
+    path = write_json(tmp_path / "d-train.json",
+                      [[[u"天"], [question(u"天？", [u"天", u"地", u"人", u"山", u"水"], u"水")], u"x"]])
     with pytest.raises(mc.DataError, match=r"entry 1, question 1: 5 options, more than "
-                                           r"the maximum of 4"):
+                       r"the maximum of 4"):
         mc.read_c3_file(path)
     assert mc.read_c3_file(path, max_options=5)[0].label == 4
 
@@ -198,10 +196,13 @@ def test_c3_malformed_json_and_wrong_structure(tmp_path):
 
 
 def race_article(article_id, questions, answers=("A",)):
-    return {"id": article_id, "article": u"the cat sat on the mat .",
-            "questions": list(questions),
-            "options": [[u"red", u"blue", u"cat", u"dog"] for _ in questions],
-            "answers": list(answers)}
+    return {
+        "id": article_id,
+        "article": u"the cat sat on the mat .",
+        "questions": list(questions),
+        "options": [[u"red", u"blue", u"cat", u"dog"] for _ in questions],
+        "answers": list(answers)
+    }
 
 
 def write_race(data_dir, split="train"):
@@ -219,20 +220,21 @@ def write_race(data_dir, split="train"):
 def test_race_layout_levels_and_google_merge(tmp_path):
     write_race(tmp_path)
     examples = mc.read_examples("race", str(tmp_path), "train")
-    assert [e.example_id for e in examples] == [
-        "middle1.txt-0", "middle1.txt-1", "middle2.txt-0", "high3.txt-0", "high7.txt-0"]
+    assert [e.example_id for e in examples
+           ] == ["middle1.txt-0", "middle1.txt-1", "middle2.txt-0", "high3.txt-0", "high7.txt-0"]
     assert [e.label for e in examples] == [2, 1, 3, 1, 0]
     # "_" is replaced by the option (every "_", as Google's str.replace does).
     assert examples[0].qa_texts()[0] == u"the red is red ."
     assert examples[2].qa_texts()[3] == u"a dog sat on dog mat ."
     # Otherwise the option follows the question after a space.
-    assert examples[1].qa_texts() == [u"what color ? red", u"what color ? blue",
-                                      u"what color ? cat", u"what color ? dog"]
+    assert examples[1].qa_texts() == [
+        u"what color ? red", u"what color ? blue", u"what color ? cat", u"what color ? dog"
+    ]
     middle = str(tmp_path / "RACE" / "train" / "middle" / "all.txt")
     assert examples[1].source == "%s:1: question 2" % middle
     assert examples[2].source == "%s:2: question 1" % middle
     assert examples[4].source == "%s: question 1" % (tmp_path / "RACE" / "train" / "high" /
-                                                      "high7.txt")
+                                                     "high7.txt")
     high = mc.read_examples("race", str(tmp_path), "train", high_only=True)
     assert [e.example_id for e in high] == ["high3.txt-0", "high7.txt-0"]
     middle_only = mc.read_examples("race", str(tmp_path), "train", middle_only=True)
@@ -255,7 +257,7 @@ def test_race_all_txt_is_preferred_and_data_dir_may_be_the_race_dir(tmp_path):
 
 @pytest.mark.parametrize("change, problem", [
     (lambda a: a.update(answers=["E", "B"]), "question 1: answer 'E' is not one of the option "
-                                             "letters A-D"),
+     "letters A-D"),
     (lambda a: a.update(answers=["A"]), "2 questions, 2 option lists and 1 answers"),
     (lambda a: a.pop("article"), "missing field 'article'"),
     (lambda a: a.update(article=u"  "), "empty article"),
@@ -299,15 +301,34 @@ def test_race_malformed_json_line_and_test_without_answers(tmp_path):
 
 def test_jsonl_int_and_text_labels_ids_and_unlabelled_test(tmp_path):
     write_json_lines(tmp_path / "train.jsonl", [
-        {"id": "q1", "context": u"天地", "question": u"天？", "choices": [u"天", u"地"],
-         "label": 1},
-        {"context": u"山水", "question": u"水？", "choices": [u"山", u"水", u"火"],
-         "label": u"火"},
+        {
+            "id": "q1",
+            "context": u"天地",
+            "question": u"天？",
+            "choices": [u"天", u"地"],
+            "label": 1
+        },
+        {
+            "context": u"山水",
+            "question": u"水？",
+            "choices": [u"山", u"水", u"火"],
+            "label": u"火"
+        },
     ])
     write_json_lines(tmp_path / "test.jsonl", [
-        {"id": 5, "context": u"天", "question": u"天？", "choices": [u"天", u"地"]},
-        {"id": 6, "context": u"地", "question": u"地？", "choices": [u"天", u"地"],
-         "label": None},
+        {
+            "id": 5,
+            "context": u"天",
+            "question": u"天？",
+            "choices": [u"天", u"地"]
+        },
+        {
+            "id": 6,
+            "context": u"地",
+            "question": u"地？",
+            "choices": [u"天", u"地"],
+            "label": None
+        },
     ])
     train = mc.read_examples("jsonl", str(tmp_path), "train")
     assert [(e.example_id, e.label) for e in train] == [("q1", 1), (1, 2)]
@@ -319,16 +340,36 @@ def test_jsonl_int_and_text_labels_ids_and_unlabelled_test(tmp_path):
 
 
 @pytest.mark.parametrize("row, problem", [
-    ({"label": 2}, "label 2 is out of range for 2 choices"),
-    ({"label": u"水"}, u"label '水' is not among the choices"),
-    ({"label": True}, "label must be a choice index or a choice text"),
-    ({"context": u""}, "empty context"),
-    ({"context": None}, "missing field 'context'"),
-    ({"question": u" "}, "empty question"),
-    ({"choices": [u"天"]}, "1 option(s); a question needs at least 2"),
-    ({"choices": [u"天", u"地", u"人", u"山", u"水"]}, "5 options, more than the maximum"),
-    ({"choices": u"天地"}, "field 'choices' must be a list"),
-    ({"choices": [u"天", 3, u""]}, "empty option 3"),
+    ({
+        "label": 2
+    }, "label 2 is out of range for 2 choices"),
+    ({
+        "label": u"水"
+    }, u"label '水' is not among the choices"),
+    ({
+        "label": True
+    }, "label must be a choice index or a choice text"),
+    ({
+        "context": u""
+    }, "empty context"),
+    ({
+        "context": None
+    }, "missing field 'context'"),
+    ({
+        "question": u" "
+    }, "empty question"),
+    ({
+        "choices": [u"天"]
+    }, "1 option(s); a question needs at least 2"),
+    ({
+        "choices": [u"天", u"地", u"人", u"山", u"水"]
+    }, "5 options, more than the maximum"),
+    ({
+        "choices": u"天地"
+    }, "field 'choices' must be a list"),
+    ({
+        "choices": [u"天", 3, u""]
+    }, "empty option 3"),
 ])
 def test_jsonl_bad_inputs_name_file_and_line(tmp_path, row, problem):
     good = {"context": u"天地", "question": u"天？", "choices": [u"天", u"地"], "label": 0}
@@ -343,8 +384,12 @@ def test_jsonl_bad_inputs_name_file_and_line(tmp_path, row, problem):
 
 
 def test_jsonl_malformed_line_missing_file_and_unknown_task(tmp_path):
-    good = json.dumps({"context": u"天", "question": u"天？", "choices": [u"天", u"地"],
-                       "label": 0}, ensure_ascii=False)
+    good = json.dumps({
+        "context": u"天",
+        "question": u"天？",
+        "choices": [u"天", u"地"],
+        "label": 0
+    }, ensure_ascii=False)
     path = write(tmp_path / "train.jsonl", good + u'\n\n{"context": \n')
     with pytest.raises(mc.DataError, match=r"train\.jsonl:3: not valid JSON"):
         mc.read_jsonl_file(path)
@@ -368,11 +413,10 @@ def test_truncation_keeps_the_last_qa_tokens_and_cuts_the_context_first():
     # 12 positions - 3 specials = 9: qa keeps its last 4, the context its first 5.
     assert mc.truncate_option_tokens(context, qa, 12, 4) == (list(u"abcde"), list(u"3456"))
     # A short qa is kept whole; the context takes the rest of the room.
-    assert mc.truncate_option_tokens(context, list(u"01"), 12, 4) == (
-        list(u"abcdefg"), list(u"01"))
+    assert mc.truncate_option_tokens(context, list(u"01"), 12, 4) == (list(u"abcdefg"), list(u"01"))
     # Everything fits: nothing is cut.
-    assert mc.truncate_option_tokens(list(u"abc"), list(u"01"), 12, 4) == (
-        list(u"abc"), list(u"01"))
+    assert mc.truncate_option_tokens(list(u"abc"), list(u"01"), 12,
+                                     4) == (list(u"abc"), list(u"01"))
     # max_qa_length beyond the sequence: qa keeps its last max_seq_length - 3.
     assert mc.truncate_option_tokens(context, qa, 8, 100) == ([], list(u"23456"))
     tokens, segments = mc.encode_option(context, qa, 12, 4)
@@ -386,8 +430,8 @@ def _ids(tokens):
 
 
 def test_features_exact_rows_padding_and_option_mask(tokenizer):
-    example = mc.MultipleChoiceExample(
-        "x", u"天地人山水火", u"天 _ 地", [u"红", u"花草"], label=1, source="mem:1")
+    example = mc.MultipleChoiceExample("x", u"天地人山水火", u"天 _ 地", [u"红", u"花草"], label=1,
+                                       source="mem:1")
     feature = mc.convert_examples_to_features([example], tokenizer, max_seq_length=8,
                                               max_qa_length=3, num_choices=4)[0]
     length = 8
@@ -407,8 +451,9 @@ def test_features_exact_rows_padding_and_option_mask(tokenizer):
     assert feature.label_id == 1 and feature.is_real_example
     record = feature.as_dict()
     spec = mc.feature_spec(8, 4)
-    assert list(record) == list(spec) == ["input_ids", "input_mask", "segment_ids",
-                                          "option_mask", "label_ids", "is_real_example"]
+    assert list(record) == list(spec) == [
+        "input_ids", "input_mask", "segment_ids", "option_mask", "label_ids", "is_real_example"
+    ]
     for name, (shape, dtype) in spec.items():
         assert dtype == "int64"
         assert len(record[name]) == (shape[0] if shape else 1)
@@ -419,8 +464,8 @@ def test_short_texts_are_padded_within_each_row(tokenizer):
     example = mc.MultipleChoiceExample("y", u"山", u"水？", [u"天", u"地", u"人"], label=None)
     feature = mc.convert_single_example(example, tokenizer, 10, 5, 3)
     rows = [feature.input_ids[k * 10:(k + 1) * 10] for k in range(3)]
-    assert rows[2] == _ids(["[CLS]", u"山", "[SEP]", u"水", u"？" if u"？" in ID else "[UNK]",
-                            u"人", "[SEP]"]) + [0, 0, 0]
+    assert rows[2] == _ids(
+        ["[CLS]", u"山", "[SEP]", u"水", u"？" if u"？" in ID else "[UNK]", u"人", "[SEP]"]) + [0, 0, 0]
     assert feature.input_mask[20:30] == [1] * 7 + [0] * 3
     assert feature.segment_ids[20:30] == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0]
     assert feature.option_mask == [1, 1, 1]
@@ -431,10 +476,10 @@ def test_too_many_options_padding_examples_and_bad_lengths(tokenizer):
     example = mc.MultipleChoiceExample("z", u"天", u"天？", [u"天", u"地", u"人"], 0,
                                        source="f.json: entry 3, question 1")
     with pytest.raises(mc.DataError, match=r"f\.json: entry 3, question 1: 3 options but "
-                                           r"records hold 2"):
+                       r"records hold 2"):
         mc.convert_examples_to_features([example], tokenizer, 8, 3, 2)
-    padding = mc.convert_examples_to_features([classifier_tasks.PaddingInputExample()],
-                                              tokenizer, 8, 3, 4)[0]
+    padding = mc.convert_examples_to_features([classifier_tasks.PaddingInputExample()], tokenizer,
+                                              8, 3, 4)[0]
     assert not padding.is_real_example
     assert padding.input_ids == [0] * 32 and padding.option_mask == [0] * 4
     assert padding.as_dict()["is_real_example"] == [0]
@@ -463,9 +508,12 @@ def test_feature_dicts_parse_with_the_spec_and_stream(tmp_path, tokenizer):
     assert counter.count == 0  # nothing is encoded before it is read
     with tf.io.TFRecordWriter(record_file) as writer:
         for feature in stream:
-            writer.write(tf.train.Example(features=tf.train.Features(feature={
-                name: tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-                for name, values in feature.as_dict().items()})).SerializeToString())
+            writer.write(
+                tf.train.Example(features=tf.train.Features(
+                    feature={
+                        name: tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+                        for name, values in feature.as_dict().items()
+                    })).SerializeToString())
     assert counter.count == 5
     parse = {name: tf.io.FixedLenFeature(shape, tf.int64) for name, (shape, _) in spec.items()}
     with tf.Graph().as_default():
@@ -493,9 +541,9 @@ HIDDEN = 16
 
 
 def _config(**overrides):
-    fields = dict(vocab_size=len(VOCAB), embedding_size=8, hidden_size=HIDDEN,
-                  num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
-                  max_position_embeddings=32, embedding_layout="google")
+    fields = dict(vocab_size=len(VOCAB), embedding_size=8, hidden_size=HIDDEN, num_hidden_layers=2,
+                  num_attention_heads=2, intermediate_size=32, max_position_embeddings=32,
+                  embedding_layout="google")
     fields.update(overrides)
     return modeling.AlbertConfig(**fields)
 
@@ -534,8 +582,7 @@ def test_head_variables_are_googles_and_shapes():
         outputs = mc.create_model(_config(), False, tf.constant(ids.reshape([2, -1])),
                                   tf.constant(mask.reshape([2, -1])),
                                   tf.constant(types.reshape([2, -1])),
-                                  tf.constant([[1, 1, 1, 0], [1, 1, 1, 1]]),
-                                  tf.constant([2, 0]), 4)
+                                  tf.constant([[1, 1, 1, 0], [1, 1, 1, 1]]), tf.constant([2, 0]), 4)
         shapes = {v.op.name: v.shape.as_list() for v in tf.global_variables()}
         head = {n: s for n, s in shapes.items() if not n.startswith("bert/")}
         assert head == {"output_weights": [1, HIDDEN], "output_bias": [1]}
@@ -572,8 +619,7 @@ def test_masked_options_get_no_probability_and_padding_is_equivalent():
                                    tf.constant([[1, 1, 0, 0]]), tf.constant([1]), 4)
             # The options themselves ([B, C, L] inputs) give the same scores.
             nested = mc.create_model(config, False, tf.constant(ids), tf.constant(mask),
-                                     tf.constant(types), tf.constant([[1, 1, 0, 0]]), None,
-                                     None)
+                                     tf.constant(types), tf.constant([[1, 1, 0, 0]]), None, None)
         assert len(tf.global_variables()) == len(
             [v for v in tf.global_variables() if v.op.name.startswith("bert/")]) + 2
         got = _run({"two": _fetch(two), "four": _fetch(four), "nested": _fetch(nested)})
@@ -605,8 +651,12 @@ def test_logits_are_the_head_on_each_options_pooled_output_in_record_order():
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             bias.load(np.array([0.3], np.float32), sess)
-            got = sess.run({"logits": outputs.logits, "pooled": full.get_pooled_output(),
-                            "weights": weights, "bias": bias})
+            got = sess.run({
+                "logits": outputs.logits,
+                "pooled": full.get_pooled_output(),
+                "weights": weights,
+                "bias": bias
+            })
     want = (got["pooled"].astype(np.float64).dot(got["weights"][0]) + got["bias"][0])
     np.testing.assert_allclose(got["logits"], want.reshape([2, 3]), atol=1e-5)
     assert len(set(np.round(want, 5))) == 6  # the options do score differently
@@ -617,10 +667,10 @@ def test_dropout_on_the_pooled_output_only_when_training():
     for is_training, distinct in ((True, True), (False, False)):
         with tf.Graph().as_default():
             tf.set_random_seed(1)
-            outputs = mc.create_model(_config(hidden_dropout_prob=0.0,
-                                              attention_probs_dropout_prob=0.0),
-                                      is_training, tf.constant(ids), tf.constant(mask),
-                                      tf.constant(types), None, None, None, dropout=0.9)
+            outputs = mc.create_model(
+                _config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0), is_training,
+                tf.constant(ids), tf.constant(mask), tf.constant(types), None, None, None,
+                dropout=0.9)
             with tf.Session() as sess:
                 sess.run(tf.global_variables_initializer())
                 runs = {tuple(np.round(sess.run(outputs.logits)[0], 6)) for _ in range(4)}
@@ -631,8 +681,8 @@ def test_a_row_without_options_stays_finite():
     ids, mask, types = _inputs(4, batch=1)
     with tf.Graph().as_default():
         outputs = mc.create_model(_config(), False, tf.constant(ids), tf.constant(mask),
-                                  tf.constant(types), tf.constant([[0, 0, 0, 0]]),
-                                  tf.constant([0]), None)
+                                  tf.constant(types), tf.constant([[0, 0, 0, 0]]), tf.constant([0]),
+                                  None)
         got = _run(_fetch(outputs))
     np.testing.assert_allclose(got["probabilities"], 0.25, rtol=1e-6)
     assert np.isfinite(got["loss"])
@@ -660,8 +710,8 @@ def test_checkpoints_interchange_with_googles_race_head(tmp_path):
     for checkpoint, allowed in ((pretrained, ["output_bias", "output_weights"]), (race, [])):
         with tf.Graph().as_default():
             mc.create_model(config, False, tf.constant(ids.reshape([2, -1])),
-                            tf.constant(mask.reshape([2, -1])),
-                            tf.constant(types.reshape([2, -1])), None, None, 4)
+                            tf.constant(mask.reshape([2, -1])), tf.constant(types.reshape([2, -1])),
+                            None, None, 4)
             report = checkpoint_utils.init_from_checkpoint(
                 checkpoint, allow_missing=mc.head_variable_patterns(config), log=False)
             assert report.ok
@@ -670,11 +720,14 @@ def test_checkpoints_interchange_with_googles_race_head(tmp_path):
 
 def _model_fn_features():
     ids, mask, types = _inputs(4)
-    return {"input_ids": tf.constant(ids.reshape([2, -1])),
-            "input_mask": tf.constant(mask.reshape([2, -1])),
-            "segment_ids": tf.constant(types.reshape([2, -1])),
-            "option_mask": tf.constant([[1, 1, 1, 0], [1, 1, 1, 1]]),
-            "label_ids": tf.constant([1, 3]), "is_real_example": tf.constant([1, 0])}
+    return {
+        "input_ids": tf.constant(ids.reshape([2, -1])),
+        "input_mask": tf.constant(mask.reshape([2, -1])),
+        "segment_ids": tf.constant(types.reshape([2, -1])),
+        "option_mask": tf.constant([[1, 1, 1, 0], [1, 1, 1, 1]]),
+        "label_ids": tf.constant([1, 3]),
+        "is_real_example": tf.constant([1, 0])
+    }
 
 
 def test_model_fn_train_and_predict_specs():
@@ -719,19 +772,23 @@ def test_export_saved_model_signature(tmp_path):
             meta = tf.saved_model.loader.load(sess, [tf.saved_model.tag_constants.SERVING],
                                               export_dir)
             signature = meta.signature_def["serving_default"]
-            assert sorted(signature.inputs) == ["input_ids", "input_mask", "option_mask",
-                                                "segment_ids"]
-            feeds = {signature.inputs["input_ids"].name: ids,
-                     signature.inputs["input_mask"].name: mask,
-                     signature.inputs["segment_ids"].name: types,
-                     signature.inputs["option_mask"].name: option_mask}
+            assert sorted(
+                signature.inputs) == ["input_ids", "input_mask", "option_mask", "segment_ids"]
+            feeds = {
+                signature.inputs["input_ids"].name: ids,
+                signature.inputs["input_mask"].name: mask,
+                signature.inputs["segment_ids"].name: types,
+                signature.inputs["option_mask"].name: option_mask
+            }
             got = sess.run(signature.outputs["probabilities"].name, feeds)
             # Three options of a shorter length: the signature takes any of both.
-            three = sess.run(signature.outputs["probabilities"].name, {
-                signature.inputs["input_ids"].name: ids[:, :3, :5],
-                signature.inputs["input_mask"].name: mask[:, :3, :5],
-                signature.inputs["segment_ids"].name: types[:, :3, :5],
-                signature.inputs["option_mask"].name: option_mask[:, :3]})
+            three = sess.run(
+                signature.outputs["probabilities"].name, {
+                    signature.inputs["input_ids"].name: ids[:, :3, :5],
+                    signature.inputs["input_mask"].name: mask[:, :3, :5],
+                    signature.inputs["segment_ids"].name: types[:, :3, :5],
+                    signature.inputs["option_mask"].name: option_mask[:, :3]
+                })
     np.testing.assert_allclose(got, want, atol=1e-6)
     assert three.shape == (2, 3)
     write(tmp_path / "foreign" / "notes.txt", u"mine")
@@ -763,8 +820,10 @@ def _read_lines(path):
 
 
 def test_c3_submission_is_clues_format(tmp_path):
-    examples = [mc.MultipleChoiceExample(7, u"天", u"天？", [u"天", u"地", u"人"]),
-                mc.MultipleChoiceExample(12, u"地", u"地？", [u"天", u"地"])]
+    examples = [
+        mc.MultipleChoiceExample(7, u"天", u"天？", [u"天", u"地", u"人"]),
+        mc.MultipleChoiceExample(12, u"地", u"地？", [u"天", u"地"])
+    ]
     # Padded options never win, even with a larger (meaningless) value.
     probabilities = [[0.2, 0.1, 0.7, 0.0], [0.3, 0.4, 0.0, 0.9]]
     path = mc.write_submission(str(tmp_path), "c3", examples, probabilities)
@@ -781,12 +840,21 @@ def test_c3_submission_is_clues_format(tmp_path):
 
 
 def test_race_and_jsonl_predictions_file(tmp_path):
-    examples = [mc.MultipleChoiceExample("high1.txt-0", u"c", u"q", [u"a", u"b", u"c", u"d"]),
-                mc.MultipleChoiceExample("q2", u"c", u"q", [u"a", u"b"])]
+    examples = [
+        mc.MultipleChoiceExample("high1.txt-0", u"c", u"q", [u"a", u"b", u"c", u"d"]),
+        mc.MultipleChoiceExample("q2", u"c", u"q", [u"a", u"b"])
+    ]
     probabilities = np.array([[0.1, 0.2, 0.3, 0.4], [0.6, 0.4, 0.0, 0.0]])
     for task in ("race", "jsonl"):
         path = mc.write_submission(str(tmp_path / task), task, examples, probabilities)
         assert os.path.basename(path) == "predictions.jsonl"
         rows = _read_lines(path)
-        assert rows == [{"id": "high1.txt-0", "label": 3, "probabilities": [0.1, 0.2, 0.3, 0.4]},
-                        {"id": "q2", "label": 0, "probabilities": [0.6, 0.4]}]
+        assert rows == [{
+            "id": "high1.txt-0",
+            "label": 3,
+            "probabilities": [0.1, 0.2, 0.3, 0.4]
+        }, {
+            "id": "q2",
+            "label": 0,
+            "probabilities": [0.6, 0.4]
+        }]

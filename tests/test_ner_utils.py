@@ -21,11 +21,13 @@ import tokenization
 from tf_compat import tf
 
 CHINESE = u"北京是中国的首都天安门广场位于市中心浙商银行企业信贷部叶老桂博士则从另一个角度对五道门槛进行了解读我在球队年"
-ENGLISH = [u"new", u"york", u"paris", u"is", u"the", u"cat", u"cats", u"sat", u"on", u"mat",
-           u"capital", u"of", u"france", u"seine", u"river", u"nba", u"team", u"cafe"]
+ENGLISH = [
+    u"new", u"york", u"paris", u"is", u"the", u"cat", u"cats", u"sat", u"on", u"mat", u"capital",
+    u"of", u"france", u"seine", u"river", u"nba", u"team", u"cafe"
+]
 LETTERS = list(u"abcdefghijklmnopqrstuvwxyz0123456789")
-VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(CHINESE) + ENGLISH +
-         LETTERS + [u"##s", u"##ing", u"##9", u"2019", u",", u".", u"，", u"。", u"ａ", u"ｂ"])
+VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(CHINESE) + ENGLISH + LETTERS +
+         [u"##s", u"##ing", u"##9", u"2019", u",", u".", u"，", u"。", u"ａ", u"ｂ"])
 
 
 def write_bytes(path, data):
@@ -77,23 +79,55 @@ TSV = (u"text_a\tlabel\n"
 
 CLUENER_LINES = [
     # The types are not in text order, as in the released files.
-    {"text": u"浙商银行企业信贷部叶老桂博士则从另一个角度对五道门槛进行了解读。",
-     "label": {"name": {u"叶老桂": [[9, 11]]}, "company": {u"浙商银行": [[0, 3]]}}},
+    {
+        "text": u"浙商银行企业信贷部叶老桂博士则从另一个角度对五道门槛进行了解读。",
+        "label": {
+            "name": {
+                u"叶老桂": [[9, 11]]
+            },
+            "company": {
+                u"浙商银行": [[0, 3]]
+            }
+        }
+    },
     # Spaces, Latin words, digits, full-width characters; one entity twice,
     # its positions listed out of order.
-    {"text": u"New York 的 ＮＢＡ 球队 2019 年在 New York",
-     "label": {"address": {u"New York": [[26, 33], [0, 7]]},
-               "organization": {u"ＮＢＡ 球队": [[11, 16]]}}},
+    {
+        "text": u"New York 的 ＮＢＡ 球队 2019 年在 New York",
+        "label": {
+            "address": {
+                u"New York": [[26, 33], [0, 7]]
+            },
+            "organization": {
+                u"ＮＢＡ 球队": [[11, 16]]
+            }
+        }
+    },
 ]
 
 
 def cluener_text():
     lines = [json.dumps(obj, ensure_ascii=False) for obj in CLUENER_LINES]
     # Other JSON spellings, an id, and a test-style line without label.
-    lines.append(json.dumps({"id": 7, "text": u"北京 ａ", "label": {"address": {u"北京": [[0, 1]]}}},
-                            ensure_ascii=True))
-    lines.append(json.dumps({"text": u"cat sat", "label": {"name": {u"cat": [[0, 2]]}}},
-                            separators=(",", ":")))
+    lines.append(
+        json.dumps({
+            "id": 7,
+            "text": u"北京 ａ",
+            "label": {
+                "address": {
+                    u"北京": [[0, 1]]
+                }
+            }
+        }, ensure_ascii=True))
+    lines.append(
+        json.dumps({
+            "text": u"cat sat",
+            "label": {
+                "name": {
+                    u"cat": [[0, 2]]
+                }
+            }
+        }, separators=(",", ":")))
     lines.append(json.dumps({"id": 8, "text": u"天安门 广场"}, ensure_ascii=False))
     return u"\n".join(lines) + u"\n"
 
@@ -102,8 +136,8 @@ def test_conll_reading(tmp_path):
     path = write(tmp_path / "train.txt", CONLL)
     assert ner_utils.detect_format(path) == "conll"
     examples = ner_utils.read_examples(path)
-    assert [e.tokens for e in examples] == [
-        [u"北", u"京", u"是", u"ｂ", u"2", u"0"], [u"Paris", u"is", u"cafés", u"Ｐａｒｉｓ"]]
+    assert [e.tokens for e in examples] == [[u"北", u"京", u"是", u"ｂ", u"2", u"0"],
+                                            [u"Paris", u"is", u"cafés", u"Ｐａｒｉｓ"]]
     assert examples[0].tags == [u"B-LOC", u"I-LOC", u"O", u"O", u"B-DATE", u"I-DATE"]
     assert examples[1].tags == [u"B-LOC", u"O", u"O", u"B-ORG"]
     assert examples[0].source == "%s:3" % path and examples[1].source == "%s:11" % path
@@ -143,8 +177,7 @@ def test_conll_predictions_append_a_column(tmp_path):
     assert lines[12] == u"cafés   NN  O  B-PER  "
     assert lines[13] == u"Ｐａｒｉｓ\tB-ORG\tO"
     # Replacing instead of appending.
-    out = ner_utils.write_predictions(str(tmp_path / "r.txt"), examples, predicted,
-                                      mode="replace")
+    out = ner_utils.write_predictions(str(tmp_path / "r.txt"), examples, predicted, mode="replace")
     assert read_bytes(out).decode("utf-8").split(u"\n")[12] == u"cafés   NN  B-PER  "
 
 
@@ -156,8 +189,7 @@ def test_unlabelled_conll(tmp_path):
     out = ner_utils.write_predictions(str(tmp_path / "out.txt"), examples,
                                       [[u"B-LOC", u"I-LOC"], [u"O"]])
     assert read_bytes(out).decode("utf-8") == u"北 B-LOC\n京 I-LOC\n\n是 O\n"
-    ner_utils.write_predictions(str(tmp_path / "same.txt"), examples, [None, None],
-                                mode="replace")
+    ner_utils.write_predictions(str(tmp_path / "same.txt"), examples, [None, None], mode="replace")
     assert read_bytes(str(tmp_path / "same.txt")) == read_bytes(path)
 
 
@@ -182,8 +214,7 @@ def test_tsv_without_label_column_gets_one(tmp_path):
     path = write(tmp_path / "test.tsv", u"text_a\n北 京\n")
     examples = ner_utils.read_examples(path, fmt="tsv")
     assert examples[0].tags is None
-    out = ner_utils.write_predictions(str(tmp_path / "out.tsv"), examples,
-                                      [[u"B-LOC", u"I-LOC"]])
+    out = ner_utils.write_predictions(str(tmp_path / "out.tsv"), examples, [[u"B-LOC", u"I-LOC"]])
     assert read_bytes(out).decode("utf-8") == u"text_a\tlabel\n北 京\tB-LOC I-LOC\n"
 
 
@@ -220,8 +251,14 @@ def test_cluener_submission_format(tmp_path):
     rows = [json.loads(line) for line in read_bytes(out).decode("utf-8").splitlines()]
     assert [sorted(r) for r in rows] == [["id", "label"]] * 5
     assert [r["id"] for r in rows] == [0, 1, 7, 3, 8]
-    assert rows[1]["label"] == {"address": {u"New York": [[26, 33], [0, 7]]},
-                                "organization": {u"ＮＢＡ 球队": [[11, 16]]}}
+    assert rows[1]["label"] == {
+        "address": {
+            u"New York": [[26, 33], [0, 7]]
+        },
+        "organization": {
+            u"ＮＢＡ 球队": [[11, 16]]
+        }
+    }
     assert rows[4]["label"] == {"scene": {u"天安门 广场": [[0, 5]]}}
 
 
@@ -235,8 +272,7 @@ def test_writing_in_another_format(tmp_path):
     conll = ner_utils.format_predictions(examples, [e.tags for e in examples], fmt="conll")
     assert conll.startswith(u"北 B-LOC B-LOC\n京 I-LOC I-LOC\n")
     by_hand = ner_utils.NerExample("x", [u"北", u"京"], [u"B-LOC", u"I-LOC"])
-    assert ner_utils.format_predictions([by_hand], [[u"O", u"O"]]) == (
-        u"北 B-LOC O\n京 I-LOC O\n\n")
+    assert ner_utils.format_predictions([by_hand], [[u"O", u"O"]]) == (u"北 B-LOC O\n京 I-LOC O\n\n")
     spaced = ner_utils.read_examples(write(tmp_path / "b.json", cluener_text()))
     with pytest.raises(ValueError, match="cannot be written"):
         ner_utils.format_predictions(spaced, [e.tags or [u"O"] * len(e.tokens) for e in spaced],
@@ -339,10 +375,9 @@ def test_detect_scheme_of_files(tmp_path):
 def test_label_list():
     example = ner_utils.NerExample("x", [u"a", u"b", u"c"], [u"B-PER", u"O", u"B-LOC"])
     other = ner_utils.NerExample("y", [u"a", u"b"], [u"B-LOC", u"I-LOC"])
-    assert ner_utils.get_label_list([example, other], complete=False) == [
-        "O", "B-LOC", "B-PER", "I-LOC"]
-    assert ner_utils.get_label_list([example, other]) == [
-        "O", "B-LOC", "B-PER", "I-LOC", "I-PER"]
+    assert ner_utils.get_label_list([example, other],
+                                    complete=False) == ["O", "B-LOC", "B-PER", "I-LOC"]
+    assert ner_utils.get_label_list([example, other]) == ["O", "B-LOC", "B-PER", "I-LOC", "I-PER"]
     assert ner_utils.get_label_list(labels=["B-X", "O"]) == ["B-X", "O"]
     with pytest.raises(ValueError, match="no 'O'"):
         ner_utils.get_label_list(labels=["B-X"])
@@ -354,22 +389,18 @@ def test_label_list():
 # Bad input: one DataError naming file and line.
 # ---------------------------------------------------------------------------
 
-
 BAD_INPUTS = [
-    ("tsv", u"text_a\tlabel\n北 京\tB-LOC I-LOC\n中 国 人\tB-LOC I-LOC\n", 3,
-     "3 tokens but 2 tags"),
+    ("tsv", u"text_a\tlabel\n北 京\tB-LOC I-LOC\n中 国 人\tB-LOC I-LOC\n", 3, "3 tokens but 2 tags"),
     ("tsv", u"text_a\tlabel\n北 京\n", 2, "expected 2 tab-separated fields"),
     ("conll", u"北 B-LOC\n京 I-LOC\n\n中\n", 4, "has no tag"),
     ("conll", u"北 B-LOC\n京 X-LOC\n", 2, "unknown tag scheme prefix 'X'"),
     ("conll", u"北 B-LOC\n京 I-LOC\n是 BLOC\n", 3, "neither O nor PREFIX-TYPE"),
-    ("cluener", u'{"text": "北京", "label": {}}\n{"text": "北京", "label": \n', 2,
-     "not valid JSON"),
+    ("cluener", u'{"text": "北京", "label": {}}\n{"text": "北京", "label": \n', 2, "not valid JSON"),
     ("cluener", u'{"text": "北京是", "label": {"address": {"北京": [[1, 2]]}}}\n', 1,
      "span \\[1, 2\\] is '京是' in the text, not '北京'"),
     ("cluener", u'{"text": "ab"}\n{"text": "北京是", "label": {"a": {"北京": [[0, 1]]}, '
-                u'"b": {"京是": [[1, 2]]}}}\n', 2, "overlapping spans"),
-    ("cluener", u'{"text": "北京", "label": {"a": {"北京": [[0, 5]]}}}\n', 1,
-     "outside the text"),
+     u'"b": {"京是": [[1, 2]]}}}\n', 2, "overlapping spans"),
+    ("cluener", u'{"text": "北京", "label": {"a": {"北京": [[0, 5]]}}}\n', 1, "outside the text"),
     ("cluener", u'["北京"]\n', 1, "expected a JSON object"),
     ("cluener", u'{"label": {}}\n', 1, "no \"text\" string"),
 ]
@@ -400,8 +431,7 @@ def test_unknown_tag_in_features_names_its_line(tmp_path, tokenizer):
     path = write(tmp_path / "dev.txt", u"北 B-LOC\n京 I-LOC\n\n是 O\n中 B-ORG\n")
     examples = ner_utils.read_examples(path)
     with pytest.raises(ner_utils.DataError) as error:
-        ner_utils.convert_examples_to_features(examples, tokenizer, ["O", "B-LOC", "I-LOC"],
-                                               16, 8)
+        ner_utils.convert_examples_to_features(examples, tokenizer, ["O", "B-LOC", "I-LOC"], 16, 8)
     assert str(error.value).startswith("%s:5: tag 'B-ORG' is not in the label list" % path)
 
 
@@ -457,8 +487,8 @@ LONG_TEXT = (u"北京是中国的首都 new york 2019 年 ＮＢＡ 球队在 Pa
 def _long_example(tmp_path):
     text = LONG_TEXT
     label = {}
-    for type_, entity in (("address", u"new york"), ("organization", u"ＮＢＡ 球队"),
-                          ("name", u"叶老桂"), ("scene", u"天安门广场")):
+    for type_, entity in (("address", u"new york"), ("organization", u"ＮＢＡ 球队"), ("name", u"叶老桂"),
+                          ("scene", u"天安门广场")):
         start = text.index(entity)
         label[type_] = {entity: [[start, start + len(entity) - 1]]}
     line = json.dumps({"id": 1, "text": text, "label": label}, ensure_ascii=False)
@@ -475,8 +505,7 @@ def test_long_sentence_windows_cover_each_token_once(tmp_path, tokenizer):
         if max_seq_length == 16:
             assert len(features) > 3
         _check_windows(examples, features, max_seq_length)
-        merged = ner_utils.merge_window_predictions(examples, features,
-                                                    _gold_predictions(features))
+        merged = ner_utils.merge_window_predictions(examples, features, _gold_predictions(features))
         # The spaces inside an entity get its inside tag, the others O: the
         # gold tags come back exactly; the zero-width space gets O.
         assert merged == [examples[0].tags]
@@ -522,12 +551,10 @@ def test_a_word_split_into_sub_tokens_is_labelled_once(tmp_path, tokenizer):
     assert f.token_index == [-1, 0, 1, 1, 2, 3, 4, -1, -1, -1, -1, -1]
     predicted = _gold_predictions(features)
     predicted[0][3] = labels.index(u"B-LOC")  # ignored: not a first sub-token
-    assert ner_utils.merge_window_predictions(examples, features, predicted) == [
-        examples[0].tags]
+    assert ner_utils.merge_window_predictions(examples, features, predicted) == [examples[0].tags]
     # Bookkeeping survives JSON.
     back = ner_utils.NerFeature.from_json(json.loads(json.dumps(f.to_json())), labels)
-    assert ner_utils.merge_window_predictions(examples, [back], predicted) == [
-        examples[0].tags]
+    assert ner_utils.merge_window_predictions(examples, [back], predicted) == [examples[0].tags]
 
 
 def test_random_sentences_merge_back(tmp_path, tokenizer):
@@ -543,12 +570,11 @@ def test_random_sentences_merge_back(tmp_path, tokenizer):
             start = position + rng.randint(0, 3)
             end = min(start + length, len(text)) - 1
             if start <= end and text[start] not in u" \u3000" and text[end] not in u" \u3000":
-                spans.setdefault(rng.choice([u"a", u"b"]), {}).setdefault(
-                    text[start:end + 1], []).append([start, end])
+                spans.setdefault(rng.choice([u"a", u"b"]), {}).setdefault(text[start:end + 1],
+                                                                          []).append([start, end])
             position = end + 2
         lines.append(json.dumps({"text": text, "label": spans}, ensure_ascii=False))
-    examples = ner_utils.read_examples(write(tmp_path / "r.json", u"\n".join(lines)),
-                                       fmt="cluener")
+    examples = ner_utils.read_examples(write(tmp_path / "r.json", u"\n".join(lines)), fmt="cluener")
     labels = ner_utils.get_label_list(examples)
     features = ner_utils.convert_examples_to_features(examples, tokenizer, labels, 10, 3)
     _check_windows(examples, features, 10)
@@ -593,10 +619,10 @@ def test_sentencepiece_windows(tmp_path):
     lines = [u" ".join(rng.choice(ENGLISH) for _ in range(8)) for _ in range(300)]
     corpus = write(tmp_path / "corpus.txt", u"\n".join(lines) + u"\n")
     prefix = str(tmp_path / "sp")
-    spm.SentencePieceTrainer.train(
-        input=corpus, model_prefix=prefix, vocab_size=80, model_type="bpe", pad_id=0,
-        unk_id=1, eos_id=-1, bos_id=-1, control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        hard_vocab_limit=False)
+    spm.SentencePieceTrainer.train(input=corpus, model_prefix=prefix, vocab_size=80,
+                                   model_type="bpe", pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
+                                   control_symbols=["[CLS]", "[SEP]",
+                                                    "[MASK]"], hard_vocab_limit=False)
     sp_tokenizer = tokenization.FullTokenizer(spm_model_file=prefix + ".model")
     words = [rng.choice(ENGLISH + [u"Seine-river", u"Café", u"2019"]) for _ in range(40)]
     tags = [rng.choice([u"O", u"B-X", u"I-X"]) for _ in words]
@@ -605,8 +631,8 @@ def test_sentencepiece_windows(tmp_path):
     labels = ner_utils.get_label_list(examples)
     features = ner_utils.convert_examples_to_features(examples, sp_tokenizer, labels, 12, 3)
     _check_windows(examples, features, 12)
-    assert ner_utils.merge_window_predictions(
-        examples, features, _gold_predictions(features)) == [examples[0].tags]
+    assert ner_utils.merge_window_predictions(examples, features,
+                                              _gold_predictions(features)) == [examples[0].tags]
 
 
 def test_feature_spec_and_tf_example(tokenizer):
@@ -647,10 +673,13 @@ def test_crf_matches_brute_force_enumeration():
     rng = np.random.RandomState(0)
     emissions = rng.randn(3, 6, 3).astype(np.float32)
     transitions = rng.randn(3, 3).astype(np.float32)
-    masks = np.array([[1, 1, 1, 1, 0, 0],     # 4 tokens, then padding
-                      [0, 1, 0, 1, 1, 0],     # 3 tokens between [CLS]/sub-tokens/[SEP]
-                      [0, 0, 0, 0, 0, 0]],    # nothing (a padding example)
-                     dtype=np.int32)
+    masks = np.array(
+        [
+            [1, 1, 1, 1, 0, 0],  # 4 tokens, then padding
+            [0, 1, 0, 1, 1, 0],  # 3 tokens between [CLS]/sub-tokens/[SEP]
+            [0, 0, 0, 0, 0, 0]
+        ],  # nothing (a padding example)
+        dtype=np.int32)
     tags = rng.randint(0, 3, size=(3, 6)).astype(np.int32)
     tags[masks == 0] = -1
     with tf.Graph().as_default():
@@ -664,9 +693,16 @@ def test_crf_matches_brute_force_enumeration():
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             got_ll, got_path, got_best, got_grad = sess.run(
-                [log_likelihood, path, best_score, gradient], {e: emissions, y: tags, m: masks})
+                [log_likelihood, path, best_score, gradient], {
+                    e: emissions,
+                    y: tags,
+                    m: masks
+                })
             one_ll, one_path = sess.run([log_likelihood, path], {
-                e: emissions[:1, :1], y: tags[:1, :1], m: masks[:1, :1]})
+                e: emissions[:1, :1],
+                y: tags[:1, :1],
+                m: masks[:1, :1]
+            })
     for b in range(2):
         want_ll, positions, best, want_best = _brute_force(emissions[b], tags[b], masks[b],
                                                            transitions)
@@ -690,10 +726,10 @@ NUM_LABELS = 4
 
 
 def _config():
-    return modeling.AlbertConfig(
-        vocab_size=len(dict.fromkeys(VOCAB)), embedding_size=8, hidden_size=32,
-        num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=64, embedding_layout="google")
+    return modeling.AlbertConfig(vocab_size=len(dict.fromkeys(VOCAB)), embedding_size=8,
+                                 hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=64, max_position_embeddings=64,
+                                 embedding_layout="google")
 
 
 def _inputs():
@@ -705,8 +741,10 @@ def _inputs():
 
 
 def _placeholders():
-    return [tf.placeholder(tf.int32, [None, None], name=n)
-            for n in ("input_ids", "input_mask", "label_mask", "label_ids")]
+    return [
+        tf.placeholder(tf.int32, [None, None], name=n)
+        for n in ("input_ids", "input_mask", "label_mask", "label_ids")
+    ]
 
 
 @pytest.mark.parametrize("use_crf", [False, True])
@@ -737,8 +775,9 @@ def test_model_shapes_names_and_masked_loss(use_crf):
     assert predicted.shape == (2, 8) and per_example.shape == (2,)
     if not use_crf:
         log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-        picked = [-log_probs[b, t, labels[b, t]] for b in range(2) for t in range(8)
-                  if label_mask[b, t]]
+        picked = [
+            -log_probs[b, t, labels[b, t]] for b in range(2) for t in range(8) if label_mask[b, t]
+        ]
         assert loss == pytest.approx(np.mean(picked), rel=1e-5)
         assert per_example[1] == pytest.approx(np.mean(picked[3:]), rel=1e-5)
         assert (predicted == logits.argmax(-1)).all()
@@ -759,12 +798,16 @@ def _save_encoder_checkpoint(tmp_path):
 def test_model_fn_train_and_predict(tmp_path):
     prefix = _save_encoder_checkpoint(tmp_path)
     ids, mask, label_mask, labels = _inputs()
-    features = {"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids),
-                "label_ids": labels, "label_mask": label_mask}
+    features = {
+        "input_ids": ids,
+        "input_mask": mask,
+        "segment_ids": np.zeros_like(ids),
+        "label_ids": labels,
+        "label_mask": label_mask
+    }
     report = str(tmp_path / "report.txt")
     model_fn = ner_utils.model_fn_builder(_config(), NUM_LABELS, init_checkpoint=prefix,
-                                          num_train_steps=10, use_crf=True,
-                                          init_report_file=report)
+                                          num_train_steps=10, use_crf=True, init_report_file=report)
     with tf.Graph().as_default():
         tensors = {k: tf.constant(v) for k, v in features.items()}
         spec = model_fn(tensors, None, tf.estimator.ModeKeys.TRAIN, {})
@@ -789,8 +832,8 @@ def test_model_fn_train_and_predict(tmp_path):
                                NUM_LABELS, use_crf=True)
         loaded = checkpoint_utils.init_from_checkpoint(
             prefix, allow_missing=ner_utils.head_variable_patterns(), log=False)
-        assert sorted(loaded.allowed_missing) == ["crf/transitions", "output_bias",
-                                                  "output_weights"]
+        assert sorted(
+            loaded.allowed_missing) == ["crf/transitions", "output_bias", "output_weights"]
 
 
 @pytest.mark.parametrize("use_crf", [False, True])
@@ -805,15 +848,19 @@ def test_export_saved_model(tmp_path, use_crf):
             sess.run(tf.global_variables_initializer())
             if use_crf:  # make the transitions matter
                 transitions = [v for v in tf.global_variables() if "transitions" in v.name][0]
-                sess.run(transitions.assign(np.random.RandomState(1).randn(
-                    NUM_LABELS, NUM_LABELS).astype(np.float32) * 3))
-            want_ids, want_logits = sess.run(
-                [outputs.predicted_ids, outputs.logits],
-                {p_ids: ids, p_mask: mask, p_label_mask: label_mask})
+                sess.run(
+                    transitions.assign(
+                        np.random.RandomState(1).randn(NUM_LABELS, NUM_LABELS).astype(np.float32) *
+                        3))
+            want_ids, want_logits = sess.run([outputs.predicted_ids, outputs.logits], {
+                p_ids: ids,
+                p_mask: mask,
+                p_label_mask: label_mask
+            })
             tf.train.Saver().save(sess, checkpoint)
     export_dir = str(tmp_path / "export")
-    ner_utils.export_saved_model(_config(), NUM_LABELS, checkpoint, export_dir,
-                                 use_crf=use_crf, assets={"labels.txt": u"O\nB-X\n"})
+    ner_utils.export_saved_model(_config(), NUM_LABELS, checkpoint, export_dir, use_crf=use_crf,
+                                 assets={"labels.txt": u"O\nB-X\n"})
     assert os.path.isfile(os.path.join(export_dir, "assets.extra", "labels.txt"))
     with tf.Graph().as_default():
         with tf.Session() as sess:
@@ -823,13 +870,15 @@ def test_export_saved_model(tmp_path, use_crf):
             inputs = sorted(signature.inputs)
             want_inputs = ["input_ids", "input_mask", "segment_ids"]
             assert inputs == sorted(want_inputs + (["label_mask"] if use_crf else []))
-            feed = {signature.inputs["input_ids"].name: ids,
-                    signature.inputs["input_mask"].name: mask,
-                    signature.inputs["segment_ids"].name: np.zeros_like(ids)}
+            feed = {
+                signature.inputs["input_ids"].name: ids,
+                signature.inputs["input_mask"].name: mask,
+                signature.inputs["segment_ids"].name: np.zeros_like(ids)
+            }
             if use_crf:
                 feed[signature.inputs["label_mask"].name] = label_mask
-            got_ids, got_logits = sess.run([signature.outputs["tag_ids"].name,
-                                            signature.outputs["logits"].name], feed)
+            got_ids, got_logits = sess.run(
+                [signature.outputs["tag_ids"].name, signature.outputs["logits"].name], feed)
     assert np.allclose(got_logits, want_logits, atol=1e-5)
     assert (got_ids == want_ids).all()
 
@@ -872,7 +921,7 @@ def test_metrics_are_the_same_in_bio_and_bioes():
     gold_bioes = [ner_utils.convert_tags(t, "BIO", "BIOES") for t in GOLD]
     pred_bioes = [ner_utils.convert_tags(t, "BIO", "BIOES") for t in PRED]
     assert gold_bioes[1] == ["B-ORG", "I-ORG", "E-ORG", "O"]
-    assert (ner_utils.entity_metrics(gold_bioes, pred_bioes, "BIOES") ==
-            ner_utils.entity_metrics(GOLD, PRED, "BIO"))
+    assert (ner_utils.entity_metrics(gold_bioes, pred_bioes,
+                                     "BIOES") == ner_utils.entity_metrics(GOLD, PRED, "BIO"))
     with pytest.raises(ValueError, match="gold tags but"):
         ner_utils.entity_metrics([["O"]], [["O", "O"]])

@@ -19,7 +19,6 @@ BETA_2 = 0.999
 EPSILON = 1e-6
 NO_DECAY = ("LayerNorm", "layer_norm", "bias")
 
-
 # --------------------------------------------------------------------------
 # Independent numpy reference.
 # --------------------------------------------------------------------------
@@ -59,8 +58,8 @@ def np_run(init, grad_steps, lrs, wd, use_wd, use_ratio):
     for grads, lr in zip(grad_steps, lrs):
         for name in init:
             w, m, v = state[name]
-            state[name] = np_step(w, m, v, np.asarray(grads[name], np.float64),
-                                  lr, wd, use_wd[name], use_ratio[name])
+            state[name] = np_step(w, m, v, np.asarray(grads[name], np.float64), lr, wd,
+                                  use_wd[name], use_ratio[name])
     return state
 
 
@@ -83,27 +82,25 @@ def tf_run(make_optimizer, init, grad_steps, global_step=False):
         feeds = {}
         for name, value in init.items():
             value = np.asarray(value, np.float32)
-            variables[name] = tf.get_variable(
-                name, initializer=tf.constant(value))
+            variables[name] = tf.get_variable(name, initializer=tf.constant(value))
             feeds[name] = tf.placeholder(tf.float32, shape=value.shape)
         opt = make_optimizer()
         step_var = tf.train.get_or_create_global_step() if global_step else None
-        train_op = opt.apply_gradients(
-            [(feeds[name], variables[name]) for name in init],
-            global_step=step_var)
+        train_op = opt.apply_gradients([(feeds[name], variables[name]) for name in init],
+                                       global_step=step_var)
         slot_names = opt.get_slot_names()
-        slots = {name: tuple(opt.get_slot(var, s) for s in slot_names)
-                 for name, var in variables.items()}
+        slots = {
+            name: tuple(opt.get_slot(var, s) for s in slot_names) for name, var in variables.items()
+        }
         with tf.Session(graph=graph) as sess:
             sess.run(tf.global_variables_initializer())
             for grads in grad_steps:
-                sess.run(train_op, feed_dict={
-                    feeds[name]: np.asarray(grads[name], np.float32)
-                    for name in init})
+                sess.run(
+                    train_op,
+                    feed_dict={feeds[name]: np.asarray(grads[name], np.float32) for name in init})
             values, slot_values = sess.run((variables, slots))
             step = sess.run(step_var) if global_step else None
-    names = {name: tuple(slot.op.name for slot in pair)
-             for name, pair in slots.items()}
+    names = {name: tuple(slot.op.name for slot in pair) for name, pair in slots.items()}
     return values, slot_values, names, step
 
 
@@ -115,8 +112,9 @@ def three_step_problem():
         "layer/bias": np.array([3.0, -2.0, 4.0, 1.0]),
         "layer/LayerNorm/gamma": np.array([1.5, 0.5, 2.0, 1.0]),
     }
-    grad_steps = [{name: rng.normal(0.0, 1.0, size=np.shape(value))
-                   for name, value in init.items()} for _ in range(3)]
+    grad_steps = [{
+        name: rng.normal(0.0, 1.0, size=np.shape(value)) for name, value in init.items()
+    } for _ in range(3)]
     return init, grad_steps
 
 
@@ -139,26 +137,22 @@ def max_difference(state_a, state_b, name):
 def test_adamw_three_steps_match_numpy():
     init, grad_steps = three_step_problem()
     lr, wd = 0.1, 0.1
-    use_wd = {"layer/kernel": True, "layer/bias": False,
-              "layer/LayerNorm/gamma": False}
+    use_wd = {"layer/kernel": True, "layer/bias": False, "layer/LayerNorm/gamma": False}
     no_ratio = {name: False for name in init}
     expected = np_run(init, grad_steps, [lr] * 3, wd, use_wd, no_ratio)
 
     values, slots, names, _ = tf_run(
         lambda: optimization.AdamWeightDecayOptimizer(
-            lr, weight_decay_rate=wd, exclude_from_weight_decay=list(NO_DECAY)),
-        init, grad_steps)
+            lr, weight_decay_rate=wd, exclude_from_weight_decay=list(NO_DECAY)), init, grad_steps)
 
     assert_state_close(values, slots, expected)
     # The decay must matter for the kernel, so the test can tell it apart.
     all_wd = {name: True for name in init}
     with_decay = np_run(init, grad_steps, [lr] * 3, wd, all_wd, no_ratio)
-    without_decay = np_run(init, grad_steps, [lr] * 3, wd,
-                           {name: False for name in init}, no_ratio)
+    without_decay = np_run(init, grad_steps, [lr] * 3, wd, {name: False for name in init}, no_ratio)
     assert max_difference(expected, without_decay, "layer/kernel") > 1e-3
     assert max_difference(expected, with_decay, "layer/bias") > 1e-3
-    assert names["layer/kernel"] == ("layer/kernel/adam_m",
-                                     "layer/kernel/adam_v")
+    assert names["layer/kernel"] == ("layer/kernel/adam_m", "layer/kernel/adam_v")
 
 
 def test_adamw_defaults():
@@ -169,9 +163,12 @@ def test_adamw_defaults():
     assert opt.get_slot_names() == ["adam_m", "adam_v"]
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(beta_1=1.0), dict(beta_2=-0.1), dict(epsilon=-1.0),
-    dict(weight_decay_rate=-0.01)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(beta_1=1.0),
+     dict(beta_2=-0.1),
+     dict(epsilon=-1.0),
+     dict(weight_decay_rate=-0.01)])
 def test_adamw_rejects_bad_hyperparameters(kwargs):
     with pytest.raises(ValueError):
         optimization.AdamWeightDecayOptimizer(0.1, **kwargs)
@@ -185,28 +182,25 @@ def test_adamw_rejects_bad_hyperparameters(kwargs):
 def test_lamb_three_steps_match_numpy():
     init, grad_steps = three_step_problem()
     lr, wd = 0.1, 0.1
-    use_wd = {"layer/kernel": True, "layer/bias": False,
-              "layer/LayerNorm/gamma": False}
+    use_wd = {"layer/kernel": True, "layer/bias": False, "layer/LayerNorm/gamma": False}
     # Google's rule: the trust ratio follows the weight-decay exclusions.
     use_ratio = dict(use_wd)
     expected = np_run(init, grad_steps, [lr] * 3, wd, use_wd, use_ratio)
 
-    values, slots, names, _ = tf_run(
-        lambda: lamb_optimizer.LAMBOptimizer(
-            lr, weight_decay_rate=wd, exclude_from_weight_decay=list(NO_DECAY)),
-        init, grad_steps)
+    def make():
+        return lamb_optimizer.LAMBOptimizer(lr, weight_decay_rate=wd,
+                                            exclude_from_weight_decay=list(NO_DECAY))
+
+    values, slots, names, _ = tf_run(make, init, grad_steps)
 
     assert_state_close(values, slots, expected)
     # The ratio must matter for every variable, so the test can tell the
     # excluded ones from the adapted one.
-    ratio_for_all = np_run(init, grad_steps, [lr] * 3, wd, use_wd,
-                           {name: True for name in init})
-    ratio_for_none = np_run(init, grad_steps, [lr] * 3, wd, use_wd,
-                            {name: False for name in init})
+    ratio_for_all = np_run(init, grad_steps, [lr] * 3, wd, use_wd, {name: True for name in init})
+    ratio_for_none = np_run(init, grad_steps, [lr] * 3, wd, use_wd, {name: False for name in init})
     assert max_difference(expected, ratio_for_none, "layer/kernel") > 1e-3
     assert max_difference(expected, ratio_for_all, "layer/bias") > 1e-3
-    assert max_difference(expected, ratio_for_all,
-                          "layer/LayerNorm/gamma") > 1e-3
+    assert max_difference(expected, ratio_for_all, "layer/LayerNorm/gamma") > 1e-3
     for name in init:
         assert names[name] == (name + "/adam_m", name + "/adam_v")
 
@@ -215,17 +209,16 @@ def test_lamb_explicit_layer_adaptation_exclusions():
     # Bias: no decay but adapted; LayerNorm: decayed but not adapted.
     init, grad_steps = three_step_problem()
     lr, wd = 0.1, 0.1
-    use_wd = {"layer/kernel": True, "layer/bias": False,
-              "layer/LayerNorm/gamma": True}
-    use_ratio = {"layer/kernel": True, "layer/bias": True,
-                 "layer/LayerNorm/gamma": False}
+    use_wd = {"layer/kernel": True, "layer/bias": False, "layer/LayerNorm/gamma": True}
+    use_ratio = {"layer/kernel": True, "layer/bias": True, "layer/LayerNorm/gamma": False}
     expected = np_run(init, grad_steps, [lr] * 3, wd, use_wd, use_ratio)
 
-    values, slots, _, _ = tf_run(
-        lambda: lamb_optimizer.LAMBOptimizer(
-            lr, weight_decay_rate=wd, exclude_from_weight_decay=["bias"],
-            exclude_from_layer_adaptation=["LayerNorm"]),
-        init, grad_steps)
+    def make():
+        return lamb_optimizer.LAMBOptimizer(lr, weight_decay_rate=wd,
+                                            exclude_from_weight_decay=["bias"],
+                                            exclude_from_layer_adaptation=["LayerNorm"])
+
+    values, slots, _, _ = tf_run(make, init, grad_steps)
 
     assert_state_close(values, slots, expected)
 
@@ -233,17 +226,17 @@ def test_lamb_explicit_layer_adaptation_exclusions():
 def test_lamb_layer_adaptation_for_all_and_brightmart_slots():
     init, grad_steps = three_step_problem()
     lr, wd = 0.1, 0.1
-    use_wd = {"layer/kernel": True, "layer/bias": False,
-              "layer/LayerNorm/gamma": False}
+    use_wd = {"layer/kernel": True, "layer/bias": False, "layer/LayerNorm/gamma": False}
     use_ratio = {name: True for name in init}
     expected = np_run(init, grad_steps, [lr] * 3, wd, use_wd, use_ratio)
 
-    values, slots, names, _ = tf_run(
-        lambda: lamb_optimizer.LAMBOptimizer(
-            lr, weight_decay_rate=wd, exclude_from_weight_decay=list(NO_DECAY),
-            layer_adaptation_for_all=True,
-            slot_names=lamb_optimizer.BRIGHTMART_LAMB_SLOT_NAMES),
-        init, grad_steps)
+    def make():
+        return lamb_optimizer.LAMBOptimizer(lr, weight_decay_rate=wd,
+                                            exclude_from_weight_decay=list(NO_DECAY),
+                                            layer_adaptation_for_all=True,
+                                            slot_names=lamb_optimizer.BRIGHTMART_LAMB_SLOT_NAMES)
+
+    values, slots, names, _ = tf_run(make, init, grad_steps)
 
     assert_state_close(values, slots, expected)
     for name in init:
@@ -253,21 +246,18 @@ def test_lamb_layer_adaptation_for_all_and_brightmart_slots():
 def test_lamb_zero_norms_give_ratio_one():
     lr = 0.1
     init = {
-        "zero/kernel": np.zeros(3),       # ||w|| = 0
+        "zero/kernel": np.zeros(3),  # ||w|| = 0
         "frozen/kernel": np.array([1.0, -2.0, 0.5]),  # ||u|| = 0 below
     }
-    grad_steps = [{"zero/kernel": np.array([0.5, -1.0, 2.0]),
-                   "frozen/kernel": np.zeros(3)}]
-    values, _, _, _ = tf_run(
-        lambda: lamb_optimizer.LAMBOptimizer(lr, weight_decay_rate=0.0),
-        init, grad_steps)
+    grad_steps = [{"zero/kernel": np.array([0.5, -1.0, 2.0]), "frozen/kernel": np.zeros(3)}]
+    values, _, _, _ = tf_run(lambda: lamb_optimizer.LAMBOptimizer(lr, weight_decay_rate=0.0), init,
+                             grad_steps)
 
     # Ratio 1: w = 0 - lr * m / (sqrt(v) + eps) with m = 0.1 g, v = 0.001 g^2.
     g = grad_steps[0]["zero/kernel"]
     expected_zero = -lr * (0.1 * g) / (np.sqrt(0.001 * g * g) + EPSILON)
     np.testing.assert_allclose(values["zero/kernel"], expected_zero, **TOL)
-    np.testing.assert_allclose(values["frozen/kernel"], init["frozen/kernel"],
-                               **TOL)
+    np.testing.assert_allclose(values["frozen/kernel"], init["frozen/kernel"], **TOL)
     assert all(np.all(np.isfinite(value)) for value in values.values())
 
 
@@ -295,11 +285,12 @@ def test_slots_are_non_trainable_root_scope_variables():
             opt.apply_gradients([(tf.ones([2, 3]), kernel)])
         global_names = sorted(v.op.name for v in tf.global_variables())
         trainable_names = [v.op.name for v in tf.trainable_variables()]
-    assert global_names == ["model/dense/kernel", "model/dense/kernel/adam_m",
-                            "model/dense/kernel/adam_v"]
+    assert global_names == [
+        "model/dense/kernel", "model/dense/kernel/adam_m", "model/dense/kernel/adam_v"
+    ]
     assert trainable_names == ["model/dense/kernel"]
-    assert [v.op.name for v in opt.variables()] == [
-        "model/dense/kernel/adam_m", "model/dense/kernel/adam_v"]
+    assert [v.op.name for v in opt.variables()
+           ] == ["model/dense/kernel/adam_m", "model/dense/kernel/adam_v"]
     assert opt.get_slot(kernel, "no_such_slot") is None
 
 
@@ -317,8 +308,7 @@ def test_indexed_slices_gradient_equals_dense_update(make_optimizer):
     # Sparse: the gradient of a gather is an IndexedSlices with a repeated id.
     graph = tf.Graph()
     with graph.as_default():
-        embeddings = tf.get_variable("embeddings/word_embeddings",
-                                     initializer=tf.constant(table))
+        embeddings = tf.get_variable("embeddings/word_embeddings", initializer=tf.constant(table))
         loss = tf.reduce_sum(tf.gather(embeddings, ids) * coefficients)
         (grad,) = tf.gradients(loss, [embeddings])
         assert isinstance(grad, tf.IndexedSlices)
@@ -329,12 +319,11 @@ def test_indexed_slices_gradient_equals_dense_update(make_optimizer):
             sess.run(train_op)
             sparse_result = sess.run(embeddings)
 
-    dense_result, _, _, _ = tf_run(
-        make_optimizer, {"embeddings/word_embeddings": table},
-        [{"embeddings/word_embeddings": dense_grad}] * 2)
+    dense_result, _, _, _ = tf_run(make_optimizer, {"embeddings/word_embeddings": table}, [{
+        "embeddings/word_embeddings": dense_grad
+    }] * 2)
 
-    np.testing.assert_allclose(
-        sparse_result, dense_result["embeddings/word_embeddings"], **TOL)
+    np.testing.assert_allclose(sparse_result, dense_result["embeddings/word_embeddings"], **TOL)
     assert np.max(np.abs(sparse_result - table)) > 1e-2
     # Rows that no id touches only decay; the others move by about lr.
     assert np.max(np.abs(sparse_result[[0, 2, 4]] - table[[0, 2, 4]])) < 0.05
@@ -343,8 +332,7 @@ def test_indexed_slices_gradient_equals_dense_update(make_optimizer):
 def test_apply_gradients_increments_a_given_global_step_only():
     init = {"w/kernel": np.ones(2)}
     grads = [{"w/kernel": np.ones(2)}] * 3
-    _, _, _, step = tf_run(lambda: lamb_optimizer.LAMBOptimizer(0.1), init,
-                           grads, global_step=True)
+    _, _, _, step = tf_run(lambda: lamb_optimizer.LAMBOptimizer(0.1), init, grads, global_step=True)
     assert step == 3
 
 
@@ -354,8 +342,7 @@ def test_minimize_follows_the_tf_optimizer_contract():
         weights = tf.get_variable("w/kernel", initializer=tf.constant([3.0]))
         global_step = tf.train.get_or_create_global_step()
         opt = lamb_optimizer.LAMBOptimizer(0.1)
-        with_step = opt.minimize(tf.reduce_sum(tf.square(weights)),
-                                 global_step=global_step)
+        with_step = opt.minimize(tf.reduce_sum(tf.square(weights)), global_step=global_step)
         without_step = opt.minimize(tf.reduce_sum(tf.square(weights)))
         with tf.Session(graph=graph) as sess:
             sess.run(tf.global_variables_initializer())
@@ -376,11 +363,9 @@ def test_none_gradients_are_skipped_and_all_none_raises():
     graph = tf.Graph()
     with graph.as_default():
         used = tf.get_variable("used/kernel", initializer=tf.constant([1.0]))
-        unused = tf.get_variable("unused/kernel",
-                                 initializer=tf.constant([2.0]))
+        unused = tf.get_variable("unused/kernel", initializer=tf.constant([2.0]))
         opt = optimization.AdamWeightDecayOptimizer(0.1)
-        train_op = opt.apply_gradients([(tf.constant([1.0]), used),
-                                        (None, unused)])
+        train_op = opt.apply_gradients([(tf.constant([1.0]), used), (None, unused)])
         with pytest.raises(ValueError, match="unused/kernel"):
             opt.apply_gradients([(None, unused)])
         with tf.Session(graph=graph) as sess:
@@ -411,23 +396,19 @@ def lr_at(steps, **kwargs):
 # (step, expected) pairs computed by hand; init_lr = 0.1, 100 steps.
 SCHEDULE_CASES = [
     # Linear decay, warmup 10.
-    (dict(num_warmup_steps=10, poly_power=1.0),
-     [(0, 0.0), (5, 0.05), (9, 0.09), (10, 0.09), (55, 0.045), (99, 0.001),
-      (100, 0.0), (150, 0.0)]),
+    (dict(num_warmup_steps=10, poly_power=1.0), [(0, 0.0), (5, 0.05), (9, 0.09), (10, 0.09),
+                                                 (55, 0.045), (99, 0.001), (100, 0.0), (150, 0.0)]),
     # Quadratic decay, warmup 10.
-    (dict(num_warmup_steps=10, poly_power=2.0),
-     [(0, 0.0), (5, 0.05), (10, 0.081), (55, 0.02025), (99, 1e-5),
-      (100, 0.0), (150, 0.0)]),
+    (dict(num_warmup_steps=10, poly_power=2.0), [(0, 0.0), (5, 0.05), (10, 0.081), (55, 0.02025),
+                                                 (99, 1e-5), (100, 0.0), (150, 0.0)]),
     # Warmup starts at step 20: zero (not negative) before it.
-    (dict(num_warmup_steps=10, start_warmup_step=20),
-     [(0, 0.0), (10, 0.0), (19, 0.0), (20, 0.0), (25, 0.05), (29, 0.09),
-      (30, 0.07), (60, 0.04), (100, 0.0)]),
+    (dict(num_warmup_steps=10, start_warmup_step=20), [(0, 0.0), (10, 0.0), (19, 0.0), (20, 0.0),
+                                                       (25, 0.05), (29, 0.09), (30, 0.07),
+                                                       (60, 0.04), (100, 0.0)]),
     # No warmup.
-    (dict(num_warmup_steps=0),
-     [(0, 0.1), (1, 0.099), (50, 0.05), (100, 0.0), (101, 0.0)]),
+    (dict(num_warmup_steps=0), [(0, 0.1), (1, 0.099), (50, 0.05), (100, 0.0), (101, 0.0)]),
     # No warmup but a start step: zero before it, decayed rate after.
-    (dict(num_warmup_steps=0, start_warmup_step=20),
-     [(0, 0.0), (19, 0.0), (20, 0.08), (60, 0.04)]),
+    (dict(num_warmup_steps=0, start_warmup_step=20), [(0, 0.0), (19, 0.0), (20, 0.08), (60, 0.04)]),
 ]
 
 
@@ -440,18 +421,21 @@ def test_learning_rate_schedule_hand_computed(kwargs, cases):
 
 
 def test_learning_rate_never_negative_with_late_warmup_start():
-    rates = lr_at(range(0, 130, 3), init_lr=0.1, num_train_steps=100,
-                  num_warmup_steps=10, start_warmup_step=40)
+    rates = lr_at(range(0, 130, 3), init_lr=0.1, num_train_steps=100, num_warmup_steps=10,
+                  start_warmup_step=40)
     assert min(rates) == 0.0
     assert max(rates) > 0.05
 
 
 @pytest.mark.parametrize("kwargs", [
-    dict(num_train_steps=0), dict(num_warmup_steps=-1),
-    dict(start_warmup_step=-1), dict(init_lr=-0.1), dict(poly_power=0.0)])
+    dict(num_train_steps=0),
+    dict(num_warmup_steps=-1),
+    dict(start_warmup_step=-1),
+    dict(init_lr=-0.1),
+    dict(poly_power=0.0)
+])
 def test_learning_rate_schedule_rejects_bad_arguments(kwargs):
-    arguments = dict(global_step=0, init_lr=0.1, num_train_steps=100,
-                     num_warmup_steps=10)
+    arguments = dict(global_step=0, init_lr=0.1, num_train_steps=100, num_warmup_steps=10)
     arguments.update(kwargs)
     with tf.Graph().as_default():
         with pytest.raises(ValueError):
@@ -471,37 +455,32 @@ CURVATURE = 3.0
 
 def quadratic_graph():
     """Loss 0.5 * c * (||K - K*||^2 + ||b - b*||^2) on dense/{kernel,bias}."""
-    kernel = tf.get_variable("dense/kernel",
-                             initializer=tf.constant(KERNEL_INIT, tf.float32))
-    bias = tf.get_variable("dense/bias",
-                           initializer=tf.constant(BIAS_INIT, tf.float32))
-    loss = 0.5 * CURVATURE * (
-        tf.reduce_sum(tf.square(kernel - KERNEL_TARGET.astype(np.float32))) +
-        tf.reduce_sum(tf.square(bias - BIAS_TARGET.astype(np.float32))))
+    kernel = tf.get_variable("dense/kernel", initializer=tf.constant(KERNEL_INIT, tf.float32))
+    bias = tf.get_variable("dense/bias", initializer=tf.constant(BIAS_INIT, tf.float32))
+    loss = 0.5 * CURVATURE * (tf.reduce_sum(tf.square(kernel - KERNEL_TARGET.astype(np.float32))) +
+                              tf.reduce_sum(tf.square(bias - BIAS_TARGET.astype(np.float32))))
     return kernel, bias, loss
 
 
-def np_create_optimizer_steps(num_steps, init_lr, num_train_steps, use_ratio,
-                              clip_norm=1.0):
+def np_create_optimizer_steps(num_steps, init_lr, num_train_steps, use_ratio, clip_norm=1.0):
     """numpy: clipped gradients, AdamW/LAMB, linear decay, no warmup."""
-    state = {"kernel": (KERNEL_INIT.copy(), np.zeros((2, 2)), np.zeros((2, 2))),
-             "bias": (BIAS_INIT.copy(), np.zeros(2), np.zeros(2))}
+    state = {
+        "kernel": (KERNEL_INIT.copy(), np.zeros((2, 2)), np.zeros((2, 2))),
+        "bias": (BIAS_INIT.copy(), np.zeros(2), np.zeros(2))
+    }
     targets = {"kernel": KERNEL_TARGET, "bias": BIAS_TARGET}
     norms = []
     for step in range(num_steps):
-        grads = {name: CURVATURE * (state[name][0] - targets[name])
-                 for name in state}
+        grads = {name: CURVATURE * (state[name][0] - targets[name]) for name in state}
         norm = np.sqrt(sum(np.sum(g * g) for g in grads.values()))
         norms.append(norm)
         if clip_norm:
-            grads = {name: g * clip_norm / max(norm, clip_norm)
-                     for name, g in grads.items()}
+            grads = {name: g * clip_norm / max(norm, clip_norm) for name, g in grads.items()}
         lr = init_lr * (num_train_steps - step) / num_train_steps
         for name in state:
             w, m, v = state[name]
             decayed = name == "kernel"
-            state[name] = np_step(w, m, v, grads[name], lr, 0.01, decayed,
-                                  use_ratio and decayed)
+            state[name] = np_step(w, m, v, grads[name], lr, 0.01, decayed, use_ratio and decayed)
     return state, norms
 
 
@@ -512,8 +491,7 @@ def test_create_optimizer_matches_numpy(optimizer_name):
     with graph.as_default():
         kernel, bias, loss = quadratic_graph()
         train_op, learning_rate = optimization.create_optimizer_with_lr(
-            loss, init_lr, num_train_steps, num_warmup_steps=0,
-            optimizer=optimizer_name)
+            loss, init_lr, num_train_steps, num_warmup_steps=0, optimizer=optimizer_name)
         assert learning_rate.op.name == "learning_rate"
         global_step = tf.train.get_global_step()
         with tf.Session(graph=graph) as sess:
@@ -525,8 +503,8 @@ def test_create_optimizer_matches_numpy(optimizer_name):
             final_step = sess.run(global_step)
             kernel_value, bias_value = sess.run((kernel, bias))
 
-    expected, norms = np_create_optimizer_steps(
-        2, init_lr, num_train_steps, use_ratio=optimizer_name.lower() == "lamb")
+    expected, norms = np_create_optimizer_steps(2, init_lr, num_train_steps,
+                                                use_ratio=optimizer_name.lower() == "lamb")
     assert min(norms) > 1.0  # Clipping is active on both steps.
     assert observed[0][0] == 0 and observed[1][0] == 1 and final_step == 2
     np.testing.assert_allclose([lr for _, lr in observed], [0.1, 0.09], **TOL)
@@ -553,34 +531,32 @@ def test_create_optimizer_clip_norm_none_disables_clipping():
     graph = tf.Graph()
     with graph.as_default():
         kernel, bias, loss = quadratic_graph()
-        train_op = optimization.create_optimizer(
-            loss, init_lr, num_train_steps, 0, optimizer="lamb", clip_norm=None)
+        train_op = optimization.create_optimizer(loss, init_lr, num_train_steps, 0,
+                                                 optimizer="lamb", clip_norm=None)
         with tf.Session(graph=graph) as sess:
             sess.run(tf.global_variables_initializer())
             sess.run(train_op)
             sess.run(train_op)
             kernel_value, bias_value = sess.run((kernel, bias))
 
-    unclipped, _ = np_create_optimizer_steps(
-        2, init_lr, num_train_steps, use_ratio=True, clip_norm=None)
-    clipped, _ = np_create_optimizer_steps(
-        2, init_lr, num_train_steps, use_ratio=True, clip_norm=1.0)
+    unclipped, _ = np_create_optimizer_steps(2, init_lr, num_train_steps, use_ratio=True,
+                                             clip_norm=None)
+    clipped, _ = np_create_optimizer_steps(2, init_lr, num_train_steps, use_ratio=True,
+                                           clip_norm=1.0)
     np.testing.assert_allclose(kernel_value, unclipped["kernel"][0], **TOL)
     np.testing.assert_allclose(bias_value, unclipped["bias"][0], **TOL)
     assert max_difference(unclipped, clipped, "bias") > 1e-4
 
 
-@pytest.mark.parametrize("excluded", [
-    ["b/kernel", "c/kernel"], ["b/kernel:0", "c/kernel:0"]])
+@pytest.mark.parametrize("excluded", [["b/kernel", "c/kernel"], ["b/kernel:0", "c/kernel:0"]])
 def test_create_optimizer_excluded_tvars(excluded):
     names = ["a/kernel", "b/kernel", "c/kernel", "d/kernel"]
     graph = tf.Graph()
     with graph.as_default():
-        variables = [tf.get_variable(name, initializer=tf.constant([1.0, 2.0]))
-                     for name in names]
+        variables = [tf.get_variable(name, initializer=tf.constant([1.0, 2.0])) for name in names]
         loss = tf.add_n([tf.reduce_sum(tf.square(v)) for v in variables])
-        train_op = optimization.create_optimizer(
-            loss, 0.1, 10, 0, optimizer="lamb", excluded_tvars=excluded)
+        train_op = optimization.create_optimizer(loss, 0.1, 10, 0, optimizer="lamb",
+                                                 excluded_tvars=excluded)
         global_names = {v.op.name for v in tf.global_variables()}
         with tf.Session(graph=graph) as sess:
             sess.run(tf.global_variables_initializer())
@@ -601,19 +577,16 @@ def test_create_optimizer_rejects_unknown_optimizer():
             optimization.create_optimizer(loss, 0.1, 10, 0, optimizer="sgd")
 
 
-@pytest.mark.parametrize("steps,error", [(0, ValueError), (1.5, ValueError),
-                                         (None, ValueError)])
+@pytest.mark.parametrize("steps,error", [(0, ValueError), (1.5, ValueError), (None, ValueError)])
 def test_create_optimizer_gradient_accumulation_steps(steps, error):
     with tf.Graph().as_default():
         _, _, loss = quadratic_graph()
         with pytest.raises(error):
-            optimization.create_optimizer(
-                loss, 0.1, 10, 0, gradient_accumulation_steps=steps)
+            optimization.create_optimizer(loss, 0.1, 10, 0, gradient_accumulation_steps=steps)
 
 
-@pytest.mark.parametrize("name,cls", [
-    ("adamw", optimization.AdamWeightDecayOptimizer),
-    ("lamb", lamb_optimizer.LAMBOptimizer)])
+@pytest.mark.parametrize("name,cls", [("adamw", optimization.AdamWeightDecayOptimizer),
+                                      ("lamb", lamb_optimizer.LAMBOptimizer)])
 def test_build_optimizer(name, cls):
     opt = optimization.build_optimizer(name, 0.1)
     assert isinstance(opt, cls)
@@ -629,8 +602,7 @@ def test_create_optimizer_tpu_graph_sums_gradients_across_shards():
     graph = tf.Graph()
     with graph.as_default():
         _, _, loss = quadratic_graph()
-        train_op = optimization.create_optimizer(
-            loss, 0.1, 10, 0, use_tpu=True, optimizer="lamb")
+        train_op = optimization.create_optimizer(loss, 0.1, 10, 0, use_tpu=True, optimizer="lamb")
     assert isinstance(train_op, tf.Operation)
     op_types = {op.type for op in graph.get_operations()}
     assert "CrossReplicaSum" in op_types
@@ -650,9 +622,8 @@ def test_loss_scaling_same_updates_skips_overflow_and_adapts_scale(optimizer_nam
         loss = loss + overflow * 3e38 * tf.reduce_sum(bias)
         scaler = optimization.DynamicLossScale(initial_scale=8.0, growth_interval=2)
         train_op, _ = optimization.create_optimizer_with_lr(
-            loss, init_lr, num_train_steps, num_warmup_steps=0,
-            optimizer=optimizer_name, loss_scale=scaler,
-            gradient_accumulation_steps=accumulation)
+            loss, init_lr, num_train_steps, num_warmup_steps=0, optimizer=optimizer_name,
+            loss_scale=scaler, gradient_accumulation_steps=accumulation)
         global_step = tf.train.get_global_step()
         with tf.Session(graph=graph) as sess:
             sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
@@ -663,10 +634,10 @@ def test_loss_scaling_same_updates_skips_overflow_and_adapts_scale(optimizer_nam
                     sess.run(train_op, {overflow: over})
                 history.append(sess.run((global_step, scaler.scale, kernel, bias)))
 
-            update(0.0)       # finite: step 1; good steps 1
-            update(1.0)       # overflow: skipped; scale 8 -> 4
-            update(0.0)       # finite: step 2; good steps 1
-            update(0.0)       # finite: step 3; good steps 2 -> scale 8
+            update(0.0)  # finite: step 1; good steps 1
+            update(1.0)  # overflow: skipped; scale 8 -> 4
+            update(0.0)  # finite: step 2; good steps 1
+            update(0.0)  # finite: step 3; good steps 2 -> scale 8
     steps = [h[0] for h in history]
     scales = [h[1] for h in history]
     assert steps == [1, 1, 2, 3]
@@ -674,8 +645,8 @@ def test_loss_scaling_same_updates_skips_overflow_and_adapts_scale(optimizer_nam
     np.testing.assert_array_equal(history[1][2], history[0][2])
     np.testing.assert_array_equal(history[1][3], history[0][3])
     # The three applied updates are exactly unscaled training's first three.
-    expected, _ = np_create_optimizer_steps(
-        3, init_lr, num_train_steps, use_ratio=optimizer_name == "lamb")
+    expected, _ = np_create_optimizer_steps(3, init_lr, num_train_steps,
+                                            use_ratio=optimizer_name == "lamb")
     np.testing.assert_allclose(history[3][2], expected["kernel"][0], **TOL)
     np.testing.assert_allclose(history[3][3], expected["bias"][0], **TOL)
 

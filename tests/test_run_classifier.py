@@ -102,9 +102,14 @@ def workspace(tmp_path_factory):
 
 
 def base_flags(ws, output_dir, data_dir=None, task="lcqmc"):
-    return ["--task_name=%s" % task, "--data_dir=%s" % (data_dir or ws["data"]),
-            "--bert_config_file=%s" % ws["config"], "--vocab_file=%s" % ws["vocab"],
-            "--output_dir=%s" % output_dir, "--max_seq_length=%d" % SEQ]
+    return [
+        "--task_name=%s" % task,
+        "--data_dir=%s" % (data_dir or ws["data"]),
+        "--bert_config_file=%s" % ws["config"],
+        "--vocab_file=%s" % ws["vocab"],
+        "--output_dir=%s" % output_dir,
+        "--max_seq_length=%d" % SEQ
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -113,11 +118,12 @@ def trained(workspace):
     out = os.path.join(ws["root"], "out")
     export = os.path.join(ws["root"], "export")
     result = run_script(*(base_flags(ws, out) + [
-        "--init_checkpoint=%s" % os.path.dirname(ws["pretrained"]),
-        "--do_train", "--do_eval", "--do_predict", "--export_dir=%s" % export,
-        "--train_batch_size=32", "--eval_batch_size=16", "--predict_batch_size=16",
-        "--learning_rate=1e-3", "--train_step=200", "--warmup_step=30",
-        "--save_checkpoints_steps=100", "--keep_checkpoint_max=1", "--random_seed=7"]))
+        "--init_checkpoint=%s" %
+        os.path.dirname(ws["pretrained"]), "--do_train", "--do_eval", "--do_predict",
+        "--export_dir=%s" % export, "--train_batch_size=32", "--eval_batch_size=16",
+        "--predict_batch_size=16", "--learning_rate=1e-3", "--train_step=200", "--warmup_step=30",
+        "--save_checkpoints_steps=100", "--keep_checkpoint_max=1", "--random_seed=7"
+    ]))
     assert result.returncode == 0, result.stderr[-5000:]
     return {"out": out, "export": export, "log": result.stderr}
 
@@ -171,8 +177,8 @@ def test_each_checkpoint_evaluated_once_and_best_kept(workspace, trained):
     reader = tf.train.NewCheckpointReader(os.path.join(out, "model.ckpt-best"))
     assert int(reader.get_tensor("global_step")) == best_step
     # keep_checkpoint_max=1: only the newest step checkpoint stays (besides best).
-    steps = sorted(n for n in os.listdir(out)
-                   if n.startswith("model.ckpt-") and n.endswith(".index"))
+    steps = sorted(
+        n for n in os.listdir(out) if n.startswith("model.ckpt-") and n.endswith(".index"))
     assert steps == ["model.ckpt-200.index", "model.ckpt-best.index"]
     assert not os.path.exists(os.path.join(workspace["data"], "eval_results.txt"))
     # The load is reported once, in one line, though training ran in two rounds
@@ -237,10 +243,11 @@ print(json.dumps({"inputs": sorted(signature.inputs), "outputs": sorted(signatur
 
 
 def test_saved_model_reloads_in_a_fresh_process_with_the_same_probabilities(workspace, trained):
-    result = subprocess.run(
-        [sys.executable, "-c", _RELOAD, ROOT, trained["export"], workspace["data"],
-         workspace["vocab"], str(SEQ)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    result = subprocess.run([
+        sys.executable, "-c", _RELOAD, ROOT, trained["export"], workspace["data"],
+        workspace["vocab"],
+        str(SEQ)
+    ], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     reloaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert reloaded["inputs"] == ["input_ids", "input_mask", "segment_ids"]
@@ -271,12 +278,12 @@ def test_clue_task_with_brightmart_preln_head(workspace, tmp_path):
             rows.append(json.dumps(row, ensure_ascii=False))
         write(data / ("%s.json" % split), u"\n".join(rows) + u"\n")
     out = str(tmp_path / "out")
-    result = run_script(
-        "--task_name=afqmc", "--data_dir=%s" % data, "--albert_config_file=%s" % config,
-        "--vocab_file=%s" % ws["vocab"], "--output_dir=%s" % out,
-        "--init_checkpoint=%s" % pretrained, "--max_seq_length=%d" % SEQ,
-        "--do_train", "--do_eval", "--do_predict", "--train_step=3",
-        "--save_checkpoints_steps=3", "--train_batch_size=8", "--classifier_dropout=0.2")
+    result = run_script("--task_name=afqmc", "--data_dir=%s" % data,
+                        "--albert_config_file=%s" % config, "--vocab_file=%s" % ws["vocab"],
+                        "--output_dir=%s" % out, "--init_checkpoint=%s" % pretrained,
+                        "--max_seq_length=%d" % SEQ, "--do_train", "--do_eval", "--do_predict",
+                        "--train_step=3", "--save_checkpoints_steps=3", "--train_batch_size=8",
+                        "--classifier_dropout=0.2")
     assert result.returncode == 0, result.stderr[-5000:]
     assert re.search(r"newly initialised: .*loss/LayerNorm/gamma", result.stderr)
     history = json.load(io.open(os.path.join(out, "eval_history.json")))
@@ -308,8 +315,9 @@ def test_stsb_regression_end_to_end(workspace, tmp_path):
     write(data / "STS-B" / "test.tsv", rows(7, False))
     out = str(tmp_path / "out")
     result = run_script(*(base_flags(ws, out, str(data), "sts-b") + [
-        "--do_train", "--do_eval", "--do_predict", "--train_step=4",
-        "--save_checkpoints_steps=4", "--train_batch_size=8"]))
+        "--do_train", "--do_eval", "--do_predict", "--train_step=4", "--save_checkpoints_steps=4",
+        "--train_batch_size=8"
+    ]))
     assert result.returncode == 0, result.stderr[-5000:]
     metrics = read_metrics(os.path.join(out, "eval_results.txt"))
     assert set(["eval_pearson", "eval_spearman", "eval_mse"]) <= set(metrics["model.ckpt-4"])
@@ -336,20 +344,20 @@ def test_help_lists_the_flags():
 
 
 def test_unknown_task_lists_known_tasks(workspace, tmp_path):
-    line = one_line_error(run_script(*(base_flags(workspace, str(tmp_path), task="lcqmx") +
-                                       ["--do_train"])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, str(tmp_path), task="lcqmx") + ["--do_train"])))
     assert "unknown task 'lcqmx'" in line and "afqmc" in line and "lcqmc_pair" in line
 
 
 def test_malformed_line_and_unknown_label(workspace, tmp_path):
     bad = tmp_path / "bad"
     write(bad / "train.txt", u"天地\t山水\t1\n天地山水1\n")
-    line = one_line_error(run_script(*(base_flags(workspace, str(tmp_path / "o1"), str(bad)) +
-                                       ["--do_train"])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, str(tmp_path / "o1"), str(bad)) + ["--do_train"])))
     assert "train.txt:2:" in line and "expected at least 3 tab-separated fields" in line
     write(bad / "train.txt", u"天地\t山水\t1\n天地\t山水\tyes\n")
-    line = one_line_error(run_script(*(base_flags(workspace, str(tmp_path / "o2"), str(bad)) +
-                                       ["--do_train"])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, str(tmp_path / "o2"), str(bad)) + ["--do_train"])))
     assert "train.txt:2: unknown label 'yes'" in line
 
 
@@ -368,15 +376,17 @@ def test_vocab_config_mismatch_and_checkpoint_mismatch(workspace, tmp_path):
     assert "vocab_size" in line or "Vocabulary size mismatch" in line
     other = write(tmp_path / "other.json", json.dumps(tiny_config(intermediate_size=48)))
     args = base_flags(ws, str(tmp_path / "o2")) + [
-        "--do_train", "--train_step=1", "--init_checkpoint=%s" % ws["pretrained"]]
+        "--do_train", "--train_step=1",
+        "--init_checkpoint=%s" % ws["pretrained"]
+    ]
     args[2] = "--albert_config_file=%s" % other
     line = one_line_error(run_script(*args))
     assert "shape mismatch" in line and "intermediate" in line
 
 
 def test_predict_without_a_fine_tuned_checkpoint(workspace, tmp_path):
-    line = one_line_error(run_script(*(base_flags(workspace, str(tmp_path / "empty")) +
-                                       ["--do_predict"])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, str(tmp_path / "empty")) + ["--do_predict"])))
     assert "no fine-tuned checkpoint" in line
 
 
@@ -440,9 +450,11 @@ def download_site(tmp_path_factory):
     process = port = None
     for _ in range(5):
         port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-             "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen([
+            sys.executable, "-m", "http.server",
+            str(port), "--bind", "127.0.0.1", "--directory",
+            str(site)
+        ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if _wait_for_port(port, process):
             break
         process.kill()
@@ -465,21 +477,27 @@ def run_recipe(script, env_overrides, *args):
     env.update({"PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""})
     env.update(env_overrides)
     return subprocess.run(["bash", os.path.join(ROOT, script)] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=600)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=600)
 
 
 def test_lcqmc_recipe_downloads_checks_unpacks_and_reports(download_site, tmp_path):
-    env = {"ALBERT_TINY_DIR": str(tmp_path / "model"), "LCQMC_DIR": str(tmp_path / "lcqmc"),
-           "OUTPUT_DIR": str(tmp_path / "out"),
-           "ALBERT_TINY_URL": download_site + "/albert_tiny_489k.zip",
-           "LCQMC_URL": download_site + "/lcqmc", "MAX_SEQ_LENGTH": str(SEQ),
-           "TRAIN_BATCH_SIZE": "8", "SAVE_CHECKPOINTS_STEPS": "3"}
+    env = {
+        "ALBERT_TINY_DIR": str(tmp_path / "model"),
+        "LCQMC_DIR": str(tmp_path / "lcqmc"),
+        "OUTPUT_DIR": str(tmp_path / "out"),
+        "ALBERT_TINY_URL": download_site + "/albert_tiny_489k.zip",
+        "LCQMC_URL": download_site + "/lcqmc",
+        "MAX_SEQ_LENGTH": str(SEQ),
+        "TRAIN_BATCH_SIZE": "8",
+        "SAVE_CHECKPOINTS_STEPS": "3"
+    }
     result = run_recipe("run_classifier_lcqmc.sh", env, "--train_step=3")
     assert result.returncode == 0, result.stderr[-5000:]
     assert sorted(os.listdir(str(tmp_path / "model"))) == [
         "albert_config_tiny.json", "albert_model.ckpt.data-00000-of-00001",
-        "albert_model.ckpt.index", "albert_model.ckpt.meta", "checkpoint", "vocab.txt"]
+        "albert_model.ckpt.index", "albert_model.ckpt.meta", "checkpoint", "vocab.txt"
+    ]
     assert sorted(os.listdir(str(tmp_path / "lcqmc"))) == ["dev.txt", "test.txt", "train.txt"]
     summary = [l for l in result.stdout.splitlines() if l.startswith("LCQMC albert_tiny:")]
     assert len(summary) == 1
@@ -497,9 +515,13 @@ def test_lcqmc_recipe_downloads_checks_unpacks_and_reports(download_site, tmp_pa
 
 def test_recipes_offline_and_broken_downloads_fail_clearly(download_site, tmp_path):
     closed = "http://127.0.0.1:%d" % _free_port()
-    env = {"ALBERT_TINY_DIR": str(tmp_path / "model"), "LCQMC_DIR": str(tmp_path / "lcqmc"),
-           "OUTPUT_DIR": str(tmp_path / "out"), "ALBERT_TINY_URL": closed + "/a.zip",
-           "LCQMC_URL": closed}
+    env = {
+        "ALBERT_TINY_DIR": str(tmp_path / "model"),
+        "LCQMC_DIR": str(tmp_path / "lcqmc"),
+        "OUTPUT_DIR": str(tmp_path / "out"),
+        "ALBERT_TINY_URL": closed + "/a.zip",
+        "LCQMC_URL": closed
+    }
     result = run_recipe("run_classifier_lcqmc.sh", env)
     assert result.returncode == 1
     assert "error: albert_tiny is not in %s" % (tmp_path / "model") in result.stderr
@@ -509,10 +531,13 @@ def test_recipes_offline_and_broken_downloads_fail_clearly(download_site, tmp_pa
     result = run_recipe("run_classifier_lcqmc.sh", env)
     assert result.returncode == 1 and "unusable" in result.stderr
     assert os.listdir(str(tmp_path / "model")) == []
-    clue_env = {"ALBERT_TINY_DIR": str(tmp_path / "model"),
-                "ALBERT_TINY_URL": download_site + "/albert_tiny_489k.zip",
-                "CLUE_DATA_DIR": str(tmp_path / "clue"), "CLUE_URL": closed,
-                "OUTPUT_ROOT": str(tmp_path / "clue_out")}
+    clue_env = {
+        "ALBERT_TINY_DIR": str(tmp_path / "model"),
+        "ALBERT_TINY_URL": download_site + "/albert_tiny_489k.zip",
+        "CLUE_DATA_DIR": str(tmp_path / "clue"),
+        "CLUE_URL": closed,
+        "OUTPUT_ROOT": str(tmp_path / "clue_out")
+    }
     result = run_recipe("run_classifier_clue.sh", clue_env, "afqmc")
     assert result.returncode == 1
     assert "error: CLUE afqmc data is not in" in result.stderr
@@ -522,10 +547,13 @@ def test_recipes_offline_and_broken_downloads_fail_clearly(download_site, tmp_pa
 
 
 def test_clue_recipe_writes_dev_results_and_submission(download_site, tmp_path):
-    env = {"ALBERT_TINY_DIR": str(tmp_path / "model"),
-           "ALBERT_TINY_URL": download_site + "/albert_tiny_489k.zip",
-           "CLUE_DATA_DIR": str(tmp_path / "clue"), "CLUE_URL": download_site,
-           "OUTPUT_ROOT": str(tmp_path / "clue_out")}
+    env = {
+        "ALBERT_TINY_DIR": str(tmp_path / "model"),
+        "ALBERT_TINY_URL": download_site + "/albert_tiny_489k.zip",
+        "CLUE_DATA_DIR": str(tmp_path / "clue"),
+        "CLUE_URL": download_site,
+        "OUTPUT_ROOT": str(tmp_path / "clue_out")
+    }
     result = run_recipe("run_classifier_clue.sh", env, "afqmc", "--", "--train_step=2",
                         "--max_seq_length=%d" % SEQ, "--save_checkpoints_steps=2",
                         "--train_batch_size=8")
@@ -543,8 +571,9 @@ def test_output_dir_of_another_task_is_refused(workspace, trained, tmp_path):
     write(data / "labels.txt", u"a\nb\nc\n")
     write(data / "test.tsv", u"天地\n")
     before = sorted(os.listdir(trained["out"]))
-    line = one_line_error(run_script(*(base_flags(workspace, trained["out"], str(data),
-                                                  "sentence") + ["--do_predict"])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, trained["out"], str(data), "sentence") +
+                     ["--do_predict"])))
     assert "holds checkpoints of another model or task" in line
     assert "has 2 output(s), this task needs 3" in line
     assert sorted(os.listdir(trained["out"])) == before
@@ -579,8 +608,9 @@ def _no_training_happened(output_dir):
 def test_bad_test_file_is_reported_before_training(workspace, tmp_path, test_text, message):
     data = _copy_data(workspace, tmp_path / "data", test=test_text)
     out = str(tmp_path / "out")
-    line = one_line_error(run_script(*(base_flags(workspace, out, data) + [
-        "--do_train", "--do_predict", "--train_step=5"])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, out, data) +
+                     ["--do_train", "--do_predict", "--train_step=5"])))
     assert message in line
     _no_training_happened(out)
 
@@ -611,20 +641,22 @@ def test_truncated_init_checkpoint_is_one_line(workspace, tmp_path):
         with open(str(damaged / name), "wb") as writer:
             writer.write(content)
     out = str(tmp_path / "out")
-    line = one_line_error(run_script(*(base_flags(workspace, out) + [
-        "--do_train", "--train_step=5", "--init_checkpoint=%s" % damaged])))
-    assert re.search(r"model\.ckpt\.data-00000-of-00001 is truncated: it holds \d+ bytes, its "
-                     r"index needs \d+", line), line
+    line = one_line_error(
+        run_script(*(base_flags(workspace, out) +
+                     ["--do_train", "--train_step=5",
+                      "--init_checkpoint=%s" % damaged])))
+    assert re.search(
+        r"model\.ckpt\.data-00000-of-00001 is truncated: it holds \d+ bytes, its "
+        r"index needs \d+", line), line
     _no_training_happened(out)
 
 
 def test_extra_lcqmc_column_is_warned_once(workspace, tmp_path):
     rows = synthetic_pairs(11, 40)
-    train = u"".join(u"%s\t%s\t%d\t%d\n" % (a, b, label, i) for i, (a, b, label)
-                     in enumerate(rows))
+    train = u"".join(u"%s\t%s\t%d\t%d\n" % (a, b, label, i) for i, (a, b, label) in enumerate(rows))
     data = _copy_data(workspace, tmp_path / "data", train=train)
-    result = run_script(*(base_flags(workspace, str(tmp_path / "out"), data) + [
-        "--do_train", "--train_step=1"]))
+    result = run_script(*(base_flags(workspace, str(tmp_path / "out"), data) +
+                          ["--do_train", "--train_step=1"]))
     assert result.returncode == 0, result.stderr[-3000:]
     warnings = [l for l in result.stderr.splitlines() if "extra fields are ignored" in l]
     assert len(warnings) == 1, warnings
@@ -638,12 +670,14 @@ def test_progress_quiet_logs_and_resume_cleanup(workspace, tmp_path):
     out = str(tmp_path / "out")
     flags = base_flags(workspace, out) + [
         "--init_checkpoint=%s" % workspace["pretrained"], "--do_train",
-        "--save_checkpoints_steps=10", "--log_every_secs=0", "--learning_rate=1e-3"]
+        "--save_checkpoints_steps=10", "--log_every_secs=0", "--learning_rate=1e-3"
+    ]
     first = run_script(*(flags + ["--train_step=12"]))
     assert first.returncode == 0, first.stderr[-3000:]
     log = first.stderr
-    assert re.search(r"step \d+/12, loss [\d.]+, learning_rate [\d.e-]+, [\d.]+ "
-                     r"examples/sec, ETA ", log), log[-3000:]
+    assert re.search(
+        r"step \d+/12, loss [\d.]+, learning_rate [\d.e-]+, [\d.]+ "
+        r"examples/sec, ETA ", log), log[-3000:]
     for noise in ("Using config", "Calling model_fn", "is deprecated", "params argument",
                   "Graph was finalized", "Restoring parameters"):
         assert noise not in log, noise

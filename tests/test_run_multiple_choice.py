@@ -24,7 +24,6 @@ import sys
 import numpy as np
 import pytest
 
-
 import modeling
 import pretraining_testlib
 import script_testlib
@@ -91,9 +90,13 @@ def jsonl_rows(seed, count, prefix="q"):
     rows = []
     for i in range(count):
         context, options, label = question(rng, rng.choice([2, 3, 4]))
-        rows.append({"id": "%s%d" % (prefix, 3 * i + 7), "context": context,
-                     "question": QUESTION, "choices": options,
-                     "label": options[label] if i % 3 == 2 else label})
+        rows.append({
+            "id": "%s%d" % (prefix, 3 * i + 7),
+            "context": context,
+            "question": QUESTION,
+            "choices": options,
+            "label": options[label] if i % 3 == 2 else label
+        })
     return rows
 
 
@@ -131,27 +134,32 @@ def make_workspace(root):
     ws = {"root": str(root)}
     ws["vocab"] = write(os.path.join(str(root), "vocab.txt"), u"\n".join(VOCAB) + u"\n")
     fields = pretraining_testlib.tiny_config(vocab_size=len(VOCAB), num_attention_heads=2)
-    ws["config"] = pretraining_testlib.write_config(os.path.join(str(root), "config.json"),
-                                                    fields)
-    ws["pretrained"] = save_pretrained(fields, os.path.join(str(root), "pretrained",
-                                                            "model.ckpt"))
+    ws["config"] = pretraining_testlib.write_config(os.path.join(str(root), "config.json"), fields)
+    ws["pretrained"] = save_pretrained(fields, os.path.join(str(root), "pretrained", "model.ckpt"))
     return ws
 
 
 def base_flags(ws, output_dir, data_dir, task="jsonl"):
-    return ["--task_name=%s" % task, "--data_dir=%s" % data_dir,
-            "--albert_config_file=%s" % ws["config"], "--vocab_file=%s" % ws["vocab"],
-            "--output_dir=%s" % output_dir, "--max_seq_length=%d" % SEQ,
-            "--max_qa_length=%d" % QA]
+    return [
+        "--task_name=%s" % task,
+        "--data_dir=%s" % data_dir,
+        "--albert_config_file=%s" % ws["config"],
+        "--vocab_file=%s" % ws["vocab"],
+        "--output_dir=%s" % output_dir,
+        "--max_seq_length=%d" % SEQ,
+        "--max_qa_length=%d" % QA
+    ]
 
 
 def learning_flags(ws, seed):
     """The flags of the learning run (also used to measure its spread)."""
-    return ["--init_checkpoint=%s" % ws["pretrained"], "--do_train", "--do_eval",
-            "--do_predict", "--train_batch_size=32", "--eval_batch_size=50",
-            "--predict_batch_size=16", "--learning_rate=1e-3", "--train_step=200",
-            "--warmup_step=20", "--save_checkpoints_steps=100", "--keep_checkpoint_max=0",
-            "--dropout_prob=0.0", "--random_seed=%d" % seed]
+    return [
+        "--init_checkpoint=%s" % ws["pretrained"], "--do_train", "--do_eval", "--do_predict",
+        "--train_batch_size=32", "--eval_batch_size=50", "--predict_batch_size=16",
+        "--learning_rate=1e-3", "--train_step=200", "--warmup_step=20",
+        "--save_checkpoints_steps=100", "--keep_checkpoint_max=0", "--dropout_prob=0.0",
+        "--random_seed=%d" % seed
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +219,6 @@ def test_accuracy(output_dir):
 
 
 test_accuracy.__test__ = False  # a helper, not a test
-
 
 # Accuracy is compared with chance (one of each question's own options at
 # random: 0.35-0.37) and with the same run's untrained model.ckpt-0, never an
@@ -326,10 +333,12 @@ print(json.dumps({"inputs": sorted(signature.inputs), "outputs": sorted(signatur
 
 def test_saved_model_reloads_with_the_estimators_probabilities(workspace, trained):
     test_file = os.path.join(workspace["data"], "test.jsonl")
-    result = subprocess.run(
-        [sys.executable, "-c", _RELOAD, ROOT, trained["export"], test_file,
-         workspace["vocab"], str(SEQ), str(QA), str(NUM_CHOICES)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    result = subprocess.run([
+        sys.executable, "-c", _RELOAD, ROOT, trained["export"], test_file, workspace["vocab"],
+        str(SEQ),
+        str(QA),
+        str(NUM_CHOICES)
+    ], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     reloaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert reloaded["inputs"] == ["input_ids", "input_mask", "option_mask", "segment_ids"]
@@ -342,8 +351,7 @@ def test_saved_model_reloads_with_the_estimators_probabilities(workspace, traine
         assert np.allclose(row[:count], p["probabilities"], atol=1e-5), (row, p)
         assert np.all(row[count:] == 0.0)
     extra = os.path.join(trained["export"], "assets.extra")
-    assert sorted(os.listdir(extra)) == ["albert_config.json", "export_info.json",
-                                         "vocab.txt"]
+    assert sorted(os.listdir(extra)) == ["albert_config.json", "export_info.json", "vocab.txt"]
     info = json.load(io.open(os.path.join(extra, "export_info.json")))
     assert (info["task"], info["num_choices"], info["max_seq_length"],
             info["max_qa_length"]) == ("jsonl", NUM_CHOICES, SEQ, QA)
@@ -381,24 +389,29 @@ def c3_questions(entries):
 
 def write_c3_task(directory):
     directory = str(directory)
-    files = {"d-train.json": c3_entries(1, 6), "m-train.json": c3_entries(2, 4),
-             "d-dev.json": c3_entries(3, 3), "m-dev.json": c3_entries(4, 3),
-             "test1.1.json": c3_entries(5, 5, with_answers=False, first_id=1200)}
+    files = {
+        "d-train.json": c3_entries(1, 6),
+        "m-train.json": c3_entries(2, 4),
+        "d-dev.json": c3_entries(3, 3),
+        "m-dev.json": c3_entries(4, 3),
+        "test1.1.json": c3_entries(5, 5, with_answers=False, first_id=1200)
+    }
     for name, entries in files.items():
         write_json(os.path.join(directory, name), entries)
     return directory, files
 
 
-SHORT_RUN = ["--do_train", "--do_eval", "--do_predict", "--train_batch_size=4",
-             "--eval_batch_size=3", "--predict_batch_size=3", "--save_checkpoints_steps=2",
-             "--learning_rate=1e-3"]
+SHORT_RUN = [
+    "--do_train", "--do_eval", "--do_predict", "--train_batch_size=4", "--eval_batch_size=3",
+    "--predict_batch_size=3", "--save_checkpoints_steps=2", "--learning_rate=1e-3"
+]
 
 
 def test_c3_trains_evaluates_predicts_and_resumes(workspace, tmp_path):
     data, files = write_c3_task(tmp_path / "c3")
     out = str(tmp_path / "out")
-    flags = base_flags(workspace, out, data, "c3") + SHORT_RUN + [
-        "--init_checkpoint=%s" % workspace["pretrained"]]
+    flags = base_flags(workspace, out, data,
+                       "c3") + SHORT_RUN + ["--init_checkpoint=%s" % workspace["pretrained"]]
     first = run_script(*(flags + ["--train_step=2"]))
     assert first.returncode == 0, first.stderr[-5000:]
     assert "Training: %d questions" % (len(c3_questions(files["d-train.json"])) +
@@ -414,8 +427,7 @@ def test_c3_trains_evaluates_predicts_and_resumes(workspace, tmp_path):
         assert 0 <= p["label"] < len(q["choice"])
     # The test file has no answers: no test results.
     assert not os.path.exists(os.path.join(out, "test_eval_results.txt"))
-    dev_count = (len(c3_questions(files["d-dev.json"])) +
-                 len(c3_questions(files["m-dev.json"])))
+    dev_count = (len(c3_questions(files["d-dev.json"])) + len(c3_questions(files["m-dev.json"])))
     results = read_results(os.path.join(out, "eval_results.txt"))
     assert sorted(results) == ["model.ckpt-2", "model.ckpt-best"]
     assert results["model.ckpt-2"]["num_examples"] == dev_count
@@ -471,7 +483,8 @@ def test_race_layout_levels_and_predictions(workspace, tmp_path):
     flags = base_flags(workspace, out, data, "race") + SHORT_RUN
     result = run_script(*(flags + ["--train_step=2"]))
     assert result.returncode == 0, result.stderr[-5000:]
-    expected = [("%s-%d" % (a["id"], k), options) for a in layout["test"]
+    expected = [("%s-%d" % (a["id"], k), options)
+                for a in layout["test"]
                 for k, options in enumerate(a["options"])]
     predictions = read_lines(os.path.join(out, "predictions.jsonl"))
     assert [p["id"] for p in predictions] == [i for i, _ in expected]
@@ -484,11 +497,10 @@ def test_race_layout_levels_and_predictions(workspace, tmp_path):
     answers = ["ABCD".index(x) for a in layout["test"] for x in a["answers"]]
     assert metrics["num_correct"] == sum(p["label"] == a for p, a in zip(predictions, answers))
     results = read_results(os.path.join(out, "eval_results.txt"))
-    assert results["model.ckpt-2"]["num_examples"] == sum(len(a["questions"])
-                                                          for a in layout["dev"])
+    assert results["model.ckpt-2"]["num_examples"] == sum(
+        len(a["questions"]) for a in layout["dev"])
     # --high_only predicts the high-school questions only.
-    high = run_script(*(base_flags(workspace, out, data, "race") +
-                        ["--do_predict", "--high_only"]))
+    high = run_script(*(base_flags(workspace, out, data, "race") + ["--do_predict", "--high_only"]))
     assert high.returncode == 0, high.stderr[-5000:]
     predictions = read_lines(os.path.join(out, "predictions.jsonl"))
     assert [p["id"] for p in predictions] == [i for i, _ in expected if "-h" in i]
@@ -500,8 +512,13 @@ def test_race_layout_levels_and_predictions(workspace, tmp_path):
 
 
 def _jsonl_row(choices=(u"天", u"火"), label=0, **fields):
-    row = {"id": "x", "context": u"花甲草", "question": QUESTION, "choices": list(choices),
-           "label": label}
+    row = {
+        "id": "x",
+        "context": u"花甲草",
+        "question": QUESTION,
+        "choices": list(choices),
+        "label": label
+    }
     row.update(fields)
     return json.dumps(row, ensure_ascii=False)
 
@@ -511,51 +528,50 @@ def _c3_file(answer=u"火", choices=(u"天", u"火")):
     if answer is not None:
         item["answer"] = answer
     good = {"question": QUESTION, "choice": [u"天", u"火"], "answer": u"天"}
-    return json.dumps([[[u"花甲草"], [good], "d1"], [[u"乙鱼"], [good, item], "d2"]],
-                      ensure_ascii=False, indent=1)
+    return json.dumps([[[u"花甲草"], [good], "d1"], [[u"乙鱼"], [good, item], "d2"]], ensure_ascii=False,
+                      indent=1)
 
 
 # (task, file to replace, its text, extra flags, message)
 BAD_INPUTS = {
-    "c3 train answer missing": (
-        "c3", "d-train.json", _c3_file(answer=None), [],
-        "d-train.json: entry 2, question 2: missing field 'answer'"),
-    "c3 dev answer not a choice": (
-        "c3", "m-dev.json", _c3_file(answer=u"水"), [],
-        u"m-dev.json: entry 2, question 2: answer '水' is not among the choices"),
-    "c3 malformed JSON": (
-        "c3", "d-train.json", u'[[["花"], [{"question": "选哪个",\n "choice": ["天" "火"]}]]]',
-        [], "d-train.json:2: malformed JSON"),
-    "c3 test more options than num_choices": (
-        "c3", "test1.1.json", _c3_file(answer=None, choices=u"天火月星风"), [],
-        "test1.1.json: entry 2, question 2: 5 options, more than the maximum of 4"),
-    "jsonl malformed JSON": (
-        "jsonl", "train.jsonl", _jsonl_row() + u"\n" + _jsonl_row() + u"\n{\"id\": 3,\n", [],
-        "train.jsonl:3: not valid JSON"),
-    "jsonl more options than num_choices": (
-        "jsonl", "test.jsonl", _jsonl_row() + u"\n" + _jsonl_row(choices=u"天火月星风") + u"\n",
-        [], "test.jsonl:2: 5 options, more than the maximum of 4"),
-    "jsonl one option": (
-        "jsonl", "dev.jsonl", _jsonl_row(choices=u"天"), [],
-        "dev.jsonl:1: 1 option(s); a question needs at least 2"),
-    "jsonl label out of range": (
-        "jsonl", "train.jsonl", _jsonl_row() + u"\n" + _jsonl_row(label=2) + u"\n", [],
-        "train.jsonl:2: label 2 is out of range for 2 choices"),
-    "jsonl label not a choice": (
-        "jsonl", "dev.jsonl", _jsonl_row(label=u"水"), [],
-        u"dev.jsonl:1: label '水' is not among the choices"),
-    "jsonl train label missing": (
-        "jsonl", "train.jsonl", _jsonl_row(label=None), [],
-        "train.jsonl:1: missing field 'label'"),
-    "jsonl empty context": (
-        "jsonl", "test.jsonl", _jsonl_row(context=u"  "), [], "test.jsonl:1: empty context"),
+    "c3 train answer missing": ("c3", "d-train.json", _c3_file(answer=None), [],
+                                "d-train.json: entry 2, question 2: missing field 'answer'"),
+    "c3 dev answer not a choice":
+        ("c3", "m-dev.json", _c3_file(answer=u"水"), [],
+         u"m-dev.json: entry 2, question 2: answer '水' is not among the choices"),
+    "c3 malformed JSON":
+        ("c3", "d-train.json", u'[[["花"], [{"question": "选哪个",\n "choice": ["天" "火"]}]]]', [],
+         "d-train.json:2: malformed JSON"),
+    "c3 test more options than num_choices":
+        ("c3", "test1.1.json", _c3_file(answer=None, choices=u"天火月星风"), [],
+         "test1.1.json: entry 2, question 2: 5 options, more than the maximum of 4"),
+    "jsonl malformed JSON":
+        ("jsonl", "train.jsonl", _jsonl_row() + u"\n" + _jsonl_row() + u"\n{\"id\": 3,\n", [],
+         "train.jsonl:3: not valid JSON"),
+    "jsonl more options than num_choices":
+        ("jsonl", "test.jsonl", _jsonl_row() + u"\n" + _jsonl_row(choices=u"天火月星风") + u"\n", [],
+         "test.jsonl:2: 5 options, more than the maximum of 4"),
+    "jsonl one option": ("jsonl", "dev.jsonl", _jsonl_row(choices=u"天"), [],
+                         "dev.jsonl:1: 1 option(s); a question needs at least 2"),
+    "jsonl label out of range":
+        ("jsonl", "train.jsonl", _jsonl_row() + u"\n" + _jsonl_row(label=2) + u"\n", [],
+         "train.jsonl:2: label 2 is out of range for 2 choices"),
+    "jsonl label not a choice": ("jsonl", "dev.jsonl", _jsonl_row(label=u"水"), [],
+                                 u"dev.jsonl:1: label '水' is not among the choices"),
+    "jsonl train label missing": ("jsonl", "train.jsonl", _jsonl_row(label=None), [],
+                                  "train.jsonl:1: missing field 'label'"),
+    "jsonl empty context":
+        ("jsonl", "test.jsonl", _jsonl_row(context=u"  "), [], "test.jsonl:1: empty context"),
     "jsonl empty file": ("jsonl", "train.jsonl", u"", [], "train.jsonl: no questions"),
-    "race answer not a letter of the options": (
-        "race", "RACE/dev/high/all.txt",
-        json.dumps({"id": "h1", "article": u"花甲草", "questions": [QUESTION, QUESTION],
-                    "options": [[u"天", u"火", u"月"], [u"天", u"火", u"月"]],
-                    "answers": ["A", "D"]}) + "\n", [],
-        "all.txt:1: question 2: answer 'D' is not one of the option letters A-C"),
+    "race answer not a letter of the options":
+        ("race", "RACE/dev/high/all.txt",
+         json.dumps({
+             "id": "h1",
+             "article": u"花甲草",
+             "questions": [QUESTION, QUESTION],
+             "options": [[u"天", u"火", u"月"], [u"天", u"火", u"月"]],
+             "answers": ["A", "D"]
+         }) + "\n", [], "all.txt:1: question 2: answer 'D' is not one of the option letters A-C"),
 }
 
 
@@ -573,9 +589,11 @@ def _bad_data(workspace, directory, task, name, text):
 
 def _nothing_written(output_dir):
     names = os.listdir(output_dir) if os.path.isdir(output_dir) else []
-    assert not [n for n in names if n.startswith("model.ckpt") or n.endswith(".tmp") or
-                ".tmp" in n or n.endswith("_predict.json") or n.endswith("results.txt") or
-                n in ("predictions.jsonl", "eval_history.json")], names
+    assert not [
+        n for n in names if n.startswith("model.ckpt") or n.endswith(".tmp") or ".tmp" in n or
+        n.endswith("_predict.json") or n.endswith("results.txt") or n in ("predictions.jsonl",
+                                                                          "eval_history.json")
+    ], names
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
@@ -583,8 +601,9 @@ def test_bad_input_is_one_line_before_training(workspace, tmp_path, case):
     task, name, text, extra, message = BAD_INPUTS[case]
     data = _bad_data(workspace, tmp_path / "data", task, name, text)
     out = str(tmp_path / "out")
-    line = one_line_error(run_script(*(base_flags(workspace, out, data, task) + SHORT_RUN +
-                                       ["--train_step=2"] + extra)))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, out, data, task) + SHORT_RUN + ["--train_step=2"] +
+                     extra)))
     assert message in line, line
     assert os.path.join(data, name) in line, line
     _nothing_written(out)
@@ -595,14 +614,12 @@ def test_missing_vocab_data_and_task_are_one_line(workspace, tmp_path):
     out = str(tmp_path / "out")
     flags = base_flags(workspace, out, data) + SHORT_RUN + ["--train_step=2"]
     missing = str(tmp_path / "nowhere" / "vocab.txt")
-    line = one_line_error(run_script(*(flags[:3] + ["--vocab_file=%s" % missing] +
-                                       flags[4:])))
+    line = one_line_error(run_script(*(flags[:3] + ["--vocab_file=%s" % missing] + flags[4:])))
     assert missing in line, line
     os.remove(os.path.join(data, "dev.jsonl"))
     line = one_line_error(run_script(*flags))
     assert "%s: no dev.jsonl file" % data in line, line
-    line = one_line_error(run_script(*(base_flags(workspace, out, data, "swag") +
-                                       ["--do_train"])))
+    line = one_line_error(run_script(*(base_flags(workspace, out, data, "swag") + ["--do_train"])))
     assert "unknown multiple-choice task 'swag'" in line and "c3, race, jsonl" in line
     _nothing_written(out)
 
@@ -620,7 +637,7 @@ def test_help_lists_the_task_flags():
     assert result.returncode in (0, 1) and "Traceback" not in result.stderr
     text = result.stdout + result.stderr
     assert "Fine-tunes ALBERT for multiple-choice" in text
-    for flag in ("--task_name", "--num_choices", "--max_qa_length", "--dropout_prob",
-                 "--high_only", "--middle_only", "--export_dir", "--do_eval", "--train_step",
+    for flag in ("--task_name", "--num_choices", "--max_qa_length", "--dropout_prob", "--high_only",
+                 "--middle_only", "--export_dir", "--do_eval", "--train_step",
                  "--albert_config_file", "--init_checkpoint", "--keep_checkpoint_max"):
         assert flag in text, flag

@@ -31,8 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "run_ner.py")
 
 FILLER = u"的了在是我有和就不人都一上也很到说要去你会着没看好自己这"
-NAMES = {"PER": [u"张三", u"李四", u"王小五", u"赵六"],
-         "LOC": [u"北京", u"上海", u"广州市", u"深圳"]}
+NAMES = {"PER": [u"张三", u"李四", u"王小五", u"赵六"], "LOC": [u"北京", u"上海", u"广州市", u"深圳"]}
 VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] +
          sorted(set(FILLER + u"".join(NAMES["PER"] + NAMES["LOC"]))))
 SEQ = 24
@@ -97,8 +96,8 @@ def conll_text(sentences, scheme="BIO", labeled=True):
     blocks = []
     for chars, spans in sentences:
         tags = tags_of(len(chars), spans, scheme)
-        blocks.append(u"".join((u"%s %s\n" % (c, t)) if labeled else (c + u"\n")
-                               for c, t in zip(chars, tags)))
+        blocks.append(u"".join(
+            (u"%s %s\n" % (c, t)) if labeled else (c + u"\n") for c, t in zip(chars, tags)))
     return u"\n".join(blocks)
 
 
@@ -117,8 +116,7 @@ def cluener_text(sentences, labeled=True, first_id=0):
         if labeled:
             label = {}
             for type_, start, end in spans:
-                label.setdefault(type_, {}).setdefault(text[start:end], []).append(
-                    [start, end - 1])
+                label.setdefault(type_, {}).setdefault(text[start:end], []).append([start, end - 1])
             row["label"] = label
         rows.append(json.dumps(row, ensure_ascii=False))
     return u"\n".join(rows) + u"\n"
@@ -177,27 +175,32 @@ def make_workspace(root):
     for split, sentences in (("train", TRAIN), ("dev", DEV), ("test", TEST)):
         ws["conll_" + split] = write(os.path.join(root, "conll", split + ".txt"),
                                      conll_text(sentences))
-        ws["tsv_" + split] = write(os.path.join(root, "tsv", split + ".tsv"),
-                                   tsv_text(sentences))
+        ws["tsv_" + split] = write(os.path.join(root, "tsv", split + ".tsv"), tsv_text(sentences))
         ws["bioes_" + split] = write(os.path.join(root, "bioes", split + ".tsv"),
                                      tsv_text(sentences, "BIOES"))
-        ws["cluener_" + split] = write(os.path.join(root, "cluener", split + ".json"),
-                                       cluener_text(sentences, labeled=split != "test",
-                                                    first_id=100 if split == "test" else 0))
+        ws["cluener_" + split] = write(
+            os.path.join(root, "cluener", split + ".json"),
+            cluener_text(sentences, labeled=split != "test",
+                         first_id=100 if split == "test" else 0))
     return ws
 
 
 def base_flags(ws, output_dir):
-    return ["--albert_config_file=%s" % ws["config"], "--vocab_file=%s" % ws["vocab"],
-            "--output_dir=%s" % output_dir, "--max_seq_length=%d" % SEQ,
-            "--doc_stride=%d" % STRIDE]
+    return [
+        "--albert_config_file=%s" % ws["config"],
+        "--vocab_file=%s" % ws["vocab"],
+        "--output_dir=%s" % output_dir,
+        "--max_seq_length=%d" % SEQ,
+        "--doc_stride=%d" % STRIDE
+    ]
 
 
 # The flags of the learning runs (measured: see LEARNED_F1).
-TRAINING_FLAGS = ["--do_train", "--do_eval", "--do_predict", "--train_batch_size=32",
-                  "--eval_batch_size=32", "--predict_batch_size=32", "--learning_rate=2e-3",
-                  "--train_step=200", "--warmup_step=20", "--save_checkpoints_steps=100",
-                  "--keep_checkpoint_max=0"]
+TRAINING_FLAGS = [
+    "--do_train", "--do_eval", "--do_predict", "--train_batch_size=32", "--eval_batch_size=32",
+    "--predict_batch_size=32", "--learning_rate=2e-3", "--train_step=200", "--warmup_step=20",
+    "--save_checkpoints_steps=100", "--keep_checkpoint_max=0"
+]
 SEED = 7
 
 
@@ -226,8 +229,8 @@ def seqeval_spans(tags):
 def entity_f1(gold_sentences, predicted_tag_lists):
     """Micro entity F1 of predicted tags against the sentences' spans."""
     gold = set((i,) + s for i, (_, spans) in enumerate(gold_sentences) for s in spans)
-    predicted = set((i,) + s for i, tags in enumerate(predicted_tag_lists)
-                    for s in seqeval_spans(tags))
+    predicted = set(
+        (i,) + s for i, tags in enumerate(predicted_tag_lists) for s in seqeval_spans(tags))
     correct = len(gold & predicted)
     return 2.0 * correct / (len(gold) + len(predicted)) if gold or predicted else 1.0
 
@@ -262,11 +265,14 @@ def workspace(tmp_path_factory):
 def _train(ws, name, data, extra):
     out = os.path.join(ws["root"], name)
     export = os.path.join(ws["root"], name + "_export")
-    files = ["--%s_file=%s" % (split, ws["%s_%s" % (data, split)])
-             for split in ("train", "dev", "test")]
+    files = [
+        "--%s_file=%s" % (split, ws["%s_%s" % (data, split)]) for split in ("train", "dev", "test")
+    ]
     result = run_script(*(base_flags(ws, out) + files + TRAINING_FLAGS + extra + [
-        "--init_checkpoint=%s" % ws["pretrained"], "--export_dir=%s" % export,
-        "--random_seed=%d" % SEED]))
+        "--init_checkpoint=%s" % ws["pretrained"],
+        "--export_dir=%s" % export,
+        "--random_seed=%d" % SEED
+    ]))
     assert result.returncode == 0, result.stderr[-5000:]
     return {"out": out, "export": export, "log": result.stderr}
 
@@ -340,8 +346,8 @@ def test_softmax_head_learns_the_synthetic_task(softmax_run):
     sentences = read_conll_predictions(os.path.join(out, "test_predictions.txt"))
     assert [[row[0] for row in s] for s in sentences] == [chars for chars, _ in TEST]
     assert all(len(row) == 3 for s in sentences for row in s)
-    assert [[row[1] for row in s] for s in sentences] == [
-        tags_of(len(chars), spans) for chars, spans in TEST]
+    assert [[row[1] for row in s] for s in sentences
+           ] == [tags_of(len(chars), spans) for chars, spans in TEST]
     predicted = [[row[2] for row in s] for s in sentences]
     assert set(t for tags in predicted for t in tags) <= set(labels)
     test_f1 = entity_f1(TEST, predicted)
@@ -358,16 +364,15 @@ def test_crf_head_learns_bioes_tags(crf_run):
     assert metrics["f1"] >= LEARNED_F1, metrics
     labels = io.open(os.path.join(out, "label_list.txt")).read().splitlines()
     # Every BIOES tag of each type seen, S- too though no name is one character.
-    assert labels == ["O", "B-LOC", "B-PER", "E-LOC", "E-PER", "I-LOC", "I-PER", "S-LOC",
-                      "S-PER"]
+    assert labels == ["O", "B-LOC", "B-PER", "E-LOC", "E-PER", "I-LOC", "I-PER", "S-LOC", "S-PER"]
     shapes = dict(tf.train.list_variables(os.path.join(out, "model.ckpt-best")))
     assert shapes["crf/transitions"] == [9, 9]
     assert shapes["output_weights"] == [9, 32]
     assert "newly initialised: output_weights, output_bias, crf/transitions" in crf_run["log"]
     reader = tf.train.NewCheckpointReader(os.path.join(out, "model.ckpt-best"))
     transitions = reader.get_tensor("crf/transitions")
-    initial = tf.train.NewCheckpointReader(os.path.join(out, "model.ckpt-0")).get_tensor(
-        "crf/transitions")
+    initial = tf.train.NewCheckpointReader(os.path.join(
+        out, "model.ckpt-0")).get_tensor("crf/transitions")
     assert np.abs(transitions - initial).max() > 0.01  # trained, not only initialised
     # The TSV predictions: the header, the text as read, BIOES tags.
     rows = read_tsv_predictions(os.path.join(out, "test_predictions.tsv"))
@@ -380,18 +385,19 @@ def test_crf_head_learns_bioes_tags(crf_run):
     assert entity_f1(TEST, predicted) >= LEARNED_F1
 
 
-
 @pytest.fixture(scope="module")
 def cluener_prediction(workspace, softmax_run):
     """A later prediction-only run in the softmax run's directory, on the test
     sentences as CLUENER JSON lines, without --labels."""
     out = softmax_run["out"]
     labels = io.open(os.path.join(out, "label_list.txt")).read()
-    result = run_script(*(base_flags(workspace, out) + [
-        "--do_predict", "--test_file=%s" % workspace["cluener_test"], "--predict_batch_size=32"]))
+    result = run_script(
+        *(base_flags(workspace, out) +
+          ["--do_predict",
+           "--test_file=%s" % workspace["cluener_test"], "--predict_batch_size=32"]))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Tagging %d test sentences with %s" % (
-        len(TEST), os.path.join(out, "model.ckpt-best")) in result.stderr
+    assert "Tagging %d test sentences with %s" % (len(TEST), os.path.join(
+        out, "model.ckpt-best")) in result.stderr
     assert io.open(os.path.join(out, "label_list.txt")).read() == labels
     path = os.path.join(out, "cluener_predict.json")
     return [json.loads(line) for line in io.open(path, encoding="utf-8")]
@@ -482,8 +488,8 @@ def test_saved_models_reload_in_a_fresh_process_with_the_same_tags(softmax_run, 
     short = [i for i, (chars, _) in enumerate(TEST) if len(chars) <= SEQ - 2][:6]
     texts = [u"".join(TEST[i][0]) for i in short]
     request = {"texts": texts, "seq": SEQ, "exports": [softmax_run["export"], crf_run["export"]]}
-    result = subprocess.run([sys.executable, "-c", _RELOAD, ROOT, json.dumps(request)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    result = subprocess.run([sys.executable, "-c", _RELOAD, ROOT,
+                             json.dumps(request)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     reloaded = json.loads(result.stdout.strip().splitlines()[-1])
@@ -520,8 +526,10 @@ def _bad_input_case(case, ws, data):
         text = conll_text(TRAIN[:5]) + u"\n的 O\n赵 I-PER\n六 I-PER\n"
         files["train"] = write(data / "train.txt", text)
         extra = ["--strict_tags"]
-        expected = ["%s:%d:" % (files["train"], _line_of(text, u"赵 I-PER")),
-                    "'I-PER' does not continue an entity of type 'PER' (it follows 'O')"]
+        expected = [
+            "%s:%d:" % (files["train"], _line_of(text, u"赵 I-PER")),
+            "'I-PER' does not continue an entity of type 'PER' (it follows 'O')"
+        ]
     elif case == "tsv_lengths":
         text = tsv_text(DEV[:2]) + u"的 张 三 了 是\tO B-PER I-PER O\n"
         files["dev"] = write(data / "dev.tsv", text)
@@ -533,8 +541,10 @@ def _bad_input_case(case, ws, data):
     elif case == "unknown_test_tag":
         text = conll_text(TEST[:3]) + u"\n的 O\n华 B-ORG\n为 I-ORG\n"
         files["test"] = write(data / "test.txt", text)
-        expected = ["%s:%d:" % (files["test"], _line_of(text, u"华 B-ORG")),
-                    "tag B-ORG is not in the label list (O, B-LOC, B-PER, I-LOC, I-PER)"]
+        expected = [
+            "%s:%d:" % (files["test"], _line_of(text, u"华 B-ORG")),
+            "tag B-ORG is not in the label list (O, B-LOC, B-PER, I-LOC, I-PER)"
+        ]
     elif case == "missing_train":
         files["train"] = str(data / "nowhere" / "train.txt")
         expected = ["%s: --train_file not found" % files["train"]]
@@ -544,14 +554,16 @@ def _bad_input_case(case, ws, data):
     return flags + extra, expected
 
 
-@pytest.mark.parametrize("case", ["strict", "tsv_lengths", "cluener_json", "unknown_test_tag",
-                                  "missing_train"])
+@pytest.mark.parametrize(
+    "case", ["strict", "tsv_lengths", "cluener_json", "unknown_test_tag", "missing_train"])
 def test_bad_input_is_one_line_before_training(workspace, tmp_path, case):
     flags, expected = _bad_input_case(case, workspace, tmp_path)
     out = str(tmp_path / "out")
-    line = one_line_error(run_script(*(base_flags(workspace, out) + flags + [
-        "--init_checkpoint=%s" % workspace["pretrained"], "--do_train", "--do_eval",
-        "--do_predict", "--train_step=5"])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, out) + flags + [
+            "--init_checkpoint=%s" %
+            workspace["pretrained"], "--do_train", "--do_eval", "--do_predict", "--train_step=5"
+        ])))
     for text in expected:
         assert text in line, line
     names = os.listdir(out) if os.path.isdir(out) else []
@@ -561,8 +573,9 @@ def test_bad_input_is_one_line_before_training(workspace, tmp_path, case):
 
 def test_prediction_only_without_a_label_list_is_one_line(workspace, tmp_path):
     out = str(tmp_path / "out")
-    line = one_line_error(run_script(*(base_flags(workspace, out) + [
-        "--do_predict", "--test_file=%s" % workspace["conll_test"]])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, out) +
+                     ["--do_predict", "--test_file=%s" % workspace["conll_test"]])))
     assert "%s: no label_list.txt (written when training); give --labels or --do_train" % out \
         in line
 
@@ -573,9 +586,9 @@ def test_help_lists_the_flags():
     for flag in ("data_dir", "train_file", "dev_file", "test_file", "data_format", "tag_scheme",
                  "strict_tags", "labels", "use_crf", "doc_stride", "dropout_prob",
                  "albert_config_file", "bert_config_file", "vocab_file", "init_checkpoint",
-                 "output_dir", "max_seq_length", "do_train", "do_eval", "do_predict",
-                 "export_dir", "train_batch_size", "learning_rate", "train_step",
-                 "random_seed", "save_checkpoints_steps"):
+                 "output_dir", "max_seq_length", "do_train", "do_eval", "do_predict", "export_dir",
+                 "train_batch_size", "learning_rate", "train_step", "random_seed",
+                 "save_checkpoints_steps"):
         assert "--%s" % flag in result.stdout or "--[no]%s" % flag in result.stdout, flag
     assert "<auto|conll|tsv|cluener>" in result.stdout
     assert result.stdout.startswith("Fine-tunes ALBERT for named-entity recognition")
@@ -630,18 +643,21 @@ def download_site(tmp_path_factory):
     # submission and a README that are not data.
     with zipfile.ZipFile(str(site / "cluener_public.zip"), "w") as archive:
         for split, seed, count in (("train", 11, 40), ("dev", 12, 12), ("test", 13, 6)):
-            archive.writestr("%s.json" % split, cluener_text(
-                synthetic_sentences(seed, count), labeled=split != "test",
-                first_id=50 if split == "test" else 0))
+            archive.writestr(
+                "%s.json" % split,
+                cluener_text(synthetic_sentences(seed, count), labeled=split != "test",
+                             first_id=50 if split == "test" else 0))
         archive.writestr("cluener_predict.json", u'{"id": 0, "label": {}}\n')
         archive.writestr("README.md", u"CLUENER2020\n")
     write(site / "broken.zip", u"this is not a zip file")
     process = port = None
     for _ in range(5):
         port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-             "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen([
+            sys.executable, "-m", "http.server",
+            str(port), "--bind", "127.0.0.1", "--directory",
+            str(site)
+        ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if _wait_for_port(port, process):
             break
         process.kill()
@@ -663,34 +679,42 @@ def run_recipe(env_overrides, *args):
     env = dict(os.environ)
     env.update({"PYTHON": sys.executable, "CUDA_VISIBLE_DEVICES": ""})
     env.update(env_overrides)
-    return subprocess.run(["bash", os.path.join(ROOT, "run_ner_cluener.sh")] + list(args),
-                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.run(["bash", os.path.join(ROOT, "run_ner_cluener.sh")] + list(args), cwd=ROOT,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=600)
 
 
 # The tiny model's positions (64) need a shorter window than the recipe's 128.
-RECIPE_FLAGS = ["--", "--max_seq_length=%d" % SEQ, "--doc_stride=%d" % STRIDE,
-                "--train_batch_size=8", "--train_step=4", "--save_checkpoints_steps=2"]
+RECIPE_FLAGS = [
+    "--",
+    "--max_seq_length=%d" % SEQ,
+    "--doc_stride=%d" % STRIDE, "--train_batch_size=8", "--train_step=4",
+    "--save_checkpoints_steps=2"
+]
 
 
 def test_cluener_recipe_downloads_trains_and_reports(download_site, tmp_path):
-    env = {"ALBERT_TINY_DIR": str(tmp_path / "model"), "CLUENER_DIR": str(tmp_path / "cluener"),
-           "OUTPUT_DIR": str(tmp_path / "out"),
-           "ALBERT_TINY_URL": download_site + "/albert_tiny_489k.zip",
-           "CLUENER_URL": download_site + "/cluener_public.zip"}
+    env = {
+        "ALBERT_TINY_DIR": str(tmp_path / "model"),
+        "CLUENER_DIR": str(tmp_path / "cluener"),
+        "OUTPUT_DIR": str(tmp_path / "out"),
+        "ALBERT_TINY_URL": download_site + "/albert_tiny_489k.zip",
+        "CLUENER_URL": download_site + "/cluener_public.zip"
+    }
     result = run_recipe(env, *RECIPE_FLAGS)
     assert result.returncode == 0, result.stderr[-5000:]
     assert "data: downloading %s/cluener_public.zip" % download_site in result.stdout
     assert sorted(os.listdir(str(tmp_path / "model"))) == [
         "albert_config_tiny.json", "albert_model.ckpt.data-00000-of-00001",
-        "albert_model.ckpt.index", "albert_model.ckpt.meta", "checkpoint", "vocab.txt"]
-    assert sorted(os.listdir(str(tmp_path / "cluener"))) == ["dev.json", "test.json",
-                                                             "train.json"]
+        "albert_model.ckpt.index", "albert_model.ckpt.meta", "checkpoint", "vocab.txt"
+    ]
+    assert sorted(os.listdir(str(tmp_path / "cluener"))) == ["dev.json", "test.json", "train.json"]
     out = tmp_path / "out"
     history = json.load(io.open(str(out / "eval_history.json")))
     assert [e["step"] for e in history["entries"]] == [2, 4]
-    summary = [l for l in result.stdout.splitlines()
-               if l.startswith("CLUENER2020 albert_tiny: dev F1 ")]
+    summary = [
+        l for l in result.stdout.splitlines() if l.startswith("CLUENER2020 albert_tiny: dev F1 ")
+    ]
     assert len(summary) == 1, result.stdout
     f1 = float(summary[0].split()[4])
     assert f1 == pytest.approx(history["best"]["value"], abs=1e-12)
@@ -703,8 +727,11 @@ def test_cluener_recipe_downloads_trains_and_reports(download_site, tmp_path):
     report = io.open(str(out / "init_checkpoint_report.txt")).read()
     assert "loaded    bert/embeddings/word_embeddings_2" in report
     # With everything in place nothing is downloaded (the addresses are dead).
-    env.update({"ALBERT_TINY_URL": "http://127.0.0.1:9/a.zip",
-                "CLUENER_URL": "http://127.0.0.1:9/c.zip", "OUTPUT_DIR": str(tmp_path / "out2")})
+    env.update({
+        "ALBERT_TINY_URL": "http://127.0.0.1:9/a.zip",
+        "CLUENER_URL": "http://127.0.0.1:9/c.zip",
+        "OUTPUT_DIR": str(tmp_path / "out2")
+    })
     again = run_recipe(env, "--", "--max_seq_length=%d" % SEQ, "--train_step=1",
                        "--save_checkpoints_steps=1")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -714,9 +741,13 @@ def test_cluener_recipe_downloads_trains_and_reports(download_site, tmp_path):
 def test_cluener_recipe_offline_and_broken_downloads_fail_clearly(download_site, tmp_path):
     closed = "http://127.0.0.1:%d" % _free_port()
     data = tmp_path / "cluener"
-    env = {"ALBERT_TINY_DIR": str(tmp_path / "model"), "CLUENER_DIR": str(data),
-           "OUTPUT_DIR": str(tmp_path / "out"), "ALBERT_TINY_URL": closed + "/a.zip",
-           "CLUENER_URL": closed + "/cluener_public.zip"}
+    env = {
+        "ALBERT_TINY_DIR": str(tmp_path / "model"),
+        "CLUENER_DIR": str(data),
+        "OUTPUT_DIR": str(tmp_path / "out"),
+        "ALBERT_TINY_URL": closed + "/a.zip",
+        "CLUENER_URL": closed + "/cluener_public.zip"
+    }
     result = run_recipe(env)
     assert result.returncode == 1
     assert "error: albert_tiny is not in %s" % (tmp_path / "model") in result.stderr
@@ -727,7 +758,8 @@ def test_cluener_recipe_offline_and_broken_downloads_fail_clearly(download_site,
     assert errors == [
         "error: CLUENER2020 data is not in %s and could not be downloaded. Offline: unzip "
         "cluener_public.zip and put train.json and dev.json (test.json for the submission) "
-        "into %s, or set CLUENER_DIR" % (data, data)], result.stderr
+        "into %s, or set CLUENER_DIR" % (data, data)
+    ], result.stderr
     assert os.listdir(str(data)) == []
     env["CLUENER_URL"] = download_site + "/broken.zip"
     result = run_recipe(env)

@@ -30,9 +30,8 @@ VOCAB = 64
 def _features(examples):
     """Batches synthetic examples into int32/float32 numpy feature arrays."""
     out = {}
-    for name in ("input_ids", "input_mask", "segment_ids",
-                 "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
-                 "next_sentence_labels"):
+    for name in ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
+                 "masked_lm_weights", "next_sentence_labels"):
         dtype = np.float32 if name == "masked_lm_weights" else np.int32
         out[name] = np.array([e[name] for e in examples], dtype=dtype)
     return out
@@ -40,8 +39,9 @@ def _features(examples):
 
 def _examples(count, seed=0, num_masked=None):
     rng = np.random.RandomState(seed)
-    return [lib.synthetic_example(rng, SEQ, PRED, VOCAB, num_masked=num_masked)
-            for _ in range(count)]
+    return [
+        lib.synthetic_example(rng, SEQ, PRED, VOCAB, num_masked=num_masked) for _ in range(count)
+    ]
 
 
 def _placeholders():
@@ -78,13 +78,12 @@ HEAD_SHAPES = {
 
 def _np_layer_norm(x, gamma, beta):
     mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    var = ((x - mean)**2).mean(-1, keepdims=True)
     return (x - mean) / np.sqrt(var + 1e-12) * gamma + beta
 
 
 def _np_gelu(x):
-    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) *
-                                    (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
 
 
 def _np_log_softmax(x):
@@ -118,23 +117,20 @@ def test_heads_have_reference_names_shapes_and_loss(layout):
     # numpy reference of both heads from the encoder outputs.
     with tf.Graph().as_default():
         ph = _placeholders()
-        model = modeling.AlbertModel(config, False, ph["input_ids"],
-                                     ph["input_mask"], ph["segment_ids"])
+        model = modeling.AlbertModel(config, False, ph["input_ids"], ph["input_mask"],
+                                     ph["segment_ids"])
         assign = [v.assign(values[v.op.name]) for v in tf.global_variables()]
         with tf.Session() as sess:
             sess.run(assign)
-            seq_out, pooled = sess.run(
-                [model.get_sequence_output(), model.get_pooled_output()],
-                _feed(ph, features))
+            seq_out, pooled = sess.run([model.get_sequence_output(),
+                                        model.get_pooled_output()], _feed(ph, features))
     batch = len(examples)
     flat = seq_out.reshape(batch * SEQ, -1)
-    index = (features["masked_lm_positions"] +
-             np.arange(batch)[:, None] * SEQ).reshape(-1)
+    index = (features["masked_lm_positions"] + np.arange(batch)[:, None] * SEQ).reshape(-1)
     hidden = flat[index].astype(np.float64)
     hidden = _np_gelu(hidden @ values["cls/predictions/transform/dense/kernel"] +
                       values["cls/predictions/transform/dense/bias"])
-    hidden = _np_layer_norm(hidden,
-                            values["cls/predictions/transform/LayerNorm/gamma"],
+    hidden = _np_layer_norm(hidden, values["cls/predictions/transform/LayerNorm/gamma"],
                             values["cls/predictions/transform/LayerNorm/beta"])
     if layout == "brightmart":
         hidden = hidden @ values["bert/embeddings/word_embeddings_2"].T
@@ -148,8 +144,7 @@ def test_heads_have_reference_names_shapes_and_loss(layout):
     sop_logits = (pooled @ values["cls/seq_relationship/output_weights"].T +
                   values["cls/seq_relationship/output_bias"])
     sop_lp = _np_log_softmax(sop_logits.astype(np.float64))
-    sop = -sop_lp[np.arange(batch),
-                  features["next_sentence_labels"][:, 0]].mean()
+    sop = -sop_lp[np.arange(batch), features["next_sentence_labels"][:, 0]].mean()
     np.testing.assert_allclose(loss, mlm + sop, rtol=1e-5, atol=1e-5)
 
 
@@ -158,8 +153,7 @@ def test_gather_indexes():
     pos = np.array([[0, 4], [2, 2]], np.int32)
     with tf.Graph().as_default(), tf.Session() as sess:
         got = sess.run(rp.gather_indexes(tf.constant(seq), tf.constant(pos)))
-    np.testing.assert_array_equal(got, [seq[0, 0], seq[0, 4], seq[1, 2],
-                                        seq[1, 2]])
+    np.testing.assert_array_equal(got, [seq[0, 0], seq[0, 4], seq[1, 2], seq[1, 2]])
 
 
 def test_sparse_softmax_cross_entropy_matches_numpy_and_tensorflow():
@@ -168,21 +162,18 @@ def test_sparse_softmax_cross_entropy_matches_numpy_and_tensorflow():
     has a tiny probability, and out-of-range labels giving NaN."""
     rng = np.random.RandomState(5)
     logits = (rng.randn(6, 40) * 4).astype(np.float32)
-    logits[0, 7] = 200.0       # label's probability ~1
-    logits[1, 2] = 150.0       # label 9's probability underflows float32
+    logits[0, 7] = 200.0  # label's probability ~1
+    logits[1, 2] = 150.0  # label 9's probability underflows float32
     labels = np.array([7, 9, 0, 39, 12, 12], np.int32)
     weights = rng.rand(6).astype(np.float32)
     with tf.Graph().as_default(), tf.Session() as sess:
         x = tf.constant(logits)
         ours = rp.sparse_softmax_cross_entropy(tf.constant(labels), x)
-        theirs = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=tf.constant(labels), logits=x)
-        grads = [tf.gradients(tf.reduce_sum(v * weights), x)[0]
-                 for v in (ours, theirs)]
-        bad = rp.sparse_softmax_cross_entropy(
-            tf.constant([7, 40, -1, 0, 0, 0], tf.int64), x)
-        got, want_tf, grad, grad_tf, got_bad = sess.run(
-            [ours, theirs] + grads + [bad])
+        theirs = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(labels),
+                                                                logits=x)
+        grads = [tf.gradients(tf.reduce_sum(v * weights), x)[0] for v in (ours, theirs)]
+        bad = rp.sparse_softmax_cross_entropy(tf.constant([7, 40, -1, 0, 0, 0], tf.int64), x)
+        got, want_tf, grad, grad_tf, got_bad = sess.run([ours, theirs] + grads + [bad])
     x64 = logits.astype(np.float64)
     lse = x64.max(1) + np.log(np.exp(x64 - x64.max(1, keepdims=True)).sum(1))
     want = lse - x64[np.arange(6), labels]
@@ -194,8 +185,7 @@ def test_sparse_softmax_cross_entropy_matches_numpy_and_tensorflow():
     np.testing.assert_allclose(grad, want_grad, atol=1e-6)
     np.testing.assert_allclose(grad, grad_tf, atol=1e-6)
     assert np.isnan(got_bad[1]) and np.isnan(got_bad[2])
-    np.testing.assert_allclose(got_bad[[0, 3]], [want[0], lse[3] - x64[3, 0]],
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_bad[[0, 3]], [want[0], lse[3] - x64[3, 0]], rtol=1e-5, atol=1e-5)
 
 
 # --------------------------------------------------------------------------
@@ -219,28 +209,25 @@ def _read_all(dataset):
 def test_eval_input_reads_every_record_once(tmp_path, with_boundary):
     """No remainder dropped (G9): 11 records, batch 4 -> 3 batches, 1 pad."""
     path = lib.make_records(str(tmp_path / "dev.tfrecord"), 11, seq_length=SEQ,
-                            max_predictions=PRED, seed=5,
-                            with_token_boundary=with_boundary)
-    input_fn = rp.input_fn_builder([path], SEQ, PRED, is_training=False,
-                                   batch_size=4)
+                            max_predictions=PRED, seed=5, with_token_boundary=with_boundary)
+    input_fn = rp.input_fn_builder([path], SEQ, PRED, is_training=False, batch_size=4)
     batches = _read_all(lambda: input_fn({}))
     assert len(batches) == 3
     real = np.concatenate([b["is_real_example"] for b in batches])
     np.testing.assert_array_equal(real, [1.0] * 11 + [0.0])
     ids = np.concatenate([b["input_ids"] for b in batches])[:11]
-    expected = [e.features.feature["input_ids"].int64_list.value
-                for e in map(tf.train.Example.FromString,
-                             tf.python_io.tf_record_iterator(path))]
+    expected = [
+        e.features.feature["input_ids"].int64_list.value
+        for e in map(tf.train.Example.FromString, tf.python_io.tf_record_iterator(path))
+    ]
     np.testing.assert_array_equal(ids, expected)
     assert batches[0]["input_ids"].dtype == np.int32
     assert batches[-1]["masked_lm_weights"][-1].sum() == 0.0
 
 
 def test_train_input_repeats_in_full_batches(tmp_path):
-    path = lib.make_records(str(tmp_path / "t.tfrecord"), 5, seq_length=SEQ,
-                            max_predictions=PRED)
-    input_fn = rp.input_fn_builder([path], SEQ, PRED, is_training=True,
-                                   batch_size=4, seed=1)
+    path = lib.make_records(str(tmp_path / "t.tfrecord"), 5, seq_length=SEQ, max_predictions=PRED)
+    input_fn = rp.input_fn_builder([path], SEQ, PRED, is_training=True, batch_size=4, seed=1)
     with tf.Graph().as_default():
         nxt = tf.data.make_one_shot_iterator(input_fn({})).get_next()
         with tf.Session() as sess:
@@ -251,23 +238,21 @@ def test_train_input_repeats_in_full_batches(tmp_path):
 def test_eval_metrics_ignore_padding_examples(tmp_path):
     """Metrics over 5 records in batches of 4 equal those in one batch of 5."""
     config = modeling.AlbertConfig.from_dict(lib.tiny_config("google"))
-    path = lib.make_records(str(tmp_path / "dev.tfrecord"), 5, seq_length=SEQ,
-                            max_predictions=PRED, seed=9)
+    path = lib.make_records(str(tmp_path / "dev.tfrecord"), 5, seq_length=SEQ, max_predictions=PRED,
+                            seed=9)
     results = []
     for batch in (4, 5):
         estimator = tf.estimator.Estimator(
             rp.model_fn_builder(config),
-            config=tf.estimator.RunConfig(model_dir=str(tmp_path / "m"),
-                                          tf_random_seed=1))
-        input_fn = rp.input_fn_builder([path], SEQ, PRED, is_training=False,
-                                       batch_size=batch)
+            config=tf.estimator.RunConfig(model_dir=str(tmp_path / "m"), tf_random_seed=1))
+        input_fn = rp.input_fn_builder([path], SEQ, PRED, is_training=False, batch_size=batch)
         if batch == 4:
             # A checkpoint to evaluate: zero training steps.
-            estimator.train(rp.input_fn_builder(
-                [path], SEQ, PRED, is_training=True, batch_size=2), steps=1)
-        results.append(rp.evaluate_checkpoint(
-            estimator, input_fn, tf.train.latest_checkpoint(str(tmp_path / "m")),
-            steps=None))
+            estimator.train(rp.input_fn_builder([path], SEQ, PRED, is_training=True, batch_size=2),
+                            steps=1)
+        results.append(
+            rp.evaluate_checkpoint(estimator, input_fn,
+                                   tf.train.latest_checkpoint(str(tmp_path / "m")), steps=None))
     for key in rp.METRIC_NAMES:
         np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-5)
 
@@ -280,22 +265,20 @@ def test_eval_metrics_ignore_padding_examples(tmp_path):
 @pytest.mark.parametrize("kwargs,seq,pred,message", [
     (dict(vocab_size=32), SEQ, PRED, "outside the config's vocab_size=32"),
     ({}, SEQ * 2, PRED, "\\w+ has length 16, expected 32.*--max_seq_length=16"),
-    ({}, SEQ, PRED + 1,
-     "masked_lm_\\w+ has length 4, expected 5.*--max_predictions_per_seq=4"),
+    ({}, SEQ, PRED + 1, "masked_lm_\\w+ has length 4, expected 5.*--max_predictions_per_seq=4"),
     (dict(max_position_embeddings=8), SEQ, PRED,
      "--max_seq_length=16 exceeds max_position_embeddings=8"),
 ])
 def test_check_records_reports_mismatches(tmp_path, kwargs, seq, pred, message):
-    path = lib.make_records(str(tmp_path / "t.tfrecord"), 3, seq_length=SEQ,
-                            max_predictions=PRED)
+    path = lib.make_records(str(tmp_path / "t.tfrecord"), 3, seq_length=SEQ, max_predictions=PRED)
     config = modeling.AlbertConfig.from_dict(lib.tiny_config("google", **kwargs))
     with pytest.raises(rp.DataMismatchError, match=message):
         rp.check_records([path], config, seq, pred)
 
 
 def test_check_records_accepts_records_without_token_boundary(tmp_path):
-    path = lib.make_records(str(tmp_path / "b.tfrecord"), 3, seq_length=SEQ,
-                            max_predictions=PRED, with_token_boundary=False)
+    path = lib.make_records(str(tmp_path / "b.tfrecord"), 3, seq_length=SEQ, max_predictions=PRED,
+                            with_token_boundary=False)
     config = modeling.AlbertConfig.from_dict(lib.tiny_config("brightmart"))
     assert rp.check_records([path], config, SEQ, PRED) == 3
 
@@ -318,15 +301,14 @@ def _train_variables(config, optimizer, batches, accumulation_steps, init=None):
     """Runs the pretraining train op on `batches`; returns variable values."""
     with tf.Graph().as_default():
         ph = _placeholders()
-        model_fn = rp.model_fn_builder(
-            config, learning_rate=1e-3, num_train_steps=10, num_warmup_steps=0,
-            optimizer=optimizer, gradient_accumulation_steps=accumulation_steps)
+        model_fn = rp.model_fn_builder(config, learning_rate=1e-3, num_train_steps=10,
+                                       num_warmup_steps=0, optimizer=optimizer,
+                                       gradient_accumulation_steps=accumulation_steps)
         spec = model_fn(ph, None, tf.estimator.ModeKeys.TRAIN, {})
         tvars = tf.trainable_variables()
         step = tf.train.get_global_step()
         with tf.Session() as sess:
-            sess.run([tf.global_variables_initializer(),
-                      tf.local_variables_initializer()])
+            sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
             if init is None:
                 init = sess.run({v.op.name: v for v in tvars})
             for var in tvars:
@@ -353,8 +335,7 @@ def test_gradient_accumulation_equals_large_batch(optimizer):
     assert big_steps == [1, 2]
     assert micro_steps == [0, 1, 1, 2]
     for name in expected:
-        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5,
-                                   atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
         # The attention key bias has no gradient (softmax shift invariance).
         if not name.endswith("self/key/bias"):
             assert not np.allclose(init[name], expected[name]), name
@@ -391,33 +372,30 @@ def no_remote_connections(monkeypatch):
 def test_tpu_flags_build_tpu_run_config(no_remote_connections, tmp_path):
     """--use_tpu --tpu_name=grpc://10.0.0.1:8470 as Google's script wires it."""
     tpu = tf.estimator.tpu
-    config = rp.build_run_config(
-        str(tmp_path), use_tpu=True, tpu_name="grpc://10.0.0.1:8470",
-        num_tpu_cores=8, iterations_per_loop=250, save_checkpoints_steps=500,
-        keep_checkpoint_max=3)
+    config = rp.build_run_config(str(tmp_path), use_tpu=True, tpu_name="grpc://10.0.0.1:8470",
+                                 num_tpu_cores=8, iterations_per_loop=250,
+                                 save_checkpoints_steps=500, keep_checkpoint_max=3)
     assert isinstance(config, tpu.RunConfig)
     assert config.master == "grpc://10.0.0.1:8470"
     assert config.cluster is not None
     assert config.cluster.master() == "grpc://10.0.0.1:8470"
     assert config.tpu_config.iterations_per_loop == 250
     assert config.tpu_config.num_shards == 8
-    assert (config.tpu_config.per_host_input_for_training ==
-            tpu.InputPipelineConfig.PER_HOST_V2)
+    assert (config.tpu_config.per_host_input_for_training == tpu.InputPipelineConfig.PER_HOST_V2)
     assert config.save_checkpoints_steps == 500
     assert config.keep_checkpoint_max == 3
     assert config.model_dir == str(tmp_path)
     model_config = modeling.AlbertConfig.from_dict(lib.tiny_config("google"))
     estimator = rp.build_estimator(
-        rp.model_fn_builder(model_config, use_tpu=True,
-                            use_one_hot_embeddings=True),
-        config, use_tpu=True, train_batch_size=64, eval_batch_size=16)
+        rp.model_fn_builder(model_config, use_tpu=True, use_one_hot_embeddings=True), config,
+        use_tpu=True, train_batch_size=64, eval_batch_size=16)
     assert isinstance(estimator, tpu.TPUEstimator)
     assert estimator.config.tpu_config.num_shards == 8
 
 
 def test_tpu_master_without_name(no_remote_connections, tmp_path):
-    config = rp.build_run_config(str(tmp_path), use_tpu=True,
-                                 master="grpc://127.0.0.1:1", num_tpu_cores=2)
+    config = rp.build_run_config(str(tmp_path), use_tpu=True, master="grpc://127.0.0.1:1",
+                                 num_tpu_cores=2)
     assert config.master == "grpc://127.0.0.1:1"
     assert config.tpu_config.num_shards == 2
 
@@ -431,18 +409,21 @@ def test_tpu_train_graph_builds_with_cross_shard_optimizer(compute_dtype):
     graph = tf.Graph()
     with graph.as_default():
         ph = _placeholders()
-        spec = rp.model_fn_builder(config, use_tpu=True,
-                                   use_one_hot_embeddings=True,
-                                   compute_dtype=compute_dtype)(
-                                       ph, None, tf.estimator.ModeKeys.TRAIN,
-                                       {"batch_size": 4})
+        spec = rp.model_fn_builder(config, use_tpu=True, use_one_hot_embeddings=True,
+                                   compute_dtype=compute_dtype)(ph, None,
+                                                                tf.estimator.ModeKeys.TRAIN, {
+                                                                    "batch_size": 4
+                                                                })
     assert isinstance(spec, tf.estimator.tpu.TPUEstimatorSpec)
     ops = graph.get_operations()
     assert "CrossReplicaSum" in {op.type for op in ops}
     trainable = graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES)
     assert {v.dtype.base_dtype for v in trainable} == {tf.float32}
-    encoder_products = {op.inputs[0].dtype for op in ops if op.type == "MatMul" and
-                        op.name.startswith("bert/encoder/transformer")}
+    encoder_products = {
+        op.inputs[0].dtype
+        for op in ops
+        if op.type == "MatMul" and op.name.startswith("bert/encoder/transformer")
+    }
     assert encoder_products == {compute_dtype}
 
 
@@ -460,18 +441,21 @@ def test_eval_history_keeps_best_by_masked_lm_accuracy(tmp_path):
         for suffix in (".index", ".meta", ".data-00000-of-00001"):
             with open(prefix + suffix, "w") as f:
                 f.write("step %d" % step)
-    metrics = {"masked_lm_loss": 1.0, "sentence_order_accuracy": 0.5,
-               "sentence_order_loss": 0.7, "loss": 1.7}
+    metrics = {
+        "masked_lm_loss": 1.0,
+        "sentence_order_accuracy": 0.5,
+        "sentence_order_loss": 0.7,
+        "loss": 1.7
+    }
     accuracies = {1: 0.3, 2: 0.6, 3: 0.5}
     history = rp.eval_history(out, [str(eval_file)], 4)
     driver_utils.evaluate_new_checkpoints(
-        out, history, lambda p: dict(metrics, masked_lm_accuracy=accuracies[
-            rp.checkpoint_step(p)]), include_step_zero=True)
+        out, history, lambda p: dict(metrics, masked_lm_accuracy=accuracies[rp.checkpoint_step(p)]),
+        include_step_zero=True)
     with open(os.path.join(out, "model.ckpt-best.index")) as f:
         assert f.read() == "step 2"
     results = driver_utils.read_eval_results(os.path.join(out, "eval_results.txt"))
-    assert sorted(results) == ["model.ckpt-1", "model.ckpt-2", "model.ckpt-3",
-                               "model.ckpt-best"]
+    assert sorted(results) == ["model.ckpt-1", "model.ckpt-2", "model.ckpt-3", "model.ckpt-best"]
     for key in rp.METRIC_NAMES:
         assert key in results["model.ckpt-3"]
     assert results["model.ckpt-3"]["masked_lm_accuracy"] == 0.5

@@ -32,16 +32,19 @@ def data(tmp_path_factory):
     """Training and held-out records of the synthetic task, and configs."""
     root = tmp_path_factory.mktemp("pretraining_data")
     return {
-        "train": lib.make_records(str(root / "train.tfrecord"), 2000,
-                                  seq_length=SEQ, max_predictions=PRED, seed=1),
+        "train":
+            lib.make_records(str(root / "train.tfrecord"), 2000, seq_length=SEQ,
+                             max_predictions=PRED, seed=1),
         # 203 held-out records: not a multiple of the eval batch size.
-        "dev": lib.make_records(str(root / "dev.tfrecord"), 203,
-                                seq_length=SEQ, max_predictions=PRED, seed=2),
-        "google": lib.write_config(str(root / "google.json"),
-                                   lib.tiny_config("google")),
-        "brightmart": lib.write_config(str(root / "brightmart.json"),
-                                       lib.tiny_config("brightmart")),
-        "root": root,
+        "dev":
+            lib.make_records(str(root / "dev.tfrecord"), 203, seq_length=SEQ, max_predictions=PRED,
+                             seed=2),
+        "google":
+            lib.write_config(str(root / "google.json"), lib.tiny_config("google")),
+        "brightmart":
+            lib.write_config(str(root / "brightmart.json"), lib.tiny_config("brightmart")),
+        "root":
+            root,
     }
 
 
@@ -97,30 +100,27 @@ def test_tiny_model_learns_mlm_and_sop(data, tmp_path):
     # This AdamW has no bias correction, so for steady gradients its first
     # ~100 updates are several times the learning rate, likely the cause;
     # the longer warmup covers them.
-    args = _args(data, output_dir, num_train_steps=500, num_warmup_steps=150,
-                 optimizer="adamw", save_checkpoints_steps=250, do_eval=True,
-                 eval_input_file=data["dev"], albert_config_file=None,
-                 bert_config_file=data["google"], log_every_secs=1)
+    args = _args(data, output_dir, num_train_steps=500, num_warmup_steps=150, optimizer="adamw",
+                 save_checkpoints_steps=250, do_eval=True, eval_input_file=data["dev"],
+                 albert_config_file=None, bert_config_file=data["google"], log_every_secs=1)
     log = _check(lib.run_script(args))
     # Every checkpoint was evaluated on all 203 records; the best is kept.
     assert "Evaluating 203 records" in log
     history = json.load(open(os.path.join(output_dir, "eval_history.json")))
     assert history["metric"] == "masked_lm_accuracy"
     assert [e["step"] for e in history["entries"]] == [0, 250, 500]
-    untrained, results = (history["entries"][0]["metrics"],
-                          history["entries"][-1]["metrics"])
-    assert (results["masked_lm_accuracy"] >
-            untrained["masked_lm_accuracy"] + MLM_MARGIN), (untrained, results)
-    assert (results["sentence_order_accuracy"] >
-            untrained["sentence_order_accuracy"] + SOP_MARGIN), (untrained,
-                                                                 results)
-    np.testing.assert_allclose(
-        results["loss"], results["masked_lm_loss"] +
-        results["sentence_order_loss"], rtol=1e-5)
+    untrained, results = (history["entries"][0]["metrics"], history["entries"][-1]["metrics"])
+    assert (results["masked_lm_accuracy"]
+            > untrained["masked_lm_accuracy"] + MLM_MARGIN), (untrained, results)
+    assert (results["sentence_order_accuracy"]
+            > untrained["sentence_order_accuracy"] + SOP_MARGIN), (untrained, results)
+    np.testing.assert_allclose(results["loss"],
+                               results["masked_lm_loss"] + results["sentence_order_loss"],
+                               rtol=1e-5)
     # The best is the highest masked_lm_accuracy (the earlier on a tie): a
     # trained checkpoint, though not always the last one.
-    best_entry = max(history["entries"], key=lambda e: (
-        e["metrics"]["masked_lm_accuracy"], -e["step"]))
+    best_entry = max(history["entries"], key=lambda e:
+                     (e["metrics"]["masked_lm_accuracy"], -e["step"]))
     assert best_entry["step"] > 0
     assert history["best"]["step"] == best_entry["step"]
     assert os.path.exists(os.path.join(output_dir, "model.ckpt-best.index"))
@@ -139,18 +139,17 @@ def test_tiny_model_learns_in_bfloat16(data, tmp_path):
     seeds on TF 1.15 and TF 2.15 bfloat16 reached MLM 1.0 and SOP >= 0.99 at
     step 500) and a float32 checkpoint a float32 model restores."""
     output_dir = str(tmp_path / "out")
-    args = _args(data, output_dir, num_train_steps=500, num_warmup_steps=150,
-                 optimizer="adamw", save_checkpoints_steps=250, do_eval=True,
-                 eval_input_file=data["dev"], use_bf16="force")
+    args = _args(data, output_dir, num_train_steps=500, num_warmup_steps=150, optimizer="adamw",
+                 save_checkpoints_steps=250, do_eval=True, eval_input_file=data["dev"],
+                 use_bf16="force")
     log = _check(lib.run_script(args, timeout=600))
     assert "--use_bf16" in log and "bfloat16" in log
     history = json.load(open(os.path.join(output_dir, "eval_history.json")))
-    untrained, results = (history["entries"][0]["metrics"],
-                          history["entries"][-1]["metrics"])
-    assert (results["masked_lm_accuracy"] >
-            untrained["masked_lm_accuracy"] + MLM_MARGIN), (untrained, results)
-    assert (results["sentence_order_accuracy"] >
-            untrained["sentence_order_accuracy"] + SOP_MARGIN), (untrained, results)
+    untrained, results = (history["entries"][0]["metrics"], history["entries"][-1]["metrics"])
+    assert (results["masked_lm_accuracy"]
+            > untrained["masked_lm_accuracy"] + MLM_MARGIN), (untrained, results)
+    assert (results["sentence_order_accuracy"]
+            > untrained["sentence_order_accuracy"] + SOP_MARGIN), (untrained, results)
     checkpoint = os.path.join(output_dir, "model.ckpt-500")
     dtypes = tf.train.load_checkpoint(checkpoint).get_variable_to_dtype_map()
     assert set(dtypes.values()) == {tf.float32, tf.int64}
@@ -165,7 +164,8 @@ def test_tiny_model_learns_in_bfloat16(data, tmp_path):
             "masked_lm_positions": tf.ones([2, PRED], tf.int32),
             "masked_lm_ids": tf.ones([2, PRED], tf.int32),
             "masked_lm_weights": tf.ones([2, PRED]),
-            "next_sentence_labels": tf.zeros([2, 1], tf.int32)}
+            "next_sentence_labels": tf.zeros([2, 1], tf.int32)
+        }
         model_fn = run_pretraining.model_fn_builder(config)
         model_fn(features, None, tf.estimator.ModeKeys.EVAL, {})
         variables = tf.global_variables()
@@ -187,12 +187,11 @@ def test_bf16_where_emulated_needs_force(data, tmp_path):
 
 def test_killed_run_resumes_to_requested_steps(data, tmp_path):
     output_dir = str(tmp_path / "out")
-    args = _args(data, output_dir, num_train_steps=60,
-                 save_checkpoints_steps=10)
+    args = _args(data, output_dir, num_train_steps=60, save_checkpoints_steps=10)
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.Popen([sys.executable, lib.SCRIPT] + args, cwd=lib.ROOT,
-                            env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, lib.SCRIPT] + args, cwd=lib.ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
@@ -308,8 +307,7 @@ def write_reference_checkpoint(prefix, names, slot_suffixes):
             values[name] = value
             variables.append(tf.Variable(value, name=name))
             for suffix in slot_suffixes:
-                variables.append(tf.Variable(np.zeros(shape, np.float32),
-                                             name=name + "/" + suffix))
+                variables.append(tf.Variable(np.zeros(shape, np.float32), name=name + "/" + suffix))
         variables.append(tf.Variable(np.int64(1000), name="global_step"))
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
@@ -321,8 +319,7 @@ def write_reference_checkpoint(prefix, names, slot_suffixes):
 def test_continue_from_reference_checkpoint(data, tmp_path, layout):
     """Every model variable loads; what is written has the same names."""
     names = brightmart_names() if layout == "brightmart" else google_names()
-    slots = ["lamb_m", "lamb_v"] if layout == "brightmart" else ["adam_m",
-                                                                 "adam_v"]
+    slots = ["lamb_m", "lamb_v"] if layout == "brightmart" else ["adam_m", "adam_v"]
     init = str(tmp_path / "ref" / "albert_model.ckpt")
     values = write_reference_checkpoint(init, names, slots)
     # The config does not name the layout: it comes from the checkpoint.
@@ -333,16 +330,15 @@ def test_continue_from_reference_checkpoint(data, tmp_path, layout):
     args = _args(data, output_dir, init_checkpoint=init, num_train_steps=3,
                  albert_config_file=config_file)
     log = _check(lib.run_script(args))
-    summary = re.search(r"\((\w+) layout\): (\d+) loaded, (\d+) newly "
-                        r"initialised, (\d+) missing, (\d+) shape mismatches",
-                        log)
+    summary = re.search(
+        r"\((\w+) layout\): (\d+) loaded, (\d+) newly "
+        r"initialised, (\d+) missing, (\d+) shape mismatches", log)
     assert summary, log[-3000:]
     assert summary.groups() == (layout, str(len(names)), "0", "0", "0")
     assert " NEW " not in log
     written = tf.train.load_checkpoint(tf.train.latest_checkpoint(output_dir))
     shapes = written.get_variable_to_shape_map()
-    model_names = {n for n in shapes if n != "global_step" and
-                   not re.search(r"/adam_[mv]$", n)}
+    model_names = {n for n in shapes if n != "global_step" and not re.search(r"/adam_[mv]$", n)}
     assert model_names == set(names)
     for name, shape in names.items():
         assert list(shapes[name]) == shape, name
@@ -361,10 +357,10 @@ def test_continue_from_reference_checkpoint(data, tmp_path, layout):
 @pytest.mark.parametrize("overrides,message", [
     (dict(vocab_size=32), r"outside the config's vocab_size=32"),
     (dict(max_seq_length=64), r"has length 32, expected 64 \(the data was "
-                              r"written with --max_seq_length=32"),
+     r"written with --max_seq_length=32"),
     (dict(max_predictions_per_seq=6), r"has length 5, expected 6 \(the data "
-                                      r"was written with "
-                                      r"--max_predictions_per_seq=5"),
+     r"was written with "
+     r"--max_predictions_per_seq=5"),
     (dict(use_fp16=True), r"--use_fp16 needs a GPU"),
     (dict(use_fp16=True, use_bf16="force"), r"--use_fp16 and --use_bf16 exclude each other"),
     (dict(use_bf16="half"), r"--use_bf16=half: expected true, false or force"),
@@ -384,8 +380,7 @@ def test_clear_errors_before_training(data, tmp_path, overrides, message):
     assert proc.returncode != 0
     assert re.search(message, proc.stderr), proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-    assert not tf.train.latest_checkpoint(output_dir) if os.path.isdir(
-        output_dir) else True
+    assert not tf.train.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else True
 
 
 def _one_line_error(proc):
@@ -400,8 +395,8 @@ def test_bad_record_files_are_named_before_or_while_training(data, tmp_path):
     text = tmp_path / "corpus.txt"
     text.write_text(u"今天天气很好。\n这不是 TFRecord 文件。\n" * 50)
     good = data["train"]
-    line = _one_line_error(lib.run_script(_args(
-        data, str(tmp_path / "o1"), input_file="%s,%s" % (good, text))))
+    line = _one_line_error(
+        lib.run_script(_args(data, str(tmp_path / "o1"), input_file="%s,%s" % (good, text))))
     assert "corpus.txt: record 1 at byte 0: bad length checksum (this is not a " \
            "TFRecord file" in line
     # A truncated copy as the second file (the pre-flight check of the
@@ -411,10 +406,11 @@ def test_bad_record_files_are_named_before_or_while_training(data, tmp_path):
     content = open(second, "rb").read()
     cut = str(tmp_path / "cut.tfrecord")
     open(cut, "wb").write(content[:len(content) - 30])
-    line = _one_line_error(lib.run_script(_args(
-        data, str(tmp_path / "o2"), input_file="%s,%s" % (good, cut))))
-    assert re.search(r"cut.tfrecord: record 10 at byte \d+: the record needs \d+ bytes but "
-                     r"the file ends after \d+", line), line
+    line = _one_line_error(
+        lib.run_script(_args(data, str(tmp_path / "o2"), input_file="%s,%s" % (good, cut))))
+    assert re.search(
+        r"cut.tfrecord: record 10 at byte \d+: the record needs \d+ bytes but "
+        r"the file ends after \d+", line), line
     # A damaged payload (intact framing) is found by TensorFlow while training.
     size = len(content) // 10
     damaged = bytearray(content)
@@ -422,8 +418,9 @@ def test_bad_record_files_are_named_before_or_while_training(data, tmp_path):
     bad = str(tmp_path / "bad.tfrecord")
     open(bad, "wb").write(bytes(damaged))
     output_dir = str(tmp_path / "o3")
-    line = _one_line_error(lib.run_script(_args(
-        data, output_dir, input_file="%s,%s" % (good, bad), num_train_steps=200)))
+    line = _one_line_error(
+        lib.run_script(
+            _args(data, output_dir, input_file="%s,%s" % (good, bad), num_train_steps=200)))
     assert "bad.tfrecord: record 5 is damaged" in line, line
 
 

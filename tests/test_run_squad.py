@@ -3,8 +3,8 @@
 
 The task: the answer is the character right after the marker 红 in a context
 of random filler characters; answer characters (甲乙丙丁) occur only there
-(v2: contexts without the marker have no answer). Contexts are longer than one window, so sliding windows and
-max-context decoding are exercised.
+(v2: contexts without the marker have no answer). Contexts are longer than one window, so sliding
+windows and max-context decoding are exercised.
 """
 
 from __future__ import absolute_import
@@ -38,8 +38,8 @@ FILLER = u"天地人山水火木金土日月星风云雨花草鱼鸟虫"
 MARKER = u"红"
 ANSWERS = u"甲乙丙丁"
 QUESTION = u"红后是什么"
-VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(FILLER) + [MARKER] + list(ANSWERS) +
-         [c for c in QUESTION if c not in FILLER + MARKER])
+VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(FILLER) + [MARKER] +
+         list(ANSWERS) + [c for c in QUESTION if c not in FILLER + MARKER])
 SEQ = 32
 
 
@@ -74,8 +74,13 @@ def synthetic_squad(seed, count, v2=False, with_answers=True):
         if v2 and with_answers:
             qa["is_impossible"] = impossible
         paragraphs.append({"context": u"".join(chars), "qas": [qa]})
-    return json.dumps({"version": "synthetic", "data": [{"title": "s", "paragraphs":
-                                                         paragraphs}]}, ensure_ascii=False)
+    return json.dumps({
+        "version": "synthetic",
+        "data": [{
+            "title": "s",
+            "paragraphs": paragraphs
+        }]
+    }, ensure_ascii=False)
 
 
 def tiny_config():
@@ -113,9 +118,13 @@ def workspace(tmp_path_factory):
 
 
 def base_flags(ws, output_dir):
-    return ["--bert_config_file=%s" % ws["config"], "--vocab_file=%s" % ws["vocab"],
-            "--output_dir=%s" % output_dir, "--max_seq_length=%d" % SEQ, "--doc_stride=8",
-            "--max_query_length=8", "--max_answer_length=4", "--n_best_size=5"]
+    return [
+        "--bert_config_file=%s" % ws["config"],
+        "--vocab_file=%s" % ws["vocab"],
+        "--output_dir=%s" % output_dir,
+        "--max_seq_length=%d" % SEQ, "--doc_stride=8", "--max_query_length=8",
+        "--max_answer_length=4", "--n_best_size=5"
+    ]
 
 
 def read_metrics(path):
@@ -136,8 +145,9 @@ def read_metrics(path):
 def chance_exact(path):
     """Exact match (%) of the better blind answer: a random one-character span of
     the context, or "no answer" to every question (v2)."""
-    contexts = [p["context"] for p in
-                json.load(io.open(path, encoding="utf-8"))["data"][0]["paragraphs"]]
+    contexts = [
+        p["context"] for p in json.load(io.open(path, encoding="utf-8"))["data"][0]["paragraphs"]
+    ]
     random_span = np.mean([1.0 / len(c) if MARKER in c else 0.0 for c in contexts])
     no_answer = np.mean([MARKER not in c for c in contexts])
     return 100.0 * max(random_span, no_answer)
@@ -160,11 +170,13 @@ def trained_v1(workspace):
     out = os.path.join(ws["root"], "out_v1")
     export = os.path.join(ws["root"], "export_v1")
     result = run_script(*(base_flags(ws, out) + [
-        "--init_checkpoint=%s" % ws["pretrained"], "--train_file=%s" % ws["train"],
+        "--init_checkpoint=%s" % ws["pretrained"],
+        "--train_file=%s" % ws["train"],
         "--predict_file=%s" % ws["dev"], "--do_train", "--do_predict",
         "--export_dir=%s" % export, "--train_batch_size=32", "--predict_batch_size=32",
         "--learning_rate=2e-3", "--train_step=200", "--warmup_proportion=0.1",
-        "--save_checkpoints_steps=100", "--keep_checkpoint_max=1", "--random_seed=7"]))
+        "--save_checkpoints_steps=100", "--keep_checkpoint_max=1", "--random_seed=7"
+    ]))
     assert result.returncode == 0, result.stderr[-5000:]
     return {"out": out, "export": export, "log": result.stderr}
 
@@ -176,8 +188,9 @@ def test_v1_learns_the_span_task(workspace, trained_v1):
     assert metrics["model.ckpt-best"]["exact_match"] >= bar, metrics
     predictions = json.load(io.open(os.path.join(out, "predictions.json"), encoding="utf-8"))
     data = json.load(io.open(os.path.join(out, "..", "dev.json"), encoding="utf-8"))
-    gold = {qa["id"]: qa["answers"][0]["text"] for p in data["data"][0]["paragraphs"]
-            for qa in p["qas"]}
+    gold = {
+        qa["id"]: qa["answers"][0]["text"] for p in data["data"][0]["paragraphs"] for qa in p["qas"]
+    }
     assert set(predictions) == set(gold)
     assert np.mean([predictions[q] == gold[q] for q in gold]) >= bar / 100.0
     nbest = json.load(io.open(os.path.join(out, "nbest_predictions.json"), encoding="utf-8"))
@@ -205,8 +218,8 @@ def test_predict_only_run_without_answers(workspace, trained_v1):
             with open(os.path.join(out, name), "rb") as src, \
                     open(os.path.join(predict_dir, name), "wb") as dst:
                 dst.write(src.read())
-    result = run_script(*(base_flags(workspace, predict_dir) + [
-        "--predict_file=%s" % workspace["test"], "--do_predict"]))
+    result = run_script(*(base_flags(workspace, predict_dir) +
+                          ["--predict_file=%s" % workspace["test"], "--do_predict"]))
     assert result.returncode == 0, result.stderr[-4000:]
     predictions = json.load(io.open(os.path.join(predict_dir, "predictions.json"),
                                     encoding="utf-8"))
@@ -220,8 +233,9 @@ def test_predict_only_run_without_answers(workspace, trained_v1):
     assert 100.0 * correct >= bar * len(predictions), (correct, len(predictions))
     assert not os.path.exists(os.path.join(predict_dir, "eval_results.txt"))
     # A predict file with answers is scored, also without step checkpoints.
-    result = run_script(*(base_flags(workspace, predict_dir) + [
-        "--predict_file=%s" % workspace["dev"], "--do_predict", "--metric=squad_v1"]))
+    result = run_script(
+        *(base_flags(workspace, predict_dir) +
+          ["--predict_file=%s" % workspace["dev"], "--do_predict", "--metric=squad_v1"]))
     assert result.returncode == 0, result.stderr[-4000:]
     text = io.open(os.path.join(predict_dir, "eval_results.txt"), encoding="utf-8").read()
     assert "squad_v1 results of %s" % os.path.join(predict_dir, "model.ckpt-best") in text
@@ -251,11 +265,13 @@ def test_export_reloads_in_a_fresh_process_with_the_same_logits(workspace, train
     features = []
     squad_features.convert_examples_to_features(examples[:3], tokenizer, SEQ, 8, 8, False,
                                                 features.append)
-    inputs = {k: [getattr(f, k) for f in features]
-              for k in ("input_ids", "input_mask", "segment_ids")}
-    result = subprocess.run([sys.executable, "-c", _RELOAD, ROOT, trained_v1["export"],
-                             json.dumps(inputs)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True)
+    inputs = {
+        k: [getattr(f, k) for f in features] for k in ("input_ids", "input_mask", "segment_ids")
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _RELOAD, ROOT, trained_v1["export"],
+         json.dumps(inputs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True)
     assert result.returncode == 0, result.stderr[-3000:]
     exported = json.loads(result.stdout.strip().splitlines()[-1])
     config = modeling.AlbertConfig.from_json_file(workspace["config"])
@@ -275,12 +291,14 @@ def test_v2_learns_spans_and_answerability(workspace):
     out = os.path.join(ws["root"], "out_v2")
     export = os.path.join(ws["root"], "export_v2")
     result = run_script(*(base_flags(ws, out) + [
-        "--init_checkpoint=%s" % ws["pretrained"], "--train_file=%s" % ws["train_v2"],
-        "--predict_file=%s" % ws["dev_v2"], "--do_train", "--do_predict",
-        "--version_2_with_negative", "--start_n_top=3", "--end_n_top=3",
-        "--train_batch_size=32", "--predict_batch_size=32", "--learning_rate=2e-3",
+        "--init_checkpoint=%s" % ws["pretrained"],
+        "--train_file=%s" % ws["train_v2"],
+        "--predict_file=%s" %
+        ws["dev_v2"], "--do_train", "--do_predict", "--version_2_with_negative", "--start_n_top=3",
+        "--end_n_top=3", "--train_batch_size=32", "--predict_batch_size=32", "--learning_rate=2e-3",
         "--train_step=240", "--save_checkpoints_steps=240", "--random_seed=7",
-        "--export_dir=%s" % export]))
+        "--export_dir=%s" % export
+    ]))
     assert result.returncode == 0, result.stderr[-5000:]
     metrics = read_metrics(os.path.join(out, "eval_results.txt"))["model.ckpt-best"]
     assert metrics["exact"] >= chance_exact(ws["dev_v2"]) + LEARNED_MARGIN, metrics
@@ -302,10 +320,12 @@ def test_v2_learns_spans_and_answerability(workspace):
     features = []
     squad_features.convert_examples_to_features(examples[:4], tokenizer, SEQ, 8, 8, False,
                                                 features.append)
-    inputs = {k: [getattr(f, k) for f in features]
-              for k in ("input_ids", "input_mask", "segment_ids", "p_mask")}
-    reload = subprocess.run([sys.executable, "-c", _RELOAD, ROOT, export, json.dumps(inputs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    inputs = {
+        k: [getattr(f, k) for f in features]
+        for k in ("input_ids", "input_mask", "segment_ids", "p_mask")
+    }
+    reload = subprocess.run([sys.executable, "-c", _RELOAD, ROOT, export,
+                             json.dumps(inputs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True)
     assert reload.returncode == 0, reload.stderr[-3000:]
     exported = json.loads(reload.stdout.strip().splitlines()[-1])
@@ -315,37 +335,65 @@ def test_v2_learns_spans_and_answerability(workspace):
 
 def test_bad_input_gives_one_line_errors(workspace, tmp_path):
     bad = write(tmp_path / "bad.json", u'{"data": [{"paragraphs": [')
-    result = run_script(*(base_flags(workspace, str(tmp_path / "o1")) + [
-        "--train_file=%s" % bad, "--do_train"]))
+    result = run_script(*(base_flags(workspace, str(tmp_path / "o1")) +
+                          ["--train_file=%s" % bad, "--do_train"]))
     line = one_line_error(result)
     assert bad in line and "malformed JSON" in line
-    no_context = write(tmp_path / "nc.json", json.dumps({"data": [{"paragraphs": [
-        {"context": "", "qas": [{"id": "q77", "question": "x", "answers": []}]}]}]}))
-    result = run_script(*(base_flags(workspace, str(tmp_path / "o2")) + [
-        "--predict_file=%s" % no_context, "--do_predict"]))
+    no_context = write(
+        tmp_path / "nc.json",
+        json.dumps({
+            "data": [{
+                "paragraphs": [{
+                    "context": "",
+                    "qas": [{
+                        "id": "q77",
+                        "question": "x",
+                        "answers": []
+                    }]
+                }]
+            }]
+        }))
+    result = run_script(*(base_flags(workspace, str(tmp_path / "o2")) +
+                          ["--predict_file=%s" % no_context, "--do_predict"]))
     line = one_line_error(result)
     assert "q77" in line and "no context" in line
     result = run_script(*(base_flags(workspace, str(tmp_path / "o3")) + ["--do_train"]))
     assert "--train_file" in one_line_error(result)
     result = run_script("--help")
     assert result.returncode == 0 and "--doc_stride" in result.stdout
-    result = run_script(*(base_flags(workspace, str(tmp_path / "o4")) + [
-        "--do_predict", "--predict_file=%s" % workspace["dev"], "--no_such_flag"]))
+    result = run_script(
+        *(base_flags(workspace, str(tmp_path / "o4")) +
+          ["--do_predict", "--predict_file=%s" % workspace["dev"], "--no_such_flag"]))
     assert result.returncode != 0
 
 
 def test_no_usable_training_answer_is_an_error(workspace, tmp_path):
     # Every answer_start points at text that is not the answer, and the answer
     # text occurs nowhere in its context: nothing to train on.
-    paragraphs = [{"context": u"天地人山水火木金土日月", "qas": [{
-        "id": "q%d" % i, "question": QUESTION,
-        "answers": [{"text": u"甲乙", "answer_start": 2}]}]} for i in range(5)]
-    train = write(tmp_path / "train.json", json.dumps(
-        {"data": [{"title": "t", "paragraphs": paragraphs}]}, ensure_ascii=False))
+    paragraphs = [{
+        "context":
+            u"天地人山水火木金土日月",
+        "qas": [{
+            "id": "q%d" % i,
+            "question": QUESTION,
+            "answers": [{
+                "text": u"甲乙",
+                "answer_start": 2
+            }]
+        }]
+    } for i in range(5)]
+    train = write(
+        tmp_path / "train.json",
+        json.dumps({"data": [{
+            "title": "t",
+            "paragraphs": paragraphs
+        }]}, ensure_ascii=False))
     out = str(tmp_path / "out")
-    line = one_line_error(run_script(*(base_flags(workspace, out) + [
-        "--train_file=%s" % train, "--do_train", "--train_step=3",
-        "--init_checkpoint=%s" % workspace["pretrained"]])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, out) + [
+            "--train_file=%s" % train, "--do_train", "--train_step=3",
+            "--init_checkpoint=%s" % workspace["pretrained"]
+        ])))
     assert "%s: no usable training question" % train in line
     assert "5 questions" in line
     assert not [n for n in os.listdir(out) if n.startswith("model.ckpt")]
@@ -353,12 +401,13 @@ def test_no_usable_training_answer_is_an_error(workspace, tmp_path):
 
 def test_clashing_export_dir_is_reported_before_training(workspace, tmp_path):
     out = str(tmp_path / "out")
-    line = one_line_error(run_script(*(base_flags(workspace, out) + [
-        "--train_file=%s" % workspace["train"], "--do_train", "--train_step=3",
-        "--export_dir=%s" % out])))
+    line = one_line_error(
+        run_script(*(base_flags(workspace, out) + [
+            "--train_file=%s" % workspace["train"], "--do_train", "--train_step=3",
+            "--export_dir=%s" % out
+        ])))
     assert "--export_dir=%s would replace --output_dir" % out in line
-    assert not os.path.isdir(out) or not [
-        n for n in os.listdir(out) if n.startswith("model.ckpt")]
+    assert not os.path.isdir(out) or not [n for n in os.listdir(out) if n.startswith("model.ckpt")]
 
 
 def test_cmrc2018_recipe_offline_is_one_clear_error(tmp_path):
@@ -367,9 +416,8 @@ def test_cmrc2018_recipe_offline_is_one_clear_error(tmp_path):
                CMRC_DATA_DIR=str(tmp_path / "data"), OUTPUT_DIR=str(tmp_path / "out"),
                PYTHON=sys.executable)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run(["bash", os.path.join(root, "run_cmrc2018.sh")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, env=env, timeout=120)
+    result = subprocess.run(["bash", os.path.join(root, "run_cmrc2018.sh")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=120)
     assert result.returncode == 1
     assert "Offline: unpack albert_tiny_489k.zip" in result.stderr
     assert "Traceback" not in result.stderr

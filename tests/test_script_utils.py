@@ -32,9 +32,8 @@ script_utils.run(main)
 def _run(tmp_path, *args):
     path = tmp_path / "tool.py"
     path.write_text(SCRIPT)
-    return subprocess.run([sys.executable, str(path)] + list(args),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=60)
+    return subprocess.run([sys.executable, str(path)] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
 
 
 def test_user_error_is_one_line_without_traceback(tmp_path):
@@ -105,18 +104,16 @@ def test_help_exits_zero_and_lists_flags(tmp_path):
 
 def _run_flags(save_checkpoints_steps, keep_checkpoint_max=5):
     """The flag values run_config_from_flags reads, as a plain object."""
-    return types.SimpleNamespace(
-        output_dir="/tmp/out", use_tpu=False, tpu_name=None, tpu_zone=None,
-        gcp_project=None, master=None, num_tpu_cores=8,
-        iterations_per_loop=1000, random_seed=7,
-        save_checkpoints_steps=save_checkpoints_steps,
-        keep_checkpoint_max=keep_checkpoint_max)
+    return types.SimpleNamespace(output_dir="/tmp/out", use_tpu=False, tpu_name=None, tpu_zone=None,
+                                 gcp_project=None, master=None, num_tpu_cores=8,
+                                 iterations_per_loop=1000, random_seed=7,
+                                 save_checkpoints_steps=save_checkpoints_steps,
+                                 keep_checkpoint_max=keep_checkpoint_max)
 
 
-@pytest.mark.parametrize("save_steps,expected_log_steps", [
-    (1000, 100), (100, 100), (40, 40), (1, 1), (0, 1)])
-def test_run_config_logs_at_most_every_checkpoint(save_steps,
-                                                  expected_log_steps):
+@pytest.mark.parametrize("save_steps,expected_log_steps", [(1000, 100), (100, 100), (40, 40),
+                                                           (1, 1), (0, 1)])
+def test_run_config_logs_at_most_every_checkpoint(save_steps, expected_log_steps):
     """steps/sec is logged every 100 steps, or at each checkpoint if sooner."""
     config = script_utils.run_config_from_flags(_run_flags(save_steps))
     assert config.log_step_count_steps == expected_log_steps
@@ -126,21 +123,18 @@ def test_run_config_logs_at_most_every_checkpoint(save_steps,
 
 def test_run_config_overrides_win():
     flags_obj = _run_flags(1000, keep_checkpoint_max=0)
-    config = script_utils.run_config_from_flags(
-        flags_obj, save_checkpoints_steps=30)
+    config = script_utils.run_config_from_flags(flags_obj, save_checkpoints_steps=30)
     assert config.save_checkpoints_steps == 30
     assert config.log_step_count_steps == 30
-    assert config.keep_checkpoint_max is None   # 0 keeps all
-    config = script_utils.run_config_from_flags(
-        flags_obj, log_step_count_steps=5)
+    assert config.keep_checkpoint_max is None  # 0 keeps all
+    config = script_utils.run_config_from_flags(flags_obj, log_step_count_steps=5)
     assert config.log_step_count_steps == 5
     assert config.save_checkpoints_steps == 1000
 
 
 def test_build_run_config_derives_log_interval(tmp_path):
     """The same default for callers that build the RunConfig directly."""
-    config = script_utils.build_run_config(str(tmp_path),
-                                           save_checkpoints_steps=20)
+    config = script_utils.build_run_config(str(tmp_path), save_checkpoints_steps=20)
     assert config.log_step_count_steps == 20
     config = script_utils.build_run_config(str(tmp_path))
-    assert config.log_step_count_steps == 100   # default save steps 1000
+    assert config.log_step_count_steps == 100  # default save steps 1000

@@ -43,8 +43,10 @@ _FAKE_PYTHON = r"""#!/usr/bin/env bash
 # Stands in for the venv's interpreter: pip succeeds, the import check prints
 # what TensorFlow 2.15 prints on a machine without CUDA.
 if [[ "$1" == "-m" ]]; then exit 0; fi
-echo "E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:9261] Unable to register cuDNN factory" >&2
-echo "W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] TF-TRT Warning: Could not find TensorRT" >&2
+echo "E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:9261] Unable to register cuDNN \
+factory" >&2
+echo "W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] TF-TRT Warning: Could not find \
+TensorRT" >&2
 exit %d
 """
 

@@ -52,9 +52,10 @@ def model(tmp_path_factory):
     export = str(root / "export")
     result = run_script(*(base_flags(ws, out) + [
         "--init_checkpoint=%s" % pretrained, "--do_train", "--do_predict",
-        "--export_dir=%s" % export, "--train_step=30", "--warmup_step=5",
-        "--learning_rate=1e-3", "--train_batch_size=16", "--predict_batch_size=7",
-        "--save_checkpoints_steps=30", "--random_seed=3"]))
+        "--export_dir=%s" % export, "--train_step=30", "--warmup_step=5", "--learning_rate=1e-3",
+        "--train_batch_size=16", "--predict_batch_size=7", "--save_checkpoints_steps=30",
+        "--random_seed=3"
+    ]))
     assert result.returncode == 0, result.stderr[-5000:]
     ws["out"], ws["export"] = out, export
     examples = classifier_tasks.get_processor("lcqmc").get_test_examples(ws["data"])
@@ -246,8 +247,7 @@ def test_a_large_call_does_not_hold_back_a_small_one(model):
     bird = VOCAB.index(u"鸟")
     large = [(u"天" * n, u"地") for n in range(1, 11)]
     for batch_requests in (True, False):
-        with checkpoint_predictor(model, batch_size=4,
-                                  batch_requests=batch_requests) as predictor:
+        with checkpoint_predictor(model, batch_size=4, batch_requests=batch_requests) as predictor:
             gate = Gate(predictor)
             first = in_thread(predictor.predict_sentences, [(u"天", u"地")])
             assert gate.entered.wait(30)
@@ -301,8 +301,11 @@ def test_close_fails_waiting_calls_with_model_closed_error(model):
 
 
 def variable_ops(predictor):
-    return [op.name for op in predictor._session.graph.get_operations()
-            if op.type in ("VariableV2", "VarHandleOp")]
+    return [
+        op.name
+        for op in predictor._session.graph.get_operations()
+        if op.type in ("VariableV2", "VarHandleOp")
+    ]
 
 
 def test_unfrozen_graph_gives_the_same_probabilities(model, from_checkpoint, from_saved_model):
@@ -329,12 +332,15 @@ def test_errors_are_clear(model, tmp_path, from_checkpoint):
     with pytest.raises(similarity.SimilarityError, match="only predicts"):
         from_checkpoint.set_mode("train")
     with pytest.raises(similarity.SimilarityError, match="no checkpoint"):
-        checkpoint_predictor({"out": str(tmp_path), "config": model["config"],
-                              "vocab": model["vocab"]}).start_model()
+        checkpoint_predictor({
+            "out": str(tmp_path),
+            "config": model["config"],
+            "vocab": model["vocab"]
+        }).start_model()
     with pytest.raises(similarity.SimilarityError, match="not a fine-tuned classifier"):
-        similarity.SimilarityPredictor(
-            model_dir=os.path.join(model["root"], "pretrained"), config_name=model["config"],
-            vocab_file=model["vocab"]).start_model()
+        similarity.SimilarityPredictor(model_dir=os.path.join(model["root"], "pretrained"),
+                                       config_name=model["config"],
+                                       vocab_file=model["vocab"]).start_model()
     with pytest.raises(similarity.SimilarityError, match="label '2' is not one"):
         similarity.SimilarityPredictor(model_dir=model["export"], label="2").start_model()
     with pytest.raises(similarity.SimilarityError, match="pair 1, sentence 2 is empty"):
@@ -358,8 +364,8 @@ def run_cli(*cli_args, **kwargs):
     env = dict(os.environ)
     env.setdefault("CUDA_VISIBLE_DEVICES", "")
     return subprocess.run([sys.executable, SCRIPT] + list(cli_args), cwd=ROOT, env=env,
-                          input=kwargs.get("stdin", u"").encode("utf-8"),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+                          input=kwargs.get("stdin", u"").encode("utf-8"), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=300)
 
 
 def test_help_exits_zero_and_lists_the_flags():
@@ -369,8 +375,7 @@ def test_help_exits_zero_and_lists_the_flags():
     assert "Sentence-pair similarity" in text
     for flag in ("--model_dir", "--ckpt_name", "--config_name", "--vocab_file", "--max_seq_len",
                  "--batch_size", "--input_file", "--serve", "--port", "--max_request_bytes",
-                 "--listen_backlog", "--max_connections", "--shutdown_timeout",
-                 "--batch_requests"):
+                 "--listen_backlog", "--max_connections", "--shutdown_timeout", "--batch_requests"):
         assert flag in text, flag
 
 
@@ -424,8 +429,8 @@ def test_batch_mode_rejects_empty_sentences(model, tmp_path):
 def test_interactive_mode_reads_stdin_until_eof(model, from_saved_model):
     pairs = [model["pairs"][0], model["pairs"][1], EXTRA_PAIRS[0]]
     # Pairs with an empty sentence get an error line and are skipped.
-    stdin = u"%s\t%s\n\n%s\t\n%s\n%s\n \t地\n%s\t%s\n一\t二\t三\n%s\n" % (
-        pairs[0] + (u"天",) + pairs[1] + pairs[2] + (u"孤",))
+    stdin = u"%s\t%s\n\n%s\t\n%s\n%s\n \t地\n%s\t%s\n一\t二\t三\n%s\n" % (pairs[0] + (u"天",) +
+                                                                      pairs[1] + pairs[2] + (u"孤",))
     result = run_cli("--model_dir=%s" % model["export"], stdin=stdin)
     assert result.returncode == 0, result.stderr[-3000:]
     printed = [float(l) for l in result.stdout.decode("utf-8").split()]
@@ -467,11 +472,11 @@ def service(model):
     """similarity.py --serve --port=0 in a subprocess; always stopped."""
     env = dict(os.environ)
     env.setdefault("CUDA_VISIBLE_DEVICES", "")
-    process = subprocess.Popen(
-        [sys.executable, SCRIPT, "--model_dir=%s" % model["export"], "--serve", "--port=0",
-         "--max_request_bytes=%d" % SERVICE_MAX_BYTES, "--batch_size=2",
-         "--shutdown_timeout=120"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen([
+        sys.executable, SCRIPT,
+        "--model_dir=%s" % model["export"], "--serve", "--port=0",
+        "--max_request_bytes=%d" % SERVICE_MAX_BYTES, "--batch_size=2", "--shutdown_timeout=120"
+    ], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stderr_lines = []
     reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr))
     reader.daemon = True
@@ -498,8 +503,9 @@ def test_http_health_and_predict(model, service, from_saved_model):
     assert status == 200 and health["status"] == "ok" and health["source"] == "saved_model"
     pairs = model["pairs"][:6] + EXTRA_PAIRS
     status, answer = http(service["port"], "POST", "/predict",
-                          json.dumps({"pairs": [list(p) for p in pairs]}).encode("utf-8"),
-                          {"Content-Type": "application/json"})
+                          json.dumps({
+                              "pairs": [list(p) for p in pairs]
+                          }).encode("utf-8"), {"Content-Type": "application/json"})
     assert status == 200, answer
     assert np.allclose(answer["probabilities"], from_saved_model.predict_sentences(pairs),
                        atol=1e-5)
@@ -507,21 +513,24 @@ def test_http_health_and_predict(model, service, from_saved_model):
     assert status == 200 and answer == {"probabilities": []}
 
 
-@pytest.mark.parametrize("body,message", [
-    (b"{not json", "malformed JSON"),
-    (b"\xff\xfe", "not UTF-8"),
-    (b"[1, 2]", "expected a JSON object"),
-    (b'{"pairs": "a"}', '"pairs" must be a list'),
-    (b'{"pairs": [["a", "b"], ["a"]]}', "pairs[1]: expected [sentence_a, sentence_b]"),
-    (b'{"pairs": [["a", "b", "c"]]}', "pairs[0]: expected [sentence_a, sentence_b]"),
-    (b'{"pairs": [["a", 7]]}', "pairs[0][1]: expected a string, got 7"),
-    (b'{"pairs": [[null, "b"]]}', "pairs[0][0]: expected a string, got null"),
-    (b'{"pairs": [["a", "b"], ["a", "b"], ["a", "b"], ["a", ""]]}', "pairs[3][1] is empty"),
-    (u'{"pairs": [["\u3000 ", "b"]]}'.encode("utf-8"), "pairs[0][0] is empty (only whitespace)"),
-    (b'{"pairs": [["a", "\\t"]]}', "pairs[0][1] is empty (only whitespace)"),
-    # Nesting deeper than the JSON parser's recursion limit is the client's error too.
-    (b'{"pairs": ' + b"[" * 3000 + b"]" * 3000 + b"}", "malformed JSON: nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (b"{not json", "malformed JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"pairs": "a"}', '"pairs" must be a list'),
+        (b'{"pairs": [["a", "b"], ["a"]]}', "pairs[1]: expected [sentence_a, sentence_b]"),
+        (b'{"pairs": [["a", "b", "c"]]}', "pairs[0]: expected [sentence_a, sentence_b]"),
+        (b'{"pairs": [["a", 7]]}', "pairs[0][1]: expected a string, got 7"),
+        (b'{"pairs": [[null, "b"]]}', "pairs[0][0]: expected a string, got null"),
+        (b'{"pairs": [["a", "b"], ["a", "b"], ["a", "b"], ["a", ""]]}', "pairs[3][1] is empty"),
+        (u'{"pairs": [["\u3000 ", "b"]]}'.encode("utf-8"),
+         "pairs[0][0] is empty (only whitespace)"),
+        (b'{"pairs": [["a", "\\t"]]}', "pairs[0][1] is empty (only whitespace)"),
+        # Nesting deeper than the JSON parser's recursion limit is the client's error too.
+        (b'{"pairs": ' + b"[" * 3000 + b"]" * 3000 + b"}", "malformed JSON: nested too deeply"),
+    ])
 def test_http_malformed_requests_get_400(service, body, message):
     status, answer = http(service["port"], "POST", "/predict", body)
     assert status == 400 and message in answer["error"], answer
@@ -567,7 +576,9 @@ def test_http_concurrent_requests(model, service, from_saved_model):
         try:
             for _ in range(3):
                 status, answer = http(service["port"], "POST", "/predict",
-                                      json.dumps({"pairs": chunk}).encode("utf-8"))
+                                      json.dumps({
+                                          "pairs": chunk
+                                      }).encode("utf-8"))
                 assert status == 200, answer
                 results.setdefault(index, []).append(answer["probabilities"])
         except Exception as e:  # pylint: disable=broad-except
@@ -596,8 +607,7 @@ def test_http_200_clients_at_once_all_get_answers(model, service, from_saved_mod
     def client(index):
         try:
             barrier.wait(60)
-            answers[index] = http(service["port"], "POST", "/predict",
-                                  predict_body([pairs[index]]))
+            answers[index] = http(service["port"], "POST", "/predict", predict_body([pairs[index]]))
         except Exception as e:  # pylint: disable=broad-except
             answers[index] = e
 
@@ -652,8 +662,7 @@ def gated_server(model):
                                                    batch_size=batch_size).start_model()
         gate = Gate(predictor)
         server = similarity.make_server(predictor, 0, **server_kwargs)
-        thread = threading.Thread(target=server.serve_until_stopped, kwargs={
-            "poll_interval": 0.05})
+        thread = threading.Thread(target=server.serve_until_stopped, kwargs={"poll_interval": 0.05})
         thread.daemon = True
         thread.start()
         made.append((server, thread, gate))
@@ -686,8 +695,8 @@ def test_http_drain_finishes_the_request_in_progress(gated_server, from_saved_mo
     running[0].join(30)
     status, answer = running[1]["value"]
     assert status == 200
-    assert np.allclose(answer["probabilities"], from_saved_model.predict_sentences(
-        EXTRA_PAIRS[:1]), atol=1e-5)
+    assert np.allclose(answer["probabilities"], from_saved_model.predict_sentences(EXTRA_PAIRS[:1]),
+                       atol=1e-5)
     wait_for(lambda: not predictor.started, what="the model closed after the drain")
 
 
@@ -702,8 +711,7 @@ def test_http_shutdown_timeout_answers_503_not_400(gated_server):
 
     predictor.close = close_and_signal
     # Three pairs in batches of one: the first run is held, the drain times out.
-    running = in_thread(http, port, "POST", "/predict", predict_body(EXTRA_PAIRS),
-                        None, True)
+    running = in_thread(http, port, "POST", "/predict", predict_body(EXTRA_PAIRS), None, True)
     assert gate.entered.wait(30)
     server.stop(timeout=0.1)
     assert closing.wait(30)

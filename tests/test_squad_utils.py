@@ -25,11 +25,14 @@ import tokenization
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHINESE = u"北京是中国的首都天安门广场位于市中心有很多人来参观长城也在附近"
-ENGLISH_WORDS = [u"the", u"cat", u"sat", u"on", u"mat", u"paris", u"is", u"capital", u"of",
-                 u"france", u"river", u"seine", u"flows", u"through", u"city", u"cafe"]
-VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(CHINESE) + ENGLISH_WORDS +
-         [u"##s", u"##ing", u"1", u"##9", u"##8", u"##0", u"9", u"8", u"0", u",", u".", u"，",
-          u"。", u"！", u"？", u"(", u")", u"-", u"ａ", u"ｂ"])
+ENGLISH_WORDS = [
+    u"the", u"cat", u"sat", u"on", u"mat", u"paris", u"is", u"capital", u"of", u"france", u"river",
+    u"seine", u"flows", u"through", u"city", u"cafe"
+]
+VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(CHINESE) + ENGLISH_WORDS + [
+    u"##s", u"##ing", u"1", u"##9", u"##8", u"##0", u"9", u"8", u"0", u",", u".", u"，", u"。", u"！",
+    u"？", u"(", u")", u"-", u"ａ", u"ｂ"
+])
 
 
 def write(path, text):
@@ -47,12 +50,27 @@ def tokenizer(tmp_path_factory):
 
 def squad_json(paragraphs):
     """paragraphs: [(context, [(qid, question, [(text, start)], impossible)])]."""
-    data = {"version": "test", "data": [{"title": "t", "paragraphs": [
-        {"context": context, "qas": [
-            {"id": qid, "question": question, "is_impossible": impossible,
-             "answers": [{"text": t, "answer_start": s} for t, s in answers]}
-            for qid, question, answers, impossible in qas]}
-        for context, qas in paragraphs]}]}
+    data = {
+        "version":
+            "test",
+        "data": [{
+            "title":
+                "t",
+            "paragraphs": [{
+                "context":
+                    context,
+                "qas": [{
+                    "id": qid,
+                    "question": question,
+                    "is_impossible": impossible,
+                    "answers": [{
+                        "text": t,
+                        "answer_start": s
+                    } for t, s in answers]
+                } for qid, question, answers, impossible in qas]
+            } for context, qas in paragraphs]
+        }]
+    }
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -101,14 +119,14 @@ def test_every_token_aligned_answer_round_trips(tokenizer, text):
 
 def test_chinese_answers_round_trip_through_features(tokenizer):
     context = u"北京是中国的首都，天安门广场位于市中心。长城也在附近！Paris is the capital."
-    answers = [u"北京", u"中国的首都", u"天安门广场", u"市中心。长城", u"Paris", u"capital",
-               u"附近！Paris is"]
+    answers = [u"北京", u"中国的首都", u"天安门广场", u"市中心。长城", u"Paris", u"capital", u"附近！Paris is"]
     qas = [("q%d" % i, u"在哪里", [(a, context.index(a))], False) for i, a in enumerate(answers)]
     examples = _examples_from(squad_json([(context, qas)]), is_training=True)
     features = []
-    counts = squad_features.convert_examples_to_features(
-        examples, tokenizer, max_seq_length=20, doc_stride=4, max_query_length=8,
-        is_training=True, output_fn=features.append)
+    counts = squad_features.convert_examples_to_features(examples, tokenizer, max_seq_length=20,
+                                                         doc_stride=4, max_query_length=8,
+                                                         is_training=True,
+                                                         output_fn=features.append)
     assert counts.get("answers_not_whole", 0) == 0
     for index, example in enumerate(examples):
         windows = [f for f in features if f.example_index == index and not f.is_impossible]
@@ -124,10 +142,10 @@ def test_sentencepiece_alignment(tmp_path):
     lines = [u" ".join(rng.choice(ENGLISH_WORDS) for _ in range(8)) for _ in range(300)]
     corpus = write(tmp_path / "corpus.txt", u"\n".join(lines) + u"\n")
     prefix = str(tmp_path / "sp")
-    spm.SentencePieceTrainer.train(
-        input=corpus, model_prefix=prefix, vocab_size=80, model_type="bpe", pad_id=0,
-        unk_id=1, eos_id=-1, bos_id=-1, control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        hard_vocab_limit=False)
+    spm.SentencePieceTrainer.train(input=corpus, model_prefix=prefix, vocab_size=80,
+                                   model_type="bpe", pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
+                                   control_symbols=["[CLS]", "[SEP]",
+                                                    "[MASK]"], hard_vocab_limit=False)
     sp_tokenizer = tokenization.FullTokenizer(spm_model_file=prefix + ".model")
     text = u"The cat  sat on the mat, Paris ``is'' the capital of Frañce."
     tokens, starts, ends = squad_features.tokenize_with_offsets(sp_tokenizer, text)
@@ -167,17 +185,17 @@ def test_every_answer_whole_in_a_training_window(tokenizer):
         paragraphs.append((context, qas))
     examples = _examples_from(squad_json(paragraphs), is_training=True)
     features = []
-    squad_features.convert_examples_to_features(
-        examples, tokenizer, max_seq_length=24, doc_stride=5, max_query_length=6,
-        is_training=True, output_fn=features.append, keep_tokens=True)
+    squad_features.convert_examples_to_features(examples, tokenizer, max_seq_length=24,
+                                                doc_stride=5, max_query_length=6, is_training=True,
+                                                output_fn=features.append, keep_tokens=True)
     for index, example in enumerate(examples):
         own = [f for f in features if f.example_index == index]
         assert len(own) > 1
         good = [f for f in own if not f.is_impossible]
         assert good
         for f in good:
-            text = example.context_text[f.token_start_char[f.start_position]:
-                                        f.token_end_char[f.end_position]]
+            text = example.context_text[f.token_start_char[f.start_position]:f.
+                                        token_end_char[f.end_position]]
             assert text == example.answer_text
         for f in own:
             assert len(f.input_ids) == len(f.input_mask) == len(f.p_mask) == 24
@@ -208,23 +226,34 @@ def _examples_from(text, is_training, v2=False, tmp=None):
 
 
 def test_reading_v2_and_predict_files(tmp_path):
-    text = squad_json([(u"北京是首都", [("a", u"首都?", [(u"北京", 0)], False),
-                                        ("b", u"x?", [], True)])])
+    text = squad_json([(u"北京是首都", [("a", u"首都?", [(u"北京", 0)], False), ("b", u"x?", [], True)])])
     examples = _examples_from(text, True, v2=True, tmp=tmp_path)
-    assert [(e.qas_id, e.is_impossible, e.answer_text) for e in examples] == [
-        ("a", False, u"北京"), ("b", True, None)]
-    predict = {"data": [{"paragraphs": [{"context": u"abc", "qas": [
-        {"id": 7, "question": u"q"}]}]}]}
+    assert [(e.qas_id, e.is_impossible, e.answer_text) for e in examples] == [("a", False, u"北京"),
+                                                                              ("b", True, None)]
+    predict = {
+        "data": [{
+            "paragraphs": [{
+                "context": u"abc",
+                "qas": [{
+                    "id": 7,
+                    "question": u"q"
+                }]
+            }]
+        }]
+    }
     examples = _examples_from(json.dumps(predict), False, tmp=tmp_path)
     assert examples[0].qas_id == "7" and examples[0].answers == []
 
 
 def test_bad_offsets_are_fixed_or_skipped_with_a_count(tmp_path):
     context = u"天安门在北京，北京是首都"
-    text = squad_json([(context, [
-        ("ok", u"q", [(u"北京", 4)], False),
-        ("shifted", u"q", [(u"北京", 6)], False),     # nearest occurrence is 7
-        ("absent", u"q", [(u"上海", 0)], False)])])
+    text = squad_json([(
+        context,
+        [
+            ("ok", u"q", [(u"北京", 4)], False),
+            ("shifted", u"q", [(u"北京", 6)], False),  # nearest occurrence is 7
+            ("absent", u"q", [(u"上海", 0)], False)
+        ])])
     path = write(tmp_path / "d.json", text)
     messages = []
     examples, stats = squad_data.read_squad_examples(path, True, logger=messages.append)
@@ -269,10 +298,10 @@ def test_decode_v1_picks_the_best_valid_span(tokenizer):
     offset = min(f.token_start_char)  # position of 北
     start = [0.0] * 16
     end = [0.0] * 16
-    start[1] = 9.0          # query token: invalid
+    start[1] = 9.0  # query token: invalid
     start[offset + 3] = 5.0  # 中
-    end[offset + 4] = 4.0    # 国
-    end[offset + 2] = 8.0    # 是 (before the start: invalid with 中)
+    end[offset + 4] = 4.0  # 国
+    end[offset + 2] = 8.0  # 是 (before the start: invalid with 中)
     start[offset] = 1.0
     result = squad_decoding.RawResultV1(f.unique_id, start, end)
     predictions, nbest = squad_decoding.decode_v1(examples, features, [result], 5, 30)
@@ -317,18 +346,20 @@ def test_squad_v2_metrics_hand_computed():
     assert metrics["oracle_threshold_tuned_on_this_data"] == pytest.approx(-2.0)
     assert metrics["oracle_f1_tuned_on_this_data"] == pytest.approx(100.0 * (2 / 3 + 2) / 4)
     # Without null odds the texts are final predictions.
-    metrics = squad_metrics.evaluate_v2(gold, {"h1": u"red apple", "h2": u"", "n1": u"",
-                                              "n2": u"x"})
+    metrics = squad_metrics.evaluate_v2(gold, {
+        "h1": u"red apple",
+        "h2": u"",
+        "n1": u"",
+        "n2": u"x"
+    })
     assert metrics["exact"] == pytest.approx(50.0)
     # Threshold tuned on other data is applied here.
-    metrics = squad_metrics.evaluate_v2(gold, best_text, odds,
-                                        tuning=(gold, best_text, odds))
+    metrics = squad_metrics.evaluate_v2(gold, best_text, odds, tuning=(gold, best_text, odds))
     assert metrics["null_score_diff_threshold"] == pytest.approx(-2.0)
 
 
 def test_cmrc2018_metrics_hand_computed():
-    gold = {"a": [u"北京市", u"北京"], "b": [u"1980年", u"1980"], "c": [u"天安门 广场"],
-            "d": [u"长城"]}
+    gold = {"a": [u"北京市", u"北京"], "b": [u"1980年", u"1980"], "c": [u"天安门 广场"], "d": [u"长城"]}
     predictions = {"a": u"北京", "b": u"在1980年，", "c": u"天安门广场！", "d": u"故宫"}
     metrics = squad_metrics.evaluate_cmrc2018(gold, predictions)
     # a: EM 1 (second reference), F1 1.
@@ -341,20 +372,26 @@ def test_cmrc2018_metrics_hand_computed():
 
 @pytest.mark.parametrize("script", ["squad_metrics.py", "squad_utils.py"])
 def test_evaluate_entry_point(tmp_path, script):
-    dataset = write(tmp_path / "dev.json", squad_json([(u"北京是首都", [
-        ("a", u"q", [(u"北京", 0)], False), ("b", u"q", [(u"首都", 3)], False)])]))
+    dataset = write(
+        tmp_path / "dev.json",
+        squad_json([(u"北京是首都", [("a", u"q", [(u"北京", 0)], False),
+                                ("b", u"q", [(u"首都", 3)], False)])]))
     predictions = write(tmp_path / "pred.json", json.dumps({"a": u"北京", "b": u"是"}))
-    out = subprocess.run([sys.executable, os.path.join(ROOT, script),
-                          "--dataset_file=%s" % dataset, "--prediction_file=%s" % predictions],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, cwd=ROOT)
+    out = subprocess.run([
+        sys.executable,
+        os.path.join(ROOT, script),
+        "--dataset_file=%s" % dataset,
+        "--prediction_file=%s" % predictions
+    ], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     metrics = json.loads(out.stdout)
     assert metrics["metric"] == "cmrc2018" and metrics["exact_match"] == pytest.approx(50.0)
     bad = write(tmp_path / "bad.json", u"{")
-    out = subprocess.run([sys.executable, os.path.join(ROOT, script),
-                          "--dataset_file=%s" % bad, "--prediction_file=%s" % predictions],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, cwd=ROOT)
+    out = subprocess.run([
+        sys.executable,
+        os.path.join(ROOT, script),
+        "--dataset_file=%s" % bad,
+        "--prediction_file=%s" % predictions
+    ], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, cwd=ROOT)
     assert out.returncode == 1 and "malformed JSON" in out.stderr
     assert "Traceback" not in out.stderr

@@ -22,8 +22,7 @@ SCRIPT = os.path.join(ROOT, "test_changes.py")
 def _run_script(*args):
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     return subprocess.run([sys.executable, SCRIPT] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          encoding="utf-8")
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8")
 
 
 def _n(value):
@@ -105,9 +104,8 @@ def test_script_shows_sop_pairs(script_run):
 
 
 def test_importing_has_no_side_effects():
-    result = subprocess.run(
-        [sys.executable, "-c", "import test_changes"], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    result = subprocess.run([sys.executable, "-c", "import test_changes"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
 
@@ -142,9 +140,16 @@ def test_missing_config_dir_is_a_one_line_error(tmp_path, capsys):
 # ---------------------------------------------------------------------------
 
 TINY_CONFIG = {
-    "vocab_size": 50, "embedding_size": 8, "hidden_size": 16, "num_hidden_layers": 3,
-    "num_attention_heads": 2, "intermediate_size": 24, "num_hidden_groups": 1,
-    "max_position_embeddings": 16, "type_vocab_size": 2, "embedding_layout": "google",
+    "vocab_size": 50,
+    "embedding_size": 8,
+    "hidden_size": 16,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 2,
+    "intermediate_size": 24,
+    "num_hidden_groups": 1,
+    "max_position_embeddings": 16,
+    "type_vocab_size": 2,
+    "embedding_layout": "google",
 }
 
 
@@ -161,6 +166,7 @@ def tiny_main(tmp_path, monkeypatch):
 
     def run(*args):
         return test_changes.main(["--config_dir", str(tmp_path)] + list(args))
+
     return run
 
 
@@ -171,8 +177,8 @@ def test_main_passes_on_a_tiny_config(tiny_main, capsys):
 
 def test_main_fails_when_the_formula_is_wrong(tiny_main, monkeypatch, capsys):
     real = test_changes.layer_param_formula
-    monkeypatch.setattr(test_changes, "layer_param_formula",
-                        lambda h, i: (real(h, i)[0] + 1, real(h, i)[1]))
+    monkeypatch.setattr(test_changes, "layer_param_formula", lambda h, i:
+                        (real(h, i)[0] + 1, real(h, i)[1]))
     assert tiny_main("--sop_draws", "200") == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "layer params built == formula" in out
@@ -187,18 +193,13 @@ def test_main_fails_with_too_few_sop_draws(tiny_main, capsys):
 # Bugs put into create_pretraining_data.py's instance generator: (text in the
 # source, its replacement, a check that must then fail).
 GENERATOR_BUGS = {
-    "segments not swapped": (
-        "a_ids, a_starts, b_ids, b_starts = b_ids, b_starts, a_ids, a_starts",
-        "pass",
-        "label matches the order"),
-    "labels inverted": (
-        "instance = TrainingInstance(ids, segment_ids, boundary, label)",
-        "instance = TrainingInstance(ids, segment_ids, boundary, 1 - label)",
-        "label matches the order"),
-    "labels unbalanced": (
-        "elif rng.random() < 0.5:",
-        "elif rng.random() < 0.2:",
-        "labels are balanced"),
+    "segments not swapped": ("a_ids, a_starts, b_ids, b_starts = b_ids, b_starts, a_ids, a_starts",
+                             "pass", "label matches the order"),
+    "labels inverted": ("instance = TrainingInstance(ids, segment_ids, boundary, label)",
+                        "instance = TrainingInstance(ids, segment_ids, boundary, 1 - label)",
+                        "label matches the order"),
+    "labels unbalanced":
+        ("elif rng.random() < 0.5:", "elif rng.random() < 0.2:", "labels are balanced"),
 }
 
 
@@ -211,22 +212,24 @@ def _broken_generator_module(old, new):
     assert source.count(old) == 1, old
     module = types.ModuleType("create_pretraining_data_broken")
     module.__file__ = path
-    exec(compile(source.replace(old, new), path, "exec"), module.__dict__)  # pylint: disable=exec-used
+    code = compile(source.replace(old, new), path, "exec")
+    exec(code, module.__dict__)  # pylint: disable=exec-used
     return module
 
 
 @pytest.mark.parametrize("bug", sorted(GENERATOR_BUGS))
 def test_main_fails_when_the_generator_is_broken(tiny_main, monkeypatch, capsys, bug):
     old, new, failing_check = GENERATOR_BUGS[bug]
-    monkeypatch.setattr(test_changes, "create_pretraining_data",
-                        _broken_generator_module(old, new))
+    monkeypatch.setattr(test_changes, "create_pretraining_data", _broken_generator_module(old, new))
     assert tiny_main("--sop_draws", "200") == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "All 3 ALBERT changes checked" not in out
     failed = [line for line in out.splitlines() if line.startswith("  [section 3]")]
     assert any(failing_check in line for line in failed), out[-3000:]
-    assert not [line for line in out.splitlines() if line.startswith("  [section 1]") or
-                line.startswith("  [section 2]")]
+    assert not [
+        line for line in out.splitlines()
+        if line.startswith("  [section 1]") or line.startswith("  [section 2]")
+    ]
 
 
 def test_script_fails_when_the_generator_does_not_swap(tmp_path):
@@ -235,7 +238,8 @@ def test_script_fails_when_the_generator_does_not_swap(tmp_path):
     with open(str(tmp_path / "tiny.json"), "w") as f:
         json.dump(TINY_CONFIG, f)
     runner = tmp_path / "run_broken.py"
-    runner.write_text(u"""import sys
+    runner.write_text(
+        u"""import sys
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {tests!r})
 import test_changes
@@ -250,8 +254,10 @@ sys.exit(test_changes.main(sys.argv[1:]))
 """.format(root=ROOT, tests=os.path.join(ROOT, "tests"), old=old, new=new), encoding="utf-8")
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     result = subprocess.run(
-        [sys.executable, str(runner), "--config_dir", str(tmp_path), "--sop_draws", "200"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8")
+        [sys.executable,
+         str(runner), "--config_dir",
+         str(tmp_path), "--sop_draws", "200"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, encoding="utf-8")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "FAILED" in result.stdout and failing_check in result.stdout
     assert "Traceback" not in result.stderr
@@ -283,21 +289,21 @@ def test_embedding_check_accepts_correct_and_rejects_broken_shapes():
     v, e, h = 50, 8, 16
     good = _google_shapes(v, e, h)
     bert_style = {"bert/embeddings/word_embeddings": [v, h]}
-    assert test_changes.check_factorized_embedding(
-        test_changes.CheckRecorder(), "tiny", config, good, bert_style)
+    assert test_changes.check_factorized_embedding(test_changes.CheckRecorder(), "tiny", config,
+                                                   good, bert_style)
 
     wrong_mapping = dict(good)
     wrong_mapping["bert/encoder/embedding_hidden_mapping_in/kernel"] = [h, h]
     recorder = test_changes.CheckRecorder()
-    assert not test_changes.check_factorized_embedding(
-        recorder, "tiny", config, wrong_mapping, bert_style)
+    assert not test_changes.check_factorized_embedding(recorder, "tiny", config, wrong_mapping,
+                                                       bert_style)
     assert recorder.failed
 
     # A BERT-style model that still carries a projection is not V*H.
     bert_with_mapping = dict(bert_style)
     bert_with_mapping["bert/encoder/embedding_hidden_mapping_in/kernel"] = [h, h]
-    assert not test_changes.check_factorized_embedding(
-        test_changes.CheckRecorder(), "tiny", config, good, bert_with_mapping)
+    assert not test_changes.check_factorized_embedding(test_changes.CheckRecorder(), "tiny", config,
+                                                       good, bert_with_mapping)
 
 
 def test_embedding_arithmetic():
@@ -336,11 +342,11 @@ def test_sharing_check_on_built_graphs(layout):
     assert test_changes.params_of(shapes["all"], test_changes.is_ffn_variable) == ffn
     # Variables of an unshared model do not pass as "all shared", and vice versa.
     all_config = test_changes.modeling.AlbertConfig.from_dict(dict(base, sharing_mode="all"))
-    assert not test_changes.check_sharing_mode(test_changes.CheckRecorder(), "tiny",
-                                               all_config, shapes["none"])
+    assert not test_changes.check_sharing_mode(test_changes.CheckRecorder(), "tiny", all_config,
+                                               shapes["none"])
     none_config = test_changes.modeling.AlbertConfig.from_dict(dict(base, sharing_mode="none"))
-    assert not test_changes.check_sharing_mode(test_changes.CheckRecorder(), "tiny",
-                                               none_config, shapes["attention"])
+    assert not test_changes.check_sharing_mode(test_changes.CheckRecorder(), "tiny", none_config,
+                                               shapes["attention"])
 
 
 # ---------------------------------------------------------------------------
@@ -383,14 +389,14 @@ def test_sop_pairs_are_the_generators_instances():
     expected = []
     for pass_index in range(20):
         expected.extend(generator2.create_instances(unit, pass_index)[0])
-    assert ([test_changes.instance_key(i) for i in instances] ==
-            [test_changes.instance_key(i) for i in expected])
+    assert ([test_changes.instance_key(i) for i in instances
+            ] == [test_changes.instance_key(i) for i in expected])
     examples, problems = test_changes.sop_examples(generator, instances, DOC)
     assert not problems
     for instance, example in zip(instances, examples):
         tokens = generator.tokenizer.convert_ids_to_tokens(instance.original_ids)
-        assert tokens == (["[CLS]"] + list(example.tokens_a) + ["[SEP]"] +
-                          list(example.tokens_b) + ["[SEP]"])
+        assert tokens == (["[CLS]"] + list(example.tokens_a) + ["[SEP]"] + list(example.tokens_b) +
+                          ["[SEP]"])
         assert example.label == instance.label
     assert any(instance.masked_lm_positions for instance in instances)
 

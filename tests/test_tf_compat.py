@@ -42,13 +42,12 @@ def _probe(script, variable, setting):
     if setting is not None:
         env[variable] = setting
     out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=300).stdout
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                         timeout=300).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("setting,bfc", [(None, True), ("false", False),
-                                         ("true", True)])
+@pytest.mark.parametrize("setting,bfc", [(None, True), ("false", False), ("true", True)])
 def test_bfc_allocator_by_default_and_user_setting_respected(setting, bfc):
     value, allocators = _probe(PROBE, "TF_CPU_ALLOCATOR_USE_BFC", setting)
     assert value == (setting or "true")
@@ -73,8 +72,7 @@ print(json.dumps([os.environ.get("TF_ENABLE_ONEDNN_OPTS"), enabled,
 
 @pytest.mark.parametrize("setting", [None, "0", "1"])
 def test_onednn_on_by_default_on_x86_and_user_setting_respected(setting):
-    value, enabled, machine, is_tf2 = _probe(ONEDNN_PROBE, "TF_ENABLE_ONEDNN_OPTS",
-                                             setting)
+    value, enabled, machine, is_tf2 = _probe(ONEDNN_PROBE, "TF_ENABLE_ONEDNN_OPTS", setting)
     x86 = machine in ("x86_64", "amd64")
     expected = setting if setting is not None else ("1" if x86 else None)
     assert value == expected
@@ -106,16 +104,17 @@ print(json.dumps(os.environ.get("TF_CPP_MIN_LOG_LEVEL")))
 def test_cpp_log_level_hidden_only_for_the_project_scripts(main_file, argv, expected):
     env = dict(os.environ)
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    out = subprocess.run([sys.executable, "-c", LOG_LEVEL_PROBE, json.dumps([main_file, argv])],
-                         env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=300).stdout
+    out = subprocess.run([sys.executable, "-c", LOG_LEVEL_PROBE,
+                          json.dumps([main_file, argv])], env=env, check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                         timeout=300).stdout
     assert json.loads(out.strip().splitlines()[-1]) == expected
 
 
 def test_users_own_cpp_log_level_is_kept():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1")
-    out = subprocess.run([sys.executable, "-c", LOG_LEVEL_PROBE,
-                          json.dumps([os.path.join(ROOT, "export.py"), []])],
-                         env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=300).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", LOG_LEVEL_PROBE,
+         json.dumps([os.path.join(ROOT, "export.py"), []])], env=env, check=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300).stdout
     assert json.loads(out.strip().splitlines()[-1]) == "1"

@@ -31,7 +31,6 @@ SEQ = 32
 PREDICTIONS = 5
 TOLERANCE = 1e-4
 
-
 # ---------------------------------------------------------------------------
 # Models.
 # ---------------------------------------------------------------------------
@@ -45,11 +44,13 @@ def pretrain(root, layout):
     config = lib.write_config(os.path.join(root, "config.json"), lib.tiny_config(layout))
     out = os.path.join(root, "model")
     result = lib.run_script([
-        "--albert_config_file=%s" % config, "--input_file=%s" % records,
-        "--output_dir=%s" % out, "--do_train", "--max_seq_length=%d" % SEQ,
-        "--max_predictions_per_seq=%d" % PREDICTIONS, "--train_batch_size=8",
-        "--num_train_steps=2", "--num_warmup_steps=0", "--save_checkpoints_steps=2",
-        "--learning_rate=1e-2"])
+        "--albert_config_file=%s" % config,
+        "--input_file=%s" % records,
+        "--output_dir=%s" % out, "--do_train",
+        "--max_seq_length=%d" % SEQ,
+        "--max_predictions_per_seq=%d" % PREDICTIONS, "--train_batch_size=8", "--num_train_steps=2",
+        "--num_warmup_steps=0", "--save_checkpoints_steps=2", "--learning_rate=1e-2"
+    ])
     assert result.returncode == 0, result.stderr[-3000:]
     return {"config": config, "checkpoint": tf.train.latest_checkpoint(out), "layout": layout}
 
@@ -82,40 +83,43 @@ def classifier(root):
     config = clf_lib.write(os.path.join(base, "config.json"), json.dumps(fields))
     pretrained = clf_lib.save_pretrained(fields, os.path.join(base, "pretrained", "model.ckpt"))
     data = os.path.join(base, "lcqmc")
-    clf_lib.write(os.path.join(data, "train.txt"), u"text_a\ttext_b\tlabel\n" +
-                  _rows_text(clf_lib.synthetic_pairs(1, 96)))
+    clf_lib.write(os.path.join(data, "train.txt"),
+                  u"text_a\ttext_b\tlabel\n" + _rows_text(clf_lib.synthetic_pairs(1, 96)))
     clf_lib.write(os.path.join(data, "dev.txt"), _rows_text(clf_lib.synthetic_pairs(2, 16)))
     out = os.path.join(base, "out")
-    result = clf_lib.run_script(
-        "--task_name=lcqmc", "--data_dir=%s" % data, "--bert_config_file=%s" % config,
-        "--vocab_file=%s" % vocab, "--output_dir=%s" % out, "--max_seq_length=%d" % SEQ,
-        "--init_checkpoint=%s" % pretrained, "--do_train", "--train_batch_size=16",
-        "--learning_rate=1e-3", "--train_step=6", "--warmup_step=0",
-        "--save_checkpoints_steps=6", "--keep_checkpoint_max=1", "--random_seed=7")
+    result = clf_lib.run_script("--task_name=lcqmc", "--data_dir=%s" % data,
+                                "--bert_config_file=%s" % config, "--vocab_file=%s" % vocab,
+                                "--output_dir=%s" % out, "--max_seq_length=%d" % SEQ,
+                                "--init_checkpoint=%s" % pretrained, "--do_train",
+                                "--train_batch_size=16", "--learning_rate=1e-3", "--train_step=6",
+                                "--warmup_step=0", "--save_checkpoints_steps=6",
+                                "--keep_checkpoint_max=1", "--random_seed=7")
     assert result.returncode == 0, result.stderr[-4000:]
-    return {"config": config, "checkpoint": tf.train.latest_checkpoint(out),
-            "vocab_size": fields["vocab_size"]}
+    return {
+        "config": config,
+        "checkpoint": tf.train.latest_checkpoint(out),
+        "vocab_size": fields["vocab_size"]
+    }
 
 
 @pytest.fixture(scope="module")
 def squad(root):
     """run_squad.py v1, 4 steps on the synthetic span task, from a random encoder."""
     base = os.path.join(root, "squad")
-    vocab = squad_lib.write(os.path.join(base, "vocab.txt"),
-                            u"\n".join(squad_lib.VOCAB) + u"\n")
+    vocab = squad_lib.write(os.path.join(base, "vocab.txt"), u"\n".join(squad_lib.VOCAB) + u"\n")
     fields = squad_lib.tiny_config()
     config = squad_lib.write(os.path.join(base, "config.json"), json.dumps(fields))
-    pretrained = squad_lib.save_pretrained(fields, os.path.join(base, "pretrained",
-                                                                "model.ckpt"))
+    pretrained = squad_lib.save_pretrained(fields, os.path.join(base, "pretrained", "model.ckpt"))
     train = squad_lib.write(os.path.join(base, "train.json"), squad_lib.synthetic_squad(1, 40))
     out = os.path.join(base, "out")
-    result = squad_lib.run_script(
-        "--bert_config_file=%s" % config, "--vocab_file=%s" % vocab, "--output_dir=%s" % out,
-        "--max_seq_length=%d" % SEQ, "--doc_stride=8", "--max_query_length=8",
-        "--init_checkpoint=%s" % pretrained, "--train_file=%s" % train, "--do_train",
-        "--train_batch_size=16", "--learning_rate=2e-3", "--train_step=4",
-        "--warmup_proportion=0.0", "--save_checkpoints_steps=4", "--keep_checkpoint_max=1",
-        "--random_seed=7")
+    result = squad_lib.run_script("--bert_config_file=%s" % config, "--vocab_file=%s" % vocab,
+                                  "--output_dir=%s" % out, "--max_seq_length=%d" % SEQ,
+                                  "--doc_stride=8", "--max_query_length=8",
+                                  "--init_checkpoint=%s" % pretrained, "--train_file=%s" % train,
+                                  "--do_train", "--train_batch_size=16", "--learning_rate=2e-3",
+                                  "--train_step=4", "--warmup_proportion=0.0",
+                                  "--save_checkpoints_steps=4", "--keep_checkpoint_max=1",
+                                  "--random_seed=7")
     assert result.returncode == 0, result.stderr[-4000:]
     return {"config": config, "checkpoint": tf.train.latest_checkpoint(out)}
 
@@ -149,8 +153,10 @@ def reference(checkpoint, build, samples):
     """Runs ``build(placeholders) -> dict of tensors`` in a fresh graph with
     every variable restored from ``checkpoint`` by a Saver."""
     with tf.Graph().as_default():
-        placeholders = {name: tf.placeholder(tf.int32, [None, value.shape[1]], name=name)
-                        for name, value in samples.items()}
+        placeholders = {
+            name: tf.placeholder(tf.int32, [None, value.shape[1]], name=name)
+            for name, value in samples.items()
+        }
         outputs = build(placeholders)
         with tf.Session() as session:
             tf.train.Saver(tf.global_variables()).restore(session, checkpoint)
@@ -163,8 +169,10 @@ def encoder_reference(config_path, checkpoint, samples):
     def build(p):
         model = modeling.AlbertModel(config, False, p["input_ids"], p["input_mask"],
                                      p["segment_ids"])
-        return {"sequence_output": model.get_sequence_output(),
-                "pooled_output": model.get_pooled_output()}
+        return {
+            "sequence_output": model.get_sequence_output(),
+            "pooled_output": model.get_pooled_output()
+        }
 
     return reference(checkpoint, build, samples)
 
@@ -177,12 +185,13 @@ def pretraining_reference(config_path, checkpoint, samples):
         model = modeling.AlbertModel(config, False, p["input_ids"], p["input_mask"],
                                      p["segment_ids"])
         labels = tf.zeros_like(p["masked_lm_positions"])
-        _, _, mlm = run_pretraining.get_masked_lm_output(
-            config, model.get_sequence_output(), model.get_embedding_table(),
-            model.get_embedding_projection(), p["masked_lm_positions"], labels,
-            tf.ones_like(labels, tf.float32))
-        _, _, sop = run_pretraining.get_sentence_order_output(
-            config, model.get_pooled_output(), tf.zeros_like(labels[:, 0]))
+        _, _, mlm = run_pretraining.get_masked_lm_output(config, model.get_sequence_output(),
+                                                         model.get_embedding_table(),
+                                                         model.get_embedding_projection(),
+                                                         p["masked_lm_positions"], labels,
+                                                         tf.ones_like(labels, tf.float32))
+        _, _, sop = run_pretraining.get_sentence_order_output(config, model.get_pooled_output(),
+                                                              tf.zeros_like(labels[:, 0]))
         return {"masked_lm_log_probs": mlm, "sentence_order_log_probs": sop}
 
     return reference(checkpoint, build, samples)
@@ -203,8 +212,7 @@ def run_tflite_file(path, samples):
         interpreter.invoke()
         for detail in outputs:
             results[detail["name"]].append(np.array(interpreter.get_tensor(detail["index"])))
-    return ({name: np.concatenate(values) for name, values in results.items()}, inputs,
-            outputs)
+    return ({name: np.concatenate(values) for name, values in results.items()}, inputs, outputs)
 
 
 def log_softmax(x):
@@ -258,9 +266,9 @@ def test_pretraining_heads_match_the_tf_model(layout, request, tmp_path):
     model = request.getfixturevalue(layout)
     samples = sample_inputs(64, seed=2, with_positions=True)
     path = str(tmp_path / "pretraining.tflite")
-    report = tflite_export.export_tflite("pretraining", model["config"], model["checkpoint"],
-                                         path, max_seq_length=SEQ,
-                                         num_predictions=PREDICTIONS, sample_inputs=samples)
+    report = tflite_export.export_tflite("pretraining", model["config"], model["checkpoint"], path,
+                                         max_seq_length=SEQ, num_predictions=PREDICTIONS,
+                                         sample_inputs=samples)
     expected = pretraining_reference(model["config"], model["checkpoint"], samples)
     got, inputs, outputs = run_tflite_file(path, samples)
     assert_inputs(inputs, ("input_ids", "input_mask", "segment_ids", "masked_lm_positions"),
@@ -280,17 +288,25 @@ def test_classifier_float_dynamic_and_float16(classifier, tmp_path):
     config = modeling.AlbertConfig.from_json_file(classifier["config"])
 
     def build(p):
-        return {"probabilities": classifier_utils.create_model(
-            config, False, p["input_ids"], p["input_mask"], p["segment_ids"], None,
-            2).probabilities}
+        return {
+            "probabilities":
+                classifier_utils.create_model(config, False, p["input_ids"], p["input_mask"],
+                                              p["segment_ids"], None, 2).probabilities
+        }
 
     expected = reference(classifier["checkpoint"], build, samples)["probabilities"]
     reports = {}
     for quantize in ("none", "dynamic", "float16"):
         path = str(tmp_path / ("classifier_%s.tflite" % quantize))
         reports[quantize] = tflite_export.export_tflite(
-            "classifier", classifier["config"], classifier["checkpoint"], path,
-            max_seq_length=SEQ, num_labels=2, quantize=quantize, sample_inputs=samples,
+            "classifier",
+            classifier["config"],
+            classifier["checkpoint"],
+            path,
+            max_seq_length=SEQ,
+            num_labels=2,
+            quantize=quantize,
+            sample_inputs=samples,
             # Quantized models are reported, not held to the tolerance.
             tolerance=TOLERANCE if quantize == "none" else 0.0)
         got, inputs, outputs = run_tflite_file(path, samples)
@@ -357,9 +373,9 @@ def test_quantized_sizes_on_a_wider_encoder(tmp_path):
     sizes, reports = {}, {}
     for quantize in ("none", "dynamic"):
         path = str(tmp_path / ("%s.tflite" % quantize))
-        reports[quantize] = tflite_export.export_tflite(
-            "encoder", config, prefix, path, max_seq_length=SEQ, quantize=quantize,
-            sample_inputs=4)
+        reports[quantize] = tflite_export.export_tflite("encoder", config, prefix, path,
+                                                        max_seq_length=SEQ, quantize=quantize,
+                                                        sample_inputs=4)
         sizes[quantize] = os.path.getsize(path)
     parameters = reports["none"]["parameter_bytes"]
     assert sizes["none"] >= 0.95 * parameters
@@ -389,8 +405,8 @@ def test_float_model_outside_tolerance_is_refused(google, tmp_path):
     # Directories made for the file are removed again.
     with pytest.raises(tflite_export.ExportError, match="within tolerance"):
         tflite_export.export_tflite("encoder", google["config"], google["checkpoint"],
-                                    str(tmp_path / "a" / "b" / "model.tflite"),
-                                    max_seq_length=SEQ, sample_inputs=1, tolerance=0.0)
+                                    str(tmp_path / "a" / "b" / "model.tflite"), max_seq_length=SEQ,
+                                    sample_inputs=1, tolerance=0.0)
     assert_no_leftovers(str(tmp_path), ["kept.tflite"])
 
 
@@ -399,8 +415,7 @@ def test_float_model_outside_tolerance_is_refused(google, tmp_path):
 def test_missing_head_names_it(kind, head, google, tmp_path):
     with pytest.raises(tflite_export.ExportError) as error:
         tflite_export.export_tflite(kind, google["config"], google["checkpoint"],
-                                    str(tmp_path / "x.tflite"), max_seq_length=SEQ,
-                                    num_labels=2)
+                                    str(tmp_path / "x.tflite"), max_seq_length=SEQ, num_labels=2)
     message = str(error.value)
     assert "\n" not in message
     assert head in message and ("kind %r needs" % kind) in message
@@ -409,9 +424,9 @@ def test_missing_head_names_it(kind, head, google, tmp_path):
 
 def test_pretraining_kind_of_a_fine_tuned_checkpoint_names_the_heads(classifier, tmp_path):
     with pytest.raises(tflite_export.ExportError) as error:
-        tflite_export.export_tflite("pretraining", classifier["config"],
-                                    classifier["checkpoint"], str(tmp_path / "x.tflite"),
-                                    max_seq_length=SEQ, num_predictions=PREDICTIONS)
+        tflite_export.export_tflite("pretraining", classifier["config"], classifier["checkpoint"],
+                                    str(tmp_path / "x.tflite"), max_seq_length=SEQ,
+                                    num_predictions=PREDICTIONS)
     message = str(error.value)
     assert "cls/" in message and "pretraining heads" in message
     assert_no_leftovers(str(tmp_path))
@@ -419,16 +434,14 @@ def test_pretraining_kind_of_a_fine_tuned_checkpoint_names_the_heads(classifier,
 
 def test_wrong_num_labels(classifier, tmp_path):
     with pytest.raises(tflite_export.ExportError) as error:
-        tflite_export.export_tflite("classifier", classifier["config"],
-                                    classifier["checkpoint"], str(tmp_path / "x.tflite"),
-                                    max_seq_length=SEQ, num_labels=3)
+        tflite_export.export_tflite("classifier", classifier["config"], classifier["checkpoint"],
+                                    str(tmp_path / "x.tflite"), max_seq_length=SEQ, num_labels=3)
     message = str(error.value)
     assert "\n" not in message
     assert "num_labels=3 but the checkpoint's head has 2" in message
     with pytest.raises(tflite_export.ExportError, match="num_labels is required"):
-        tflite_export.export_tflite("classifier", classifier["config"],
-                                    classifier["checkpoint"], str(tmp_path / "x.tflite"),
-                                    max_seq_length=SEQ)
+        tflite_export.export_tflite("classifier", classifier["config"], classifier["checkpoint"],
+                                    str(tmp_path / "x.tflite"), max_seq_length=SEQ)
     assert_no_leftovers(str(tmp_path))
 
 
@@ -454,8 +467,7 @@ def test_output_path_that_is_a_directory_or_cannot_be_made(google, tmp_path):
         os.chmod(str(locked), 0o500)
         try:
             with pytest.raises(tflite_export.ExportError, match="is not writable"):
-                tflite_export.export_tflite("encoder", google["config"],
-                                            google["checkpoint"],
+                tflite_export.export_tflite("encoder", google["config"], google["checkpoint"],
                                             str(locked / "model.tflite"), max_seq_length=SEQ)
             assert_no_leftovers(str(locked))
         finally:
@@ -475,8 +487,7 @@ def test_bad_arguments_fail_before_any_work(google, tmp_path):
     ]
     for overrides, expected in cases:
         arguments = dict(kind="encoder", albert_config=google["config"],
-                         checkpoint=google["checkpoint"], output_path=path,
-                         max_seq_length=SEQ)
+                         checkpoint=google["checkpoint"], output_path=path, max_seq_length=SEQ)
         arguments.update(overrides)
         with pytest.raises(tflite_export.ExportError) as error:
             tflite_export.export_tflite(**arguments)
@@ -488,9 +499,8 @@ def test_batch_of_two_matches_single_examples(google, tmp_path):
     samples = sample_inputs(64, count=3, seed=6)
     # Missing directories of the output path are made.
     path = str(tmp_path / "a" / "b" / "batch2.tflite")
-    report = tflite_export.export_tflite("encoder", google["config"], google["checkpoint"],
-                                         path, max_seq_length=SEQ, batch_size=2,
-                                         sample_inputs=samples)
+    report = tflite_export.export_tflite("encoder", google["config"], google["checkpoint"], path,
+                                         max_seq_length=SEQ, batch_size=2, sample_inputs=samples)
     assert_no_leftovers(str(tmp_path / "a" / "b"), ["batch2.tflite"])
     assert report["inputs"][0]["shape"] == [2, SEQ]
     interpreter = tf.lite.Interpreter(model_path=path)
@@ -501,8 +511,9 @@ def test_batch_of_two_matches_single_examples(google, tmp_path):
     interpreter.invoke()
     output = [d for d in interpreter.get_output_details() if d["name"] == "sequence_output"][0]
     got = interpreter.get_tensor(output["index"])
-    expected = encoder_reference(google["config"], google["checkpoint"],
-                                 {k: v[:2] for k, v in samples.items()})["sequence_output"]
+    expected = encoder_reference(google["config"], google["checkpoint"], {
+        k: v[:2] for k, v in samples.items()
+    })["sequence_output"]
     np.testing.assert_allclose(got, expected, atol=TOLERANCE, rtol=0)
 
 
@@ -521,24 +532,28 @@ def test_constant_tensor_additions_survive_conversion(batch):
         id_input = tf.placeholder(tf.int32, [batch, 8], name="input_ids")
         segment_input = tf.placeholder(tf.int32, [batch, 8], name="segment_ids")
         word = tf.gather(tf.constant(table), id_input)
-        token_type = tf.reshape(tf.matmul(tf.one_hot(tf.reshape(segment_input, [-1]), 2),
-                                          tf.constant(types)), [batch, 8, 16])
+        token_type = tf.reshape(
+            tf.matmul(tf.one_hot(tf.reshape(segment_input, [-1]), 2), tf.constant(types)),
+            [batch, 8, 16])
         total = tf.identity(word + token_type + tf.reshape(tf.constant(positions), [1, 8, 16]),
                             name="total")
         with tf.Session() as session:
             expected = session.run(total, {id_input: ids, segment_input: segments})
     rewritten, count = tflite_export.replace_constant_tensor_adds(graph.as_graph_def())
     assert count == 1
-    assert sorted(n.op for n in rewritten.node if n.op in ("AddN", "Tile")) == (
-        ["AddN"] if batch == 1 else ["AddN", "Tile"])
+    assert sorted(
+        n.op for n in rewritten.node if n.op in ("AddN", "Tile")) == (["AddN"] if batch == 1 else
+                                                                      ["AddN", "Tile"])
     with tf.Graph().as_default():
         tf.import_graph_def(rewritten, name="")
         with tf.Session() as session:
             again = session.run("total:0", {"input_ids:0": ids, "segment_ids:0": segments})
     np.testing.assert_allclose(again, expected, atol=1e-6, rtol=0)
-    model = tflite_export.convert_graph_def(graph.as_graph_def(),
-                                            ["input_ids", "segment_ids"], ["total"])
+    model = tflite_export.convert_graph_def(graph.as_graph_def(), ["input_ids", "segment_ids"],
+                                            ["total"])
     interpreter = tflite_export.make_interpreter(model_content=model)
-    got = tflite_export.run_tflite(interpreter, {"input_ids": ids, "segment_ids": segments},
-                                   batch, ["total"])["total"]
+    got = tflite_export.run_tflite(interpreter, {
+        "input_ids": ids,
+        "segment_ids": segments
+    }, batch, ["total"])["total"]
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)

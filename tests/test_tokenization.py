@@ -18,13 +18,41 @@ UNDERLINE = u"\u2581"
 
 # A small WordPiece vocab; ids are list positions.
 WORDPIECE_TOKENS = [
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",      # 0-4
-    u"我", u"爱", u"中", u"国", u"年",                  # 5-9
-    u"你", u"好", u"世", u"界", u"，",                  # 10-14
-    u"！", "nlp", "n", "##lp", "##2019",               # 15-19
-    "##201", "##9", "2019", "hello", "world",           # 20-24
-    "un", "##aff", "##able", "cafe", "##o",             # 25-29
-    ",", "!", "he", "##llo", u"ａｂｃ",                 # 30-34
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",  # 0-4
+    u"我",
+    u"爱",
+    u"中",
+    u"国",
+    u"年",  # 5-9
+    u"你",
+    u"好",
+    u"世",
+    u"界",
+    u"，",  # 10-14
+    u"！",
+    "nlp",
+    "n",
+    "##lp",
+    "##2019",  # 15-19
+    "##201",
+    "##9",
+    "2019",
+    "hello",
+    "world",  # 20-24
+    "un",
+    "##aff",
+    "##able",
+    "cafe",
+    "##o",  # 25-29
+    ",",
+    "!",
+    "he",
+    "##llo",
+    u"ａｂｃ",  # 30-34
 ]
 
 
@@ -63,9 +91,8 @@ def test_convert_to_unicode_and_printable_text():
 
 
 def test_special_token_constants():
-    assert (tokenization.PAD, tokenization.UNK, tokenization.CLS,
-            tokenization.SEP, tokenization.MASK) == (
-                "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+    assert (tokenization.PAD, tokenization.UNK, tokenization.CLS, tokenization.SEP,
+            tokenization.MASK) == ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 def test_is_whitespace():
@@ -97,8 +124,7 @@ def test_is_punctuation():
 
 def test_basic_chinese_split_per_character():
     basic = tokenization.BasicTokenizer(do_lower_case=True)
-    assert basic.tokenize(u"你好，世界！") == [
-        u"你", u"好", u"，", u"世", u"界", u"！"]
+    assert basic.tokenize(u"你好，世界！") == [u"你", u"好", u"，", u"世", u"界", u"！"]
     # Extension B ideograph (outside the BMP) is isolated as well.
     assert basic.tokenize(u"ab\U00020000cd") == [u"ab", u"\U00020000", u"cd"]
 
@@ -106,7 +132,8 @@ def test_basic_chinese_split_per_character():
 def test_basic_lower_case_strips_accents():
     basic = tokenization.BasicTokenizer(do_lower_case=True)
     assert basic.tokenize(u" \tHeLLo!how  \n Are yoU?  ") == [
-        "hello", "!", "how", "are", "you", "?"]
+        "hello", "!", "how", "are", "you", "?"
+    ]
     assert basic.tokenize(u"Héllo Wörld Café") == ["hello", "world", "cafe"]
     # Already decomposed input (e + combining acute) gives the same result.
     assert basic.tokenize(u"Cafe\u0301") == ["cafe"]
@@ -115,7 +142,8 @@ def test_basic_lower_case_strips_accents():
 def test_basic_no_lower_case_keeps_case_and_accents():
     basic = tokenization.BasicTokenizer(do_lower_case=False)
     assert basic.tokenize(u" \tHeLLo!how  \n Are yoU?  ") == [
-        "HeLLo", "!", "how", "Are", "yoU", "?"]
+        "HeLLo", "!", "how", "Are", "yoU", "?"
+    ]
     assert basic.tokenize(u"Héllo Wörld") == [u"Héllo", u"Wörld"]
 
 
@@ -170,8 +198,7 @@ def test_wordpiece_greedy_longest_match():
 def test_wordpiece_long_word_becomes_unk():
     vocab = {token: i for i, token in enumerate(WORDPIECE_TOKENS)}
     default = tokenization.WordpieceTokenizer(vocab=vocab)
-    short = tokenization.WordpieceTokenizer(
-        vocab=vocab, max_input_chars_per_word=5)
+    short = tokenization.WordpieceTokenizer(vocab=vocab, max_input_chars_per_word=5)
     assert default.tokenize(u"hello helloo") == ["hello", "hello", "##o"]
     assert short.tokenize(u"hello helloo") == ["hello", "[UNK]"]
     # The default limit is 200 characters.
@@ -181,8 +208,7 @@ def test_wordpiece_long_word_becomes_unk():
 
 
 def test_wordpiece_custom_unk_token():
-    wordpiece = tokenization.WordpieceTokenizer(
-        vocab={"a": 0, "<unk>": 1}, unk_token="<unk>")
+    wordpiece = tokenization.WordpieceTokenizer(vocab={"a": 0, "<unk>": 1}, unk_token="<unk>")
     assert wordpiece.tokenize(u"a b") == ["a", "<unk>"]
 
 
@@ -201,16 +227,13 @@ def test_full_tokenizer_mixed_chinese_english_digits(tokenizer):
     tokens = tokenizer.tokenize(u"我爱NLP2019年")
     assert tokens == [u"我", u"爱", "nlp", "##2019", u"年"]
     assert tokenizer.convert_tokens_to_ids(tokens) == [5, 6, 16, 19, 9]
-    assert tokenizer.tokenize(u"中国2019, Hello!") == [
-        u"中", u"国", "2019", ",", "hello", "!"]
+    assert tokenizer.tokenize(u"中国2019, Hello!") == [u"中", u"国", "2019", ",", "hello", "!"]
 
 
 def test_full_tokenizer_cased_input_without_lower_case(vocab_file):
-    cased = tokenization.FullTokenizer(vocab_file=vocab_file,
-                                       do_lower_case=False)
+    cased = tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=False)
     # The vocab has no capital letters: cased words become [UNK].
-    assert cased.tokenize(u"我爱NLP2019年") == [
-        u"我", u"爱", "[UNK]", u"年"]
+    assert cased.tokenize(u"我爱NLP2019年") == [u"我", u"爱", "[UNK]", u"年"]
     assert cased.tokenize(u"nlp Café") == ["nlp", "[UNK]"]
 
 
@@ -228,8 +251,9 @@ def test_full_tokenizer_unknown_characters(tokenizer):
 
 def test_full_tokenizer_ids_round_trip(tokenizer):
     tokens = tokenizer.tokenize(u"你好 unaffable, 我爱NLP2019年！")
-    assert tokens == [u"你", u"好", "un", "##aff", "##able", ",", u"我", u"爱",
-                      "nlp", "##2019", u"年", u"！"]
+    assert tokens == [
+        u"你", u"好", "un", "##aff", "##able", ",", u"我", u"爱", "nlp", "##2019", u"年", u"！"
+    ]
     ids = tokenizer.convert_tokens_to_ids(tokens)
     assert ids == [10, 11, 25, 26, 27, 30, 5, 6, 16, 19, 9, 15]
     assert tokenizer.convert_ids_to_tokens(ids) == tokens
@@ -241,15 +265,14 @@ def test_full_tokenizer_vocab_attributes(tokenizer):
     assert tokenizer.vocab_size == len(WORDPIECE_TOKENS) == 35
     assert list(tokenizer.vocab) == WORDPIECE_TOKENS
     assert tokenizer.inv_vocab[2] == "[CLS]"
-    assert tokenizer.convert_tokens_to_ids(
-        ["[CLS]", "[SEP]", "[MASK]", "[PAD]"]) == [2, 3, 4, 0]
+    assert tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]", "[MASK]", "[PAD]"]) == [2, 3, 4, 0]
     assert not tokenizer.is_sentencepiece
 
 
 def test_convert_tokens_to_ids_unknown_token(tokenizer, tmp_path):
     assert tokenizer.convert_tokens_to_ids(["nope", u"我"]) == [1, 5]
-    no_unk = tokenization.FullTokenizer(
-        vocab_file=write_lines(tmp_path / "no_unk.txt", ["[PAD]", "a"]))
+    no_unk = tokenization.FullTokenizer(vocab_file=write_lines(tmp_path /
+                                                               "no_unk.txt", ["[PAD]", "a"]))
     assert no_unk.convert_tokens_to_ids(["a"]) == [1]
     with pytest.raises(ValueError, match="'nope'.*no_unk.txt"):
         no_unk.convert_tokens_to_ids(["nope"])
@@ -273,14 +296,12 @@ def test_full_tokenizer_needs_a_file():
 
 
 def test_load_vocab_keeps_line_separator_tokens(tmp_path):
-    lines = ["[PAD]", "[UNK]", "a", LINE_SEPARATOR,
-             "##" + LINE_SEPARATOR, "b"]
+    lines = ["[PAD]", "[UNK]", "a", LINE_SEPARATOR, "##" + LINE_SEPARATOR, "b"]
     path = write_lines(tmp_path / "vocab.txt", lines)
     vocab = tokenization.load_vocab(path)
     assert len(vocab) == 6
-    assert list(vocab.items()) == [
-        ("[PAD]", 0), ("[UNK]", 1), ("a", 2), (LINE_SEPARATOR, 3),
-        ("##" + LINE_SEPARATOR, 4), ("b", 5)]
+    assert list(vocab.items()) == [("[PAD]", 0), ("[UNK]", 1), ("a", 2), (LINE_SEPARATOR, 3),
+                                   ("##" + LINE_SEPARATOR, 4), ("b", 5)]
     # The naive reading would have given 8 lines and shifted "b" to id 7.
     with io.open(path, encoding="utf-8") as reader:
         naive = reader.read().splitlines()
@@ -288,21 +309,17 @@ def test_load_vocab_keeps_line_separator_tokens(tmp_path):
     # Tokenizing the separator is still whitespace, whatever the vocab holds.
     tokenizer = tokenization.FullTokenizer(vocab_file=path)
     assert tokenizer.tokenize(u"a" + LINE_SEPARATOR + u"b") == ["a", "b"]
-    assert tokenizer.convert_ids_to_tokens([3, 4]) == [
-        LINE_SEPARATOR, "##" + LINE_SEPARATOR]
+    assert tokenizer.convert_ids_to_tokens([3, 4]) == [LINE_SEPARATOR, "##" + LINE_SEPARATOR]
 
 
 def test_load_vocab_line_endings_and_spaces(tmp_path):
     expected = [("[PAD]", 0), ("a", 1), ("b", 2), (u"\u3000", 3)]
-    crlf = write_lines(tmp_path / "crlf.txt",
-                       ["[PAD]", "a", "b", u"\u3000"], ending="\r\n")
+    crlf = write_lines(tmp_path / "crlf.txt", ["[PAD]", "a", "b", u"\u3000"], ending="\r\n")
     assert list(tokenization.load_vocab(crlf).items()) == expected
-    no_final = write_lines(tmp_path / "nofinal.txt",
-                           ["[PAD]", "a", "b", u"\u3000"],
+    no_final = write_lines(tmp_path / "nofinal.txt", ["[PAD]", "a", "b", u"\u3000"],
                            final_newline=False)
     assert list(tokenization.load_vocab(no_final).items()) == expected
-    padded = write_lines(tmp_path / "padded.txt",
-                         ["[PAD]  ", " a", "\tb\t", u"\u3000", "", ""])
+    padded = write_lines(tmp_path / "padded.txt", ["[PAD]  ", " a", "\tb\t", u"\u3000", "", ""])
     assert list(tokenization.load_vocab(padded).items()) == expected
     bom = tmp_path / "bom.txt"
     bom.write_bytes(b"\xef\xbb\xbf[PAD]\na\nb\n\xe3\x80\x80\n")
@@ -311,8 +328,7 @@ def test_load_vocab_line_endings_and_spaces(tmp_path):
 
 def test_load_vocab_duplicated_token(tmp_path):
     path = write_lines(tmp_path / "dup.txt", ["[PAD]", "a", "b", "a"])
-    with pytest.raises(ValueError,
-                       match=r"dup\.txt:4: duplicated token 'a'.*line 2"):
+    with pytest.raises(ValueError, match=r"dup\.txt:4: duplicated token 'a'.*line 2"):
         tokenization.load_vocab(path)
 
 
@@ -344,8 +360,7 @@ def test_load_vocab_missing_file(tmp_path):
 def test_load_vocab_rejects_sentencepiece_files(tmp_path):
     sp_vocab = write_lines(tmp_path / "30k-clean.vocab",
                            ["<pad>\t0", "<unk>\t0", UNDERLINE + "the\t-3.1"])
-    with pytest.raises(ValueError,
-                       match=r"30k-clean\.vocab:1: .*SentencePiece"):
+    with pytest.raises(ValueError, match=r"30k-clean\.vocab:1: .*SentencePiece"):
         tokenization.load_vocab(sp_vocab)
     binary = tmp_path / "model.bin"
     binary.write_bytes(b"\n\x0b\n\x05<pad>\x15\x00\x00\x00\x00\x18\x03")
@@ -361,12 +376,11 @@ def test_load_vocab_rejects_sentencepiece_files(tmp_path):
 def test_validate_vocab_size():
     tokenization.validate_vocab_size(21128, 21128, "v.txt", "c.json")
     with pytest.raises(ValueError) as info:
-        tokenization.validate_vocab_size(
-            21128, 30000, vocab_file="albert_config/vocab.txt",
-            config_file="albert_config/albert_config_base.json")
+        tokenization.validate_vocab_size(21128, 30000, vocab_file="albert_config/vocab.txt",
+                                         config_file="albert_config/albert_config_base.json")
     message = str(info.value)
-    for part in ("albert_config/vocab.txt",
-                 "albert_config/albert_config_base.json", "21128", "30000"):
+    for part in ("albert_config/vocab.txt", "albert_config/albert_config_base.json", "21128",
+                 "30000"):
         assert part in message
     assert "\n" not in message
 
@@ -381,8 +395,7 @@ def test_check_vocab_matches_config(tokenizer, vocab_file):
     tokenization.check_vocab_matches_config(tokenizer, Config(35))
     tokenization.check_vocab_matches_config(tokenizer, {"vocab_size": 35})
     with pytest.raises(ValueError) as info:
-        tokenization.check_vocab_matches_config(
-            tokenizer, Config(21128), config_file="cfg.json")
+        tokenization.check_vocab_matches_config(tokenizer, Config(21128), config_file="cfg.json")
     message = str(info.value)
     assert vocab_file in message and "cfg.json" in message
     assert "35" in message and "21128" in message
@@ -432,6 +445,7 @@ class StubSentencePiece(object):
     Every piece is known (id = its length) except those starting with "?",
     which map to the unk id 0. Method names are those of sentencepiece.
     """
+
     # pylint: disable=invalid-name
 
     def __init__(self, table):
@@ -456,45 +470,52 @@ def u(text):
     return text.replace("_", UNDERLINE)
 
 
-@pytest.mark.parametrize("pieces, number_table, expected", [
-    # Word-initial number: keeps its marker, comma split off.
-    (["_price", "_123,", "_ok"], {"123": ["_123"]},
-     ["_price", "_123", ",", "_ok"]),
-    # Re-encoding gives a bare marker piece: kept for a word-initial number.
-    (["_7,"], {"7": ["_", "7"]}, ["_", "7", ","]),
-    # Not word-initial: the marker the model adds is removed...
-    (["_x", "45,"], {"45": ["_45"]}, ["_x", "45", ","]),
-    # ...and a bare marker piece is dropped.
-    (["_x", "9,"], {"9": ["_", "9"]}, ["_x", "9", ","]),
-    # A model without the dummy prefix: the marker is restored.
-    (["_8,"], {"8": ["8"]}, ["_", "8", ","]),
-    # The number would need an unknown piece: the original piece stays.
-    (["_x", "45,", "_6,"], {"45": ["_?4", "5"], "6": ["_6"]},
-     ["_x", "45,", "_6", ","]),
-    # Not digit + comma at the end: untouched.
-    (["_a,", ",", "_1,2", "_b1c,"], {}, ["_a,", ",", "_1,2", "_b1c,"]),
-])
+@pytest.mark.parametrize(
+    "pieces, number_table, expected",
+    [
+        # Word-initial number: keeps its marker, comma split off.
+        (["_price", "_123,", "_ok"], {
+            "123": ["_123"]
+        }, ["_price", "_123", ",", "_ok"]),
+        # Re-encoding gives a bare marker piece: kept for a word-initial number.
+        (["_7,"], {
+            "7": ["_", "7"]
+        }, ["_", "7", ","]),
+        # Not word-initial: the marker the model adds is removed...
+        (["_x", "45,"], {
+            "45": ["_45"]
+        }, ["_x", "45", ","]),
+        # ...and a bare marker piece is dropped.
+        (["_x", "9,"], {
+            "9": ["_", "9"]
+        }, ["_x", "9", ","]),
+        # A model without the dummy prefix: the marker is restored.
+        (["_8,"], {
+            "8": ["8"]
+        }, ["_", "8", ","]),
+        # The number would need an unknown piece: the original piece stays.
+        (["_x", "45,", "_6,"], {
+            "45": ["_?4", "5"],
+            "6": ["_6"]
+        }, ["_x", "45,", "_6", ","]),
+        # Not digit + comma at the end: untouched.
+        (["_a,", ",", "_1,2", "_b1c,"], {}, ["_a,", ",", "_1,2", "_b1c,"]),
+    ])
 def test_encode_pieces_digit_comma_split(pieces, number_table, expected):
     table = {u(k): [u(p) for p in v] for k, v in number_table.items()}
     table["text"] = [u(p) for p in pieces]
     stub = StubSentencePiece(table)
     assert tokenization.encode_pieces(stub, "text") == [u(p) for p in expected]
-    assert tokenization.encode_pieces(stub, b"text", sample=True) == [
-        u(p) for p in expected]
-    assert tokenization.encode_ids(stub, "text") == [
-        len(u(p)) for p in expected]
+    assert tokenization.encode_pieces(stub, b"text", sample=True) == [u(p) for p in expected]
+    assert tokenization.encode_ids(stub, "text") == [len(u(p)) for p in expected]
     # The split never changes the text the pieces spell.
-    assert "".join(tokenization.encode_pieces(stub, "text")) == "".join(
-        table["text"])
+    assert "".join(tokenization.encode_pieces(stub, "text")) == "".join(table["text"])
 
 
 def test_preprocess_text():
-    assert tokenization.preprocess_text(u"  Hello \t  ``World''\n ") == (
-        u'Hello "World"')
-    assert tokenization.preprocess_text(u"Hello ``World''", lower=True) == (
-        u'hello "world"')
-    assert tokenization.preprocess_text(u" a  b ", remove_space=False) == (
-        u" a  b ")
+    assert tokenization.preprocess_text(u"  Hello \t  ``World''\n ") == (u'Hello "World"')
+    assert tokenization.preprocess_text(u"Hello ``World''", lower=True) == (u'hello "world"')
+    assert tokenization.preprocess_text(u" a  b ", remove_space=False) == (u" a  b ")
     # NFKD folds full-width forms to ASCII and removes accents.
     assert tokenization.preprocess_text(u"Café ＡＢＣ１") == u"Cafe ABC1"
     assert tokenization.preprocess_text(b"caf\xc3\xa9") == u"cafe"
@@ -517,34 +538,30 @@ def sp_model_file(tmp_path_factory):
     for index in range(400):
         line = " ".join(rng.choice(SP_WORDS) for _ in range(rng.randint(4, 10)))
         if index % 5 == 0:
-            line += " in %d, we saw %d dollars" % (rng.randint(1990, 2030),
-                                                   rng.randint(1, 999))
+            line += " in %d, we saw %d dollars" % (rng.randint(1990, 2030), rng.randint(1, 999))
         lines.append(line)
     lines.append("in 2019, we saw it")
     corpus = write_lines(directory / "corpus.txt", lines)
     prefix = str(directory / "sp")
-    spm.SentencePieceTrainer.train(
-        input=corpus, model_prefix=prefix, vocab_size=160,
-        model_type="bpe", pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
-        control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-        user_defined_symbols=["2019,", "2019"], hard_vocab_limit=False)
+    spm.SentencePieceTrainer.train(input=corpus, model_prefix=prefix, vocab_size=160,
+                                   model_type="bpe", pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
+                                   control_symbols=["[CLS]", "[SEP]", "[MASK]"],
+                                   user_defined_symbols=["2019,", "2019"], hard_vocab_limit=False)
     return prefix + ".model"
 
 
 @pytest.fixture(scope="module")
 def sp_tokenizer(sp_model_file):
-    return tokenization.FullTokenizer(spm_model_file=sp_model_file,
-                                      do_lower_case=True)
+    return tokenization.FullTokenizer(spm_model_file=sp_model_file, do_lower_case=True)
 
 
 def test_sp_vocab_and_special_ids(sp_tokenizer):
     assert sp_tokenizer.is_sentencepiece
     assert sp_tokenizer.vocab_size == sp_tokenizer.sp_model.GetPieceSize()
     assert 50 <= sp_tokenizer.vocab_size <= 160
-    assert sp_tokenizer.convert_tokens_to_ids(
-        ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]) == [0, 1, 2, 3, 4]
-    assert sp_tokenizer.convert_ids_to_tokens([2, 3, 4]) == [
-        "[CLS]", "[SEP]", "[MASK]"]
+    assert sp_tokenizer.convert_tokens_to_ids(["<pad>", "<unk>", "[CLS]", "[SEP]",
+                                               "[MASK]"]) == [0, 1, 2, 3, 4]
+    assert sp_tokenizer.convert_ids_to_tokens([2, 3, 4]) == ["[CLS]", "[SEP]", "[MASK]"]
     assert sp_tokenizer.unk_token == "<unk>"
     assert sp_tokenizer.convert_tokens_to_ids(["no-such-piece"]) == [1]
 
@@ -564,16 +581,12 @@ def test_sp_tokenize_round_trip(sp_tokenizer):
 
 
 def test_sp_lower_case_flag(sp_model_file, sp_tokenizer):
-    cased = tokenization.FullTokenizer(spm_model_file=sp_model_file,
-                                       do_lower_case=False)
-    lower_ids = sp_tokenizer.convert_tokens_to_ids(
-        sp_tokenizer.tokenize(u"The CAT sat"))
-    assert lower_ids == sp_tokenizer.convert_tokens_to_ids(
-        sp_tokenizer.tokenize(u"the cat sat"))
+    cased = tokenization.FullTokenizer(spm_model_file=sp_model_file, do_lower_case=False)
+    lower_ids = sp_tokenizer.convert_tokens_to_ids(sp_tokenizer.tokenize(u"The CAT sat"))
+    assert lower_ids == sp_tokenizer.convert_tokens_to_ids(sp_tokenizer.tokenize(u"the cat sat"))
     assert 1 not in lower_ids
     cased_tokens = cased.tokenize(u"The CAT sat")
-    assert "".join(cased_tokens).replace(UNDERLINE, " ").strip() == (
-        u"The CAT sat")
+    assert "".join(cased_tokens).replace(UNDERLINE, " ").strip() == (u"The CAT sat")
     # Upper-case letters never occur in the corpus: they map to <unk>.
     assert 1 in cased.convert_tokens_to_ids(cased_tokens)
 
@@ -603,18 +616,14 @@ def test_sp_digit_comma_split(sp_tokenizer):
 
 def test_from_files_picks_the_tokenizer(sp_model_file, vocab_file, tmp_path):
     sp_vocab_file = sp_model_file[:-len(".model")] + ".vocab"
-    by_model = tokenization.FullTokenizer.from_files(
-        spm_model_file=sp_model_file)
-    model_as_vocab = tokenization.FullTokenizer.from_files(
-        vocab_file=sp_model_file)
+    by_model = tokenization.FullTokenizer.from_files(spm_model_file=sp_model_file)
+    model_as_vocab = tokenization.FullTokenizer.from_files(vocab_file=sp_model_file)
     sibling = tokenization.FullTokenizer.from_files(vocab_file=sp_vocab_file)
     for tok in (by_model, model_as_vocab, sibling):
         assert tok.is_sentencepiece
         assert tok.spm_model_file == sp_model_file
-        assert tok.tokenize(u"The cat") == [UNDERLINE + "the",
-                                            UNDERLINE + "cat"]
-    wordpiece = tokenization.FullTokenizer.from_files(
-        vocab_file=vocab_file, do_lower_case=False)
+        assert tok.tokenize(u"The cat") == [UNDERLINE + "the", UNDERLINE + "cat"]
+    wordpiece = tokenization.FullTokenizer.from_files(vocab_file=vocab_file, do_lower_case=False)
     assert not wordpiece.is_sentencepiece
     assert wordpiece.vocab_size == 35
     assert wordpiece.tokenize(u"Hello") == ["[UNK]"]
@@ -622,16 +631,15 @@ def test_from_files_picks_the_tokenizer(sp_model_file, vocab_file, tmp_path):
     renamed = tmp_path / "spiece.bin"
     with io.open(sp_model_file, "rb") as reader:
         renamed.write_bytes(reader.read())
-    assert tokenization.FullTokenizer.from_files(
-        vocab_file=str(renamed)).is_sentencepiece
+    assert tokenization.FullTokenizer.from_files(vocab_file=str(renamed)).is_sentencepiece
     with pytest.raises(ValueError, match="vocab_file"):
         tokenization.FullTokenizer.from_files()
 
 
 def test_sp_vocab_size_check_names_model(sp_tokenizer, sp_model_file):
     with pytest.raises(ValueError) as info:
-        tokenization.check_vocab_matches_config(
-            sp_tokenizer, {"vocab_size": 30000}, config_file="albert.json")
+        tokenization.check_vocab_matches_config(sp_tokenizer, {"vocab_size": 30000},
+                                                config_file="albert.json")
     assert sp_model_file in str(info.value)
     assert "30000" in str(info.value)
 
@@ -642,5 +650,4 @@ def test_sp_bad_model_file(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.model"):
         tokenization.FullTokenizer(spm_model_file=bad)
     with pytest.raises(IOError, match="missing.model"):
-        tokenization.FullTokenizer(
-            spm_model_file=str(tmp_path / "missing.model"))
+        tokenization.FullTokenizer(spm_model_file=str(tmp_path / "missing.model"))
