@@ -22,6 +22,7 @@ import precision
 import run_pretraining
 
 import pretraining_testlib as lib
+from script_testlib import one_line_error
 
 SEQ = 32
 PRED = 5
@@ -180,7 +181,7 @@ def test_bf16_where_emulated_needs_force(data, tmp_path):
     """Plain --use_bf16 on hardware that emulates bfloat16 stops at start."""
     output_dir = str(tmp_path / "out")
     proc = lib.run_script(_args(data, output_dir, use_bf16=True), timeout=120)
-    line = _one_line_error(proc)
+    line = one_line_error(proc)
     assert "--use_bf16=force" in line and "slower than float32" in line
     assert not tf.train.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else True
 
@@ -383,19 +384,11 @@ def test_clear_errors_before_training(data, tmp_path, overrides, message):
     assert not tf.train.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else True
 
 
-def _one_line_error(proc):
-    assert proc.returncode == 1, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    lines = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
-    assert len(lines) == 1, proc.stderr[-3000:]
-    return lines[0]
-
-
 def test_bad_record_files_are_named_before_or_while_training(data, tmp_path):
     text = tmp_path / "corpus.txt"
     text.write_text(u"今天天气很好。\n这不是 TFRecord 文件。\n" * 50)
     good = data["train"]
-    line = _one_line_error(
+    line = one_line_error(
         lib.run_script(_args(data, str(tmp_path / "o1"), input_file="%s,%s" % (good, text))))
     assert "corpus.txt: record 1 at byte 0: bad length checksum (this is not a " \
            "TFRecord file" in line
@@ -406,7 +399,7 @@ def test_bad_record_files_are_named_before_or_while_training(data, tmp_path):
     content = open(second, "rb").read()
     cut = str(tmp_path / "cut.tfrecord")
     open(cut, "wb").write(content[:len(content) - 30])
-    line = _one_line_error(
+    line = one_line_error(
         lib.run_script(_args(data, str(tmp_path / "o2"), input_file="%s,%s" % (good, cut))))
     assert re.search(
         r"cut.tfrecord: record 10 at byte \d+: the record needs \d+ bytes but "
@@ -418,7 +411,7 @@ def test_bad_record_files_are_named_before_or_while_training(data, tmp_path):
     bad = str(tmp_path / "bad.tfrecord")
     open(bad, "wb").write(bytes(damaged))
     output_dir = str(tmp_path / "o3")
-    line = _one_line_error(
+    line = one_line_error(
         lib.run_script(
             _args(data, output_dir, input_file="%s,%s" % (good, bad), num_train_steps=200)))
     assert "bad.tfrecord: record 5 is damaged" in line, line
@@ -431,6 +424,6 @@ def test_truncated_init_checkpoint_is_one_line(data, tmp_path):
     content = open(data_file, "rb").read()
     open(data_file, "wb").write(content[:1000])
     output_dir = str(tmp_path / "out")
-    line = _one_line_error(lib.run_script(_args(data, output_dir, init_checkpoint=init)))
+    line = one_line_error(lib.run_script(_args(data, output_dir, init_checkpoint=init)))
     assert "albert_model.ckpt.data-00000-of-00001 is truncated: it holds 1000 bytes" in line
     assert not tf.train.latest_checkpoint(output_dir) if os.path.isdir(output_dir) else True
