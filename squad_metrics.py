@@ -63,6 +63,27 @@ def squad_f1(gold, prediction):
     return 2 * precision * recall / (precision + recall)
 
 
+def _sum_best_scores(gold, predictions, exact_fn, f1_fn):
+    """Sums over the questions of the best exact and F1 score against any gold
+    answer (a question without one is scored against ""); a question without
+    a prediction scores 0 and is counted as missing.
+
+    Returns:
+      (exact sum, F1 sum, missing count).
+    """
+    exact = f1 = 0.0
+    missing = 0
+    for qid, answers in gold.items():
+        if qid not in predictions:
+            missing += 1
+            continue
+        prediction = predictions[qid]
+        answers = answers or [""]
+        exact += max(exact_fn(a, prediction) for a in answers)
+        f1 += max(f1_fn(a, prediction) for a in answers)
+    return exact, f1, missing
+
+
 def evaluate_v1(gold, predictions):
     """Official SQuAD v1.1 EM and F1 (percent).
 
@@ -73,16 +94,7 @@ def evaluate_v1(gold, predictions):
     Returns:
       OrderedDict exact_match, f1, total, missing.
     """
-    exact = f1 = 0.0
-    missing = 0
-    for qid, answers in gold.items():
-        if qid not in predictions:
-            missing += 1
-            continue
-        prediction = predictions[qid]
-        answers = answers or [""]
-        exact += max(squad_exact(a, prediction) for a in answers)
-        f1 += max(_squad_f1_v1(a, prediction) for a in answers)
+    exact, f1, missing = _sum_best_scores(gold, predictions, squad_exact, _squad_f1_v1)
     total = max(len(gold), 1)
     return collections.OrderedDict([("exact_match", 100.0 * exact / total),
                                     ("f1", 100.0 * f1 / total), ("total", len(gold)),
@@ -267,16 +279,7 @@ def evaluate_cmrc2018(gold, predictions):
     Returns:
       OrderedDict f1, exact_match, average (of the two), total, missing.
     """
-    exact = f1 = 0.0
-    missing = 0
-    for qid, answers in gold.items():
-        if qid not in predictions:
-            missing += 1
-            continue
-        prediction = predictions[qid]
-        answers = answers or [""]
-        f1 += max(cmrc_f1(a, prediction) for a in answers)
-        exact += max(cmrc_exact(a, prediction) for a in answers)
+    exact, f1, missing = _sum_best_scores(gold, predictions, cmrc_exact, cmrc_f1)
     total = max(len(gold), 1)
     metrics = collections.OrderedDict()
     metrics["f1"] = 100.0 * f1 / total

@@ -3,13 +3,15 @@
 
 ``run_script`` runs a script with the interpreter of the tests, in the
 repository root and on the CPU; ``one_line_error`` checks that a run failed
-cleanly: exit status 1, no traceback, and exactly one ``error: `` line.
+cleanly: exit status 1, no traceback, and exactly one ``error: `` line;
+``write`` writes a UTF-8 text file (creating its directory) for a test's input.
 """
 
 from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import io
 import os
 import subprocess
 import sys
@@ -54,3 +56,14 @@ def one_line_error(result):
     lines = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
     assert len(lines) == 1, result.stderr[-3000:]
     return lines[0]
+
+
+def write(path, text):
+    """Writes ``text`` to ``path`` as UTF-8, creating its directory; returns
+    the path as a string."""
+    directory = os.path.dirname(str(path))
+    if directory and not os.path.isdir(directory):
+        os.makedirs(directory)
+    with io.open(str(path), "w", encoding="utf-8") as f:
+        f.write(text)
+    return str(path)

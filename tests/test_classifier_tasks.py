@@ -13,15 +13,7 @@ import numpy as np
 import pytest
 
 import classifier_tasks
-
-
-def write(path, text):
-    directory = os.path.dirname(str(path))
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory)
-    with io.open(str(path), "w", encoding="utf-8") as f:
-        f.write(text)
-    return str(path)
+from script_testlib import write
 
 
 def write_json_lines(path, rows):

@@ -5,7 +5,6 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
-import io
 import os
 
 import numpy as np
@@ -17,19 +16,11 @@ import classifier_utils as cu
 import modeling
 import tokenization
 from tf_compat import tf
+from script_testlib import write
 
 CHARS = u"天地人山水火木金土日月星风云雨红花草"
 VOCAB = [u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"
         ] + list(CHARS) + [u"hello", u"world", u"good", u"bad"]
-
-
-def write(path, text):
-    directory = os.path.dirname(str(path))
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory)
-    with io.open(str(path), "w", encoding="utf-8") as f:
-        f.write(text)
-    return str(path)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ import modeling
 import pretraining_testlib as lib
 import run_pretraining
 import script_testlib
-from script_testlib import one_line_error
+from script_testlib import one_line_error, write
 from tf_compat import tf
 
 try:
@@ -46,15 +46,6 @@ MC_QUESTION = u"选哪个"
 VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] +
          sorted(set(FILLER + MARKER + ANSWERS + QUESTION + MC_QUESTION)))
 SEQ = 24
-
-
-def write(path, text):
-    directory = os.path.dirname(str(path))
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory)
-    with io.open(str(path), "w", encoding="utf-8") as f:
-        f.write(text)
-    return str(path)
 
 
 def run(script, *args, **env_overrides):

@@ -22,7 +22,7 @@ import pytest
 
 import modeling
 import script_testlib
-from script_testlib import one_line_error
+from script_testlib import one_line_error, write
 from tf_compat import tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,15 +32,6 @@ FILLER = u"天地人山水火木金土日月星风云雨花草鱼鸟虫"
 MARKER = u"红"
 VOCAB = [u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(FILLER) + [MARKER]
 SEQ = 24
-
-
-def write(path, text):
-    directory = os.path.dirname(str(path))
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory)
-    with io.open(str(path), "w", encoding="utf-8") as f:
-        f.write(text)
-    return str(path)
 
 
 def run_script(*args):

@@ -27,7 +27,7 @@ import pytest
 import modeling
 import pretraining_testlib
 import script_testlib
-from script_testlib import one_line_error
+from script_testlib import one_line_error, write
 from tf_compat import tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,15 +42,6 @@ VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] +
 SEQ = 16
 QA = 6
 NUM_CHOICES = 4
-
-
-def write(path, text):
-    directory = os.path.dirname(str(path))
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory)
-    with io.open(str(path), "w", encoding="utf-8") as f:
-        f.write(text)
-    return str(path)
 
 
 def write_json(path, value):

@@ -24,7 +24,7 @@ import pytest
 
 import modeling
 import script_testlib
-from script_testlib import one_line_error
+from script_testlib import one_line_error, write
 from tf_compat import tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,15 +38,6 @@ SEQ = 24
 STRIDE = 8
 # Sentences with this many name segments are the long ones (44-70 characters).
 LONG_SEGMENTS = 10
-
-
-def write(path, text):
-    directory = os.path.dirname(str(path))
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory)
-    with io.open(str(path), "w", encoding="utf-8") as f:
-        f.write(text)
-    return str(path)
 
 
 def run_script(*args, env=None):

@@ -28,7 +28,7 @@ import squad_features
 import squad_utils
 import tokenization
 import script_testlib
-from script_testlib import one_line_error
+from script_testlib import one_line_error, write
 from tf_compat import tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,15 +41,6 @@ QUESTION = u"红后是什么"
 VOCAB = ([u"[PAD]", u"[UNK]", u"[CLS]", u"[SEP]", u"[MASK]"] + list(FILLER) + [MARKER] +
          list(ANSWERS) + [c for c in QUESTION if c not in FILLER + MARKER])
 SEQ = 32
-
-
-def write(path, text):
-    directory = os.path.dirname(str(path))
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory)
-    with io.open(str(path), "w", encoding="utf-8") as f:
-        f.write(text)
-    return str(path)
 
 
 def run_script(*args):
