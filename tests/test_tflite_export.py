@@ -348,6 +348,46 @@ def test_squad_v1_start_and_end_logits(squad, tmp_path):
     assert report["agreement"] == {"start_logits": 1.0, "end_logits": 1.0}
 
 
+def test_squad_v2_beam_outputs(tmp_path):
+    """The SQuAD v2 head (p_mask input; start/end beams and the answerability
+    logit) from a random checkpoint with v2 head variables: log probabilities
+    within the tolerance, the same beam indexes."""
+    fields = squad_lib.tiny_config()
+    config_path = lib.write_config(str(tmp_path / "config.json"), fields)
+    config = modeling.AlbertConfig.from_dict(fields)
+    prefix = str(tmp_path / "v2" / "model.ckpt")
+    top_n = tflite_export.SQUAD_V2_TOP_N
+    with tf.Graph().as_default():
+        tf.set_random_seed(9)
+        features = {
+            n: tf.zeros([1, SEQ], tf.int32)
+            for n in ("input_ids", "input_mask", "segment_ids", "p_mask")
+        }
+        squad_utils.create_model(config, False, features, True)
+        with tf.Session() as session:
+            session.run(tf.global_variables_initializer())
+            tf.train.Saver().save(session, prefix)
+    samples = sample_inputs(len(squad_lib.VOCAB), count=4, seed=6)
+    p_mask = (samples["segment_ids"] == 0).astype(np.int32)  # the question side
+    p_mask[:, 0] = 0  # [CLS] stands for "no answer"
+    samples["p_mask"] = p_mask
+    expected = reference(
+        prefix, lambda p: squad_utils.create_model(config, False, dict(p), True, start_n_top=top_n,
+                                                   end_n_top=top_n)[1], samples)
+    path = str(tmp_path / "squad_v2.tflite")
+    tflite_export.export_tflite("squad", config_path, prefix, path, max_seq_length=SEQ,
+                                version_2_with_negative=True, sample_inputs=samples)
+    got, inputs, outputs = run_tflite_file(path, samples)
+    assert_inputs(inputs, ("input_ids", "input_mask", "segment_ids", "p_mask"))
+    assert sorted(d["name"] for d in outputs) == sorted([
+        "start_top_log_probs", "start_top_index", "end_top_log_probs", "end_top_index", "cls_logits"
+    ])
+    for name in ("start_top_log_probs", "end_top_log_probs", "cls_logits"):
+        np.testing.assert_allclose(got[name], expected[name], atol=TOLERANCE, rtol=0)
+    for name in ("start_top_index", "end_top_index"):
+        np.testing.assert_array_equal(got[name], expected[name])
+
+
 # ---------------------------------------------------------------------------
 # Quantized sizes on a model whose weights outweigh the file's overhead.
 # ---------------------------------------------------------------------------
