@@ -30,6 +30,7 @@ import sys
 
 import six
 
+import script_utils
 from tf_compat import tf
 
 # Checkpoint entries that are never model weights.
@@ -720,7 +721,7 @@ def write_checkpoint(tensors, prefix):
     import numpy as np  # pylint: disable=g-import-not-at-top
     directory = os.path.dirname(prefix) or "."
     tf.gfile.MakeDirs(directory)
-    tmp_prefix = os.path.join(directory, ".%s.tmp-%d" % (os.path.basename(prefix), os.getpid()))
+    tmp_prefix = script_utils.temporary_name(os.path.join(directory, os.path.basename(prefix)))
     with tf.Graph().as_default():
         variables = []
         for name in sorted(tensors):

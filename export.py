@@ -201,7 +201,7 @@ class _Staging(object):
         parent = os.path.dirname(os.path.abspath(self.output))
         if not os.path.isdir(parent):
             os.makedirs(parent)
-        self.path = script_utils.temporary_name(os.path.join(parent, os.path.basename(self.output)))
+        self.path = script_utils.temporary_name(os.path.abspath(self.output))
 
     def __enter__(self):
         if os.path.isdir(self.path):

@@ -60,15 +60,21 @@ COMPUTE_DTYPES = (tf.float32, tf.bfloat16)
 _compute_dtype_stack = [tf.float32]
 
 
+def _check_compute_dtype(dtype):
+    """``dtype`` as a tf.DType; ValueError unless float32 or bfloat16."""
+    dtype = tf.as_dtype(dtype)
+    if dtype not in COMPUTE_DTYPES:
+        raise ValueError("compute dtype must be float32 or bfloat16, got %s" % dtype.name)
+    return dtype
+
+
 @contextlib.contextmanager
 def compute_dtype_scope(dtype):
     """Models built inside compute their encoder in ``dtype`` (tf.float32 or
     tf.bfloat16) unless ``AlbertModel`` is given a ``compute_dtype`` of its
     own. The scripts' ``--use_bf16`` builds everything inside
     ``compute_dtype_scope(tf.bfloat16)``."""
-    dtype = tf.as_dtype(dtype)
-    if dtype not in COMPUTE_DTYPES:
-        raise ValueError("compute dtype must be float32 or bfloat16, got %s" % dtype.name)
+    dtype = _check_compute_dtype(dtype)
     _compute_dtype_stack.append(dtype)
     try:
         yield dtype
@@ -657,10 +663,7 @@ class AlbertModel(object):
         self.layout = config.resolved_embedding_layout
         self.use_einsum = use_einsum
         self.output_positions = output_positions
-        self.compute_dtype = tf.as_dtype(compute_dtype or default_compute_dtype())
-        if self.compute_dtype not in COMPUTE_DTYPES:
-            raise ValueError("compute_dtype must be float32 or bfloat16, got %s" %
-                             self.compute_dtype.name)
+        self.compute_dtype = _check_compute_dtype(compute_dtype or default_compute_dtype())
         # Training graphs get the hand-written GELU/LayerNorm/attention
         # gradients (same values, fewer passes); inference/export graphs stay
         # plain ops.

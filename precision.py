@@ -35,7 +35,6 @@ import script_utils
 import tf_compat
 
 FLAG = "use_bf16"
-VALUES = ("false", "true", "force")
 _SPELLINGS = {
     "false": "false",
     "0": "false",

@@ -64,6 +64,9 @@ def run(main, argv=None):
     tf_logger = logging.getLogger("tensorflow")
     for handler in list(tf_logger.handlers):
         tf_logger.removeHandler(handler)
+    # The scripts' own INFO lines show from the start (TF 2 would hide those
+    # logged before a script's tf.logging.set_verbosity, e.g. by flag checks).
+    tf_logger.setLevel(logging.INFO)
     quiet_tensorflow_logs(True)
     app.run(_wrapped, argv=argv)
 

@@ -48,6 +48,16 @@ def squad_exact(gold, prediction):
     return int(normalize_answer(gold) == normalize_answer(prediction))
 
 
+def _f1(common, num_predicted, num_gold):
+    """F1 of ``common`` units shared by a prediction of ``num_predicted`` and a
+    gold answer of ``num_gold`` units (0 when nothing is shared)."""
+    if common == 0:
+        return 0.0
+    precision = common / num_predicted
+    recall = common / num_gold
+    return 2 * precision * recall / (precision + recall)
+
+
 def squad_f1(gold, prediction):
     """SQuAD token-bag F1 of one pair (v2 rule: empty vs empty is 1)."""
     gold_tokens = _squad_tokens(gold)
@@ -55,12 +65,7 @@ def squad_f1(gold, prediction):
     if not gold_tokens or not pred_tokens:
         return float(gold_tokens == pred_tokens)
     common = collections.Counter(gold_tokens) & collections.Counter(pred_tokens)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision = same / len(pred_tokens)
-    recall = same / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
+    return _f1(sum(common.values()), len(pred_tokens), len(gold_tokens))
 
 
 def _sum_best_scores(gold, predictions, exact_fn, f1_fn):
@@ -106,12 +111,7 @@ def _squad_f1_v1(gold, prediction):
     gold_tokens = _squad_tokens(gold)
     pred_tokens = _squad_tokens(prediction)
     common = collections.Counter(gold_tokens) & collections.Counter(pred_tokens)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision = same / len(pred_tokens)
-    recall = same / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
+    return _f1(sum(common.values()), len(pred_tokens), len(gold_tokens))
 
 
 def _v2_raw_scores(gold, predictions):
@@ -257,12 +257,8 @@ def cmrc_f1(gold, prediction):
     """CMRC2018 F1 of one pair: longest common run of segments."""
     gold_segments = cmrc_segments(gold)
     pred_segments = cmrc_segments(prediction)
-    common = _longest_common_substring(gold_segments, pred_segments)
-    if common == 0:
-        return 0.0
-    precision = common / len(pred_segments)
-    recall = common / len(gold_segments)
-    return 2 * precision * recall / (precision + recall)
+    return _f1(_longest_common_substring(gold_segments, pred_segments), len(pred_segments),
+               len(gold_segments))
 
 
 def cmrc_exact(gold, prediction):

@@ -52,6 +52,8 @@ import sys
 import tempfile
 import time
 
+import benchlib
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = ("data/sample_zh.txt", "data/lcqmc_sample/pretrain_questions.txt")
 VOCAB_SOURCES = "data/sample_zh.txt,data/lcqmc_sample/*.txt"
@@ -83,26 +85,6 @@ print(json.dumps({"runtime": "Python %s, TensorFlow %s" % (
     sys.version.split()[0], tf_compat.tf.__version__),
     "native_bfloat16": native, "native_bfloat16_reason": reason}))
 """
-
-
-def cpu_model():
-    """The "model name" of /proc/cpuinfo."""
-    try:
-        with io.open("/proc/cpuinfo", encoding="utf-8", errors="replace") as reader:
-            for line in reader:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except (IOError, OSError):
-        pass
-    return "unknown"
-
-
-def git_commit():
-    try:
-        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                       stderr=subprocess.DEVNULL).decode().strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def run(python, script, args, what, log_file=None):
@@ -241,7 +223,7 @@ def main():
                                         env=dict(os.environ, CUDA_VISIBLE_DEVICES=""),
                                         stderr=subprocess.DEVNULL, universal_newlines=True)
         meta = dict(json.loads(probe.strip().splitlines()[-1]), date=time.strftime("%Y-%m-%d"),
-                    cpu=cpu_model(), commit=git_commit(), steps=args.steps,
+                    cpu=benchlib.cpu_model(), commit=benchlib.git_commit(), steps=args.steps,
                     sentence_task=args.sentence_task)
         config_file, records = prepare_data(args.python, work_dir, args.sentence_task)
         rows = []

@@ -57,35 +57,9 @@ for _path in (ROOT, BENCH_DIR):
 
 import bench_similarity  # pylint: disable=g-import-not-at-top
 from tf_compat import tf  # pylint: disable=g-import-not-at-top
+import benchlib  # pylint: disable=g-import-not-at-top
 
 SCRIPT = os.path.join(ROOT, "similarity.py")
-
-
-def cpu_model():
-    """The CPU model name from lscpu (or platform), for the report."""
-    try:
-        text = subprocess.run(["lscpu"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              timeout=10).stdout.decode("utf-8", "replace")
-        for line in text.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit():
-    """The short commit of the repository (+ "-dirty" with local changes)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                timeout=10).stdout.decode().strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "similarity.py"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               timeout=10).stdout.strip()
-        return commit + ("-dirty" if dirty else "") if commit else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 class Service(object):
@@ -292,10 +266,10 @@ def main():
         shutil.rmtree(work_dir, ignore_errors=True)
     setup = {
         "date": started,
-        "cpu": cpu_model(),
+        "cpu": benchlib.cpu_model(),
         "cpus": os.cpu_count() or 0,
         "runtime": "TF %s, Python %s" % (tf.VERSION, platform.python_version()),
-        "commit": git_commit(),
+        "commit": benchlib.git_commit(["similarity.py"]),
         "load_average_at_start": round(load_at_start, 2),
         "load_average_at_end": round(os.getloadavg()[0], 2),
         "model": "albert_tiny (random weights), SavedModel",

@@ -44,7 +44,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 import bench_similarity  # pylint: disable=g-import-not-at-top
-import bench_similarity_load  # pylint: disable=g-import-not-at-top
+import benchlib  # pylint: disable=g-import-not-at-top
 import modeling  # pylint: disable=g-import-not-at-top
 import multiple_choice_utils  # pylint: disable=g-import-not-at-top
 import ner_utils  # pylint: disable=g-import-not-at-top
@@ -165,9 +165,9 @@ def main():
         tokenizer = tokenization.FullTokenizer(vocab_file=vocab)
         meta = {
             "date": time.strftime("%Y-%m-%d"),
-            "cpu": bench_similarity_load.cpu_model(),
+            "cpu": benchlib.cpu_model(),
             "runtime": "Python %s, TensorFlow %s" % (sys.version.split()[0], tf.__version__),
-            "commit": bench_similarity_load.git_commit()
+            "commit": benchlib.git_commit()
         }
         rows = []
         for name, writer in (("ner", write_ner), ("mc", write_mc)):

@@ -51,7 +51,6 @@ import datetime
 import io
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -72,6 +71,7 @@ import classifier_utils  # pylint: disable=g-import-not-at-top
 import modeling  # pylint: disable=g-import-not-at-top
 import tflite_export  # pylint: disable=g-import-not-at-top
 import tokenization  # pylint: disable=g-import-not-at-top
+import benchlib  # pylint: disable=g-import-not-at-top
 
 CONFIG = os.path.join(ROOT, "albert_config", "albert_config_tiny.json")
 DEV = os.path.join(ROOT, "data", "lcqmc_sample", "dev.txt")
@@ -258,25 +258,6 @@ def run_worker(spec):
 # ---------------------------------------------------------------------------
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as reader:
-            for line in reader:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except IOError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit():
-    try:
-        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                       stderr=subprocess.DEVNULL, universal_newlines=True).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def export_all(prefix, vocab, seq, work_dir, num_check):
     """Exports the .tflite files of one sequence length (each checked by
     export_tflite on the first ``num_check`` dev pairs), then measures every
@@ -426,7 +407,7 @@ def main():
 def setup_info(load_at_start, started):
     return {
         "cpu":
-            cpu_model(),
+            benchlib.cpu_model(),
         "cpus":
             len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "tensorflow":
@@ -440,7 +421,7 @@ def setup_info(load_at_start, started):
         "date":
             datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         "commit":
-            git_commit(),
+            benchlib.git_commit(),
         "load_average_at_start":
             round(load_at_start, 2),
         "load_average_at_end":

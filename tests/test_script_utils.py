@@ -17,6 +17,8 @@ import sys
 sys.path.insert(0, %r)
 from absl import flags
 import script_utils
+if "--mode=log" in sys.argv:
+    from tf_compat import tf  # imported before script_utils.run, as in the scripts
 flags.DEFINE_string("mode", "ok", "what to do")
 FLAGS = flags.FLAGS
 def main(_):
@@ -24,6 +26,9 @@ def main(_):
         raise script_utils.UserError("corpus.txt:3: line is not UTF-8")
     if FLAGS.mode == "bug":
         raise RuntimeError("a real bug")
+    if FLAGS.mode == "log":
+        tf.logging.info("checked the flags")  # before any tf.logging.set_verbosity
+        return
     sys.stdout.write("fine\n")
 script_utils.run(main)
 ''' % ROOT
@@ -47,6 +52,14 @@ def test_bug_keeps_traceback_and_ok_runs(tmp_path):
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "a real bug" in result.stderr
     assert _run(tmp_path).stdout == "fine\n"
+
+
+def test_info_lines_show_before_the_script_sets_a_verbosity(tmp_path):
+    """A script's INFO line shows even when logged before it calls
+    tf.logging.set_verbosity (TF 2 alone would hide it)."""
+    result = _run(tmp_path, "--mode=log")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "checked the flags" in result.stderr
 
 
 def test_unknown_flag_is_an_error(tmp_path):
