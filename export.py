@@ -19,8 +19,9 @@ Formats:
   (probabilities) or SQuAD model (start/end logits) -- ``--kind``, detected
   from the checkpoint by default; fixed [--batch_size, --max_seq_length]
   inputs; --quantize=none|dynamic|float16. Its outputs are compared with the
-  TensorFlow graph on sample inputs; a float model that differs by more than
-  1e-4 is not written.
+  TensorFlow graph on sample inputs (run with the fastest TFLite interpreter
+  installed, or --tflite_interpreter); a float model that differs by more
+  than 1e-4 is not written.
 * ``hub``: a TF1 Hub module with Google's signatures (tokens, sop, mlm,
   tokenization_info) for ``hub.Module(path)``.
 * ``hf``: a Hugging Face ALBERT directory (config.json, model.safetensors with
@@ -89,6 +90,10 @@ flags.DEFINE_enum(
     "tflite: weight quantization (dynamic: int8 weights; float16: float16 "
     "weights). bfloat16 is refused with the reason: TensorFlow Lite has no "
     "bfloat16 tensors or kernels.")
+flags.DEFINE_enum(
+    "tflite_interpreter", "auto", ["auto", "litert", "tflite_runtime", "tensorflow"],
+    "tflite: the interpreter that checks the file (auto: ai_edge_litert, else "
+    "tflite_runtime, else tf.lite.Interpreter, the first installed).")
 flags.DEFINE_integer("max_seq_length", 128, "tflite: input length.")
 flags.DEFINE_integer("batch_size", 1, "tflite: input batch size.")
 flags.DEFINE_integer("num_predictions", 20, "tflite (pretraining): masked positions per input.")
@@ -378,7 +383,8 @@ def main(argv):
                                                  batch_size=f.batch_size, quantize=f.quantize,
                                                  num_predictions=f.num_predictions,
                                                  num_labels=num_labels,
-                                                 version_2_with_negative=version_2)
+                                                 version_2_with_negative=version_2,
+                                                 interpreter=f.tflite_interpreter)
         except ValueError as e:
             raise UserError(str(e))
         return 0

@@ -6,8 +6,8 @@ einsum-free, static-shape path of ``modeling.AlbertModel``
 (``use_einsum=False``), restores the checkpoint strictly, freezes it,
 converts it with ``TFLiteConverter`` (TF 1.15's TOCO, or TF 2.15's MLIR
 converter through ``tf.compat.v1.lite``), runs the ``.tflite`` file with
-``tf.lite.Interpreter`` on sample inputs and compares every output with the
-TF graph. A float model whose outputs differ by more than ``tolerance`` is
+the fastest TFLite interpreter installed (below) on sample inputs and compares
+every output with the TF graph. A float model whose outputs differ by more than ``tolerance`` is
 refused (``ExportError``, nothing written); quantized models are reported
 with their max |Δ| and the agreement of their decisions (argmax) with the
 TF graph. The file is written under a temporary name next to
@@ -56,9 +56,15 @@ Converter differences handled here:
   were a per-channel vector, which gives wrong outputs at every position but
   the first. Such additions become ``AddN`` (tiled to the sum's shape when
   they broadcast), which TOCO leaves alone.
-* TF 1.15's ``tf.lite.Interpreter`` has no way to set its thread count;
-  ``run_tflite(num_threads=...)`` applies it on TF 2 only (benchmarks limit
-  threads there by CPU affinity instead).
+
+Interpreters (``make_interpreter``): the file is run with the fastest
+TFLite runtime installed, ``INTERPRETERS`` in order: ``litert``
+(``ai_edge_litert``, the maintained TFLite runtime, Python 3.9+),
+``tflite_runtime`` (its predecessor, the one with Python 3.7 wheels), then
+``tensorflow`` (``tf.lite.Interpreter``). The first two apply XNNPACK and
+thread counts; TF 1.15's own interpreter has neither (no XNNPACK, no way to
+set its thread count, and about 2x slower on x86 CPUs). All run the same
+file and give the same float32 outputs to rounding.
 """
 
 from __future__ import absolute_import
@@ -68,6 +74,7 @@ from __future__ import print_function
 import collections
 import contextlib
 import copy
+import importlib
 import inspect
 import numbers
 import os
@@ -97,6 +104,11 @@ SEQUENCE_INPUTS = ("input_ids", "input_mask", "segment_ids")
 LOG_PROB_FLOOR = -1e4
 # Start and end beam of the exported SQuAD v2 head (run_squad's defaults).
 SQUAD_V2_TOP_N = 5
+# TFLite interpreters, in the order "auto" tries them: name -> module that has
+# an ``Interpreter`` class (None: TensorFlow's own tf.lite.Interpreter).
+INTERPRETERS = collections.OrderedDict([("litert", "ai_edge_litert.interpreter"),
+                                        ("tflite_runtime", "tflite_runtime.interpreter"),
+                                        ("tensorflow", None)])
 
 
 class ExportError(ValueError):
@@ -711,30 +723,73 @@ def run_graph(session, inputs, outputs, samples, batch_size):
     return collections.OrderedDict((k, np.concatenate(v)) for k, v in results.items())
 
 
-def make_interpreter(model_path=None, model_content=None, num_threads=None):
-    """A ``tf.lite.Interpreter`` with tensors allocated.
+def interpreter_class(name="auto"):
+    """The TFLite ``Interpreter`` class to run files with.
 
-    ``num_threads`` is applied on TF 2; TF 1.15's interpreter has no way to
-    set it (limit the process's CPUs instead).
+    Args:
+      name: "auto" (the first of ``INTERPRETERS`` that imports) or one of
+        ``INTERPRETERS``.
+
+    Returns:
+      (name, class).
+
+    Raises:
+      ExportError: an unknown name, or a named interpreter not installed.
     """
+    if name != "auto" and name not in INTERPRETERS:
+        raise ExportError("unknown TFLite interpreter %r; expected auto or one of %s" %
+                          (name, ", ".join(INTERPRETERS)))
+    for candidate, module_name in INTERPRETERS.items():
+        if name not in ("auto", candidate):
+            continue
+        if module_name is None:
+            return candidate, tf.lite.Interpreter
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            if name == candidate:
+                raise ExportError("TFLite interpreter %s: cannot import %s (%s); install %s or "
+                                  "choose another of %s" %
+                                  (name, module_name, e, _PACKAGES[name], ", ".join(INTERPRETERS)))
+            continue
+        return candidate, module.Interpreter
+    raise AssertionError("unreachable: tensorflow is always available")
+
+
+_PACKAGES = {"litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime"}
+
+
+def make_interpreter(model_path=None, model_content=None, num_threads=None, interpreter="auto"):
+    """A TFLite interpreter of a file or bytes, with tensors allocated.
+
+    Args:
+      model_path: a .tflite file, or
+      model_content: its bytes.
+      num_threads: threads for the interpreter's kernels; applied by every
+        interpreter but TF 1.15's ``tf.lite.Interpreter``, which has no
+        setting (limit the process's CPUs instead).
+      interpreter: "auto" or one of ``INTERPRETERS`` (``interpreter_class``).
+
+    Returns:
+      The interpreter.
+    """
+    name, cls = interpreter_class(interpreter)
     kwargs = {}
     if model_path is not None:
         kwargs["model_path"] = model_path
     else:
         kwargs["model_content"] = model_content
-    if num_threads and tf_compat.IS_TF2:
+    if num_threads and (name != "tensorflow" or tf_compat.IS_TF2):
         kwargs["num_threads"] = int(num_threads)
-    interpreter = tf.lite.Interpreter(**kwargs)
-    interpreter.allocate_tensors()
-    return interpreter
+    result = cls(**kwargs)
+    result.allocate_tensors()
+    return result
 
 
 def _details_by_name(details, names):
     by_name = {d["name"]: d for d in details}
     if all(n in by_name for n in names):
         return [by_name[n] for n in names]
-    if len(details) == len(names):
-        return list(details)
     raise ExportError("the TFLite model has tensors %s, expected %s" %
                       (sorted(by_name), list(names)))
 
@@ -923,7 +978,8 @@ def _describe(details):
 
 def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=128, batch_size=1,
                   quantize="none", num_predictions=20, num_labels=None,
-                  version_2_with_negative=False, sample_inputs=None, tolerance=1e-4):
+                  version_2_with_negative=False, sample_inputs=None, tolerance=1e-4,
+                  interpreter="auto"):
     """Exports a checkpoint to a checked TensorFlow Lite file.
 
     Args:
@@ -946,6 +1002,8 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
       tolerance: largest |Δ| allowed between a float32 model's outputs and
         the TF graph's (integer outputs must be equal). Quantized models are
         reported, not refused.
+      interpreter: the TFLite interpreter that checks the file ("auto" or
+        one of ``INTERPRETERS``).
 
     Returns:
       A dict: kind, quantize, output_path, file_size (bytes),
@@ -966,6 +1024,7 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
     _check_arguments(kind, config, max_seq_length, batch_size, quantize, num_predictions,
                      num_labels, version_2_with_negative, tolerance)
     output_path = _check_output_path(output_path)
+    interpreter_name = interpreter_class(interpreter)[0]
     prefix, config = _resolve_checkpoint(checkpoint, config)
 
     names = input_names(kind, version_2_with_negative)
@@ -997,11 +1056,12 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
     try:
         with open(tmp_path, "wb") as writer:
             writer.write(model)
-        interpreter = make_interpreter(model_path=tmp_path)
-        candidate = run_tflite(interpreter, samples, batch_size, list(outputs))
-        report = _report(kind, quantize, output_path, tmp_path, frozen, interpreter, samples,
+        runner = make_interpreter(model_path=tmp_path, interpreter=interpreter_name)
+        candidate = run_tflite(runner, samples, batch_size, list(outputs))
+        report = _report(kind, quantize, output_path, tmp_path, frozen, runner, samples,
                          reference, candidate, tolerance)
-        del interpreter
+        report["interpreter"] = interpreter_name
+        del runner
         if quantize == "none":
             _refuse_outside_tolerance(report, tolerance)
         os.replace(tmp_path, output_path)
@@ -1010,8 +1070,8 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
             os.remove(tmp_path)
         _remove_directories(made)
         raise
-    tf.logging.info("wrote %s (%d bytes, %s): max |diff| %s, agreement %s", output_path,
-                    report["file_size"], quantize,
+    tf.logging.info("wrote %s (%d bytes, %s; checked with the %s interpreter): max |diff| %s, "
+                    "agreement %s", output_path, report["file_size"], quantize, interpreter_name,
                     ", ".join("%s %.3g" % kv for kv in report["max_abs_diff"].items()),
                     ", ".join("%s %.3f" % kv for kv in report["agreement"].items()) or "n/a")
     return report
@@ -1060,6 +1120,7 @@ __all__ = [
     "ExportError", "KINDS", "QUANTIZE_MODES", "DEFAULT_NUM_SAMPLES", "export_tflite",
     "build_inference_graph", "input_names", "restore_checkpoint", "freeze",
     "replace_new_axis_slices", "replace_constant_tensor_adds", "convert_graph_def",
-    "converter_name", "random_sample_inputs", "run_graph", "make_interpreter", "run_tflite",
+    "converter_name", "random_sample_inputs", "run_graph", "INTERPRETERS", "interpreter_class",
+    "make_interpreter", "run_tflite",
     "compare_outputs", "decision_agreement", "load_config"
 ]

@@ -19,12 +19,14 @@ Rows:
 
 * latency, per sequence length and thread count: one subprocess holds the
   frozen TF graph (session.run, intra-op threads = n, inter-op 1) and the
-  three TFLite interpreters, and times one call of each in turn
+  three TFLite files in the --interpreter (default: the fastest installed,
+  tflite_export.INTERPRETERS; plus the float32 file in tf.lite.Interpreter
+  when that is another one), and times one call of each in turn
   (interleaved, so load changes hit all engines alike), batch 1, on the dev
   pairs in order: median and p90 in ms, and the ratio to the TF graph's
-  median. The subprocess is pinned to n CPUs with os.sched_setaffinity:
-  TF 1.15's tf.lite.Interpreter cannot set its thread count, so the CPU
-  affinity is the limit there (on TF 2 ``num_threads=n`` is passed too).
+  median. The subprocess is pinned to n CPUs with os.sched_setaffinity and
+  the interpreters get ``num_threads=n`` (TF 1.15's tf.lite.Interpreter has
+  no thread setting: the CPU affinity is its only limit).
 * memory, per sequence length and engine: a fresh subprocess (1 CPU) imports
   TensorFlow, then loads that engine and runs it once; peak RSS growth
   (VmHWM after minus VmRSS before loading, from /proc/self/status).
@@ -77,7 +79,10 @@ CONFIG = os.path.join(ROOT, "albert_config", "albert_config_tiny.json")
 DEV = os.path.join(ROOT, "data", "lcqmc_sample", "dev.txt")
 MODEL_NAME = "albert_tiny classifier (random weights)"
 QUANTIZE = ("none", "dynamic", "float16")
+# Engines: the TF graph, each file run by the chosen interpreter, and (when
+# that is not TensorFlow's own) the float32 file run by tf.lite.Interpreter.
 ENGINES = ("tf_graph",) + tuple("tflite_" + q for q in QUANTIZE)
+TF_LITE_ENGINE = "tflite_none@tf.lite"
 
 # ---------------------------------------------------------------------------
 # Model and data (parent process).
@@ -177,10 +182,11 @@ class GraphEngine(object):
 
 
 class LiteEngine(object):
-    """tf.lite.Interpreter of a .tflite file."""
+    """A TFLite interpreter (tflite_export.make_interpreter) of a .tflite file."""
 
-    def __init__(self, path, threads):
-        self.interpreter = tflite_export.make_interpreter(model_path=path, num_threads=threads)
+    def __init__(self, path, threads, interpreter):
+        self.interpreter = tflite_export.make_interpreter(model_path=path, num_threads=threads,
+                                                          interpreter=interpreter)
         details = {d["name"]: d["index"] for d in self.interpreter.get_input_details()}
         self.inputs = [details[n] for n in tflite_export.SEQUENCE_INPUTS]
         self.output = self.interpreter.get_output_details()[0]["index"]
@@ -192,10 +198,17 @@ class LiteEngine(object):
         return self.interpreter.get_tensor(self.output)
 
 
-def make_engine(name, files, threads):
+def make_engine(name, files, threads, interpreter):
     if name == "tf_graph":
         return GraphEngine(files["tf_graph"], threads)
-    return LiteEngine(files[name], threads)
+    if name == TF_LITE_ENGINE:
+        return LiteEngine(files["tflite_none"], threads, "tensorflow")
+    return LiteEngine(files[name], threads, interpreter)
+
+
+def engine_names(interpreter):
+    """The engines measured with ``interpreter`` (a resolved name)."""
+    return ENGINES + (() if interpreter == "tensorflow" else (TF_LITE_ENGINE,))
 
 
 def feature_rows(features_path):
@@ -221,17 +234,19 @@ def worker(spec):
     rows = feature_rows(spec["features"])
     if spec["mode"] == "memory":
         before = proc_status_kb("VmRSS")
-        engine = make_engine(spec["engine"], spec["files"], threads)
+        engine = make_engine(spec["engine"], spec["files"], threads, spec["interpreter"])
         engine(rows[0])
         return {
             "rss_delta_mb": (proc_status_kb("VmHWM") - before) / 1024.0,
             "rss_after_mb": proc_status_kb("VmRSS") / 1024.0
         }
-    engines = [(name, make_engine(name, spec["files"], threads)) for name in ENGINES]
+    names = engine_names(spec["interpreter"])
+    engines = [(name, make_engine(name, spec["files"], threads, spec["interpreter"]))
+               for name in names]
     for _ in range(spec["warmup"]):
         for _, engine in engines:
             engine(rows[0])
-    times = dict((name, []) for name in ENGINES)
+    times = dict((name, []) for name in names)
     for call in range(spec["calls"]):
         row = rows[call % len(rows)]
         # Rotating start: no engine always runs right after another one.
@@ -258,7 +273,7 @@ def run_worker(spec):
 # ---------------------------------------------------------------------------
 
 
-def export_all(prefix, vocab, seq, work_dir, num_check):
+def export_all(prefix, vocab, seq, work_dir, num_check, interpreter):
     """Exports the .tflite files of one sequence length (each checked by
     export_tflite on the first ``num_check`` dev pairs), then measures every
     file on all the dev pairs against the frozen TF graph."""
@@ -272,7 +287,8 @@ def export_all(prefix, vocab, seq, work_dir, num_check):
     for quantize in QUANTIZE:
         path = os.path.join(work_dir, "tiny_%d_%s.tflite" % (seq, quantize))
         report = tflite_export.export_tflite("classifier", CONFIG, prefix, path, max_seq_length=seq,
-                                             num_labels=2, quantize=quantize, sample_inputs=check)
+                                             num_labels=2, quantize=quantize, sample_inputs=check,
+                                             interpreter=interpreter)
         files["tflite_" + quantize] = path
         rows.append({
             "table": "size",
@@ -284,7 +300,7 @@ def export_all(prefix, vocab, seq, work_dir, num_check):
     dev_rows = feature_rows(features_path)
     outputs = {}
     for engine in ENGINES:
-        run = make_engine(engine, files, 0)
+        run = make_engine(engine, files, 0, interpreter)
         outputs[engine] = np.concatenate([run(row) for row in dev_rows])
     for row in rows:
         got = outputs["tflite_" + row["quantize"]]
@@ -324,7 +340,14 @@ def main():
     parser.add_argument("--num_check", type=int, default=16,
                         help="dev pairs export_tflite checks each file on")
     parser.add_argument("--skip_memory", action="store_true", help="skip the memory rows")
-    parser.add_argument("--json", action="store_true", help="one JSON line per row")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON line per row on stdout (everything else on stderr)")
+    parser.add_argument("--interpreter", default="auto",
+                        choices=("auto",) + tuple(tflite_export.INTERPRETERS),
+                        help="TFLite interpreter of the tflite_* rows (auto: the first "
+                        "installed of %s); other than tensorflow, the float32 file "
+                        "is also timed with tf.lite.Interpreter (%s)" %
+                        (", ".join(tflite_export.INTERPRETERS), TF_LITE_ENGINE))
     parser.add_argument(
         "--checkpoint", default=None,
         help="a fine-tuned two-class run_classifier.py checkpoint prefix to "
@@ -337,6 +360,15 @@ def main():
     options = parser.parse_args()
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     tf.logging.set_verbosity(tf.logging.ERROR)
+    try:
+        interpreter = tflite_export.interpreter_class(options.interpreter)[0]
+    except tflite_export.ExportError as e:
+        parser.error(str(e))
+    # The JSON lines alone on stdout: TF 2's converter prints its op summary there.
+    json_out = os.fdopen(os.dup(1), "w") if options.json else sys.stdout
+    if options.json:
+        sys.stdout.flush()
+        os.dup2(2, 1)
     if options.checkpoint:
         if not (options.albert_config_file and options.vocab_file):
             parser.error("--checkpoint needs --albert_config_file and --vocab_file")
@@ -358,7 +390,7 @@ def main():
             prefix = make_checkpoint(work_dir, vocab)
         for seq in seqs:
             size_rows, files, features_path = export_all(prefix, vocab, seq, work_dir,
-                                                         options.num_check)
+                                                         options.num_check, interpreter)
             rows.extend(size_rows)
             rows.append({
                 "table": "size",
@@ -373,10 +405,11 @@ def main():
                     "files": files,
                     "features": features_path,
                     "calls": options.calls,
-                    "warmup": options.warmup
+                    "warmup": options.warmup,
+                    "interpreter": interpreter
                 })
                 reference = np.median(result["times"]["tf_graph"])
-                for engine in ENGINES:
+                for engine in engine_names(interpreter):
                     row = {"table": "latency", "seq": seq, "threads": threads, "engine": engine}
                     row.update(summarize(result["times"][engine]))
                     row["ratio_to_tf"] = row["median_ms"] / reference
@@ -388,23 +421,25 @@ def main():
                         "threads": 1,
                         "files": files,
                         "engine": engine,
-                        "features": features_path
+                        "features": features_path,
+                        "interpreter": interpreter
                     })
                     row = {"table": "memory", "seq": seq, "engine": engine}
                     row.update(result)
                     rows.append(row)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    setup = setup_info(load_at_start, started)
+    setup = setup_info(load_at_start, started, interpreter)
     if options.json:
         for row in rows:
             row["setup"] = setup
-            print(json.dumps(row, sort_keys=True))
+            json_out.write(json.dumps(row, sort_keys=True) + "\n")
+        json_out.flush()
         return
     print_tables(setup, rows)
 
 
-def setup_info(load_at_start, started):
+def setup_info(load_at_start, started, interpreter):
     return {
         "cpu":
             benchlib.cpu_model(),
@@ -416,6 +451,8 @@ def setup_info(load_at_start, started):
             tf.VERSION,
         "converter":
             tflite_export.converter_name(),
+        "interpreter":
+            interpreter,
         "python":
             "%d.%d" % sys.version_info[:2],
         "date":
@@ -432,18 +469,19 @@ def setup_info(load_at_start, started):
 
 
 def print_tables(setup, rows):
-    print("%s, TF %s (%s), Python %s, %s, %s CPUs; "
+    print("%s, TF %s (%s), %s interpreter, Python %s, %s, %s CPUs; "
           "%s, commit %s; load average %.2f at start, %.2f at end; %.0f s" %
-          (MODEL_NAME, setup["tensorflow_full"], setup["converter"], setup["python"], setup["cpu"],
+          (MODEL_NAME, setup["tensorflow_full"], setup["converter"], setup["interpreter"],
+           setup["python"], setup["cpu"],
            setup["cpus"], setup["date"], setup["commit"], setup["load_average_at_start"],
            setup["load_average_at_end"], setup["wall_s"]))
     print("\nlatency, batch 1 (threads limited by CPU affinity%s)" %
-          ("" if tf_compat.IS_TF2 else "; TF 1.15's interpreter has no thread setting"))
-    print("%5s %7s %-16s %10s %10s %8s %6s" %
+          ("" if tf_compat.IS_TF2 else "; TF 1.15's tf.lite.Interpreter has no thread setting"))
+    print("%5s %7s %-19s %10s %10s %8s %6s" %
           ("seq", "threads", "engine", "median_ms", "p90_ms", "vs_tf", "calls"))
     for row in rows:
         if row["table"] == "latency":
-            print("%5d %7d %-16s %10.2f %10.2f %8.2f %6d" %
+            print("%5d %7d %-19s %10.2f %10.2f %8.2f %6d" %
                   (row["seq"], row["threads"], row["engine"], row["median_ms"], row["p90_ms"],
                    row["ratio_to_tf"], row["calls"]))
     memory = [row for row in rows if row["table"] == "memory"]

@@ -74,8 +74,9 @@ else
   VENV_DIR="$ROOT/.venv-py$PYVER"
 fi
 
+TFLITE_RUNTIME_PY37="tflite-runtime==2.11.0"
 STAMP="$VENV_DIR/.albert_zh_stamp"
-WANT="$("$PY" -c 'import sys; print(sys.version.split()[0])') $(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | cksum)"
+WANT="$("$PY" -c 'import sys; print(sys.version.split()[0])') $(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | cksum) $TFLITE_RUNTIME_PY37"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$VENV_DIR/bin/python" ]]; then
   log "environment up to date: $VENV_DIR (Python $PYVER)"
@@ -89,6 +90,12 @@ if [[ ! -x "$VENV_DIR/bin/python" ]]; then
 fi
 "$VENV_DIR/bin/python" -m pip install --quiet --upgrade "pip<24.1" >&2
 "$VENV_DIR/bin/python" -m pip install --quiet -r "$ROOT/requirements-dev.txt" >&2
+if [[ "$PYVER" == "3.7" ]]; then
+  # The TFLite runtime for Python 3.7 (XNNPACK and thread counts, which TF 1.15's own
+  # tf.lite.Interpreter lacks). Its metadata asks for numpy>=1.19.2, which TensorFlow 1.15
+  # forbids; it runs on numpy 1.18, so it is installed without its dependencies.
+  "$VENV_DIR/bin/python" -m pip install --quiet --no-deps "$TFLITE_RUNTIME_PY37" >&2
+fi
 # The import check's output (TensorFlow 2's CUDA "factory" and TensorRT notices on
 # machines without a GPU) is shown only if the check fails.
 if ! check_log="$(TF_CPP_MIN_LOG_LEVEL=3 "$VENV_DIR/bin/python" -c \

@@ -5,6 +5,7 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import importlib.util
 import json
 import os
 import re
@@ -139,7 +140,7 @@ def test_help_lists_the_flags():
     result = run_export("--help")
     assert result.returncode == 0
     for flag in ("--format", "--output", "--checkpoint", "--from_hf", "--dtype", "--quantize",
-                 "--kind", "--keep_global_step"):
+                 "--kind", "--keep_global_step", "--tflite_interpreter"):
         assert flag in result.stdout
 
 
@@ -208,6 +209,12 @@ def test_tflite_detects_the_pretraining_heads_and_matches_the_graph(pretrained, 
                         "--output=%s" % output, "--max_seq_length=16", "--num_predictions=3")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "as a TFLite pretraining model (detected)" in result.stderr
+    # Checked with the first TFLite runtime installed (tf.lite.Interpreter last).
+    auto = [
+        name for name, module in (("litert", "ai_edge_litert"), ("tflite_runtime", "tflite_runtime"))
+        if importlib.util.find_spec(module) is not None
+    ] + ["tensorflow"]
+    assert "checked with the %s interpreter" % auto[0] in result.stderr
     assert sorted(os.listdir(str(tmp_path))) == ["albert.tflite"]
     interpreter = tf.lite.Interpreter(model_path=output)
     interpreter.allocate_tensors()
@@ -218,8 +225,10 @@ def test_tflite_detects_the_pretraining_heads_and_matches_the_graph(pretrained, 
     # The encoder kind on the same checkpoint: sequence output equals the graph's.
     output = str(tmp_path / "encoder.tflite")
     result = run_export("--format=tflite", "--kind=encoder", "--checkpoint=%s" % pretrained["out"],
-                        "--output=%s" % output, "--max_seq_length=16")
+                        "--output=%s" % output, "--max_seq_length=16",
+                        "--tflite_interpreter=tensorflow")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "checked with the tensorflow interpreter" in result.stderr
     interpreter = tf.lite.Interpreter(model_path=output)
     interpreter.allocate_tensors()
     ids = np.random.RandomState(3).randint(5, 64, size=[1, 16]).astype(np.int32)
@@ -233,6 +242,25 @@ def test_tflite_detects_the_pretraining_heads_and_matches_the_graph(pretrained, 
     expected = _encoder_outputs(tf.train.latest_checkpoint(pretrained["out"]), pretrained["config"],
                                 ids)
     np.testing.assert_allclose(outputs["sequence_output"], expected, atol=1e-4, rtol=0)
+
+
+def test_tflite_interpreter_not_installed_is_one_line(pretrained, tmp_path):
+    absent = [
+        (name, package)
+        for name, module, package in (("litert", "ai_edge_litert", "ai-edge-litert"),
+                                      ("tflite_runtime", "tflite_runtime", "tflite-runtime"))
+        if importlib.util.find_spec(module) is None
+    ]
+    if not absent:
+        pytest.skip("every TFLite interpreter is installed here")
+    name, package = absent[0]
+    output = str(tmp_path / "albert.tflite")
+    line = one_line_error(
+        run_export("--format=tflite", "--checkpoint=%s" % pretrained["out"],
+                   "--output=%s" % output, "--max_seq_length=16", "--num_predictions=3",
+                   "--tflite_interpreter=%s" % name))
+    assert "TFLite interpreter %s" % name in line and "install %s" % package in line
+    assert os.listdir(str(tmp_path)) == []
 
 
 def test_tflite_kind_without_its_head_is_one_line(pretrained, tmp_path):

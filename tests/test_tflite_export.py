@@ -3,13 +3,16 @@
 
 The references are computed here from the models' own code paths (einsum
 attention, dynamic batch, ``tf.train.Saver`` restores) in fresh graphs, and the
-written ``.tflite`` files are run here with ``tf.lite.Interpreter`` directly.
+written ``.tflite`` files are run here with ``tf.lite.Interpreter`` directly
+(``export_tflite`` checks them with the fastest interpreter installed).
 """
 
 from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import collections
+import importlib.util
 import json
 import os
 
@@ -597,3 +600,63 @@ def test_constant_tensor_additions_survive_conversion(batch):
         "segment_ids": segments
     }, batch, ["total"])["total"]
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+# ---------------------------------------------------------------------------
+# Interpreters.
+# ---------------------------------------------------------------------------
+
+
+def _installed(module_name):
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except ImportError:  # the parent package is missing
+        return False
+
+
+def test_auto_interpreter_is_the_first_installed_and_all_agree(classifier, tmp_path):
+    installed = [
+        name for name, module in tflite_export.INTERPRETERS.items()
+        if module is None or _installed(module)
+    ]
+    assert installed[-1] == "tensorflow"
+    assert tflite_export.interpreter_class("auto")[0] == installed[0]
+    samples = sample_inputs(classifier["vocab_size"], count=4, seed=5)
+    path = str(tmp_path / "classifier.tflite")
+    report = tflite_export.export_tflite("classifier", classifier["config"],
+                                         classifier["checkpoint"], path, max_seq_length=SEQ,
+                                         num_labels=2, sample_inputs=samples)
+    assert report["interpreter"] == installed[0]
+    # tf.lite.Interpreter, driven by hand, is the reference for the others.
+    expected = run_tflite_file(path, samples)[0]["probabilities"]
+    for name in installed:
+        for threads in (None, 1, 2):
+            interpreter = tflite_export.make_interpreter(model_path=path, num_threads=threads,
+                                                         interpreter=name)
+            got = tflite_export.run_tflite(interpreter, samples, 1, ["probabilities"])
+            np.testing.assert_allclose(got["probabilities"], expected, atol=1e-6, rtol=0,
+                                       err_msg="%s, %s threads" % (name, threads))
+
+
+def test_missing_interpreters_are_skipped_by_auto_and_named_when_asked(monkeypatch, google,
+                                                                       tmp_path):
+    missing = collections.OrderedDict([("litert", "no_such_package_litert.interpreter"),
+                                       ("tflite_runtime", "no_such_package_tflite.interpreter"),
+                                       ("tensorflow", None)])
+    monkeypatch.setattr(tflite_export, "INTERPRETERS", missing)
+    name, cls = tflite_export.interpreter_class("auto")
+    assert (name, cls) == ("tensorflow", tf.lite.Interpreter)
+    for name, package in (("litert", "ai-edge-litert"), ("tflite_runtime", "tflite-runtime")):
+        with pytest.raises(tflite_export.ExportError) as info:
+            tflite_export.interpreter_class(name)
+        message = str(info.value)
+        assert "\n" not in message
+        assert name in message and "install %s" % package in message
+    with pytest.raises(tflite_export.ExportError, match="unknown TFLite interpreter 'tflite'"):
+        tflite_export.interpreter_class("tflite")
+    # An export asked for a missing interpreter stops before converting anything.
+    output = str(tmp_path / "encoder.tflite")
+    with pytest.raises(tflite_export.ExportError, match="no_such_package_litert"):
+        tflite_export.export_tflite("encoder", google["config"], google["checkpoint"], output,
+                                    max_seq_length=SEQ, interpreter="litert")
+    assert_no_leftovers(str(tmp_path))
