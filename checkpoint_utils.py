@@ -747,7 +747,23 @@ def write_checkpoint(tensors, prefix):
     return written
 
 
-_FLOAT32_COPIES = {}
+_VIEWS = {}
+
+
+def _temporary_copy(prefix, purpose, tensors):
+    """Writes ``tensors`` as a checkpoint in a temporary directory removed at
+    exit; returns its prefix (one per ``prefix`` and ``purpose``)."""
+    key = (prefix, purpose)
+    if key not in _VIEWS:
+        import atexit  # pylint: disable=g-import-not-at-top
+        import shutil  # pylint: disable=g-import-not-at-top
+        import tempfile  # pylint: disable=g-import-not-at-top
+        directory = tempfile.mkdtemp(prefix="albert_%s_" % purpose)
+        atexit.register(shutil.rmtree, directory, True)
+        copy = os.path.join(directory, os.path.basename(prefix))
+        write_checkpoint(tensors(), copy)
+        _VIEWS[key] = copy
+    return _VIEWS[key]
 
 
 def _float32_view(prefix):
@@ -756,25 +772,67 @@ def _float32_view(prefix):
     directory removed at exit, so that it initialises float32 graphs."""
     if not (float_dtypes(prefix) - {"float32", "float64"}):
         return prefix
-    if prefix not in _FLOAT32_COPIES:
-        import atexit  # pylint: disable=g-import-not-at-top
-        import shutil  # pylint: disable=g-import-not-at-top
-        import tempfile  # pylint: disable=g-import-not-at-top
+
+    def tensors():
         import numpy as np  # pylint: disable=g-import-not-at-top
         reader = tf.train.load_checkpoint(prefix)
-        tensors = {}
+        out = {}
         for name, dtype in reader.get_variable_to_dtype_map().items():
             value = reader.get_tensor(name)
             if dtype.is_floating and dtype.name not in ("float32", "float64"):
                 value = np.asarray(value, dtype=np.float32)
-            tensors[name] = value
-        directory = tempfile.mkdtemp(prefix="albert_float32_")
-        atexit.register(shutil.rmtree, directory, True)
-        copy = os.path.join(directory, os.path.basename(prefix))
-        write_checkpoint(tensors, copy)
+            out[name] = value
         tf.logging.info("%s holds float16 tensors: loading them as float32", prefix)
-        _FLOAT32_COPIES[prefix] = copy
-    return _FLOAT32_COPIES[prefix]
+        return out
+
+    return _temporary_copy(prefix, "float32", tensors)
+
+
+def is_hub_fine_tuned(path):
+    """True for a checkpoint fine-tuned from a TF1 Hub module: its encoder is
+    saved as ``module/bert/...`` and there is no ``bert/...``."""
+    names = [name for name, _ in list_variables(path)]
+    return (any(n.startswith(HUB_MODULE_SCOPE + "bert/") for n in names) and
+            not any(n.startswith("bert/") for n in names))
+
+
+def hub_fine_tuned_view(path):
+    """A checkpoint fine-tuned from a TF1 Hub module, with the module's
+    variables under their own names (``module/bert/...`` -> ``bert/...``,
+    ``module/cls/...`` -> ``cls/...`` unless the checkpoint has that name);
+    any other checkpoint is returned as it is.
+
+    The copy is written to a temporary directory removed at exit, so that
+    code expecting the usual names (the export graphs, config checks) reads
+    it like any other checkpoint.
+
+    Args:
+      path: any path ``resolve_checkpoint`` accepts.
+
+    Returns:
+      A checkpoint prefix.
+    """
+    prefix = resolve_checkpoint(path)
+    if not is_hub_fine_tuned(prefix):
+        return prefix
+
+    def tensors():
+        reader = tf.train.load_checkpoint(prefix)
+        names = list(reader.get_variable_to_shape_map())
+        out = {}
+        for name in names:
+            if not name.startswith(HUB_MODULE_SCOPE):
+                out[name] = reader.get_tensor(name)
+        for name in names:
+            own = name[len(HUB_MODULE_SCOPE):]
+            if name.startswith(HUB_MODULE_SCOPE) and own not in out:
+                out[own] = reader.get_tensor(name)
+        tf.logging.info(
+            "%s was fine-tuned from a TF Hub module: reading its %s... variables "
+            "under their own names", prefix, HUB_MODULE_SCOPE)
+        return out
+
+    return _temporary_copy(prefix, "hub_view", tensors)
 
 
 def remove_stale_temporaries(directory):

@@ -128,7 +128,9 @@ def find_inputs(checkpoint, config_file=None, vocab_file=None, spm_model_file=No
         found beside the checkpoint.
 
     Returns:
-      (prefix, modeling.AlbertConfig, vocab_file or None, spm_model_file or None).
+      (prefix, modeling.AlbertConfig, vocab_file or None, spm_model_file or None);
+      for a checkpoint fine-tuned from a TF Hub module the prefix is
+      ``checkpoint_utils.hub_fine_tuned_view``'s copy with the usual names.
 
     Raises:
       UserError: for a missing or damaged checkpoint, no config, a config
@@ -136,14 +138,21 @@ def find_inputs(checkpoint, config_file=None, vocab_file=None, spm_model_file=No
     """
     try:
         prefix = checkpoint_utils.check_checkpoint_complete(checkpoint)
+        hub_fine_tuned = checkpoint_utils.is_hub_fine_tuned(prefix)
     except _INPUT_ERRORS as e:
         raise UserError(str(e))
     directory = os.path.dirname(prefix) or "."
     config_file = config_file or _beside(
         directory, ["albert_config*.json", "bert_config*.json", "config.json"])
     if not config_file:
-        raise UserError("%s: no model config beside the checkpoint; give --albert_config_file" %
-                        directory)
+        raise UserError("%s: no model config beside the checkpoint; give --albert_config_file%s" %
+                        (directory, " (fine-tuned from a TF Hub module: the module's "
+                         "assets/albert_config.json)" if hub_fine_tuned else ""))
+    if hub_fine_tuned:
+        try:
+            prefix = checkpoint_utils.hub_fine_tuned_view(prefix)
+        except _INPUT_ERRORS as e:
+            raise UserError(str(e))
     try:
         config = modeling.AlbertConfig.from_json_file(config_file)
         config = checkpoint_utils.config_for_checkpoint(config, prefix)
@@ -343,9 +352,10 @@ def main(argv):
         raise UserError("give --checkpoint (or --from_hf with --format=checkpoint)")
     prefix, config, vocab_file, spm_model_file = find_inputs(f.checkpoint, f.albert_config_file,
                                                              f.vocab_file, f.spm_model_file)
+    source = checkpoint_utils.resolve_checkpoint(f.checkpoint)  # not a hub_fine_tuned_view
     check_output(f.output, [
-        prefix, f.checkpoint,
-        os.path.dirname(prefix), f.albert_config_file, vocab_file, spm_model_file
+        prefix, source, f.checkpoint,
+        os.path.dirname(source), f.albert_config_file, vocab_file, spm_model_file
     ])
     if f.format == "checkpoint":
         report = export_checkpoint(prefix, config, f.output, vocab_file, spm_model_file, f.dtype,
@@ -378,13 +388,11 @@ def main(argv):
         tf.logging.info("Exporting %s as a TFLite %s model%s", prefix, kind,
                         " (detected)" if f.kind == "auto" else "")
         try:
-            report = tflite_export.export_tflite(kind, config, prefix, f.output,
-                                                 max_seq_length=f.max_seq_length,
-                                                 batch_size=f.batch_size, quantize=f.quantize,
-                                                 num_predictions=f.num_predictions,
-                                                 num_labels=num_labels,
-                                                 version_2_with_negative=version_2,
-                                                 interpreter=f.tflite_interpreter)
+            report = tflite_export.export_tflite(
+                kind, config, prefix, f.output, max_seq_length=f.max_seq_length,
+                batch_size=f.batch_size, quantize=f.quantize, num_predictions=f.num_predictions,
+                num_labels=num_labels, version_2_with_negative=version_2,
+                interpreter=f.tflite_interpreter)
         except ValueError as e:
             raise UserError(str(e))
         return 0

@@ -1058,8 +1058,8 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
             writer.write(model)
         runner = make_interpreter(model_path=tmp_path, interpreter=interpreter_name)
         candidate = run_tflite(runner, samples, batch_size, list(outputs))
-        report = _report(kind, quantize, output_path, tmp_path, frozen, runner, samples,
-                         reference, candidate, tolerance)
+        report = _report(kind, quantize, output_path, tmp_path, frozen, runner, samples, reference,
+                         candidate, tolerance)
         report["interpreter"] = interpreter_name
         del runner
         if quantize == "none":
@@ -1070,10 +1070,11 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
             os.remove(tmp_path)
         _remove_directories(made)
         raise
-    tf.logging.info("wrote %s (%d bytes, %s; checked with the %s interpreter): max |diff| %s, "
-                    "agreement %s", output_path, report["file_size"], quantize, interpreter_name,
-                    ", ".join("%s %.3g" % kv for kv in report["max_abs_diff"].items()),
-                    ", ".join("%s %.3f" % kv for kv in report["agreement"].items()) or "n/a")
+    tf.logging.info(
+        "wrote %s (%d bytes, %s; checked with the %s interpreter): max |diff| %s, "
+        "agreement %s", output_path, report["file_size"], quantize, interpreter_name,
+        ", ".join("%s %.3g" % kv for kv in report["max_abs_diff"].items()),
+        ", ".join("%s %.3f" % kv for kv in report["agreement"].items()) or "n/a")
     return report
 
 
@@ -1121,6 +1122,5 @@ __all__ = [
     "build_inference_graph", "input_names", "restore_checkpoint", "freeze",
     "replace_new_axis_slices", "replace_constant_tensor_adds", "convert_graph_def",
     "converter_name", "random_sample_inputs", "run_graph", "INTERPRETERS", "interpreter_class",
-    "make_interpreter", "run_tflite",
-    "compare_outputs", "decision_agreement", "load_config"
+    "make_interpreter", "run_tflite", "compare_outputs", "decision_agreement", "load_config"
 ]

@@ -241,8 +241,9 @@ def worker(spec):
             "rss_after_mb": proc_status_kb("VmRSS") / 1024.0
         }
     names = engine_names(spec["interpreter"])
-    engines = [(name, make_engine(name, spec["files"], threads, spec["interpreter"]))
-               for name in names]
+    engines = [
+        (name, make_engine(name, spec["files"], threads, spec["interpreter"])) for name in names
+    ]
     for _ in range(spec["warmup"]):
         for _, engine in engines:
             engine(rows[0])
@@ -342,12 +343,12 @@ def main():
     parser.add_argument("--skip_memory", action="store_true", help="skip the memory rows")
     parser.add_argument("--json", action="store_true",
                         help="one JSON line per row on stdout (everything else on stderr)")
-    parser.add_argument("--interpreter", default="auto",
-                        choices=("auto",) + tuple(tflite_export.INTERPRETERS),
-                        help="TFLite interpreter of the tflite_* rows (auto: the first "
-                        "installed of %s); other than tensorflow, the float32 file "
-                        "is also timed with tf.lite.Interpreter (%s)" %
-                        (", ".join(tflite_export.INTERPRETERS), TF_LITE_ENGINE))
+    parser.add_argument(
+        "--interpreter", default="auto", choices=("auto",) + tuple(tflite_export.INTERPRETERS),
+        help="TFLite interpreter of the tflite_* rows (auto: the first "
+        "installed of %s); other than tensorflow, the float32 file "
+        "is also timed with tf.lite.Interpreter (%s)" %
+        (", ".join(tflite_export.INTERPRETERS), TF_LITE_ENGINE))
     parser.add_argument(
         "--checkpoint", default=None,
         help="a fine-tuned two-class run_classifier.py checkpoint prefix to "
@@ -472,9 +473,8 @@ def print_tables(setup, rows):
     print("%s, TF %s (%s), %s interpreter, Python %s, %s, %s CPUs; "
           "%s, commit %s; load average %.2f at start, %.2f at end; %.0f s" %
           (MODEL_NAME, setup["tensorflow_full"], setup["converter"], setup["interpreter"],
-           setup["python"], setup["cpu"],
-           setup["cpus"], setup["date"], setup["commit"], setup["load_average_at_start"],
-           setup["load_average_at_end"], setup["wall_s"]))
+           setup["python"], setup["cpu"], setup["cpus"], setup["date"], setup["commit"],
+           setup["load_average_at_start"], setup["load_average_at_end"], setup["wall_s"]))
     print("\nlatency, batch 1 (threads limited by CPU affinity%s)" %
           ("" if tf_compat.IS_TF2 else "; TF 1.15's tf.lite.Interpreter has no thread setting"))
     print("%5s %7s %-19s %10s %10s %8s %6s" %

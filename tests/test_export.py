@@ -211,8 +211,9 @@ def test_tflite_detects_the_pretraining_heads_and_matches_the_graph(pretrained, 
     assert "as a TFLite pretraining model (detected)" in result.stderr
     # Checked with the first TFLite runtime installed (tf.lite.Interpreter last).
     auto = [
-        name for name, module in (("litert", "ai_edge_litert"), ("tflite_runtime", "tflite_runtime"))
-        if importlib.util.find_spec(module) is not None
+        name for name, module in (
+            ("litert", "ai_edge_litert"),
+            ("tflite_runtime", "tflite_runtime")) if importlib.util.find_spec(module) is not None
     ] + ["tensorflow"]
     assert "checked with the %s interpreter" % auto[0] in result.stderr
     assert sorted(os.listdir(str(tmp_path))) == ["albert.tflite"]
@@ -245,20 +246,17 @@ def test_tflite_detects_the_pretraining_heads_and_matches_the_graph(pretrained, 
 
 
 def test_tflite_interpreter_not_installed_is_one_line(pretrained, tmp_path):
-    absent = [
-        (name, package)
-        for name, module, package in (("litert", "ai_edge_litert", "ai-edge-litert"),
-                                      ("tflite_runtime", "tflite_runtime", "tflite-runtime"))
-        if importlib.util.find_spec(module) is None
-    ]
+    absent = [(name, package)
+              for name, module, package in (("litert", "ai_edge_litert", "ai-edge-litert"),
+                                            ("tflite_runtime", "tflite_runtime", "tflite-runtime"))
+              if importlib.util.find_spec(module) is None]
     if not absent:
         pytest.skip("every TFLite interpreter is installed here")
     name, package = absent[0]
     output = str(tmp_path / "albert.tflite")
     line = one_line_error(
-        run_export("--format=tflite", "--checkpoint=%s" % pretrained["out"],
-                   "--output=%s" % output, "--max_seq_length=16", "--num_predictions=3",
-                   "--tflite_interpreter=%s" % name))
+        run_export("--format=tflite", "--checkpoint=%s" % pretrained["out"], "--output=%s" % output,
+                   "--max_seq_length=16", "--num_predictions=3", "--tflite_interpreter=%s" % name))
     assert "TFLite interpreter %s" % name in line and "install %s" % package in line
     assert os.listdir(str(tmp_path)) == []
 

@@ -495,6 +495,49 @@ def test_fine_tuned_export_matches_the_predictions(modules, classifier_run):
         assert json.load(f)["vocab_file"] == "vocab.txt"
 
 
+def test_tflite_and_minimal_checkpoint_of_a_model_fine_tuned_from_the_module(
+        modules, classifier_run, tmp_path):
+    out = classifier_run["out"]
+    config = os.path.join(modules["google"]["module"], "assets", "albert_config.json")
+    # The output directory has no config: the message points at the module's.
+    line = one_line_error(
+        run("export.py", "--format=tflite", "--checkpoint=%s" % out,
+            "--output=%s" % (tmp_path / "none.tflite")))
+    assert "assets/albert_config.json" in line
+    output = str(tmp_path / "lcqmc.tflite")
+    result = run("export.py", "--format=tflite", "--checkpoint=%s" % out,
+                 "--albert_config_file=%s" % config, "--output=%s" % output,
+                 "--max_seq_length=%d" % SEQ)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "as a TFLite classifier model (detected)" in result.stderr
+    assert "fine-tuned from a TF Hub module" in result.stderr
+    # The file's probabilities equal run_classifier's own test predictions.
+    feeds = lcqmc_features(modules["vocab"], classifier_run["data"], "test")
+    interpreter = tf.lite.Interpreter(model_path=output)
+    interpreter.allocate_tensors()
+    got = []
+    for row in range(len(feeds["input_ids"])):
+        for detail in interpreter.get_input_details():
+            interpreter.set_tensor(detail["index"], feeds[detail["name"]][row:row + 1])
+        interpreter.invoke()
+        got.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+    predicted = np.loadtxt(os.path.join(out, "test_results.tsv"), delimiter="\t")
+    np.testing.assert_allclose(np.concatenate(got), predicted, rtol=0, atol=1e-4)
+    # A minimal checkpoint of it has the usual names and the fine-tuned values.
+    minimal = str(tmp_path / "minimal")
+    result = run("export.py", "--format=checkpoint", "--checkpoint=%s" % out,
+                 "--albert_config_file=%s" % config, "--vocab_file=%s" % modules["vocab"],
+                 "--output=%s" % minimal)
+    assert result.returncode == 0, result.stderr[-3000:]
+    values = module_variable_values(os.path.join(minimal, "albert_model.ckpt"))
+    trained = module_variable_values(checkpoint_utils.resolve_checkpoint(out))
+    assert not [n for n in values if n.startswith("module/")]
+    for name in ("bert/embeddings/word_embeddings", "output_weights"):
+        np.testing.assert_array_equal(values[name], trained.get("module/" + name,
+                                                                trained.get(name)))
+    assert sorted(os.listdir(str(tmp_path))) == ["lcqmc.tflite", "minimal"]
+
+
 def test_flags_with_a_module_handle(modules, classifier_run, tmp_path):
     handle = modules["google"]["module"]
     data = classifier_run["data"]

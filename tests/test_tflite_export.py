@@ -638,8 +638,8 @@ def test_auto_interpreter_is_the_first_installed_and_all_agree(classifier, tmp_p
                                        err_msg="%s, %s threads" % (name, threads))
 
 
-def test_missing_interpreters_are_skipped_by_auto_and_named_when_asked(monkeypatch, google,
-                                                                       tmp_path):
+def test_missing_interpreters_are_skipped_by_auto_and_named_when_asked(
+        monkeypatch, google, tmp_path):
     missing = collections.OrderedDict([("litert", "no_such_package_litert.interpreter"),
                                        ("tflite_runtime", "no_such_package_tflite.interpreter"),
                                        ("tensorflow", None)])
