@@ -42,6 +42,7 @@ import glob
 import os
 import re
 import shutil
+import tempfile
 
 from absl import flags
 
@@ -148,11 +149,16 @@ def find_inputs(checkpoint, config_file=None, vocab_file=None, spm_model_file=No
         raise UserError("%s: no model config beside the checkpoint; give --albert_config_file%s" %
                         (directory, " (fine-tuned from a TF Hub module: the module's "
                          "assets/albert_config.json)" if hub_fine_tuned else ""))
+    source = prefix
     if hub_fine_tuned:
         try:
             prefix = checkpoint_utils.hub_fine_tuned_view(prefix)
         except _INPUT_ERRORS as e:
             raise UserError(str(e))
+        except (IOError, OSError, tf.errors.OpError) as e:
+            raise UserError("%s: cannot write its copy with the usual variable names to the "
+                            "temporary directory %s (set TMPDIR elsewhere): %s" %
+                            (source, tempfile.gettempdir(), str(e).split("\n")[0]))
     try:
         config = modeling.AlbertConfig.from_json_file(config_file)
         config = checkpoint_utils.config_for_checkpoint(config, prefix)
@@ -160,7 +166,7 @@ def find_inputs(checkpoint, config_file=None, vocab_file=None, spm_model_file=No
     except _INPUT_ERRORS as e:
         raise UserError(str(e))
     if problems:
-        raise UserError("%s does not match %s: %s" % (config_file, prefix, "; ".join(problems)))
+        raise UserError("%s does not match %s: %s" % (config_file, source, "; ".join(problems)))
     if not vocab_file and not spm_model_file:
         vocab_file = _beside(directory, ["vocab*.txt"])
         if not vocab_file:
@@ -282,8 +288,9 @@ _SQUAD_V1_HEAD = re.compile(r"^cls/squad/")
 _PRETRAINING_HEAD = re.compile(r"^cls/(predictions|seq_relationship)/")
 
 
-def detect_kind(prefix):
-    """What a checkpoint computes, from its variable names.
+def detect_kind(prefix, directory=None):
+    """What a checkpoint computes, from its variable names (and a
+    ``label_list.txt`` in ``directory``, default the checkpoint's).
 
     Returns:
       (kind, num_labels, version_2_with_negative): kind is "squad" (run_squad),
@@ -302,7 +309,7 @@ def detect_kind(prefix):
     if any(_SQUAD_V1_HEAD.search(n) for n in names):
         return "squad", None, False
     if "output_bias" in shapes:
-        directory = os.path.dirname(prefix) or "."
+        directory = directory or os.path.dirname(prefix) or "."
         if "crf/transitions" in shapes or os.path.isfile(os.path.join(directory, "label_list.txt")):
             raise UserError("%s is a run_ner.py tagger: TFLite export covers the encoder, the "
                             "pretraining heads, classifiers and SQuAD; use --kind=encoder for "
@@ -350,6 +357,7 @@ def main(argv):
         return 0
     if not f.checkpoint:
         raise UserError("give --checkpoint (or --from_hf with --format=checkpoint)")
+    check_output(f.output, [f.checkpoint])  # before any copy find_inputs may make
     prefix, config, vocab_file, spm_model_file = find_inputs(f.checkpoint, f.albert_config_file,
                                                              f.vocab_file, f.spm_model_file)
     source = checkpoint_utils.resolve_checkpoint(f.checkpoint)  # not a hub_fine_tuned_view
@@ -378,14 +386,14 @@ def main(argv):
         return 0
     if f.format == "tflite":
         import tflite_export  # pylint: disable=g-import-not-at-top
-        kind, num_labels, version_2 = detect_kind(prefix)
+        kind, num_labels, version_2 = detect_kind(prefix, os.path.dirname(source))
         if f.kind in ("classifier", "squad") and f.kind != kind:
             raise UserError("--kind=%s: %s has no %s head (its variables are those of a%s %s "
                             "model)" %
-                            (f.kind, prefix, f.kind, "n" if kind[0] in "aeiou" else "", kind))
+                            (f.kind, source, f.kind, "n" if kind[0] in "aeiou" else "", kind))
         if f.kind != "auto":
             kind = f.kind
-        tf.logging.info("Exporting %s as a TFLite %s model%s", prefix, kind,
+        tf.logging.info("Exporting %s as a TFLite %s model%s", source, kind,
                         " (detected)" if f.kind == "auto" else "")
         try:
             report = tflite_export.export_tflite(

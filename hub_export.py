@@ -34,7 +34,9 @@ features; ``encoder`` is what the model_fns of classifier_utils,
 squad_utils and multiple_choice_utils call (the module's encoder, or
 AlbertModel without a handle). Checkpoints fine-tuned this way name the
 encoder ``module/bert/...``; ``checkpoint_utils.fine_tuned_saver`` reads
-them into the export graphs.
+them into the ``--export_dir`` SavedModel graphs and
+``checkpoint_utils.hub_fine_tuned_view`` gives export.py a copy under the
+usual names.
 
 The TF1 Hub format needs ``hub.Module`` and ``hub.create_module_spec``:
 tensorflow_hub 0.12 with TensorFlow 1.15 and 0.15 with TensorFlow 2.x (v2

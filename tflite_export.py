@@ -748,15 +748,20 @@ def interpreter_class(name="auto"):
             module = importlib.import_module(module_name)
         except ImportError as e:
             if name == candidate:
-                raise ExportError("TFLite interpreter %s: cannot import %s (%s); install %s or "
-                                  "choose another of %s" %
-                                  (name, module_name, e, _PACKAGES[name], ", ".join(INTERPRETERS)))
+                raise ExportError(
+                    "TFLite interpreter %s: cannot import %s (%s); %s, or choose "
+                    "another of %s" %
+                    (name, module_name, e, _INSTALL_HINTS[name], ", ".join(INTERPRETERS)))
             continue
         return candidate, module.Interpreter
     raise AssertionError("unreachable: tensorflow is always available")
 
 
-_PACKAGES = {"litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime"}
+_INSTALL_HINTS = {
+    "litert": "install ai-edge-litert (Python 3.9+)",
+    "tflite_runtime": "install tflite-runtime (on Python 3.7 next to TensorFlow 1.15: "
+                      "pip install --no-deps tflite-runtime==2.11.0, as scripts/setup.sh does)"
+}
 
 
 def make_interpreter(model_path=None, model_content=None, num_threads=None, interpreter="auto"):
@@ -1012,7 +1017,8 @@ def export_tflite(kind, albert_config, checkpoint, output_path, max_seq_length=1
       of the TFLite model), num_samples, max_abs_diff (output -> float),
       mismatches (integer output -> count), agreement (decision output ->
       fraction), min_agreement, tolerance, checked ("refuse above
-      tolerance" or "report only"), converter, tensorflow (version).
+      tolerance" or "report only"), converter, interpreter (the name of the
+      one that checked the file), tensorflow (version).
 
     Raises:
       ExportError: bad arguments, a checkpoint that does not match the

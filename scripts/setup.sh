@@ -93,8 +93,11 @@ fi
 if [[ "$PYVER" == "3.7" ]]; then
   # The TFLite runtime for Python 3.7 (XNNPACK and thread counts, which TF 1.15's own
   # tf.lite.Interpreter lacks). Its metadata asks for numpy>=1.19.2, which TensorFlow 1.15
-  # forbids; it runs on numpy 1.18, so it is installed without its dependencies.
-  "$VENV_DIR/bin/python" -m pip install --quiet --no-deps "$TFLITE_RUNTIME_PY37" >&2
+  # forbids; it runs on numpy 1.18, so it is installed without its dependencies. Its wheels
+  # are for Linux only: elsewhere tf.lite.Interpreter is used.
+  if ! "$VENV_DIR/bin/python" -m pip install --quiet --no-deps "$TFLITE_RUNTIME_PY37" >&2; then
+    log "no $TFLITE_RUNTIME_PY37 for this platform: TFLite files will run in tf.lite.Interpreter"
+  fi
 fi
 # The import check's output (TensorFlow 2's CUDA "factory" and TensorRT notices on
 # machines without a GPU) is shown only if the check fails.

@@ -959,3 +959,34 @@ def test_step_checkpoints_copy_and_prune(tmp_path):
     assert tf.train.latest_checkpoint(directory).endswith("model.ckpt-30")
     checkpoint_utils.prune_checkpoints(directory, keep=0)
     assert len(checkpoint_utils.step_checkpoints(directory)) == 2
+
+
+def test_hub_fine_tuned_view_renames_the_module_variables(tmp_path):
+    values = {
+        "module/bert/embeddings/word_embeddings": np.arange(6, dtype=np.float32).reshape(3, 2),
+        "module/cls/predictions/output_bias": np.full([3], 7.0, np.float32),
+        # A name the fine-tuned model has itself wins over the module's copy.
+        "module/cls/seq_relationship/output_bias": np.full([2], 1.0, np.float32),
+        "cls/seq_relationship/output_bias": np.full([2], 2.0, np.float32),
+        "output_bias": np.array([0.5, -0.5], np.float32),
+    }
+    prefix = str(tmp_path / "hub" / "model.ckpt-3")
+    checkpoint_utils.write_checkpoint(values, prefix)
+    assert checkpoint_utils.is_hub_fine_tuned(prefix)
+    view = checkpoint_utils.hub_fine_tuned_view(str(tmp_path / "hub"))
+    assert view != prefix and not view.startswith(str(tmp_path))
+    assert checkpoint_utils.hub_fine_tuned_view(prefix) == view  # one copy per checkpoint
+    reader = tf.train.load_checkpoint(view)
+    assert sorted(reader.get_variable_to_shape_map()) == [
+        "bert/embeddings/word_embeddings", "cls/predictions/output_bias",
+        "cls/seq_relationship/output_bias", "output_bias"
+    ]
+    np.testing.assert_array_equal(reader.get_tensor("bert/embeddings/word_embeddings"),
+                                  values["module/bert/embeddings/word_embeddings"])
+    np.testing.assert_array_equal(reader.get_tensor("cls/seq_relationship/output_bias"), [2.0, 2.0])
+    np.testing.assert_array_equal(reader.get_tensor("output_bias"), [0.5, -0.5])
+    # Any other checkpoint is returned as it is.
+    plain = str(tmp_path / "plain" / "model.ckpt")
+    checkpoint_utils.write_checkpoint({"bert/x": np.ones([2], np.float32)}, plain)
+    assert not checkpoint_utils.is_hub_fine_tuned(plain)
+    assert checkpoint_utils.hub_fine_tuned_view(plain) == plain

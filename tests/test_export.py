@@ -15,6 +15,7 @@ import pytest
 
 import checkpoint_utils
 import pretraining_testlib as lib
+import tflite_export
 import script_testlib
 from script_testlib import one_line_error
 from tf_compat import tf
@@ -142,6 +143,7 @@ def test_help_lists_the_flags():
     for flag in ("--format", "--output", "--checkpoint", "--from_hf", "--dtype", "--quantize",
                  "--kind", "--keep_global_step", "--tflite_interpreter"):
         assert flag in result.stdout
+    assert "<auto|%s>" % "|".join(tflite_export.INTERPRETERS) in result.stdout
 
 
 def _encoder_outputs(prefix, config_file, ids):
@@ -209,13 +211,9 @@ def test_tflite_detects_the_pretraining_heads_and_matches_the_graph(pretrained, 
                         "--output=%s" % output, "--max_seq_length=16", "--num_predictions=3")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "as a TFLite pretraining model (detected)" in result.stderr
-    # Checked with the first TFLite runtime installed (tf.lite.Interpreter last).
-    auto = [
-        name for name, module in (
-            ("litert", "ai_edge_litert"),
-            ("tflite_runtime", "tflite_runtime")) if importlib.util.find_spec(module) is not None
-    ] + ["tensorflow"]
-    assert "checked with the %s interpreter" % auto[0] in result.stderr
+    # Checked with the interpreter "auto" resolves to here (the order is tested in
+    # test_tflite_export).
+    assert "checked with the %s interpreter" % tflite_export.interpreter_class()[0] in result.stderr
     assert sorted(os.listdir(str(tmp_path))) == ["albert.tflite"]
     interpreter = tf.lite.Interpreter(model_path=output)
     interpreter.allocate_tensors()

@@ -619,7 +619,6 @@ def test_auto_interpreter_is_the_first_installed_and_all_agree(classifier, tmp_p
         name for name, module in tflite_export.INTERPRETERS.items()
         if module is None or _installed(module)
     ]
-    assert installed[-1] == "tensorflow"
     assert tflite_export.interpreter_class("auto")[0] == installed[0]
     samples = sample_inputs(classifier["vocab_size"], count=4, seed=5)
     path = str(tmp_path / "classifier.tflite")
@@ -634,7 +633,7 @@ def test_auto_interpreter_is_the_first_installed_and_all_agree(classifier, tmp_p
             interpreter = tflite_export.make_interpreter(model_path=path, num_threads=threads,
                                                          interpreter=name)
             got = tflite_export.run_tflite(interpreter, samples, 1, ["probabilities"])
-            np.testing.assert_allclose(got["probabilities"], expected, atol=1e-6, rtol=0,
+            np.testing.assert_allclose(got["probabilities"], expected, atol=1e-5, rtol=0,
                                        err_msg="%s, %s threads" % (name, threads))
 
 
@@ -660,3 +659,12 @@ def test_missing_interpreters_are_skipped_by_auto_and_named_when_asked(
         tflite_export.export_tflite("encoder", google["config"], google["checkpoint"], output,
                                     max_seq_length=SEQ, interpreter="litert")
     assert_no_leftovers(str(tmp_path))
+
+
+def test_tensors_are_matched_by_name_only():
+    details = [{"name": "input_ids", "index": 0}, {"name": "serving_mask", "index": 1}]
+    assert tflite_export._details_by_name(details, ["input_ids"]) == [details[0]]
+    # Same count, other names: an error naming both, not a guess by position.
+    with pytest.raises(tflite_export.ExportError) as info:
+        tflite_export._details_by_name(details, ["input_ids", "input_mask"])
+    assert "serving_mask" in str(info.value) and "input_mask" in str(info.value)
