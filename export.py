@@ -129,8 +129,9 @@ def find_inputs(checkpoint, config_file=None, vocab_file=None, spm_model_file=No
         found beside the checkpoint.
 
     Returns:
-      (prefix, modeling.AlbertConfig, vocab_file or None, spm_model_file or None);
-      for a checkpoint fine-tuned from a TF Hub module the prefix is
+      (prefix, source, modeling.AlbertConfig, vocab_file or None,
+      spm_model_file or None): source is the checkpoint's own prefix; prefix
+      is the same, or for a checkpoint fine-tuned from a TF Hub module
       ``checkpoint_utils.hub_fine_tuned_view``'s copy with the usual names.
 
     Raises:
@@ -174,7 +175,7 @@ def find_inputs(checkpoint, config_file=None, vocab_file=None, spm_model_file=No
     for name, path in (("--vocab_file", vocab_file), ("--spm_model_file", spm_model_file)):
         if path and not os.path.isfile(path):
             raise UserError("%s=%s: no such file" % (name, path))
-    return prefix, config, vocab_file, spm_model_file
+    return prefix, source, config, vocab_file, spm_model_file
 
 
 def check_output(output, inputs):
@@ -358,9 +359,9 @@ def main(argv):
     if not f.checkpoint:
         raise UserError("give --checkpoint (or --from_hf with --format=checkpoint)")
     check_output(f.output, [f.checkpoint])  # before any copy find_inputs may make
-    prefix, config, vocab_file, spm_model_file = find_inputs(f.checkpoint, f.albert_config_file,
-                                                             f.vocab_file, f.spm_model_file)
-    source = checkpoint_utils.resolve_checkpoint(f.checkpoint)  # not a hub_fine_tuned_view
+    prefix, source, config, vocab_file, spm_model_file = find_inputs(f.checkpoint,
+                                                                     f.albert_config_file,
+                                                                     f.vocab_file, f.spm_model_file)
     check_output(f.output, [
         prefix, source, f.checkpoint,
         os.path.dirname(source), f.albert_config_file, vocab_file, spm_model_file

@@ -109,6 +109,12 @@ SQUAD_V2_TOP_N = 5
 INTERPRETERS = collections.OrderedDict([("litert", "ai_edge_litert.interpreter"),
                                         ("tflite_runtime", "tflite_runtime.interpreter"),
                                         ("tensorflow", None)])
+# What to install for each, when it is asked for by name and missing.
+_INSTALL_HINTS = {
+    "litert": "install ai-edge-litert (Python 3.9+)",
+    "tflite_runtime": "install tflite-runtime (on Python 3.7 next to TensorFlow 1.15: "
+                      "pip install --no-deps tflite-runtime==2.11.0, as scripts/setup.sh does)"
+}
 
 
 class ExportError(ValueError):
@@ -755,13 +761,6 @@ def interpreter_class(name="auto"):
             continue
         return candidate, module.Interpreter
     raise AssertionError("unreachable: tensorflow is always available")
-
-
-_INSTALL_HINTS = {
-    "litert": "install ai-edge-litert (Python 3.9+)",
-    "tflite_runtime": "install tflite-runtime (on Python 3.7 next to TensorFlow 1.15: "
-                      "pip install --no-deps tflite-runtime==2.11.0, as scripts/setup.sh does)"
-}
 
 
 def make_interpreter(model_path=None, model_content=None, num_threads=None, interpreter="auto"):
