@@ -1177,10 +1177,9 @@ class WorkerPool(object):
                 ours, theirs = context.Pipe()
                 process = context.Process(target=_worker_main, args=(theirs, options, os.getpid()),
                                           daemon=True)
-                # With SIGTERM and SIGINT blocked while forking, their handler
-                # never runs inside an at-fork hook, where Python would print
-                # and ignore the exception it raises; the worker unblocks
-                # them once its own handlers are set.
+                # SIGTERM and SIGINT stay blocked in the worker until it has
+                # set its own handlers (`_init_worker`); one that arrived
+                # meanwhile then ends it.
                 mask = _block_signals(_STOP_SIGNALS)
                 try:
                     process.start()
@@ -1211,20 +1210,29 @@ class WorkerPool(object):
         worker.outbox.put(task)
         self._submitted += 1
 
-    def next_result(self):
+    def next_result(self, check_interval=0.1):
         """Waits for and returns the result of the oldest pending task.
+
+        While it waits, `_raise_if_stopped` runs every `check_interval`
+        seconds.
 
         Raises:
           UserError: if the task raised one, or if the worker process ended
             before replying.
           RuntimeError: if the task raised another exception (its traceback
             in the message).
+          Interrupted: if a signal asked the run to stop.
         """
         worker = self._workers[self._received % len(self._workers)]
         try:
+            while not worker.connection.poll(check_interval):
+                _raise_if_stopped()
             kind, value = worker.connection.recv()
         except (EOFError, OSError):
+            # A signal sent to the whole process group ends the workers too.
+            _raise_if_stopped()
             worker.process.join(5)
+            _raise_if_stopped()
             raise UserError("worker process %d stopped unexpectedly (%s)" %
                             (worker.process.pid, _describe_exit(worker.process.exitcode)))
         self._received += 1
@@ -1411,9 +1419,8 @@ _STOP_SIGNAL = []
 def _raise_if_stopped():
     """Raises `Interrupted` if a signal asked the run to stop.
 
-    The signal handler raises at once; this catches the rare case where
-    that exception was swallowed (a handler that runs inside a callback
-    whose exceptions Python ignores, such as an at-fork hook).
+    See `stop_on_signals`: the places that call this decide where a run can
+    be interrupted.
     """
     if _STOP_SIGNAL:
         raise Interrupted(_STOP_SIGNAL[0])
@@ -1421,16 +1428,21 @@ def _raise_if_stopped():
 
 @contextlib.contextmanager
 def stop_on_signals(signums=_STOP_SIGNALS):
-    """Turns the given signals into `Interrupted` in the main process.
+    """Records the first of the given signals as a request to stop the run.
 
-    The first signal raises `Interrupted` in the main thread (and the
-    checkpoints of `create_pretraining_data` raise it again should it have
-    been swallowed), so that the worker processes are stopped and the
-    temporary files removed on the way out; later signals are ignored while
-    that cleanup runs. A process forked before its own handlers are set (a
-    worker starting) dies of the signal as if no handler were installed. The
-    previous handlers are restored on exit. Must be called from the main
-    thread.
+    The handler itself never raises: an exception thrown at an arbitrary
+    point of the main thread could land inside an import (TensorFlow's takes
+    seconds, and a half-imported numpy then fails with a misleading
+    ImportError) or inside the queue that feeds a worker (whose lock state it
+    can break, so that stopping the workers waits forever). Instead the run
+    calls `_raise_if_stopped` at points of its own -- between tasks, several
+    times a second while it waits for a worker, after the TensorFlow import,
+    every few thousand records written -- which raises `Interrupted`, so that
+    the workers are stopped and the temporary files removed on the way out.
+    Later signals are ignored. A process forked before its own handlers are
+    set (a worker starting) dies of the signal as if no handler were
+    installed. The previous handlers are restored on exit. Must be called
+    from the main thread.
 
     Args:
       signums: the signals to handle.
@@ -1445,10 +1457,8 @@ def stop_on_signals(signums=_STOP_SIGNALS):
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
-        if _STOP_SIGNAL:
-            return
-        _STOP_SIGNAL.append(signum)
-        raise Interrupted(signum)
+        if not _STOP_SIGNAL:
+            _STOP_SIGNAL.append(signum)
 
     del _STOP_SIGNAL[:]
     previous = [(signum, signal.signal(signum, handler)) for signum in signums]
@@ -1580,7 +1590,9 @@ def create_pretraining_data(input_files, output_files, options, num_workers=1,
             pool.stop()
 
         shuffle_rng.shuffle(buffer)
-        for record in buffer:
+        for index, record in enumerate(buffer):
+            if index % 4096 == 0:
+                _raise_if_stopped()
             write(record)
         buffer = []
         if not stats.get("documents"):

@@ -1009,3 +1009,82 @@ def test_an_error_in_a_worker_reaches_the_caller(tmp_path):
     with pytest.raises(cpd.UserError, match="is not in the vocabulary"):
         cpd.create_pretraining_data([str(corpus)], [output], options, num_workers=2)
     assert not os.listdir(str(tmp_path / "out"))
+
+
+def _maps_mention(pid, text):
+    """Whether /proc/<pid>/maps names a file whose path contains `text`."""
+    try:
+        with open("/proc/%d/maps" % pid) as reader:
+            return text in reader.read()
+    except (IOError, OSError):
+        return False
+
+
+@requires_proc
+@pytest.mark.parametrize("delay", [0.0, 0.3, 1.0])
+def test_a_signal_while_tensorflow_is_imported_stops_the_run_cleanly(tmp_path, zh_vocab, big_corpus,
+                                                                     delay):
+    # The main process imports TensorFlow while the workers start on the
+    # first tasks; numpy is the first extension that import loads. A stop
+    # asked for in the middle of the import is carried out after it (an
+    # exception thrown inside it left a half-imported numpy: ImportError).
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / "data.tfrecord"
+    stderr_path = tmp_path / "stderr.txt"
+    with open(str(stderr_path), "w") as stderr:
+        process = subprocess.Popen([
+            sys.executable, "create_pretraining_data.py",
+            "--input_file=%s" % big_corpus,
+            "--output_file=%s" % output,
+            "--vocab_file=%s" % zh_vocab, "--num_workers=2", "--dupe_factor=5"
+        ], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=os.setpgrp)
+    try:
+        deadline = time.time() + 120
+        while (not _maps_mention(process.pid, "_multiarray_umath") and process.poll() is None and
+               time.time() < deadline):
+            time.sleep(0.001)
+        assert process.poll() is None, "the run ended before importing TensorFlow"
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGINT)
+        returncode = process.wait(timeout=60)
+        left_running = _live_processes(lambda state, ppid, pgrp: pgrp == process.pid)
+    finally:
+        _kill_group(process)
+    with open(str(stderr_path)) as reader:
+        stderr = reader.read()
+    assert returncode == 128 + signal.SIGINT, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.splitlines()[-1] == (
+        "interrupted by SIGINT: workers stopped, temporary files removed")
+    assert _listing(out_dir) == []
+    assert not left_running
+
+
+def test_a_signal_stops_the_run_only_where_the_run_checks():
+    # The handler records the first signal and returns; `_raise_if_stopped`
+    # raises it; later signals are ignored; leaving restores the handlers.
+    code = "\n".join([
+        "import os, signal, time",
+        "import create_pretraining_data as cpd",
+        "before = signal.getsignal(signal.SIGTERM)",
+        "with cpd.stop_on_signals():",
+        "    os.kill(os.getpid(), signal.SIGTERM)",
+        "    os.kill(os.getpid(), signal.SIGINT)",
+        "    time.sleep(0.1)",
+        "    print('running on')",
+        "    try:",
+        "        cpd._raise_if_stopped()",
+        "    except cpd.Interrupted as interrupt:",
+        "        print('interrupted by', interrupt.signal_name, interrupt.signum)",
+        "print('restored', signal.getsignal(signal.SIGTERM) is before)",
+        "cpd._raise_if_stopped()",
+        "print('cleared')",
+    ])
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == [
+        "running on",
+        "interrupted by SIGTERM %d" % signal.SIGTERM, "restored True", "cleared"
+    ]
