@@ -34,6 +34,7 @@ import json
 import os
 import re
 
+import tf_compat
 from tf_compat import tf
 
 import checkpoint_utils
@@ -427,6 +428,36 @@ def _padding_example(max_seq_length, max_predictions_per_seq):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
+def _interleave_records(files, cycle_length, parallel):
+    """The records of a dataset of file names, `cycle_length` files at a time.
+
+    Record k comes from the (k mod cycle_length)-th open file (block length 1)
+    in the same order whether or not the files are read in parallel. With
+    `parallel`, each open file has a reader thread: on TensorFlow 1.x through
+    `tf.data.experimental.parallel_interleave`, because TF 1.15's
+    `interleave(num_parallel_calls=...)` can crash (segmentation fault) while
+    the session closes after one of its readers met a damaged record, so that
+    the DataLossError is never reported.
+
+    Args:
+      files: a dataset of file names.
+      cycle_length: number of files open at once.
+      parallel: read the open files in parallel threads.
+
+    Returns:
+      A dataset of serialized records.
+    """
+    if not parallel:
+        return files.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length, block_length=1)
+    if tf_compat.TF_VERSION[0] < 2:
+        return files.apply(
+            tf.data.experimental.parallel_interleave(tf.data.TFRecordDataset,
+                                                     cycle_length=cycle_length, block_length=1,
+                                                     sloppy=False))
+    return files.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length, block_length=1,
+                            num_parallel_calls=cycle_length)
+
+
 def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_training,
                      batch_size=None, num_records=None, shuffle=True, seed=None, num_cpu_threads=4):
     """Returns an `input_fn` for training or evaluation.
@@ -478,12 +509,8 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq, is_tr
             if shuffle:
                 dataset = dataset.shuffle(buffer_size=len(files), seed=seed)
             cycle_length = min(num_cpu_threads, len(files))
-            # Files read in parallel only when there are several: one file
-            # gives the same records without interleave's reader threads
-            # (TF 1.15 has crashed closing a session while they ran).
-            dataset = dataset.interleave(
-                tf.data.TFRecordDataset, cycle_length=cycle_length, block_length=1,
-                num_parallel_calls=(cycle_length if shuffle and cycle_length > 1 else None))
+            dataset = _interleave_records(dataset, cycle_length, parallel=shuffle and
+                                          cycle_length > 1)
             if (input_context is not None and input_context.num_input_pipelines > 1 and
                     len(files) < input_context.num_input_pipelines):
                 dataset = dataset.shard(input_context.num_input_pipelines,
