@@ -55,7 +55,8 @@ class TrainingLogHook(tf.train.SessionRunHook):
     ``learning_rate:0`` when the model defines them.
     """
 
-    def __init__(self, examples_per_step, num_train_steps, every_secs=30.0, log_fn=None):
+    def __init__(self, examples_per_step, num_train_steps, every_secs=30.0, log_fn=None,
+                 clock=None):
         """Builds the hook.
 
         Args:
@@ -64,11 +65,13 @@ class TrainingLogHook(tf.train.SessionRunHook):
             num_train_steps: the last step of the run (for the ETA).
             every_secs: minimum seconds between two log lines.
             log_fn: logging function (default tf.logging.info).
+            clock: function returning the time in seconds (default time.time).
         """
         self._examples_per_step = examples_per_step
         self._num_train_steps = num_train_steps
         self._every_secs = every_secs
         self._log = log_fn or tf.logging.info
+        self._clock = clock or time.time
         self._fetches = None
         self._last_time = None
         self._last_step = None
@@ -90,7 +93,7 @@ class TrainingLogHook(tf.train.SessionRunHook):
         return tf.train.SessionRunArgs(self._fetches)
 
     def after_run(self, run_context, run_values):
-        now = time.time()
+        now = self._clock()
         values = run_values.results
         step = int(values["step"])
         self._runs += 1

@@ -238,9 +238,10 @@ def test_tensorflow_noise_filter():
 
 
 def test_training_log_line():
-    hook = driver_utils.TrainingLogHook(examples_per_step=32, num_train_steps=1000, every_secs=0)
+    now = [100.0]
     lines = []
-    hook._log = lines.append  # pylint: disable=protected-access
+    hook = driver_utils.TrainingLogHook(examples_per_step=32, num_train_steps=1000, every_secs=5,
+                                        log_fn=lines.append, clock=lambda: now[0])
 
     class Values(object):
 
@@ -249,16 +250,24 @@ def test_training_log_line():
 
     hook._runs = 0  # pylint: disable=protected-access
     for step in (1, 2):  # untimed: graph and first summaries
+        now[0] += 50.0
         hook.after_run(None, Values(step))
     assert lines == []
-    hook._last_time -= 10.0  # pylint: disable=protected-access
+    now[0] += 4.0  # sooner than every_secs: no line
+    hook.after_run(None, Values(42))
+    assert lines == []
+    now[0] += 6.0
     hook.after_run(None, Values(102))
-    assert len(lines) == 1
-    # 100 steps x 32 examples in 10 s; 898 steps left at 10 steps/s.
-    assert lines[0].startswith("step 102/1000, loss 0.5000, learning_rate 0.0001, ")
-    rate = float(lines[0].split(", ")[3].split()[0])
-    assert 300 < rate <= 320
-    assert lines[0].endswith("ETA 1m30s") or lines[0].endswith("ETA 1m29s")
+    # 100 steps x 32 examples in 10 s; 898 steps left at 10 steps/s: 89.8 s.
+    assert lines == [
+        "step 102/1000, loss 0.5000, learning_rate 0.0001, 320.0 examples/sec, ETA 1m30s"
+    ]
+    now[0] += 1.0
+    hook.after_run(None, Values(500))  # sooner than every_secs again
+    now[0] += 5.0
+    hook.after_run(None, Values(1000))  # the last step: no ETA
+    # 898 steps x 32 examples in the 6 s since the last line.
+    assert lines[1:] == ["step 1000/1000, loss 0.5000, learning_rate 0.0001, 4789.3 examples/sec"]
 
 
 # ---------------------------------------------------------------------------
