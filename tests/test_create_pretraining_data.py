@@ -834,6 +834,28 @@ def _live_processes(predicate):
     return pids
 
 
+def _cmdline(pid):
+    """The command line of a process (bytes), or None when it is gone."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as reader:
+            return reader.read()
+    except (IOError, OSError):
+        return None
+
+
+def _workers_of(process):
+    """Pids of the worker processes of a running script.
+
+    Forked workers keep the command line of the main process; other
+    children it may start for a moment (e.g. a shell) do not count.
+    """
+    main = _cmdline(process.pid)
+    return [
+        pid for pid in _live_processes(lambda state, ppid, pgrp: ppid == process.pid)
+        if main is not None and _cmdline(pid) == main
+    ]
+
+
 def _wait_until(condition, timeout, process=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -886,7 +908,7 @@ def _start_two_workers(big_corpus, vocab, output, stderr_path, set_up=False):
     def ready():
         if not any(name.startswith(prefix) for name in os.listdir(os.path.dirname(str(output)))):
             return False
-        workers = _live_processes(lambda state, ppid, pgrp: ppid == process.pid)
+        workers = _workers_of(process)
         return len(workers) >= 2 and (not set_up or all(_ignores_sigint(pid) for pid in workers))
 
     started = _wait_until(ready, timeout=120, process=process)
@@ -949,7 +971,8 @@ def test_workers_die_with_the_main_process_and_its_temp_file_is_removed(
     out_dir.mkdir()
     output = out_dir / "data.tfrecord"
     process = _start_two_workers(big_corpus, zh_vocab, output, tmp_path / "stderr.txt", set_up=True)
-    workers = _live_processes(lambda state, ppid, pgrp: ppid == process.pid)
+    workers = _workers_of(process)
+    assert len(workers) == 2
     try:
         # Stopped workers cannot notice on their own that the main process is
         # gone: only the kernel's parent-death signal (SIGKILL) ends them.
@@ -983,7 +1006,8 @@ def test_a_worker_killed_from_outside_is_reported(tmp_path, zh_vocab, big_corpus
     output = out_dir / "data.tfrecord"
     stderr_path = tmp_path / "stderr.txt"
     process = _start_two_workers(big_corpus, zh_vocab, output, stderr_path)
-    workers = _live_processes(lambda state, ppid, pgrp: ppid == process.pid)
+    workers = _workers_of(process)
+    assert len(workers) == 2
     try:
         os.kill(workers[-1], signal.SIGKILL)
         returncode = process.wait(timeout=60)

@@ -205,8 +205,10 @@ def test_einsum_free_path_matches_default():
         ids, types, mask = make_inputs()
         a, pa, _, _ = run_model(cfg, ids, types, mask, use_einsum=True)
         b, pb, _, _ = run_model(cfg, ids, types, mask, use_einsum=False)
-        np.testing.assert_allclose(a[-1], b[-1], atol=1e-6)
-        np.testing.assert_allclose(pa, pb, atol=1e-6)
+        # Different kernels (oneDNN picks them per instruction set): float32
+        # rounding apart, nothing more.
+        np.testing.assert_allclose(a[-1], b[-1], atol=1e-5)
+        np.testing.assert_allclose(pa, pb, atol=1e-5)
 
 
 def test_einsum_free_graph_has_no_einsum_op():

@@ -226,7 +226,7 @@ def test_multi_worker_two_processes_write_one_checkpoint(tmp_path):
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True))
-        deadline = time.time() + 180
+        deadline = time.time() + 600
         while time.time() < deadline and any(p.poll() is None for p in procs):
             time.sleep(0.5)
         codes = [p.poll() for p in procs]

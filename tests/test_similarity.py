@@ -628,7 +628,7 @@ def test_http_graceful_shutdown(model, service):
     # A long request in progress is finished, not cut off; a request arriving
     # meanwhile gets 503; then the process exits cleanly.
     port, process = service["port"], service["process"]
-    long_pairs = [(u"天", u"地")] * 4000
+    long_pairs = [(u"天", u"地")] * 8000  # 4000 batches: seconds, near the size limit
     body = predict_body(long_pairs)
     assert len(body) < SERVICE_MAX_BYTES
     long_request = in_thread(http, port, "POST", "/predict", body)
