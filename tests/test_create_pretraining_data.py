@@ -889,6 +889,29 @@ def _ignores_sigint(pid):
     return False
 
 
+def _start_in_group(big_corpus, vocab, output, stderr_path):
+    """Starts the script with two workers in a process group of its own."""
+    with open(str(stderr_path), "w") as stderr:
+        return subprocess.Popen([
+            sys.executable, "create_pretraining_data.py",
+            "--input_file=%s" % big_corpus,
+            "--output_file=%s" % output,
+            "--vocab_file=%s" % vocab, "--num_workers=2", "--dupe_factor=5"
+        ], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=os.setpgrp)
+
+
+def _assert_interrupted_cleanly(returncode, stderr_path, out_dir, left_running, signum):
+    """The run ended on `signum` with its one line, no file and no process left."""
+    with open(str(stderr_path)) as reader:
+        stderr = reader.read()
+    assert returncode == 128 + signum, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.splitlines()[-1] == ("interrupted by %s: workers stopped, temporary files "
+                                       "removed" % signal.Signals(signum).name)
+    assert _listing(out_dir) == []
+    assert not left_running
+
+
 def _start_two_workers(big_corpus, vocab, output, stderr_path, set_up=False):
     """Starts the script in a process group of its own; waits for its temp
     file and its two workers.
@@ -896,13 +919,7 @@ def _start_two_workers(big_corpus, vocab, output, stderr_path, set_up=False):
     With `set_up`, also waits until both workers have set up their signals,
     which they do right after asking for the parent-death signal.
     """
-    with open(str(stderr_path), "w") as stderr:
-        process = subprocess.Popen([
-            sys.executable, "create_pretraining_data.py",
-            "--input_file=%s" % big_corpus,
-            "--output_file=%s" % output,
-            "--vocab_file=%s" % vocab, "--num_workers=2", "--dupe_factor=5"
-        ], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=os.setpgrp)
+    process = _start_in_group(big_corpus, vocab, output, stderr_path)
     prefix = ".%s.tmp-" % os.path.basename(str(output))
 
     def ready():
@@ -952,15 +969,7 @@ def test_signal_stops_the_workers_and_removes_temporary_files(tmp_path, zh_vocab
         left_running = _live_processes(lambda state, ppid, pgrp: pgrp == process.pid)
     finally:
         _kill_group(process)
-    with open(str(stderr_path)) as reader:
-        stderr = reader.read()
-    name = signal.Signals(signum).name
-    assert returncode == 128 + signum, stderr[-2000:]
-    assert "Traceback" not in stderr
-    assert stderr.splitlines()[-1] == (
-        "interrupted by %s: workers stopped, temporary files removed" % name)
-    assert _listing(out_dir) == []
-    assert not left_running
+    _assert_interrupted_cleanly(returncode, stderr_path, out_dir, left_running, signum)
 
 
 @requires_proc
@@ -1056,13 +1065,7 @@ def test_a_signal_while_tensorflow_is_imported_stops_the_run_cleanly(tmp_path, z
     out_dir.mkdir()
     output = out_dir / "data.tfrecord"
     stderr_path = tmp_path / "stderr.txt"
-    with open(str(stderr_path), "w") as stderr:
-        process = subprocess.Popen([
-            sys.executable, "create_pretraining_data.py",
-            "--input_file=%s" % big_corpus,
-            "--output_file=%s" % output,
-            "--vocab_file=%s" % zh_vocab, "--num_workers=2", "--dupe_factor=5"
-        ], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=os.setpgrp)
+    process = _start_in_group(big_corpus, zh_vocab, output, stderr_path)
     try:
         deadline = time.time() + 120
         while (not _maps_mention(process.pid, "_multiarray_umath") and process.poll() is None and
@@ -1075,14 +1078,7 @@ def test_a_signal_while_tensorflow_is_imported_stops_the_run_cleanly(tmp_path, z
         left_running = _live_processes(lambda state, ppid, pgrp: pgrp == process.pid)
     finally:
         _kill_group(process)
-    with open(str(stderr_path)) as reader:
-        stderr = reader.read()
-    assert returncode == 128 + signal.SIGINT, stderr[-3000:]
-    assert "Traceback" not in stderr, stderr[-3000:]
-    assert stderr.splitlines()[-1] == (
-        "interrupted by SIGINT: workers stopped, temporary files removed")
-    assert _listing(out_dir) == []
-    assert not left_running
+    _assert_interrupted_cleanly(returncode, stderr_path, out_dir, left_running, signal.SIGINT)
 
 
 def test_a_signal_stops_the_run_only_where_the_run_checks():
