@@ -639,6 +639,7 @@ def test_logits_are_the_head_on_each_options_pooled_output_in_record_order():
     the score is pooled . output_weights + output_bias (numpy, full model)."""
     ids, mask, types = _inputs(3, batch=2, seed=8)
     with tf.Graph().as_default():
+        tf.set_random_seed(3)
         outputs = mc.create_model(_config(), False, tf.constant(ids.reshape([2, -1])),
                                   tf.constant(mask.reshape([2, -1])),
                                   tf.constant(types.reshape([2, -1])), None, None, 3)
@@ -651,6 +652,10 @@ def test_logits_are_the_head_on_each_options_pooled_output_in_record_order():
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             bias.load(np.array([0.3], np.float32), sess)
+            # Large head weights spread the six scores far apart, so that a
+            # wrong option order could not pass within the tolerance.
+            head = np.random.RandomState(4).normal(0, 10, weights.shape.as_list())
+            weights.load(head.astype(np.float32), sess)
             got = sess.run({
                 "logits": outputs.logits,
                 "pooled": full.get_pooled_output(),
@@ -658,8 +663,9 @@ def test_logits_are_the_head_on_each_options_pooled_output_in_record_order():
                 "bias": bias
             })
     want = (got["pooled"].astype(np.float64).dot(got["weights"][0]) + got["bias"][0])
-    np.testing.assert_allclose(got["logits"], want.reshape([2, 3]), atol=1e-5)
-    assert len(set(np.round(want, 5))) == 6  # the options do score differently
+    np.testing.assert_allclose(got["logits"], want.reshape([2, 3]), rtol=1e-5, atol=1e-5)
+    gaps = np.abs(np.subtract.outer(want, want))[~np.eye(6, dtype=bool)]
+    assert gaps.min() > 1e-2, want  # the options do score differently
 
 
 def test_dropout_on_the_pooled_output_only_when_training():
