@@ -64,6 +64,7 @@ def save_random_model(fields, prefix, heads=True, seed=0):
     config = modeling.AlbertConfig(**fields)
     rng = np.random.RandomState(seed)
     with tf.Graph().as_default():
+        tf.set_random_seed(seed)
         ids = tf.zeros([1, 4], dtype=tf.int32)
         model = modeling.AlbertModel(config, False, ids)
         if heads:

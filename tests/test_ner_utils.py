@@ -751,6 +751,7 @@ def _placeholders():
 def test_model_shapes_names_and_masked_loss(use_crf):
     ids, mask, label_mask, labels = _inputs()
     with tf.Graph().as_default():
+        tf.set_random_seed(0)
         p_ids, p_mask, p_label_mask, p_labels = _placeholders()
         outputs = ner_utils.create_model(_config(), False, p_ids, p_mask, tf.zeros_like(p_ids),
                                          p_labels, p_label_mask, NUM_LABELS, use_crf=use_crf)
