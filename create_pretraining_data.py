@@ -1229,9 +1229,8 @@ class WorkerPool(object):
                 _raise_if_stopped()
             kind, value = worker.connection.recv()
         except (EOFError, OSError):
-            # A signal sent to the whole process group ends the workers too.
-            _raise_if_stopped()
             worker.process.join(5)
+            # A signal sent to the whole process group ends the workers too.
             _raise_if_stopped()
             raise UserError("worker process %d stopped unexpectedly (%s)" %
                             (worker.process.pid, _describe_exit(worker.process.exitcode)))

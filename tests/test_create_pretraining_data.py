@@ -889,6 +889,13 @@ def _ignores_sigint(pid):
     return False
 
 
+def _run_paths(tmp_path):
+    """(out_dir, output, stderr_path) of a run in `tmp_path`; out_dir made."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    return out_dir, out_dir / "data.tfrecord", tmp_path / "stderr.txt"
+
+
 def _start_in_group(big_corpus, vocab, output, stderr_path):
     """Starts the script with two workers in a process group of its own."""
     with open(str(stderr_path), "w") as stderr:
@@ -914,7 +921,7 @@ def _assert_interrupted_cleanly(returncode, stderr_path, out_dir, left_running, 
 
 def _start_two_workers(big_corpus, vocab, output, stderr_path, set_up=False):
     """Starts the script in a process group of its own; waits for its temp
-    file and its two workers.
+    file and its two workers. Returns the process and the workers' pids.
 
     With `set_up`, also waits until both workers have set up their signals,
     which they do right after asking for the parent-death signal.
@@ -922,10 +929,12 @@ def _start_two_workers(big_corpus, vocab, output, stderr_path, set_up=False):
     process = _start_in_group(big_corpus, vocab, output, stderr_path)
     prefix = ".%s.tmp-" % os.path.basename(str(output))
 
+    workers = []
+
     def ready():
         if not any(name.startswith(prefix) for name in os.listdir(os.path.dirname(str(output)))):
             return False
-        workers = _workers_of(process)
+        workers[:] = _workers_of(process)
         return len(workers) >= 2 and (not set_up or all(_ignores_sigint(pid) for pid in workers))
 
     started = _wait_until(ready, timeout=120, process=process)
@@ -933,7 +942,7 @@ def _start_two_workers(big_corpus, vocab, output, stderr_path, set_up=False):
         _kill_group(process)
         with open(str(stderr_path)) as reader:
             pytest.fail("no temporary file and two workers: %s" % reader.read()[-2000:])
-    return process
+    return process, workers
 
 
 def _kill_group(process):
@@ -954,11 +963,8 @@ requires_proc = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                              (signal.SIGINT, True)])
 def test_signal_stops_the_workers_and_removes_temporary_files(tmp_path, zh_vocab, big_corpus,
                                                               signum, to_group):
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    output = out_dir / "data.tfrecord"
-    stderr_path = tmp_path / "stderr.txt"
-    process = _start_two_workers(big_corpus, zh_vocab, output, stderr_path)
+    out_dir, output, stderr_path = _run_paths(tmp_path)
+    process, _ = _start_two_workers(big_corpus, zh_vocab, output, stderr_path)
     try:
         if to_group:  # as Ctrl-C in a terminal, or timeout(1), does
             os.killpg(process.pid, signum)
@@ -976,11 +982,8 @@ def test_signal_stops_the_workers_and_removes_temporary_files(tmp_path, zh_vocab
 def test_workers_die_with_the_main_process_and_its_temp_file_is_removed(
         tmp_path, zh_vocab, big_corpus):
     import script_utils  # pylint: disable=g-import-not-at-top
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    output = out_dir / "data.tfrecord"
-    process = _start_two_workers(big_corpus, zh_vocab, output, tmp_path / "stderr.txt", set_up=True)
-    workers = _workers_of(process)
+    out_dir, output, stderr_path = _run_paths(tmp_path)
+    process, workers = _start_two_workers(big_corpus, zh_vocab, output, stderr_path, set_up=True)
     assert len(workers) == 2
     try:
         # Stopped workers cannot notice on their own that the main process is
@@ -1010,12 +1013,8 @@ def test_workers_die_with_the_main_process_and_its_temp_file_is_removed(
 
 @requires_proc
 def test_a_worker_killed_from_outside_is_reported(tmp_path, zh_vocab, big_corpus):
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    output = out_dir / "data.tfrecord"
-    stderr_path = tmp_path / "stderr.txt"
-    process = _start_two_workers(big_corpus, zh_vocab, output, stderr_path)
-    workers = _workers_of(process)
+    out_dir, output, stderr_path = _run_paths(tmp_path)
+    process, workers = _start_two_workers(big_corpus, zh_vocab, output, stderr_path)
     assert len(workers) == 2
     try:
         os.kill(workers[-1], signal.SIGKILL)
@@ -1061,10 +1060,7 @@ def test_a_signal_while_tensorflow_is_imported_stops_the_run_cleanly(tmp_path, z
     # first tasks; numpy is the first extension that import loads. A stop
     # asked for in the middle of the import is carried out after it (an
     # exception thrown inside it left a half-imported numpy: ImportError).
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    output = out_dir / "data.tfrecord"
-    stderr_path = tmp_path / "stderr.txt"
+    out_dir, output, stderr_path = _run_paths(tmp_path)
     process = _start_in_group(big_corpus, zh_vocab, output, stderr_path)
     try:
         deadline = time.time() + 120
